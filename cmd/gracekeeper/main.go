@@ -1,0 +1,87 @@
+// Command gracekeeper is the admission webhook, the offline manifest check and
+// the cluster scan, all served by the same policy engine.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sort"
+	"syscall"
+)
+
+// command runs one subcommand. It returns errUsage-wrapped errors for bad
+// arguments, errFindings when the command ran but the result is a failure.
+type command struct {
+	summary string
+	run     func(ctx context.Context, args []string, stdout, stderr io.Writer) error
+}
+
+var commands = map[string]command{
+	"version": {"print the version", runVersion},
+	"certs":   {"generate a development CA and serving certificate", runCerts},
+}
+
+// version is stamped at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+var (
+	// errUsage marks bad flags or input: exit code 2.
+	errUsage = errors.New("usage error")
+	// errFindings marks a run whose findings fail it (check, audit --exit-code): exit code 1.
+	errFindings = errors.New("findings")
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+		usage(stderr)
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	cmd, ok := commands[args[0]]
+	if !ok {
+		fmt.Fprintf(stderr, "gracekeeper: unknown command %q\n\n", args[0])
+		usage(stderr)
+		return 2
+	}
+	err := cmd.run(ctx, args[1:], stdout, stderr)
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, errFindings):
+		return 1
+	default:
+		fmt.Fprintf(stderr, "gracekeeper %s: %v\n", args[0], err)
+		return 2
+	}
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "Usage: gracekeeper <command> [flags]\n\nCommands:")
+	names := make([]string, 0, len(commands))
+	for name := range commands {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		fmt.Fprintf(w, "  %-10s %s\n", name, commands[name].summary)
+	}
+	fmt.Fprintln(w, "\nRun 'gracekeeper <command> -h' for a command's flags.")
+}
+
+func runVersion(_ context.Context, _ []string, stdout, _ io.Writer) error {
+	_, err := fmt.Fprintln(stdout, version)
+	return err
+}

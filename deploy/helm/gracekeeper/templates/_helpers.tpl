@@ -1,0 +1,116 @@
+{{/* The chart name, shortened to fit label values. */}}
+{{- define "gracekeeper.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* The release's base name; every object name starts with it. */}}
+{{- define "gracekeeper.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "gracekeeper.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "gracekeeper.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{- define "gracekeeper.labels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{ include "gracekeeper.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: gracekeeper
+{{- end }}
+
+{{- define "gracekeeper.image" -}}
+{{ .Values.image.repository }}:{{ .Values.image.tag | default .Chart.AppVersion }}
+{{- end }}
+
+{{- define "gracekeeper.tlsSecretName" -}}
+{{- if eq .Values.certificates.mode "provided" }}
+{{- .Values.certificates.provided.secretName }}
+{{- else }}
+{{- include "gracekeeper.fullname" . }}-tls
+{{- end }}
+{{- end }}
+
+{{/* The CA Certificate whose ca.crt cert-manager's cainjector copies into the webhook configurations. */}}
+{{- define "gracekeeper.caCertificateName" -}}
+{{ include "gracekeeper.fullname" . }}-ca
+{{- end }}
+
+{{- define "gracekeeper.webhookAnnotations" -}}
+{{- if eq .Values.certificates.mode "certManager" }}
+annotations:
+  cert-manager.io/inject-ca-from: {{ .Release.Namespace }}/{{ include "gracekeeper.caCertificateName" . }}
+{{- end }}
+{{- end }}
+
+{{/* clientConfig of one webhook entry; the argument is (list $ "/path"). */}}
+{{- define "gracekeeper.clientConfig" -}}
+{{- $root := index . 0 }}
+clientConfig:
+  service:
+    name: {{ include "gracekeeper.fullname" $root }}
+    namespace: {{ $root.Release.Namespace }}
+    path: {{ index . 1 }}
+    port: 443
+  {{- if eq $root.Values.certificates.mode "provided" }}
+  caBundle: {{ $root.Values.certificates.provided.caBundle }}
+  {{- end }}
+{{- end }}
+
+{{/*
+namespaceSelector of the entry for one mode; the argument is (list $ "enforce").
+Each mode's entry matches the namespaces in that mode, so the API server resolves
+the mode and gracekeeper needs no namespace lookups.
+*/}}
+{{- define "gracekeeper.namespaceSelector" -}}
+{{- $root := index . 0 }}
+{{- $mode := index . 1 }}
+{{- $other := ternary "audit" "enforce" (eq $mode "enforce") }}
+{{- $excluded := concat (list "kube-system" "kube-public" "kube-node-lease" $root.Release.Namespace) $root.Values.exemptNamespaces | uniq }}
+namespaceSelector:
+  matchExpressions:
+    {{- if and (eq $root.Values.scope "cluster") (eq $root.Values.defaultMode $mode) }}
+    - key: gracekeeper.io/mode
+      operator: NotIn
+      values: {{ toJson (list $other "off") }}
+    {{- else }}
+    - key: gracekeeper.io/mode
+      operator: In
+      values: {{ toJson (list $mode) }}
+    {{- end }}
+    - key: kubernetes.io/metadata.name
+      operator: NotIn
+      values: {{ toJson $excluded }}
+{{- end }}
+
+{{/*
+matchConditions that keep system actors and exempt users away from the
+validating guards. Never on the mutating configuration: the pods created by
+controllers are exactly the ones that need a preStop hook. An explicit list,
+never kube-system:*, which would also exempt add-ons and CI accounts there.
+*/}}
+{{- define "gracekeeper.matchConditions" -}}
+{{- $controllers := list "replicaset-controller" "deployment-controller" "statefulset-controller" "daemon-set-controller" "generic-garbage-collector" "namespace-controller" "job-controller" "cronjob-controller" "node-controller" "disruption-controller" }}
+{{- $users := list "system:kube-controller-manager" }}
+{{- range $controllers }}
+{{- $users = append $users (printf "system:serviceaccount:kube-system:%s" .) }}
+{{- end }}
+{{- $users = concat $users .Values.exemptUsers | uniq }}
+{{- $groups := concat (list "system:nodes") .Values.exemptGroups | uniq }}
+matchConditions:
+  - name: exclude-system-and-exempt-users
+    expression: {{ printf "!has(request.userInfo.username) || !(request.userInfo.username in %s)" (toJson $users) | toJson }}
+  - name: exclude-system-and-exempt-groups
+    expression: {{ printf "!has(request.userInfo.groups) || !request.userInfo.groups.exists(g, g in %s)" (toJson $groups) | toJson }}
+{{- end }}

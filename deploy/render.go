@@ -1,0 +1,199 @@
+// Package deploy holds the manifests that install gracekeeper, a Helm chart and
+// a kustomize base, and renders them in-process, so that tests and the
+// end-to-end harness work with exactly what users install.
+package deploy
+
+import (
+	"embed"
+	"fmt"
+	"io/fs"
+	"path"
+	"strings"
+
+	"helm.sh/helm/v3/pkg/chart"
+	"helm.sh/helm/v3/pkg/chart/loader"
+	"helm.sh/helm/v3/pkg/chartutil"
+	"helm.sh/helm/v3/pkg/engine"
+	"helm.sh/helm/v3/pkg/releaseutil"
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"sigs.k8s.io/kustomize/api/krusty"
+	"sigs.k8s.io/kustomize/kyaml/filesys"
+	"sigs.k8s.io/yaml"
+)
+
+const (
+	// ChartDir is the chart's directory, relative to this package.
+	ChartDir = "helm/gracekeeper"
+	// KustomizeDir is the kustomize base's directory, relative to this package.
+	KustomizeDir = "kustomize"
+	// ReleaseName is the Helm release RenderChart renders. With the chart's
+	// name it makes every object's base name "gracekeeper".
+	ReleaseName = "gracekeeper"
+)
+
+// The all: prefix keeps templates/_helpers.tpl, which embed skips otherwise.
+//
+//go:embed all:helm/gracekeeper
+var chartFiles embed.FS
+
+//go:embed kustomize
+var kustomizeFiles embed.FS
+
+// LoadChart loads the embedded chart.
+func LoadChart() (*chart.Chart, error) {
+	var files []*loader.BufferedFile
+	err := fs.WalkDir(chartFiles, ChartDir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		data, err := chartFiles.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		files = append(files, &loader.BufferedFile{Name: strings.TrimPrefix(p, ChartDir+"/"), Data: data})
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read embedded chart: %w", err)
+	}
+	c, err := loader.LoadFiles(files)
+	if err != nil {
+		return nil, fmt.Errorf("load embedded chart: %w", err)
+	}
+	return c, nil
+}
+
+// RenderChart renders the chart as `helm install` would for the release
+// ReleaseName in namespace: values are merged over values.yaml and validated
+// against values.schema.json, and a violation is an error. It returns the
+// release's objects in Helm's install order, then its hooks (see IsHook).
+func RenderChart(namespace string, values map[string]any) ([]*unstructured.Unstructured, error) {
+	c, err := LoadChart()
+	if err != nil {
+		return nil, err
+	}
+	release := chartutil.ReleaseOptions{Name: ReleaseName, Namespace: namespace, Revision: 1, IsInstall: true}
+	renderValues, err := chartutil.ToRenderValues(c, values, release, nil)
+	if err != nil {
+		return nil, fmt.Errorf("chart values: %w", err)
+	}
+	files, err := engine.Render(c, renderValues)
+	if err != nil {
+		return nil, fmt.Errorf("render chart: %w", err)
+	}
+	for name := range files {
+		if strings.HasSuffix(name, "NOTES.txt") {
+			delete(files, name)
+		}
+	}
+	hooks, manifests, err := releaseutil.SortManifests(files, nil, releaseutil.InstallOrder)
+	if err != nil {
+		return nil, fmt.Errorf("sort rendered manifests: %w", err)
+	}
+	var objs []*unstructured.Unstructured
+	for _, m := range manifests {
+		if objs, err = appendObject(objs, m.Name, m.Content); err != nil {
+			return nil, err
+		}
+	}
+	for _, h := range hooks {
+		if objs, err = appendObject(objs, h.Path, h.Manifest); err != nil {
+			return nil, err
+		}
+	}
+	return objs, nil
+}
+
+// appendObject decodes one rendered YAML document, skipping documents that
+// hold only comments.
+func appendObject(objs []*unstructured.Unstructured, source, doc string) ([]*unstructured.Unstructured, error) {
+	var m map[string]any
+	if err := yaml.Unmarshal([]byte(doc), &m); err != nil {
+		return nil, fmt.Errorf("decode %s: %w", source, err)
+	}
+	if len(m) == 0 {
+		return objs, nil
+	}
+	return append(objs, &unstructured.Unstructured{Object: m}), nil
+}
+
+// IsHook reports whether obj is a Helm hook: Helm creates it around an
+// install, upgrade or delete instead of with the release.
+func IsHook(obj *unstructured.Unstructured) bool {
+	_, ok := obj.GetAnnotations()["helm.sh/hook"]
+	return ok
+}
+
+// RenderKustomize builds the embedded kustomize base with the kustomize API,
+// as `kubectl apply -k` would.
+func RenderKustomize() ([]*unstructured.Unstructured, error) {
+	mem := filesys.MakeFsInMemory()
+	err := fs.WalkDir(kustomizeFiles, KustomizeDir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		data, err := kustomizeFiles.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return mem.WriteFile(path.Join("/", p), data)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read embedded kustomize base: %w", err)
+	}
+	resources, err := krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(mem, path.Join("/", KustomizeDir))
+	if err != nil {
+		return nil, fmt.Errorf("build kustomize base: %w", err)
+	}
+	var objs []*unstructured.Unstructured
+	for _, r := range resources.Resources() {
+		m, err := r.Map()
+		if err != nil {
+			return nil, fmt.Errorf("kustomize resource %s: %w", r.CurId(), err)
+		}
+		objs = append(objs, &unstructured.Unstructured{Object: m})
+	}
+	return objs, nil
+}
+
+// WebhookConfigurations returns the mutating and validating webhook
+// configurations among objs, decoded strictly into their API types.
+func WebhookConfigurations(objs []*unstructured.Unstructured) (*admissionregistrationv1.MutatingWebhookConfiguration, *admissionregistrationv1.ValidatingWebhookConfiguration, error) {
+	var mutating *admissionregistrationv1.MutatingWebhookConfiguration
+	var validating *admissionregistrationv1.ValidatingWebhookConfiguration
+	for _, obj := range objs {
+		switch obj.GroupVersionKind() {
+		case admissionregistrationv1.SchemeGroupVersion.WithKind("MutatingWebhookConfiguration"):
+			if mutating != nil {
+				return nil, nil, fmt.Errorf("more than one MutatingWebhookConfiguration: %s and %s", mutating.Name, obj.GetName())
+			}
+			mutating = &admissionregistrationv1.MutatingWebhookConfiguration{}
+			if err := Decode(obj, mutating); err != nil {
+				return nil, nil, err
+			}
+		case admissionregistrationv1.SchemeGroupVersion.WithKind("ValidatingWebhookConfiguration"):
+			if validating != nil {
+				return nil, nil, fmt.Errorf("more than one ValidatingWebhookConfiguration: %s and %s", validating.Name, obj.GetName())
+			}
+			validating = &admissionregistrationv1.ValidatingWebhookConfiguration{}
+			if err := Decode(obj, validating); err != nil {
+				return nil, nil, err
+			}
+		}
+	}
+	if mutating == nil || validating == nil {
+		return nil, nil, fmt.Errorf("want one MutatingWebhookConfiguration and one ValidatingWebhookConfiguration, found mutating %t, validating %t", mutating != nil, validating != nil)
+	}
+	return mutating, validating, nil
+}
+
+// Decode converts obj into the typed object into. A field that the type does
+// not know is an error, so a misspelt field in a template cannot go unnoticed.
+func Decode(obj *unstructured.Unstructured, into any) error {
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructuredWithValidation(obj.Object, into, true); err != nil {
+		return fmt.Errorf("decode %s %s: %w", obj.GetKind(), obj.GetName(), err)
+	}
+	return nil
+}

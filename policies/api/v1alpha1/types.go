@@ -1,0 +1,92 @@
+// Package v1alpha1 is the versioned policy configuration file, read by the
+// webhook (`serve --config`), `check --config` and `audit --config`.
+package v1alpha1
+
+import (
+	"k8s.io/apimachinery/pkg/util/intstr"
+)
+
+const (
+	GroupVersion = "gracekeeper.io/v1alpha1"
+	Kind         = "Configuration"
+)
+
+// Configuration holds every tunable of the rules. Every field is optional.
+type Configuration struct {
+	APIVersion string `json:"apiVersion"`
+	Kind       string `json:"kind"`
+
+	PreStop PreStop `json:"preStop"`
+	// ShutdownSeconds is how long an app needs to drain after SIGTERM; the grace
+	// period is raised to the longest preStop sleep plus this.
+	ShutdownSeconds *int32          `json:"shutdownSeconds,omitempty"`
+	RollingUpdate   RollingUpdate   `json:"rollingUpdate"`
+	Recreate        RecreateAction  `json:"recreate,omitempty"`
+	RevisionHistory RevisionHistory `json:"revisionHistory"`
+	WorkloadDelete  GuardAction     `json:"workloadDelete,omitempty"`
+	PodDelete       GuardAction     `json:"podDelete,omitempty"`
+	// ServerVersion overrides the API server version found by discovery, e.g. "1.32".
+	// It decides the preStop action when preStop.action is auto.
+	ServerVersion string      `json:"serverVersion,omitempty"`
+	Exemptions    []Exemption `json:"exemptions,omitempty"`
+}
+
+type PreStop struct {
+	SleepSeconds *int32        `json:"sleepSeconds,omitempty"`
+	Action       PreStopAction `json:"action,omitempty"`
+	// SkipOwnerKinds are controller kinds whose pods run to completion and need no hook.
+	SkipOwnerKinds []string `json:"skipOwnerKinds,omitempty"`
+}
+
+type RollingUpdate struct {
+	Action MutationAction `json:"action,omitempty"`
+	// MaxSurge is set with maxUnavailable: 0 when the current value cannot surge.
+	MaxSurge *intstr.IntOrString `json:"maxSurge,omitempty"`
+}
+
+type RevisionHistory struct {
+	Minimum *int32         `json:"minimum,omitempty"`
+	Action  MutationAction `json:"action,omitempty"`
+}
+
+// Exemption switches the named rules off for requests from these identities.
+type Exemption struct {
+	Rules  []string `json:"rules"`
+	Users  []string `json:"users,omitempty"`
+	Groups []string `json:"groups,omitempty"`
+	// ServiceAccounts are "namespace/name".
+	ServiceAccounts []string `json:"serviceAccounts,omitempty"`
+}
+
+type PreStopAction string
+
+const (
+	PreStopAuto  PreStopAction = "auto"
+	PreStopSleep PreStopAction = "sleep"
+	PreStopExec  PreStopAction = "exec"
+)
+
+// MutationAction is what a mutation rule does with a finding.
+type MutationAction string
+
+const (
+	MutationPatch MutationAction = "patch"
+	MutationDeny  MutationAction = "deny"
+	MutationWarn  MutationAction = "warn"
+)
+
+type RecreateAction string
+
+const (
+	RecreateDeny    RecreateAction = "deny"
+	RecreateConvert RecreateAction = "convert"
+	RecreateWarn    RecreateAction = "warn"
+)
+
+// GuardAction is what a guard does with a finding.
+type GuardAction string
+
+const (
+	GuardDeny GuardAction = "deny"
+	GuardWarn GuardAction = "warn"
+)

@@ -1,0 +1,121 @@
+package v1alpha1
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+	"k8s.io/apimachinery/pkg/util/version"
+)
+
+// RuleIDs are the ids an exemption may name. The policies package checks at
+// start-up that this list matches its registry.
+var RuleIDs = []string{
+	"prestop-hook", "termination-grace-period", "rolling-update", "recreate-strategy",
+	"revision-history", "update-strategy", "scale-to-zero", "workload-delete",
+	"pod-delete", "force-delete", "readiness-probe", "mode-label",
+}
+
+const maxSeconds = 3600
+
+// Validate checks a defaulted configuration and returns every error, each with its field path.
+func Validate(c *Configuration) field.ErrorList {
+	var errs field.ErrorList
+	if c.APIVersion != GroupVersion {
+		errs = append(errs, field.NotSupported(field.NewPath("apiVersion"), c.APIVersion, []string{GroupVersion}))
+	}
+	if c.Kind != Kind {
+		errs = append(errs, field.NotSupported(field.NewPath("kind"), c.Kind, []string{Kind}))
+	}
+
+	preStop := field.NewPath("preStop")
+	errs = append(errs, validateSeconds(preStop.Child("sleepSeconds"), *c.PreStop.SleepSeconds)...)
+	errs = append(errs, validateEnum(preStop.Child("action"), c.PreStop.Action, PreStopAuto, PreStopSleep, PreStopExec)...)
+	for i, kind := range c.PreStop.SkipOwnerKinds {
+		if kind == "" || strings.ContainsAny(kind, " /") {
+			errs = append(errs, field.Invalid(preStop.Child("skipOwnerKinds").Index(i), kind, "must be a kind such as Job"))
+		}
+	}
+	errs = append(errs, validateSeconds(field.NewPath("shutdownSeconds"), *c.ShutdownSeconds)...)
+
+	rollingUpdate := field.NewPath("rollingUpdate")
+	errs = append(errs, validateEnum(rollingUpdate.Child("action"), c.RollingUpdate.Action, MutationPatch, MutationDeny, MutationWarn)...)
+	errs = append(errs, validateSurge(rollingUpdate.Child("maxSurge"), *c.RollingUpdate.MaxSurge)...)
+
+	errs = append(errs, validateEnum(field.NewPath("recreate"), c.Recreate, RecreateDeny, RecreateConvert, RecreateWarn)...)
+
+	history := field.NewPath("revisionHistory")
+	if m := *c.RevisionHistory.Minimum; m < 0 || m > 100 {
+		errs = append(errs, field.Invalid(history.Child("minimum"), m, "must be between 0 and 100"))
+	}
+	errs = append(errs, validateEnum(history.Child("action"), c.RevisionHistory.Action, MutationPatch, MutationDeny, MutationWarn)...)
+
+	errs = append(errs, validateEnum(field.NewPath("workloadDelete"), c.WorkloadDelete, GuardDeny, GuardWarn)...)
+	errs = append(errs, validateEnum(field.NewPath("podDelete"), c.PodDelete, GuardDeny, GuardWarn)...)
+
+	if c.ServerVersion != "" {
+		if _, err := version.ParseGeneric(c.ServerVersion); err != nil {
+			errs = append(errs, field.Invalid(field.NewPath("serverVersion"), c.ServerVersion, `must be a Kubernetes version such as "1.32" or "v1.33.1"`))
+		}
+	}
+	for i, e := range c.Exemptions {
+		errs = append(errs, validateExemption(field.NewPath("exemptions").Index(i), e)...)
+	}
+	return errs
+}
+
+func validateSeconds(path *field.Path, v int32) field.ErrorList {
+	if v < 0 || v > maxSeconds {
+		return field.ErrorList{field.Invalid(path, v, fmt.Sprintf("must be between 0 and %d", maxSeconds))}
+	}
+	return nil
+}
+
+func validateEnum[T ~string](path *field.Path, v T, allowed ...T) field.ErrorList {
+	if slices.Contains(allowed, v) {
+		return nil
+	}
+	names := make([]string, len(allowed))
+	for i, a := range allowed {
+		names[i] = string(a)
+	}
+	return field.ErrorList{field.NotSupported(path, v, names)}
+}
+
+func validateSurge(path *field.Path, v intstr.IntOrString) field.ErrorList {
+	switch {
+	case v.Type == intstr.Int && v.IntVal <= 0:
+		return field.ErrorList{field.Invalid(path, v.IntVal, "must be greater than 0, since maxUnavailable is set to 0 with it")}
+	case v.Type == intstr.String:
+		var pct int
+		if _, err := fmt.Sscanf(v.StrVal, "%d%%", &pct); err != nil || fmt.Sprintf("%d%%", pct) != v.StrVal || pct <= 0 || pct > 100 {
+			return field.ErrorList{field.Invalid(path, v.StrVal, `must be a count or a percentage between "1%" and "100%"`)}
+		}
+	}
+	return nil
+}
+
+func validateExemption(path *field.Path, e Exemption) field.ErrorList {
+	var errs field.ErrorList
+	if len(e.Rules) == 0 {
+		errs = append(errs, field.Required(path.Child("rules"), `name the rules to exempt, or "all"`))
+	}
+	for i, rule := range e.Rules {
+		if rule != "all" && !slices.Contains(RuleIDs, rule) {
+			errs = append(errs, field.NotSupported(path.Child("rules").Index(i), rule, append([]string{"all"}, RuleIDs...)))
+		}
+	}
+	if len(e.Users)+len(e.Groups)+len(e.ServiceAccounts) == 0 {
+		errs = append(errs, field.Required(path, "set users, groups or serviceAccounts: an exemption for nobody does nothing"))
+	}
+	for i, sa := range e.ServiceAccounts {
+		ns, name, ok := strings.Cut(sa, "/")
+		if !ok || len(validation.IsDNS1123Label(ns)) > 0 || len(validation.IsDNS1123Subdomain(name)) > 0 {
+			errs = append(errs, field.Invalid(path.Child("serviceAccounts").Index(i), sa, `must be "namespace/name"`))
+		}
+	}
+	return errs
+}

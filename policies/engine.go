@@ -1,0 +1,214 @@
+package policies
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/util/version"
+
+	"github.com/gracekeeper/gracekeeper/policies/api/v1alpha1"
+)
+
+// rule is one registered check. Each lives in its own rule_*.go file.
+type rule struct {
+	id RuleID
+	// pod rules judge a pod spec and read exemptions from the pods' own
+	// annotations (see podRuleOff); the others from the reviewed object's.
+	pod   bool
+	check func(ev *evaluation) []Finding
+}
+
+// rules is the registry, in the order findings are reported.
+var rules = []rule{
+	{RuleModeLabel, false, checkModeLabel},
+	{RuleForceDelete, false, checkForceDelete},
+	{RulePodDelete, false, checkPodDelete},
+	{RuleWorkloadDelete, false, checkWorkloadDelete},
+	{RuleScaleToZero, false, checkScaleToZero},
+	{RuleRecreateStrategy, false, checkRecreateStrategy},
+	{RuleUpdateStrategy, false, checkUpdateStrategy},
+	{RuleRollingUpdate, false, checkRollingUpdate},
+	{RuleRevisionHistory, false, checkRevisionHistory},
+	{RulePreStopHook, true, checkPreStopHook},
+	{RuleTerminationGracePeriod, true, checkTerminationGracePeriod},
+	{RuleReadinessProbe, true, checkReadinessProbe},
+}
+
+// nativeSleepSince is the first API server minor at which every kubelet it
+// supports (up to three minors older) has the preStop sleep action on by default.
+var nativeSleepSince = version.MajorMinor(1, 33)
+
+// Engine evaluates reviews against one configuration.
+type Engine struct {
+	cfg          *v1alpha1.Configuration
+	nativeSleep  bool
+	exemptByUser map[RuleID]userSet
+}
+
+type userSet struct {
+	users, groups map[string]bool
+}
+
+// New builds an engine. serverVersion is the API server's version as discovery
+// reports it (e.g. "v1.37.2"); the config's serverVersion overrides it, and an
+// unknown version selects the exec fallback.
+func New(cfg *v1alpha1.Configuration, serverVersion string) (*Engine, error) {
+	if err := validateRegistry(); err != nil {
+		return nil, err
+	}
+	if cfg.ServerVersion != "" {
+		serverVersion = cfg.ServerVersion
+	}
+	e := &Engine{cfg: cfg, exemptByUser: map[RuleID]userSet{}}
+	switch cfg.PreStop.Action {
+	case v1alpha1.PreStopSleep:
+		e.nativeSleep = true
+	case v1alpha1.PreStopAuto:
+		if v, err := version.ParseGeneric(serverVersion); err == nil {
+			e.nativeSleep = v.AtLeast(nativeSleepSince)
+		}
+	}
+	for _, ex := range cfg.Exemptions {
+		for _, id := range ex.Rules {
+			ids := []RuleID{RuleID(id)}
+			if id == exemptAll {
+				ids = ruleIDs()
+			}
+			for _, id := range ids {
+				set := e.exemptByUser[id]
+				if set.users == nil {
+					set = userSet{users: map[string]bool{}, groups: map[string]bool{}}
+				}
+				for _, u := range ex.Users {
+					set.users[u] = true
+				}
+				for _, sa := range ex.ServiceAccounts {
+					ns, name, _ := strings.Cut(sa, "/")
+					set.users["system:serviceaccount:"+ns+":"+name] = true
+				}
+				for _, g := range ex.Groups {
+					set.groups[g] = true
+				}
+				e.exemptByUser[id] = set
+			}
+		}
+	}
+	return e, nil
+}
+
+// NativeSleep reports whether injected hooks use the preStop sleep action
+// rather than exec ["sleep", N].
+func (e *Engine) NativeSleep() bool { return e.nativeSleep }
+
+// Config returns the engine's configuration.
+func (e *Engine) Config() *v1alpha1.Configuration { return e.cfg }
+
+// validateRegistry keeps the registry and the configuration's list of ids in step.
+func validateRegistry() error {
+	ids := ruleIDs()
+	seen := map[RuleID]bool{}
+	for _, id := range ids {
+		if seen[id] {
+			return fmt.Errorf("rule %s registered twice", id)
+		}
+		seen[id] = true
+		if !slices.Contains(v1alpha1.RuleIDs, string(id)) {
+			return fmt.Errorf("rule %s is missing from v1alpha1.RuleIDs", id)
+		}
+	}
+	if len(ids) != len(v1alpha1.RuleIDs) {
+		return fmt.Errorf("v1alpha1.RuleIDs lists %d rules, the registry %d", len(v1alpha1.RuleIDs), len(ids))
+	}
+	return nil
+}
+
+func ruleIDs() []RuleID {
+	ids := make([]RuleID, len(rules))
+	for i, r := range rules {
+		ids[i] = r.id
+	}
+	return ids
+}
+
+// evaluation is the state of one Evaluate call, shared by the rules.
+type evaluation struct {
+	*Engine
+	review *Review
+	// userExempt holds the rules the configuration switches off for this requester,
+	// objectExempt those the reviewed object's annotation switches off.
+	userExempt, objectExempt map[RuleID]bool
+}
+
+// Evaluate runs every rule that applies to the review and returns its findings,
+// with exemptions applied. Mode is applied afterwards, by Decide.
+func (e *Engine) Evaluate(r *Review) []Finding {
+	ev := &evaluation{Engine: e, review: r, userExempt: map[RuleID]bool{}, objectExempt: map[RuleID]bool{}}
+	for id, set := range e.exemptByUser {
+		if set.matches(r.User) {
+			ev.userExempt[id] = true
+		}
+	}
+	findings := ev.objectExemptions()
+
+	system := IsSystemActor(r.User)
+	for _, rl := range rules {
+		if ev.userExempt[rl.id] || (!rl.pod && ev.objectExempt[rl.id]) {
+			continue
+		}
+		for _, f := range rl.check(ev) {
+			// System actors are never denied or warned: they only get their pods mutated.
+			if system && !f.IsMutation() {
+				continue
+			}
+			findings = append(findings, f)
+		}
+	}
+	return findings
+}
+
+func (s userSet) matches(u UserInfo) bool {
+	if s.users[u.Username] {
+		return true
+	}
+	for _, g := range u.Groups {
+		if s.groups[g] {
+			return true
+		}
+	}
+	return false
+}
+
+// systemActors are the identities whose requests keep the cluster running:
+// the kubelet's final pod deletes, garbage collection, namespace deletion,
+// rollouts. An explicit list: all of kube-system would also exempt add-ons.
+var systemActors = map[string]bool{
+	"system:kube-controller-manager": true,
+}
+
+var systemControllers = []string{
+	"replicaset-controller", "deployment-controller", "statefulset-controller",
+	"daemon-set-controller", "generic-garbage-collector", "namespace-controller",
+	"job-controller", "cronjob-controller", "node-controller", "disruption-controller",
+}
+
+func init() {
+	for _, name := range systemControllers {
+		systemActors["system:serviceaccount:kube-system:"+name] = true
+	}
+}
+
+// IsSystemActor reports whether the user is a node or a core controller.
+func IsSystemActor(u UserInfo) bool {
+	return systemActors[u.Username] || slices.Contains(u.Groups, "system:nodes")
+}
+
+// SystemActors lists the usernames and groups never sent to the guards, for
+// the webhook configuration's matchConditions.
+func SystemActors() (users, groups []string) {
+	for u := range systemActors {
+		users = append(users, u)
+	}
+	slices.Sort(users)
+	return users, []string{"system:nodes"}
+}

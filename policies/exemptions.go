@@ -1,0 +1,106 @@
+package policies
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/runtime"
+
+	"github.com/gracekeeper/gracekeeper/policies/api/v1alpha1"
+)
+
+// RuleExemption reports problems with the exemption annotation itself. It is
+// not a rule: it cannot be configured or exempted.
+const RuleExemption RuleID = "exemption"
+
+// objectExemptions reads the exemption annotation of the object under review
+// into ev.objectExempt, and warns about an annotation without a reason or with an
+// unknown rule id.
+func (ev *evaluation) objectExemptions() []Finding {
+	annotations := annotationsOf(ev.judged())
+	ids, unknown, ok := parseExempt(annotations)
+	if !ok {
+		return nil
+	}
+	for _, id := range ids {
+		ev.objectExempt[id] = true
+	}
+	ref := objectRef(ev.review.Kind, ev.name())
+	var findings []Finding
+	if len(unknown) > 0 {
+		findings = append(findings, Finding{Rule: RuleExemption, Action: ActionWarn, Object: ref,
+			Message: fmt.Sprintf("%s names unknown rule %s; see the rule ids in the docs", ExemptAnnotation, strings.Join(unknown, ","))})
+	}
+	if strings.TrimSpace(annotations[ExemptReasonAnnotation]) == "" {
+		findings = append(findings, Finding{Rule: RuleExemption, Action: ActionWarn, Object: ref,
+			Message: fmt.Sprintf("%s=%s has no %s; add one to record why", ExemptAnnotation, annotations[ExemptAnnotation], ExemptReasonAnnotation)})
+	}
+	return findings
+}
+
+// parseExempt returns the rule ids an exemption annotation names, and the
+// names it does not know. ok is false when there is no annotation.
+func parseExempt(annotations map[string]string) (ids []RuleID, unknown []string, ok bool) {
+	value, ok := annotations[ExemptAnnotation]
+	if !ok {
+		return nil, nil, false
+	}
+	for _, name := range strings.Split(value, ",") {
+		name = strings.TrimSpace(name)
+		switch {
+		case name == "":
+		case name == exemptAll:
+			for _, id := range v1alpha1.RuleIDs {
+				ids = append(ids, RuleID(id))
+			}
+		case slices.Contains(v1alpha1.RuleIDs, name):
+			ids = append(ids, RuleID(name))
+		default:
+			unknown = append(unknown, fmt.Sprintf("%q", name))
+		}
+	}
+	return ids, unknown, true
+}
+
+// judged is the object whose metadata decides exemptions: the new object, or
+// on DELETE the stored one.
+func (ev *evaluation) judged() runtime.Object {
+	if ev.review.Object != nil {
+		return ev.review.Object
+	}
+	return ev.review.OldObject
+}
+
+// name is the object's name; a pod created from generateName has none yet.
+func (ev *evaluation) name() string {
+	if ev.review.Name != "" {
+		return ev.review.Name
+	}
+	if obj, err := meta.Accessor(ev.judged()); err == nil && obj != nil {
+		if obj.GetName() != "" {
+			return obj.GetName()
+		}
+		if obj.GetGenerateName() != "" {
+			return obj.GetGenerateName() + "*"
+		}
+	}
+	return "(unnamed)"
+}
+
+// ref is the reviewed object as kubectl names it, e.g. deployment/nginx.
+func (ev *evaluation) ref() string { return objectRef(ev.review.Kind, ev.name()) }
+
+func annotationsOf(obj runtime.Object) map[string]string {
+	if obj == nil {
+		return nil
+	}
+	m, err := meta.Accessor(obj)
+	if err != nil || m == nil {
+		return nil
+	}
+	return m.GetAnnotations()
+}
+
+func lowerKind(kind string) string { return strings.ToLower(kind) }

@@ -1,0 +1,130 @@
+package policies
+
+import (
+	"slices"
+	"strconv"
+
+	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// podTarget is a pod spec under review: a Pod's own, or a workload's template.
+// Pods and workloads share the pod rules through it, so a template reports
+// exactly what its pods will get.
+type podTarget struct {
+	meta *metav1.ObjectMeta
+	spec *corev1.PodSpec
+	// path is the JSON pointer of spec in the reviewed object.
+	path string
+	// owner is "deployment/nginx" for a template, "" for a Pod.
+	owner string
+	// ownerKind is the controller kind that creates these pods ("" for a bare pod).
+	ownerKind string
+}
+
+// podTarget returns the pod spec the pod rules evaluate, or nil when the
+// review carries none (DELETE, scale, other kinds, UPDATE of a pod).
+func (ev *evaluation) podTarget() *podTarget {
+	r := ev.review
+	if r.Operation == Delete || r.SubResource != "" {
+		return nil
+	}
+	switch obj := r.Object.(type) {
+	case *corev1.Pod:
+		if r.Operation != Create {
+			return nil // a pod's spec is immutable after creation
+		}
+		t := &podTarget{meta: &obj.ObjectMeta, spec: &obj.Spec, path: "/spec"}
+		if ref := metav1.GetControllerOf(obj); ref != nil {
+			t.ownerKind = ref.Kind
+		}
+		return t
+	case *appsv1.Deployment:
+		return ev.template(&obj.Spec.Template, "/spec/template")
+	case *appsv1.StatefulSet:
+		return ev.template(&obj.Spec.Template, "/spec/template")
+	case *appsv1.DaemonSet:
+		return ev.template(&obj.Spec.Template, "/spec/template")
+	case *appsv1.ReplicaSet:
+		return ev.template(&obj.Spec.Template, "/spec/template")
+	case *batchv1.Job:
+		return ev.template(&obj.Spec.Template, "/spec/template")
+	case *batchv1.CronJob:
+		return ev.template(&obj.Spec.JobTemplate.Spec.Template, "/spec/jobTemplate/spec/template")
+	}
+	return nil
+}
+
+func (ev *evaluation) template(t *corev1.PodTemplateSpec, path string) *podTarget {
+	return &podTarget{meta: &t.ObjectMeta, spec: &t.Spec, path: path + "/spec", owner: ev.ref(), ownerKind: ev.review.Kind}
+}
+
+// serves reports whether the pods run a service that must shut down
+// gracefully: restartPolicy Always, not a mirror pod, not owned by a kind the
+// configuration skips (Jobs and CronJobs by default).
+func (ev *evaluation) serves(t *podTarget) bool {
+	if t.spec.RestartPolicy != "" && t.spec.RestartPolicy != corev1.RestartPolicyAlways {
+		return false
+	}
+	if _, mirror := t.meta.Annotations[mirrorPodAnnotation]; mirror {
+		return false
+	}
+	for _, kind := range ev.cfg.PreStop.SkipOwnerKinds {
+		if kind == t.ownerKind {
+			return false
+		}
+	}
+	return true
+}
+
+// podRuleOff reports whether a pod rule is switched off for these pods: by the
+// requester's exemption, or by the pods' own annotation. A workload is judged by
+// its template's annotations, which its pods inherit, so the template reports
+// what the webhook will do to the pods.
+func (ev *evaluation) podRuleOff(t *podTarget, id RuleID) bool {
+	if ev.userExempt[id] {
+		return true
+	}
+	ids, _, _ := parseExempt(t.meta.Annotations)
+	return slices.Contains(ids, id)
+}
+
+// finding builds a pod-rule finding. A template's patch is marked OnPods and
+// says whose pods get it.
+func (t *podTarget) finding(id RuleID, action Action, ref string, message string, patch ...PatchOp) Finding {
+	f := Finding{Rule: id, Action: action, Object: ref, Message: message, Patch: patch}
+	if t.owner != "" && action == ActionPatch {
+		f.Message += " in the pods of " + t.owner
+		f.OnPods = true
+	}
+	return f
+}
+
+// gracePeriod is the pod's effective terminationGracePeriodSeconds: the API
+// server defaults an absent one to 30.
+func (t *podTarget) gracePeriod() int32 {
+	if t.spec.TerminationGracePeriodSeconds == nil {
+		return defaultGracePeriod
+	}
+	return int32(min(*t.spec.TerminationGracePeriodSeconds, 1<<30))
+}
+
+// existingSleep is the delay a container's own preStop hook adds before
+// SIGTERM, as far as it can be read: the sleep action, or exec "sleep N".
+func existingSleep(c *corev1.Container) int32 {
+	if c.Lifecycle == nil || c.Lifecycle.PreStop == nil {
+		return 0
+	}
+	h := c.Lifecycle.PreStop
+	if h.Sleep != nil {
+		return int32(min(max(h.Sleep.Seconds, 0), 1<<30))
+	}
+	if h.Exec != nil && len(h.Exec.Command) == 2 && h.Exec.Command[0] == "sleep" {
+		if n, err := strconv.ParseInt(h.Exec.Command[1], 10, 32); err == nil && n > 0 {
+			return int32(n)
+		}
+	}
+	return 0
+}

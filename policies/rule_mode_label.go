@@ -1,0 +1,33 @@
+package policies
+
+import (
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+)
+
+// mode-label reads a Namespace's gracekeeper.io/mode label on CREATE and
+// UPDATE. An unknown value matches no webhook entry, so a typo would silently
+// switch enforcement off: it is denied.
+func checkModeLabel(ev *evaluation) []Finding {
+	ns, ok := ev.review.Object.(*corev1.Namespace)
+	if !ok || ev.review.Operation == Delete {
+		return nil
+	}
+	value, ok := ns.Labels[ModeLabel]
+	if !ok || ValidMode(value) {
+		return nil
+	}
+	return []Finding{{Rule: RuleModeLabel, Action: ActionDeny, Object: ev.ref(),
+		Message: fmt.Sprintf("label %s=%q is not a mode", ModeLabel, value),
+		Hint:    fmt.Sprintf("use enforce, audit or off, e.g. \"kubectl label namespace %s %s=audit --overwrite\"", ns.Name, ModeLabel)}}
+}
+
+// ValidMode reports whether a mode label value is one gracekeeper knows.
+func ValidMode(value string) bool {
+	switch Mode(value) {
+	case ModeEnforce, ModeAudit, ModeOff:
+		return true
+	}
+	return false
+}

@@ -1,0 +1,22 @@
+package policies
+
+import "fmt"
+
+// readiness-probe reads spec.containers[*].readinessProbe on Pod CREATE and
+// on workload templates, and only warns: a rolling update is not graceful when
+// new pods report Ready before they serve.
+func checkReadinessProbe(ev *evaluation) []Finding {
+	t := ev.podTarget()
+	if t == nil || ev.podRuleOff(t, RuleReadinessProbe) || !ev.serves(t) {
+		return nil
+	}
+	var findings []Finding
+	for i := range t.spec.Containers {
+		c := &t.spec.Containers[i]
+		if c.ReadinessProbe == nil {
+			findings = append(findings, t.finding(RuleReadinessProbe, ActionWarn, ev.ref(),
+				fmt.Sprintf("container %q has no readinessProbe, so a rollout cannot wait for it to serve", c.Name)))
+		}
+	}
+	return findings
+}

@@ -1,0 +1,45 @@
+package policies
+
+import (
+	"fmt"
+
+	appsv1 "k8s.io/api/apps/v1"
+
+	"github.com/gracekeeper/gracekeeper/policies/api/v1alpha1"
+)
+
+// recreate-strategy reads a Deployment's spec.strategy.type on CREATE and
+// UPDATE, and on UPDATE the stored object's. Recreate stops every pod before
+// starting new ones. It is denied on CREATE and on an UPDATE that switches to
+// it; a Deployment that already was Recreate only gets a warning (the ratchet),
+// so rollout restart, set image and finalizer removal keep working on it.
+func checkRecreateStrategy(ev *evaluation) []Finding {
+	d, ok := ev.review.Object.(*appsv1.Deployment)
+	if !ok || ev.review.SubResource != "" || d.Spec.Strategy.Type != appsv1.RecreateDeploymentStrategyType {
+		return nil
+	}
+	ref := ev.ref()
+	problem := "strategy Recreate stops every pod before new ones start"
+	if why := cannotSurge(&d.Spec.Template); why != "" {
+		return []Finding{{Rule: RuleRecreateStrategy, Action: ActionWarn, Object: ref,
+			Message: fmt.Sprintf("strategy Recreate allowed because the pod %s; every rollout is an outage", why)}}
+	}
+	if old, ok := ev.review.OldObject.(*appsv1.Deployment); ok && ev.review.Operation == Update &&
+		old.Spec.Strategy.Type == appsv1.RecreateDeploymentStrategyType {
+		return []Finding{{Rule: RuleRecreateStrategy, Action: ActionWarn, Object: ref,
+			Message: problem + "; switch to RollingUpdate with maxUnavailable: 0"}}
+	}
+	switch ev.cfg.Recreate {
+	case v1alpha1.RecreateWarn:
+		return []Finding{{Rule: RuleRecreateStrategy, Action: ActionWarn, Object: ref,
+			Message: problem + "; switch to RollingUpdate with maxUnavailable: 0"}}
+	case v1alpha1.RecreateConvert:
+		surge := ev.cfg.RollingUpdate.MaxSurge
+		return []Finding{{Rule: RuleRecreateStrategy, Action: ActionPatch, Object: ref,
+			Message: fmt.Sprintf("convert strategy Recreate to RollingUpdate (maxUnavailable 0, maxSurge %s)", surge),
+			Patch: []PatchOp{replace("/spec/strategy", map[string]any{"type": appsv1.RollingUpdateDeploymentStrategyType,
+				"rollingUpdate": map[string]any{"maxUnavailable": 0, "maxSurge": surge}})}}}
+	}
+	return []Finding{{Rule: RuleRecreateStrategy, Action: ActionDeny, Object: ref, Message: problem,
+		Hint: fmt.Sprintf("use strategy RollingUpdate with maxUnavailable: 0, and %q to restart", "kubectl rollout restart "+ref)}}
+}

@@ -1,0 +1,45 @@
+package policies
+
+import (
+	"fmt"
+
+	appsv1 "k8s.io/api/apps/v1"
+
+	"github.com/gracekeeper/gracekeeper/policies/api/v1alpha1"
+)
+
+// revision-history reads spec.revisionHistoryLimit of a Deployment,
+// StatefulSet or DaemonSet on CREATE and UPDATE (absent means 10). Below
+// revisionHistory.minimum, "kubectl rollout undo" has nothing to go back to.
+func checkRevisionHistory(ev *evaluation) []Finding {
+	if ev.review.SubResource != "" || ev.review.Operation == Delete {
+		return nil
+	}
+	var limit *int32
+	switch o := ev.review.Object.(type) {
+	case *appsv1.Deployment:
+		limit = o.Spec.RevisionHistoryLimit
+	case *appsv1.StatefulSet:
+		limit = o.Spec.RevisionHistoryLimit
+	case *appsv1.DaemonSet:
+		limit = o.Spec.RevisionHistoryLimit
+	default:
+		return nil
+	}
+	minimum := *ev.cfg.RevisionHistory.Minimum
+	if limit == nil || *limit >= minimum {
+		return nil
+	}
+	f := Finding{Rule: RuleRevisionHistory, Object: ev.ref()}
+	problem := fmt.Sprintf("revisionHistoryLimit %d leaves %q too few revisions", *limit, "kubectl rollout undo")
+	switch ev.cfg.RevisionHistory.Action {
+	case v1alpha1.MutationWarn:
+		f.Action, f.Message = ActionWarn, fmt.Sprintf("%s; set it to at least %d", problem, minimum)
+	case v1alpha1.MutationDeny:
+		f.Action, f.Message, f.Hint = ActionDeny, problem, fmt.Sprintf("set spec.revisionHistoryLimit to at least %d", minimum)
+	default:
+		f.Action, f.Message = ActionPatch, fmt.Sprintf("raise revisionHistoryLimit from %d to %d so %q keeps working", *limit, minimum, "kubectl rollout undo")
+		f.Patch = []PatchOp{replace("/spec/revisionHistoryLimit", minimum)}
+	}
+	return []Finding{f}
+}

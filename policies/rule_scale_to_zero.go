@@ -1,0 +1,24 @@
+package policies
+
+import "fmt"
+
+// scale-to-zero reads spec.replicas of a Deployment or StatefulSet, and of the
+// Scale sent to their /scale subresource (kubectl scale), on UPDATE together
+// with the stored value. Going from >0 to 0 stops the service; scaling back up
+// is a cold start, not a restart.
+func checkScaleToZero(ev *evaluation) []Finding {
+	r := ev.review
+	if r.Operation != Update || (r.Kind != "Deployment" && r.Kind != "StatefulSet") {
+		return nil
+	}
+	now, ok := specReplicas(r.Object)
+	before, okOld := specReplicas(r.OldObject)
+	if !ok || !okOld || now != 0 || before == 0 {
+		return nil
+	}
+	ref := ev.ref()
+	return []Finding{{Rule: RuleScaleToZero, Action: ActionDeny, Object: ref,
+		Message: fmt.Sprintf("scaling %s from %d to 0 replicas stops the service", ref, before),
+		Hint: fmt.Sprintf(`to restart, use "kubectl rollout restart %s". To scale it to zero on purpose, run "kubectl annotate %s %s=%s %s=<why>", then "kubectl patch %s -p '{"spec":{"replicas":0}}'"`,
+			ref, ref, ExemptAnnotation, RuleScaleToZero, ExemptReasonAnnotation, ref)}}
+}

@@ -1,0 +1,46 @@
+package policies
+
+import (
+	"fmt"
+
+	appsv1 "k8s.io/api/apps/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// update-strategy reads a StatefulSet's or DaemonSet's spec.updateStrategy.type
+// on CREATE and UPDATE, the stored object's on UPDATE, the controller
+// ownerReference and deletionTimestamp. OnDelete never rolls pods out: they
+// change only when someone deletes them. It is denied on CREATE and on a
+// switch to it; an object that already was OnDelete, one managed by an
+// operator (which may switch on purpose) or one being deleted only gets a warning.
+func checkUpdateStrategy(ev *evaluation) []Finding {
+	if ev.review.SubResource != "" || !isOnDelete(ev.review.Object) {
+		return nil
+	}
+	obj, _ := ev.review.Object.(metav1.Object)
+	ref := ev.ref()
+	problem := "updateStrategy OnDelete never rolls out a change: pods update only when deleted"
+	warn := func(why string) []Finding {
+		return []Finding{{Rule: RuleUpdateStrategy, Action: ActionWarn, Object: ref, Message: problem + why}}
+	}
+	switch {
+	case ev.review.Operation == Update && isOnDelete(ev.review.OldObject):
+		return warn("; switch to RollingUpdate")
+	case metav1.GetControllerOfNoCopy(obj) != nil:
+		return warn("; allowed because an operator manages it")
+	case obj.GetDeletionTimestamp() != nil:
+		return warn("; allowed because it is being deleted")
+	}
+	return []Finding{{Rule: RuleUpdateStrategy, Action: ActionDeny, Object: ref, Message: problem,
+		Hint: fmt.Sprintf("use updateStrategy RollingUpdate, and %q to restart", "kubectl rollout restart "+ref)}}
+}
+
+func isOnDelete(obj any) bool {
+	switch o := obj.(type) {
+	case *appsv1.StatefulSet:
+		return o.Spec.UpdateStrategy.Type == appsv1.OnDeleteStatefulSetStrategyType
+	case *appsv1.DaemonSet:
+		return o.Spec.UpdateStrategy.Type == appsv1.OnDeleteDaemonSetStrategyType
+	}
+	return false
+}

@@ -1,0 +1,138 @@
+// Package policies is gracekeeper's policy engine. It is pure: it takes a typed
+// request and returns findings, and knows nothing about HTTP, so the webhook,
+// the offline check and the cluster scan all share it.
+package policies
+
+import (
+	"fmt"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+)
+
+// RuleID names a rule. The ids are stable: they appear in the configuration,
+// the exemption annotation, messages, metrics and logs.
+type RuleID string
+
+const (
+	RulePreStopHook            RuleID = "prestop-hook"
+	RuleTerminationGracePeriod RuleID = "termination-grace-period"
+	RuleRollingUpdate          RuleID = "rolling-update"
+	RuleRecreateStrategy       RuleID = "recreate-strategy"
+	RuleRevisionHistory        RuleID = "revision-history"
+	RuleUpdateStrategy         RuleID = "update-strategy"
+	RuleScaleToZero            RuleID = "scale-to-zero"
+	RuleWorkloadDelete         RuleID = "workload-delete"
+	RulePodDelete              RuleID = "pod-delete"
+	RuleForceDelete            RuleID = "force-delete"
+	RuleReadinessProbe         RuleID = "readiness-probe"
+	RuleModeLabel              RuleID = "mode-label"
+)
+
+// Action is what a finding asks for.
+type Action string
+
+const (
+	ActionPatch Action = "patch"
+	ActionDeny  Action = "deny"
+	ActionWarn  Action = "warn"
+)
+
+// Mode is a namespace's enforcement mode, carried by the webhook's URL path.
+type Mode string
+
+const (
+	ModeEnforce Mode = "enforce"
+	ModeAudit   Mode = "audit"
+	ModeOff     Mode = "off"
+)
+
+// Operation is the admission operation.
+type Operation string
+
+const (
+	Create Operation = "CREATE"
+	Update Operation = "UPDATE"
+	Delete Operation = "DELETE"
+)
+
+// Names users see on objects and namespaces.
+const (
+	ModeLabel               = "gracekeeper.io/mode"
+	ExemptAnnotation        = "gracekeeper.io/exempt"
+	ExemptReasonAnnotation  = "gracekeeper.io/exempt-reason"
+	exemptAll               = "all"
+	mirrorPodAnnotation     = "kubernetes.io/config.mirror"
+	podTemplateHashLabel    = "pod-template-hash"
+	defaultGracePeriod      = int32(30)
+	defaultReplicas         = int32(1)
+	defaultRevisionHistory  = int32(10)
+	defaultRollingUpdateMax = "25%"
+)
+
+// Review is one request to evaluate: an admission request, or a manifest
+// evaluated as a CREATE by `gracekeeper check`.
+type Review struct {
+	Operation Operation
+	// Kind is the kind of the resource addressed: for the scale subresource it is
+	// the parent's kind (Deployment, StatefulSet) and Object is an autoscaling/v1 Scale.
+	Kind        string
+	SubResource string
+	Namespace   string
+	Name        string
+	// Object is the new object (nil on DELETE); OldObject the stored one (UPDATE, DELETE).
+	Object        runtime.Object
+	OldObject     runtime.Object
+	DeleteOptions *metav1.DeleteOptions
+	User          UserInfo
+	DryRun        bool
+}
+
+// UserInfo is the requester, as the API server authenticated it.
+type UserInfo struct {
+	Username string
+	Groups   []string
+}
+
+// Finding is one rule's verdict on one object.
+type Finding struct {
+	Rule   RuleID `json:"rule"`
+	Action Action `json:"action"`
+	// Object is "kind/name" as kubectl spells it, e.g. deployment/nginx.
+	Object string `json:"object"`
+	// Message is one short line: an imperative for patches ("add preStop sleep 5s
+	// to container \"nginx\""), the problem for denials and warnings.
+	Message string `json:"message"`
+	// Hint is the graceful alternative, added to denials.
+	Hint string `json:"hint,omitempty"`
+	// Patch holds explicit JSON Patch operations against the reviewed object.
+	Patch []PatchOp `json:"patch,omitempty"`
+	// OnPods marks a pod-template finding: the webhook applies it to the Pods the
+	// controller creates (so the workload is not rewritten), `check --fix` to the template.
+	OnPods bool `json:"onPods,omitempty"`
+}
+
+// IsMutation reports whether the mutating webhook applies this finding to the request's object.
+func (f Finding) IsMutation() bool { return f.Action == ActionPatch && !f.OnPods }
+
+// PatchOp is one RFC 6902 operation. Only add and replace are ever produced.
+type PatchOp struct {
+	Op    string `json:"op"`
+	Path  string `json:"path"`
+	Value any    `json:"value"`
+}
+
+func add(path string, value any) PatchOp     { return PatchOp{Op: "add", Path: path, Value: value} }
+func replace(path string, value any) PatchOp { return PatchOp{Op: "replace", Path: path, Value: value} }
+
+// set adds an absent field or replaces a present one, as RFC 6902 requires.
+func set(present bool, path string, value any) PatchOp {
+	if present {
+		return replace(path, value)
+	}
+	return add(path, value)
+}
+
+func objectRef(kind, name string) string {
+	return fmt.Sprintf("%s/%s", lowerKind(kind), name)
+}

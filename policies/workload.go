@@ -1,0 +1,64 @@
+package policies
+
+import (
+	"strconv"
+
+	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv1 "k8s.io/api/autoscaling/v1"
+	corev1 "k8s.io/api/core/v1"
+)
+
+// replicas is a Deployment's or StatefulSet's desired count: absent means 1.
+func replicas(r *int32) int32 {
+	if r == nil {
+		return defaultReplicas
+	}
+	return *r
+}
+
+// templateOf returns a workload's pod template, nil for other objects.
+func templateOf(obj any) *corev1.PodTemplateSpec {
+	switch o := obj.(type) {
+	case *appsv1.Deployment:
+		return &o.Spec.Template
+	case *appsv1.StatefulSet:
+		return &o.Spec.Template
+	case *appsv1.DaemonSet:
+		return &o.Spec.Template
+	}
+	return nil
+}
+
+// cannotSurge names why a workload's pods cannot run twice side by side, or
+// returns "". The webhook does no lookups, so any PersistentVolumeClaim counts:
+// a ReadWriteOnce volume cannot attach to two nodes.
+func cannotSurge(t *corev1.PodTemplateSpec) string {
+	for _, v := range t.Spec.Volumes {
+		if v.PersistentVolumeClaim != nil {
+			return "mounts PersistentVolumeClaim " + v.PersistentVolumeClaim.ClaimName
+		}
+	}
+	for _, c := range t.Spec.Containers {
+		for _, p := range c.Ports {
+			if p.HostPort != 0 {
+				return "uses hostPort " + itoa(p.HostPort)
+			}
+		}
+	}
+	return ""
+}
+
+// specReplicas reads spec.replicas from a Deployment, StatefulSet or Scale.
+func specReplicas(obj any) (int32, bool) {
+	switch o := obj.(type) {
+	case *appsv1.Deployment:
+		return replicas(o.Spec.Replicas), true
+	case *appsv1.StatefulSet:
+		return replicas(o.Spec.Replicas), true
+	case *autoscalingv1.Scale:
+		return o.Spec.Replicas, true
+	}
+	return 0, false
+}
+
+func itoa(n int32) string { return strconv.Itoa(int(n)) }
