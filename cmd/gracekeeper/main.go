@@ -22,6 +22,7 @@ type command struct {
 
 var commands = map[string]command{
 	"version": {"print the version", runVersion},
+	"check":   {"evaluate manifests offline, as in CI; --fix writes the patches", runCheck},
 	"certs":   {"generate a development CA and serving certificate", runCerts},
 }
 

@@ -1,0 +1,266 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/gracekeeper/gracekeeper/policies"
+	"github.com/gracekeeper/gracekeeper/policies/api/v1alpha1"
+	"github.com/gracekeeper/gracekeeper/policies/manifest"
+)
+
+// stdin is read by "check -f -"; tests replace it.
+var stdin io.Reader = os.Stdin
+
+// checkReport is the stable JSON schema of "check -o json" (docs/check.md).
+type checkReport struct {
+	Objects []checkedObject `json:"objects"`
+	Skipped []skippedObject `json:"skipped"`
+	Errors  []string        `json:"errors"`
+	Summary checkSummary    `json:"summary"`
+}
+
+type checkedObject struct {
+	Source     string             `json:"source"`
+	APIVersion string             `json:"apiVersion"`
+	Kind       string             `json:"kind"`
+	Namespace  string             `json:"namespace,omitempty"`
+	Name       string             `json:"name"`
+	Findings   []policies.Finding `json:"findings"`
+	object     *manifest.Object
+}
+
+type skippedObject struct {
+	Source string `json:"source"`
+	Kind   string `json:"kind"`
+	Name   string `json:"name"`
+	Reason string `json:"reason"`
+}
+
+type checkSummary struct {
+	Objects  int  `json:"objects"`
+	Denials  int  `json:"denials"`
+	Patches  int  `json:"patches"`
+	Warnings int  `json:"warnings"`
+	Fixed    bool `json:"fixed"`
+}
+
+func runCheck(_ context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("check", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var files stringList
+	fs.Var(&files, "f", "manifest file, directory (recursive) or - for stdin; repeatable")
+	output := fs.String("o", "text", "output format: text or json")
+	configPath := fs.String("config", "", "policy configuration file (default: built-in defaults)")
+	kubeVersion := fs.String("kube-version", "1.33", "Kubernetes version the manifests target; from 1.33 the preStop hook uses the native sleep action, below it exec \"sleep N\"")
+	fix := fs.Bool("fix", false, "apply the patches to the manifests: files are rewritten in place, stdin goes to stdout")
+	strict := fs.Bool("strict", false, "exit 1 on any finding, not only on denials")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "Usage: gracekeeper check -f FILE|DIR|- [flags]\n\nEvaluates manifests as the webhook would on CREATE in enforce mode.\nExit code: 0 nothing denied, 1 a denial (or any finding with --strict), 2 bad input.\n\nFlags:")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	if len(files) == 0 || fs.NArg() > 0 {
+		fs.Usage()
+		return fmt.Errorf("%w: name manifests with -f", errUsage)
+	}
+	if *output != "text" && *output != "json" {
+		return fmt.Errorf("%w: -o must be text or json, not %q", errUsage, *output)
+	}
+	cfg, err := v1alpha1.Load(*configPath)
+	if err != nil {
+		return err
+	}
+	engine, err := policies.New(cfg, *kubeVersion)
+	if err != nil {
+		return err
+	}
+
+	report := checkReport{Objects: []checkedObject{}, Skipped: []skippedObject{}, Errors: []string{}}
+	paths, err := manifest.Paths(files)
+	if err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	var sources []*manifest.File
+	for _, path := range paths {
+		f, err := manifest.Read(path, stdin)
+		if err != nil {
+			report.Errors = append(report.Errors, fmt.Sprintf("%s: %v", path, err))
+			continue
+		}
+		sources = append(sources, f)
+		objects, errs := f.Objects()
+		for _, err := range errs {
+			report.Errors = append(report.Errors, err.Error())
+		}
+		for i := range objects {
+			evaluate(engine, &objects[i], &report)
+		}
+	}
+
+	if *fix {
+		if err := applyFixes(&report, sources, stdout); err != nil {
+			return err
+		}
+		if len(files) == 1 && files[0] == "-" {
+			stdout = stderr // the fixed manifests went to stdout
+		}
+	}
+	if *output == "json" {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(report); err != nil {
+			return err
+		}
+	} else {
+		printCheck(stdout, &report, *fix)
+	}
+
+	switch {
+	case len(report.Errors) > 0:
+		for _, e := range report.Errors {
+			fmt.Fprintln(stderr, "error:", e)
+		}
+		return fmt.Errorf("%d input error(s); fix them and run again", len(report.Errors))
+	case report.Summary.Denials > 0, *strict && report.Summary.Denials+report.Summary.Patches+report.Summary.Warnings > 0:
+		return errFindings
+	}
+	return nil
+}
+
+// evaluate runs the engine on one manifest, as a CREATE in enforce mode.
+func evaluate(engine *policies.Engine, o *manifest.Object, report *checkReport) {
+	obj, ok := policies.NewObject(o.APIVersion, o.Kind)
+	if !ok {
+		report.Skipped = append(report.Skipped, skippedObject{Source: o.Where(), Kind: o.Kind, Name: o.Name,
+			Reason: fmt.Sprintf("gracekeeper has no rules for %s %s", o.APIVersion, o.Kind)})
+		return
+	}
+	if err := json.Unmarshal(o.JSON, obj); err != nil {
+		report.Errors = append(report.Errors, fmt.Sprintf("%s (%s %s): %v", o.Where(), o.Kind, o.Name, err))
+		return
+	}
+	findings := engine.Evaluate(&policies.Review{Operation: policies.Create, Kind: o.Kind,
+		Namespace: o.Namespace, Name: o.Name, Object: obj})
+	checked := checkedObject{Source: o.Where(), APIVersion: o.APIVersion, Kind: o.Kind, Namespace: o.Namespace,
+		Name: o.Name, Findings: findings, object: o}
+	if checked.Findings == nil {
+		checked.Findings = []policies.Finding{}
+	}
+	for _, f := range findings {
+		switch f.Action {
+		case policies.ActionDeny:
+			report.Summary.Denials++
+		case policies.ActionPatch:
+			report.Summary.Patches++
+		default:
+			report.Summary.Warnings++
+		}
+	}
+	report.Summary.Objects++
+	report.Objects = append(report.Objects, checked)
+}
+
+// applyFixes writes every patch into the manifests: pod patches go into the
+// templates, so what is committed is what the cluster would run.
+func applyFixes(report *checkReport, sources []*manifest.File, stdout io.Writer) error {
+	changed := map[*manifest.File]bool{}
+	for _, o := range report.Objects {
+		for _, f := range o.Findings {
+			if f.Action != policies.ActionPatch {
+				continue
+			}
+			if err := o.object.Apply(f.Patch); err != nil {
+				return err
+			}
+			changed[o.object.File] = true
+		}
+	}
+	for _, f := range sources {
+		if f.Path == "-" {
+			if err := f.Encode(stdout); err != nil {
+				return fmt.Errorf("write fixed manifests: %w", err)
+			}
+			continue
+		}
+		if !changed[f] {
+			continue
+		}
+		var buf bytes.Buffer
+		if err := f.Encode(&buf); err != nil {
+			return fmt.Errorf("write %s: %w", f.Path, err)
+		}
+		info, err := os.Stat(f.Path)
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(f.Path, buf.Bytes(), info.Mode().Perm()); err != nil {
+			return fmt.Errorf("write %s: %w", f.Path, err)
+		}
+	}
+	report.Summary.Fixed = true
+	return nil
+}
+
+func printCheck(w io.Writer, report *checkReport, fixed bool) {
+	for _, o := range report.Objects {
+		ref := strings.ToLower(o.Kind) + "/" + o.Name
+		if o.Namespace != "" {
+			ref = o.Namespace + "/" + ref
+		}
+		if len(o.Findings) == 0 {
+			fmt.Fprintf(w, "%s  %s: ok\n", o.Source, ref)
+			continue
+		}
+		fmt.Fprintf(w, "%s  %s\n", o.Source, ref)
+		for _, f := range o.Findings {
+			text := f.Message
+			if f.Action == policies.ActionDeny {
+				text = policies.DenialText(f)
+				text = strings.TrimPrefix(text, "gracekeeper "+string(f.Rule)+": ")
+			}
+			fmt.Fprintf(w, "  %-5s  %-24s  %s\n", strings.ToUpper(string(f.Action)), f.Rule, text)
+		}
+	}
+	for _, s := range report.Skipped {
+		fmt.Fprintf(w, "%s  %s/%s: skipped, %s\n", s.Source, strings.ToLower(s.Kind), s.Name, s.Reason)
+	}
+	sum := report.Summary
+	fmt.Fprintf(w, "\n%d checked, %d skipped: %s, %s, %s.", sum.Objects, len(report.Skipped),
+		plural(sum.Denials, "denial"), plural(sum.Patches, "patch"), plural(sum.Warnings, "warning"))
+	switch {
+	case fixed && sum.Patches > 0:
+		fmt.Fprint(w, " The patches were written into the manifests.")
+	case sum.Patches > 0:
+		fmt.Fprint(w, " Run with --fix to write the patches into the manifests.")
+	}
+	fmt.Fprintln(w)
+}
+
+func plural(n int, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	if strings.HasSuffix(word, "ch") {
+		return fmt.Sprintf("%d %ses", n, word)
+	}
+	return fmt.Sprintf("%d %ss", n, word)
+}
+
+// stringList is a repeatable string flag.
+type stringList []string
+
+func (s *stringList) String() string     { return strings.Join(*s, ",") }
+func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }

@@ -1,0 +1,89 @@
+package webhook
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	kwhprometheus "github.com/slok/kubewebhook/v2/pkg/metrics/prometheus"
+	kwhwebhook "github.com/slok/kubewebhook/v2/pkg/webhook"
+
+	"github.com/gracekeeper/gracekeeper/policies"
+)
+
+// metrics are gracekeeper's own, next to kubewebhook's review durations.
+type metrics struct {
+	// recorder is kubewebhook's review-duration recorder. It skips reviews that
+	// failed, which internalErrors counts.
+	recorder       kwhwebhook.MetricsRecorder
+	findings       *prometheus.CounterVec
+	internalErrors prometheus.Counter
+	unhandled      *prometheus.CounterVec
+}
+
+// certificateSource is what the metrics read from the certificate reloader.
+type certificateSource interface {
+	NotAfter() time.Time
+	Failures() uint64
+}
+
+// newMetrics registers every metric the server exports on reg, which must be
+// private: the Go and process collectors are registered here too. A nil
+// certificates leaves the certificate metrics out (handler tests).
+func newMetrics(reg *prometheus.Registry, certificates certificateSource) (*metrics, error) {
+	recorder, err := kwhprometheus.NewRecorder(kwhprometheus.RecorderConfig{Registry: reg})
+	if err != nil {
+		return nil, fmt.Errorf("create kubewebhook metrics recorder: %w", err)
+	}
+	m := &metrics{
+		recorder: recorder,
+		findings: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gracekeeper_findings_total",
+			Help: "Findings reported in admission responses, by rule, mode and what became of them (patched, denied, warned, would-patch, would-deny).",
+		}, []string{"rule", "mode", "action"}),
+		internalErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "gracekeeper_internal_errors_total",
+			Help: "Admission reviews answered with an error (the API server then applies the webhook's failurePolicy), and recovered panics.",
+		}),
+		unhandled: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gracekeeper_unhandled_requests_total",
+			Help: "Admission reviews of a kind or subresource the path does not judge, answered allowed. Non-zero means the webhook configuration sends more than it should.",
+		}, []string{"kind"}),
+	}
+	cs := []prometheus.Collector{
+		m.findings, m.internalErrors, m.unhandled,
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	}
+	if certificates != nil {
+		cs = append(cs,
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+				Name: "gracekeeper_certificate_expiry_timestamp_seconds",
+				Help: "Expiry (Unix time) of the serving certificate in use; 0 while none is loaded.",
+			}, func() float64 {
+				notAfter := certificates.NotAfter()
+				if notAfter.IsZero() {
+					return 0
+				}
+				return float64(notAfter.Unix())
+			}),
+			prometheus.NewCounterFunc(prometheus.CounterOpts{
+				Name: "gracekeeper_certificate_reload_failures_total",
+				Help: "Serving certificate loads that failed; the previous certificate stays in use.",
+			}, func() float64 { return float64(certificates.Failures()) }),
+		)
+	}
+	for _, c := range cs {
+		if err := reg.Register(c); err != nil {
+			return nil, fmt.Errorf("register metrics: %w", err)
+		}
+	}
+	return m, nil
+}
+
+func (m *metrics) countReported(reported []policies.Reported) {
+	for _, r := range reported {
+		m.findings.WithLabelValues(string(r.Rule), string(r.Mode), string(r.Outcome)).Inc()
+	}
+}
