@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 )
 
 // Outcome is what became of a finding in a mode; it labels metrics and logs.
@@ -97,7 +98,12 @@ func warning(mode Mode, rule RuleID, message string) string {
 	}
 	s := singleLine(prefix + string(rule) + ": " + message)
 	if len(s) > maxWarning {
-		s = s[:maxWarning-3] + "..."
+		// Cut on a character boundary: the API server drops invalid UTF-8.
+		cut := maxWarning - len("...")
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+		s = s[:cut] + "..."
 	}
 	return s
 }

@@ -149,20 +149,24 @@ func (e *Engine) Evaluate(r *Review) []Finding {
 			ev.userExempt[id] = true
 		}
 	}
-	findings := ev.objectExemptions()
-
 	system := IsSystemActor(r.User)
-	for _, rl := range rules {
-		if ev.userExempt[rl.id] || (!rl.pod && ev.objectExempt[rl.id]) {
-			continue
-		}
-		for _, f := range rl.check(ev) {
-			// System actors are never denied or warned: they only get their pods mutated.
+	var findings []Finding
+	keep := func(fs []Finding) {
+		for _, f := range fs {
+			// System actors are never denied or warned, not even about an
+			// exemption annotation: they only get their pods mutated.
 			if system && !f.IsMutation() {
 				continue
 			}
 			findings = append(findings, f)
 		}
+	}
+	keep(ev.objectExemptions())
+	for _, rl := range rules {
+		if ev.userExempt[rl.id] || (!rl.pod && ev.objectExempt[rl.id]) {
+			continue
+		}
+		keep(rl.check(ev))
 	}
 	return findings
 }

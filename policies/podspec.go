@@ -1,6 +1,7 @@
 package policies
 
 import (
+	"math"
 	"slices"
 	"strconv"
 
@@ -103,27 +104,29 @@ func (t *podTarget) finding(id RuleID, action Action, ref string, message string
 }
 
 // gracePeriod is the pod's effective terminationGracePeriodSeconds: the API
-// server defaults an absent one to 30.
-func (t *podTarget) gracePeriod() int32 {
+// server defaults an absent one to 30. It stays int64 so a long one is never
+// truncated, and so never lowered.
+func (t *podTarget) gracePeriod() int64 {
 	if t.spec.TerminationGracePeriodSeconds == nil {
-		return defaultGracePeriod
+		return int64(defaultGracePeriod)
 	}
-	return int32(min(*t.spec.TerminationGracePeriodSeconds, 1<<30))
+	return *t.spec.TerminationGracePeriodSeconds
 }
 
 // existingSleep is the delay a container's own preStop hook adds before
 // SIGTERM, as far as it can be read: the sleep action, or exec "sleep N".
-func existingSleep(c *corev1.Container) int32 {
+// It is capped at MaxInt32 seconds, so adding the shutdown time cannot overflow.
+func existingSleep(c *corev1.Container) int64 {
 	if c.Lifecycle == nil || c.Lifecycle.PreStop == nil {
 		return 0
 	}
 	h := c.Lifecycle.PreStop
 	if h.Sleep != nil {
-		return int32(min(max(h.Sleep.Seconds, 0), 1<<30))
+		return min(max(h.Sleep.Seconds, 0), math.MaxInt32)
 	}
 	if h.Exec != nil && len(h.Exec.Command) == 2 && h.Exec.Command[0] == "sleep" {
 		if n, err := strconv.ParseInt(h.Exec.Command[1], 10, 32); err == nil && n > 0 {
-			return int32(n)
+			return n
 		}
 	}
 	return 0

@@ -51,7 +51,7 @@ func (ev *evaluation) addedSleep(t *podTarget) int32 {
 	}
 	seconds := *ev.cfg.PreStop.SleepSeconds
 	if ev.podRuleOff(t, RuleTerminationGracePeriod) {
-		seconds = min(seconds, t.gracePeriod())
+		seconds = int32(max(min(int64(seconds), t.gracePeriod()), 0))
 	}
 	return max(seconds, 0)
 }

@@ -13,11 +13,11 @@ func checkTerminationGracePeriod(ev *evaluation) []Finding {
 	if t == nil || ev.podRuleOff(t, RuleTerminationGracePeriod) || !ev.serves(t) {
 		return nil
 	}
-	longest := ev.addedSleep(t)
+	longest := int64(ev.addedSleep(t))
 	for i := range t.spec.Containers {
 		longest = max(longest, existingSleep(&t.spec.Containers[i]))
 	}
-	need := longest + *ev.cfg.ShutdownSeconds
+	need := longest + int64(*ev.cfg.ShutdownSeconds)
 	have := t.gracePeriod()
 	if have >= need {
 		return nil

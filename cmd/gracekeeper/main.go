@@ -21,9 +21,11 @@ type command struct {
 }
 
 var commands = map[string]command{
+	"cleanup": {"delete the webhook configurations (the chart's pre-delete hook)", runCleanup},
 	"version": {"print the version", runVersion},
 	"check":   {"evaluate manifests offline, as in CI; --fix writes the patches", runCheck},
 	"certs":   {"generate a development CA and serving certificate", runCerts},
+	"serve":   {"serve the admission webhook", runServe},
 }
 
 // version is stamped at build time with -ldflags "-X main.version=...".

@@ -487,4 +487,3 @@ func freePorts(n int) ([]int, error) {
 }
 
 func since(t time.Time) time.Duration { return time.Since(t).Round(100 * time.Millisecond) }
-

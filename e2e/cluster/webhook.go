@@ -51,29 +51,34 @@ type webhook struct {
 // It returns once the API server calls the webhook: a dry-run Namespace
 // with a mistyped mode label is denied. Calling it again restarts the
 // webhook with the new values, on the same ports and certificates.
-func (c *Cluster) StartWebhook(ctx context.Context, binary string, values map[string]any, extraArgs ...string) error {
-	binary, err := filepath.Abs(binary)
+func (c *Cluster) StartWebhook(ctx context.Context, binary string, values map[string]any, extraArgs ...string) (err error) {
+	defer func() {
+		if err != nil {
+			err = fmt.Errorf("start webhook: %w\n==> gracekeeper log <==\n%s", err, c.Tail(webhookName, 25))
+		}
+	}()
+	binary, err = filepath.Abs(binary)
 	if err != nil {
 		return fmt.Errorf("resolve gracekeeper binary: %w", err)
 	}
-	objs, err := deploy.RenderChart(WebhookNamespace, values)
+	w, err := c.prepareWebhook()
 	if err != nil {
-		return fmt.Errorf("render chart: %w", err)
+		return err
 	}
-	mutating, validating, err := deploy.WebhookConfigurations(objs)
+	ca, err := certs.LoadCA(w.CADir)
+	if err != nil {
+		return err
+	}
+	install, err := renderForLoopback(values, w.Port, ca.CertPEM)
 	if err != nil {
 		return err
 	}
 	if err := c.StopWebhook(); err != nil {
 		return err
 	}
-	w, err := c.prepareWebhook()
-	if err != nil {
-		return err
-	}
 	configPath := filepath.Join(c.Dir, "webhook", "config.yaml")
-	if err := writeChartConfig(objs, configPath); err != nil {
-		return err
+	if err := os.WriteFile(configPath, []byte(install.config), 0o644); err != nil {
+		return fmt.Errorf("write webhook config: %w", err)
 	}
 	w.Binary = binary
 	w.Args = append([]string{"serve",
@@ -88,28 +93,10 @@ func (c *Cluster) StartWebhook(ctx context.Context, binary string, values map[st
 	if err := c.RestartWebhook(ctx); err != nil {
 		return err
 	}
-
-	ca, err := certs.LoadCA(w.CADir)
-	if err != nil {
+	if err := c.applyWebhookConfigurations(ctx, install.mutating, install.validating); err != nil {
 		return err
 	}
-	for i := range mutating.Webhooks {
-		if err := pointAtLoopback(&mutating.Webhooks[i].ClientConfig, w.Port, ca.CertPEM); err != nil {
-			return fmt.Errorf("webhook %s: %w", mutating.Webhooks[i].Name, err)
-		}
-	}
-	hasNamespaceCheck := false
-	for i := range validating.Webhooks {
-		cc := &validating.Webhooks[i].ClientConfig
-		hasNamespaceCheck = hasNamespaceCheck || (cc.Service != nil && cc.Service.Path != nil && *cc.Service.Path == namespacesPath)
-		if err := pointAtLoopback(cc, w.Port, ca.CertPEM); err != nil {
-			return fmt.Errorf("webhook %s: %w", validating.Webhooks[i].Name, err)
-		}
-	}
-	if err := c.applyWebhookConfigurations(ctx, mutating, validating); err != nil {
-		return err
-	}
-	if !hasNamespaceCheck {
+	if !install.hasNamespaceCheck {
 		return nil
 	}
 	// The API server picks up webhook configurations through an informer.
@@ -163,37 +150,61 @@ func issueServing(ca *certs.CA, tlsDir string) error {
 	return certs.WriteServing(tlsDir, ca.CertPEM, certPEM, keyPEM)
 }
 
-// writeChartConfig writes the policy configuration the chart renders into
-// its ConfigMap.
-func writeChartConfig(objs []*unstructured.Unstructured, path string) error {
-	for _, obj := range objs {
-		if obj.GetKind() != "ConfigMap" {
-			continue
-		}
-		config, found, err := unstructured.NestedString(obj.Object, "data", "config.yaml")
-		if err != nil || !found {
-			continue
-		}
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			return fmt.Errorf("create webhook dir: %w", err)
-		}
-		if err := os.WriteFile(path, []byte(config), 0o644); err != nil {
-			return fmt.Errorf("write webhook config: %w", err)
-		}
-		return nil
+// loopbackInstall is what the chart installs, made to run on loopback.
+type loopbackInstall struct {
+	mutating   *admissionregistrationv1.MutatingWebhookConfiguration
+	validating *admissionregistrationv1.ValidatingWebhookConfiguration
+	// config is the policy configuration from the chart's ConfigMap.
+	config string
+	// hasNamespaceCheck tells whether the mode-label entry is registered.
+	hasNamespaceCheck bool
+}
+
+// renderForLoopback renders the chart with values and points every webhook
+// at https://127.0.0.1:port with the path the chart gives its Service, and
+// at caPEM. Nothing else in the configurations changes.
+func renderForLoopback(values map[string]any, port int, caPEM []byte) (*loopbackInstall, error) {
+	objs, err := deploy.RenderChart(WebhookNamespace, values)
+	if err != nil {
+		return nil, fmt.Errorf("render chart: %w", err)
 	}
-	return errors.New("the rendered chart has no ConfigMap with config.yaml")
+	var install loopbackInstall
+	install.mutating, install.validating, err = deploy.WebhookConfigurations(objs)
+	if err != nil {
+		return nil, err
+	}
+	for i := range install.mutating.Webhooks {
+		if _, err := pointAtLoopback(&install.mutating.Webhooks[i].ClientConfig, port, caPEM); err != nil {
+			return nil, fmt.Errorf("webhook %s: %w", install.mutating.Webhooks[i].Name, err)
+		}
+	}
+	for i := range install.validating.Webhooks {
+		path, err := pointAtLoopback(&install.validating.Webhooks[i].ClientConfig, port, caPEM)
+		if err != nil {
+			return nil, fmt.Errorf("webhook %s: %w", install.validating.Webhooks[i].Name, err)
+		}
+		install.hasNamespaceCheck = install.hasNamespaceCheck || path == namespacesPath
+	}
+	for _, obj := range objs {
+		config, found, err := unstructured.NestedString(obj.Object, "data", "config.yaml")
+		if obj.GetKind() == "ConfigMap" && found && err == nil {
+			install.config = config
+			return &install, nil
+		}
+	}
+	return nil, errors.New("the rendered chart has no ConfigMap with config.yaml")
 }
 
 // pointAtLoopback replaces a clientConfig that names the chart's Service by
-// the loopback URL with the same path.
-func pointAtLoopback(cc *admissionregistrationv1.WebhookClientConfig, port int, caPEM []byte) error {
+// the loopback URL with the same path, which it returns.
+func pointAtLoopback(cc *admissionregistrationv1.WebhookClientConfig, port int, caPEM []byte) (path string, err error) {
 	if cc.Service == nil || cc.Service.Path == nil {
-		return errors.New("clientConfig has no service path")
+		return "", errors.New("clientConfig has no service path")
 	}
-	url := fmt.Sprintf("https://127.0.0.1:%d%s", port, *cc.Service.Path)
+	path = *cc.Service.Path
+	url := fmt.Sprintf("https://127.0.0.1:%d%s", port, path)
 	*cc = admissionregistrationv1.WebhookClientConfig{URL: &url, CABundle: caPEM}
-	return nil
+	return path, nil
 }
 
 // applyWebhookConfigurations creates the configurations, or replaces them.

@@ -1,0 +1,150 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// runCheckIn runs "gracekeeper check" with stdin and returns its outputs.
+func runCheckIn(t *testing.T, in string, args ...string) (stdout, stderr string, err error) {
+	t.Helper()
+	stdin = strings.NewReader(in)
+	t.Cleanup(func() { stdin = os.Stdin })
+	var out, errOut bytes.Buffer
+	err = runCheck(context.Background(), args, &out, &errOut)
+	return out.String(), errOut.String(), err
+}
+
+// golden compares got with testdata/check/NAME, rewritten with UPDATE_GOLDEN=1.
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", "check", name)
+	if os.Getenv("UPDATE_GOLDEN") != "" {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run make update-golden)", err)
+	}
+	if got != string(want) {
+		t.Errorf("output differs from %s (run make update-golden if intended):\n--- got\n%s\n--- want\n%s", path, got, want)
+	}
+}
+
+func copyTo(t *testing.T, dir, name string) string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("testdata", "check", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, name)
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestCheckReportsTheSeedScenarioAndExitsZero(t *testing.T) {
+	out, _, err := runCheckIn(t, "", "-f", "testdata/check/seed.yaml")
+	if err != nil {
+		t.Fatalf("a manifest with only patches and warnings must pass, got %v", err)
+	}
+	golden(t, "seed.txt", out)
+}
+
+func TestCheckUsesExecBelowKubernetes133(t *testing.T) {
+	out, _, err := runCheckIn(t, "", "-f", "testdata/check/seed.yaml", "--kube-version", "1.32")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, `add preStop exec "sleep 5" to container "nginx"`) {
+		t.Errorf("want the exec fallback below 1.33, got:\n%s", out)
+	}
+}
+
+func TestCheckJSONIsStable(t *testing.T) {
+	out, _, err := runCheckIn(t, "", "-f", "testdata/check/mixed.yaml", "-o", "json")
+	if !errors.Is(err, errFindings) {
+		t.Fatalf("a Recreate Deployment must fail the check with exit 1, got %v", err)
+	}
+	golden(t, "mixed.json", out)
+}
+
+func TestCheckFixRewritesFilesKeepingCommentsAndUnknownFields(t *testing.T) {
+	dir := t.TempDir()
+	path := copyTo(t, dir, "mixed.yaml")
+	if _, _, err := runCheckIn(t, "", "-f", dir, "--fix"); !errors.Is(err, errFindings) {
+		t.Fatalf("--fix cannot fix a denial, so the exit is still 1; got %v", err)
+	}
+	fixed, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "mixed.fixed.yaml", string(fixed))
+	for _, keep := range []string{"# too few for rollout undo", "futureField: keep-me", "kind: Service", "schedule: \"0 3 * * *\""} {
+		if !strings.Contains(string(fixed), keep) {
+			t.Errorf("--fix lost %q", keep)
+		}
+	}
+	out, _, _ := runCheckIn(t, "", "-f", path)
+	if !strings.Contains(out, "0 patches") {
+		t.Errorf("checking the fixed file must find nothing to patch, got:\n%s", out)
+	}
+}
+
+func TestCheckFixFromStdinWritesManifestsToStdout(t *testing.T) {
+	seed, _ := os.ReadFile("testdata/check/seed.yaml")
+	out, report, err := runCheckIn(t, string(seed), "-f", "-", "--fix")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, "preStop:") || !strings.HasPrefix(out, "# kubectl create deployment") {
+		t.Errorf("stdout must hold the fixed manifest, got:\n%s", out)
+	}
+	if !strings.Contains(report, "The patches were written") {
+		t.Errorf("the report goes to stderr when the manifests go to stdout, got:\n%s", report)
+	}
+}
+
+func TestCheckStrictFailsOnAnyFinding(t *testing.T) {
+	if _, _, err := runCheckIn(t, "", "-f", "testdata/check/seed.yaml", "--strict"); !errors.Is(err, errFindings) {
+		t.Fatalf("--strict must exit 1 on patches and warnings, got %v", err)
+	}
+}
+
+func TestCheckBadInputNamesTheFileAndDocument(t *testing.T) {
+	dir := t.TempDir()
+	badConfig := filepath.Join(dir, "config.yaml")
+	os.WriteFile(badConfig, []byte("preStop:\n  sleepSecond: 5\n"), 0o644)
+	tests := []struct {
+		name, stdin string
+		args        []string
+		want        string
+	}{
+		{name: "a file that is not YAML", stdin: "a: [", args: []string{"-f", "-"}, want: "-: document 0: not valid YAML"},
+		{name: "a document without a kind", stdin: "apiVersion: v1\n---\nmetadata: {}\n", args: []string{"-f", "-"}, want: "-#0: missing apiVersion or kind"},
+		{name: "a field of the wrong type", stdin: "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: x}\nspec: {replicas: three}\n", args: []string{"-f", "-"}, want: "-#0 (Deployment x): json: cannot unmarshal string"},
+		{name: "a missing file", args: []string{"-f", filepath.Join(dir, "nope.yaml")}, want: "nope.yaml: no such file"},
+		{name: "a config with an unknown field", stdin: "", args: []string{"-f", "-", "--config", badConfig}, want: `unknown field "preStop.sleepSecond"`},
+		{name: "no -f at all", args: nil, want: "name manifests with -f"},
+		{name: "an unknown output format", args: []string{"-f", "-", "-o", "yaml"}, want: "-o must be text or json"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out, errOut, err := runCheckIn(t, tt.stdin, tt.args...)
+			if err == nil || errors.Is(err, errFindings) {
+				t.Fatalf("want exit 2, got %v", err)
+			}
+			if all := out + errOut + err.Error(); !strings.Contains(all, tt.want) {
+				t.Errorf("want %q in the output, got:\n%s", tt.want, all)
+			}
+		})
+	}
+}

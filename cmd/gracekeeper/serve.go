@@ -1,0 +1,159 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	apiversion "k8s.io/apimachinery/pkg/version"
+	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/gracekeeper/gracekeeper/certs"
+	"github.com/gracekeeper/gracekeeper/policies"
+	"github.com/gracekeeper/gracekeeper/policies/api/v1alpha1"
+	"github.com/gracekeeper/gracekeeper/webhook"
+)
+
+// discoveryTimeout bounds the start-up call for the API server's version.
+const discoveryTimeout = 10 * time.Second
+
+func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
+	flags := flag.NewFlagSet("serve", flag.ContinueOnError)
+	flags.SetOutput(stderr)
+	flags.Usage = func() {
+		fmt.Fprintln(stderr, "Usage: gracekeeper serve [flags]\n\n"+
+			"Serves the admission webhook over HTTPS (/mutate/enforce, /mutate/audit,\n"+
+			"/validate/enforce, /validate/audit, /validate/namespaces), and /healthz,\n"+
+			"/readyz and /metrics over plain HTTP. On SIGTERM it fails readiness, keeps\n"+
+			"serving for --drain-delay, then waits up to --shutdown-timeout for in-flight reviews.\n\nFlags:")
+		flags.PrintDefaults()
+	}
+	tlsDir := flags.String("tls-dir", "/etc/gracekeeper/tls", "directory holding tls.crt and tls.key, reloaded when they change")
+	listen := flags.String("listen", webhook.DefaultListen, "HTTPS address of the webhook")
+	probeListen := flags.String("probe-listen", webhook.DefaultProbeListen, "plain-HTTP address of /healthz, /readyz and /metrics")
+	configPath := flags.String("config", "", "policy configuration file (kind Configuration, gracekeeper.io/v1alpha1); empty means every default")
+	kubeconfig := flags.String("kubeconfig", "", "kubeconfig used to find the API server's version when not running in a cluster")
+	drainDelay := flags.Duration("drain-delay", 10*time.Second, "how long to keep serving after SIGTERM while readiness fails")
+	shutdownTimeout := flags.Duration("shutdown-timeout", webhook.DefaultShutdownTimeout, "how long in-flight reviews may take after the drain delay")
+	logFormat := flags.String("log-format", "json", "log format: json or text")
+	logLevel := flags.String("log-level", "info", "log level: debug, info, warn or error")
+	if err := flags.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return fmt.Errorf("%w: %w", errUsage, err)
+	}
+	switch {
+	case flags.NArg() > 0:
+		return fmt.Errorf("%w: unexpected arguments %q", errUsage, flags.Args())
+	case *drainDelay < 0:
+		return fmt.Errorf("%w: --drain-delay %s must not be negative", errUsage, *drainDelay)
+	case *shutdownTimeout <= 0:
+		return fmt.Errorf("%w: --shutdown-timeout %s must be positive", errUsage, *shutdownTimeout)
+	}
+	logger, err := newLogger(stderr, *logFormat, *logLevel)
+	if err != nil {
+		return fmt.Errorf("%w: %w", errUsage, err)
+	}
+
+	cfg, err := v1alpha1.Load(*configPath)
+	if err != nil {
+		return err
+	}
+	engine, err := policies.New(cfg, serverVersion(ctx, cfg, *kubeconfig, logger))
+	if err != nil {
+		return fmt.Errorf("policy engine: %w", err)
+	}
+	preStop := "exec sleep"
+	if engine.NativeSleep() {
+		preStop = "sleep action"
+	}
+	logger.Info("policy configuration loaded", "config", *configPath, "preStopHook", preStop)
+
+	reloader, err := certs.NewReloader(*tlsDir, logger)
+	if err != nil {
+		return err
+	}
+	srv, err := webhook.New(webhook.Config{
+		Engine:          engine,
+		Certificates:    reloader,
+		Logger:          logger,
+		Listen:          *listen,
+		ProbeListen:     *probeListen,
+		DrainDelay:      *drainDelay,
+		ShutdownTimeout: *shutdownTimeout,
+	})
+	if err != nil {
+		return err
+	}
+	return srv.Run(ctx)
+}
+
+func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", level)
+	}
+	opts := &slog.HandlerOptions{Level: l}
+	switch format {
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format %q: want json or text", format)
+}
+
+// serverVersion finds the API server's version, which decides whether the
+// preStop hook can use the native sleep action. It asks only when the
+// configuration leaves that open, and never fails: without an answer the
+// engine falls back to exec sleep, which works on every version.
+func serverVersion(ctx context.Context, cfg *v1alpha1.Configuration, kubeconfig string, logger *slog.Logger) string {
+	if cfg.ServerVersion != "" || cfg.PreStop.Action != v1alpha1.PreStopAuto {
+		return ""
+	}
+	v, err := discoverVersion(ctx, kubeconfig)
+	if err != nil {
+		logger.Warn("cannot find the API server version; preStop hooks use exec sleep, which needs a sleep binary in the image. Set serverVersion in the configuration to choose",
+			"err", err)
+		return ""
+	}
+	logger.Info("found the API server version", "version", v)
+	return v
+}
+
+// discoverVersion asks the API server for its version, through --kubeconfig
+// when given, else the in-cluster service account.
+func discoverVersion(ctx context.Context, kubeconfig string) (string, error) {
+	var restConfig *rest.Config
+	var err error
+	if kubeconfig != "" {
+		restConfig, err = clientcmd.BuildConfigFromFlags("", kubeconfig)
+	} else {
+		restConfig, err = rest.InClusterConfig()
+	}
+	if err != nil {
+		return "", fmt.Errorf("client configuration: %w", err)
+	}
+	restConfig.Timeout = discoveryTimeout
+	client, err := discovery.NewDiscoveryClientForConfig(restConfig)
+	if err != nil {
+		return "", fmt.Errorf("discovery client: %w", err)
+	}
+	body, err := client.RESTClient().Get().AbsPath("/version").Do(ctx).Raw()
+	if err != nil {
+		return "", fmt.Errorf("get /version: %w", err)
+	}
+	var info apiversion.Info
+	if err := json.Unmarshal(body, &info); err != nil {
+		return "", fmt.Errorf("decode /version: %w", err)
+	}
+	return info.GitVersion, nil
+}

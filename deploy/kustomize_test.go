@@ -1,0 +1,221 @@
+package deploy
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/yaml"
+)
+
+// The kustomize base is generated from the chart's default render, so the two
+// cannot drift apart. UPDATE_GOLDEN=1 go test ./deploy -run TestKustomizeBase
+// rewrites it.
+
+const kustomizeNamespace = "gracekeeper"
+
+// kustomizeFile groups the base's objects into files by kind.
+var kustomizeFile = map[string]string{
+	"Namespace":                      "namespace.yaml",
+	"ResourceQuota":                  "namespace.yaml",
+	"ServiceAccount":                 "serviceaccount.yaml",
+	"ConfigMap":                      "configmap.yaml",
+	"Deployment":                     "deployment.yaml",
+	"Service":                        "deployment.yaml",
+	"PodDisruptionBudget":            "deployment.yaml",
+	"Issuer":                         "certificates.yaml",
+	"Certificate":                    "certificates.yaml",
+	"MutatingWebhookConfiguration":   "webhooks.yaml",
+	"ValidatingWebhookConfiguration": "webhooks.yaml",
+}
+
+// helmOnlyLabels are the labels that say Helm manages an object; the
+// kustomize base must not claim that.
+var helmOnlyLabels = []string{"helm.sh/chart", "app.kubernetes.io/managed-by"}
+
+// kustomizeObjects is what the base must build to: the chart's default release
+// objects without hooks or Helm's labels, plus the Namespace, which Helm
+// leaves to --create-namespace.
+func kustomizeObjects(t *testing.T) []*unstructured.Unstructured {
+	t.Helper()
+	rendered, err := RenderChart(kustomizeNamespace, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "v1",
+		"kind":       "Namespace",
+		"metadata": map[string]any{
+			"name": kustomizeNamespace,
+			"labels": map[string]any{
+				"app.kubernetes.io/part-of": "gracekeeper",
+				// gracekeeper's own pods meet the restricted profile.
+				"pod-security.kubernetes.io/enforce": "restricted",
+			},
+		},
+	}}
+	objs := []*unstructured.Unstructured{ns}
+	for _, obj := range rendered {
+		if IsHook(obj) {
+			continue
+		}
+		obj = obj.DeepCopy()
+		labels := obj.GetLabels()
+		for _, l := range helmOnlyLabels {
+			delete(labels, l)
+		}
+		obj.SetLabels(labels)
+		objs = append(objs, obj)
+	}
+	return objs
+}
+
+// kustomizeBase renders the files of the kustomize base.
+func kustomizeBase(t *testing.T) map[string][]byte {
+	t.Helper()
+	header := "# Generated from the Helm chart in deploy/helm/gracekeeper with its default\n" +
+		"# values; do not edit. Regenerate: UPDATE_GOLDEN=1 go test ./deploy -run TestKustomizeBase\n"
+	files := map[string][]byte{}
+	var order []string
+	for _, obj := range kustomizeObjects(t) {
+		name, ok := kustomizeFile[obj.GetKind()]
+		if !ok {
+			t.Fatalf("kind %s has no file in the kustomize base: add it to kustomizeFile", obj.GetKind())
+		}
+		doc, err := yaml.Marshal(obj.Object)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, seen := files[name]; !seen {
+			order = append(order, name)
+			files[name] = []byte(header)
+		}
+		files[name] = append(files[name], append([]byte("---\n"), doc...)...)
+	}
+	var kustomization bytes.Buffer
+	kustomization.WriteString(header)
+	kustomization.WriteString("apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n")
+	for _, name := range order {
+		fmt.Fprintf(&kustomization, "  - %s\n", name)
+	}
+	files["kustomization.yaml"] = kustomization.Bytes()
+	return files
+}
+
+func TestKustomizeBaseIsGeneratedFromTheChart(t *testing.T) {
+	want := kustomizeBase(t)
+	if os.Getenv("UPDATE_GOLDEN") != "" {
+		if err := os.RemoveAll(KustomizeDir); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.MkdirAll(KustomizeDir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		for name, data := range want {
+			if err := os.WriteFile(filepath.Join(KustomizeDir, name), data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return
+	}
+	entries, err := os.ReadDir(KustomizeDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if _, ok := want[e.Name()]; !ok {
+			t.Errorf("%s/%s is not generated from the chart; delete it or regenerate with UPDATE_GOLDEN=1", KustomizeDir, e.Name())
+		}
+	}
+	for name, data := range want {
+		got, err := os.ReadFile(filepath.Join(KustomizeDir, name))
+		if err != nil || !bytes.Equal(got, data) {
+			t.Errorf("%s/%s is stale or missing: the chart changed; regenerate with UPDATE_GOLDEN=1 go test ./deploy -run TestKustomizeBase", KustomizeDir, name)
+		}
+	}
+}
+
+func TestKustomizeBaseBuildsTheChartsObjects(t *testing.T) {
+	if os.Getenv("UPDATE_GOLDEN") != "" {
+		t.Skip("the embedded base predates this regeneration; run again without UPDATE_GOLDEN")
+	}
+	built, err := RenderKustomize()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := byID(t, kustomizeObjects(t))
+	got := byID(t, built)
+	if !slices.Equal(sortedKeys(got), sortedKeys(want)) {
+		t.Fatalf("kustomize builds %v, the chart renders %v", sortedKeys(got), sortedKeys(want))
+	}
+	for id, w := range want {
+		if !reflect.DeepEqual(got[id], w) {
+			g, _ := yaml.Marshal(got[id])
+			wy, _ := yaml.Marshal(w)
+			t.Errorf("%s differs between kustomize and the chart:\nkustomize:\n%s\nchart:\n%s", id, g, wy)
+		}
+	}
+
+	// The webhook configurations are what the e2e suite registers from the
+	// chart, so check them on their own as well, as typed objects.
+	kMutating, kValidating, err := WebhookConfigurations(built)
+	if err != nil {
+		t.Fatal(err)
+	}
+	chart, err := RenderChart(kustomizeNamespace, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cMutating, cValidating, err := WebhookConfigurations(chart)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(kMutating.Webhooks, cMutating.Webhooks) {
+		t.Error("the kustomize base's mutating webhooks differ from the chart's")
+	}
+	if !reflect.DeepEqual(kValidating.Webhooks, cValidating.Webhooks) {
+		t.Error("the kustomize base's validating webhooks differ from the chart's")
+	}
+	if !reflect.DeepEqual(kMutating.Annotations, cMutating.Annotations) || !reflect.DeepEqual(kValidating.Annotations, cValidating.Annotations) {
+		t.Error("the kustomize base's webhook annotations (the CA injection) differ from the chart's")
+	}
+}
+
+// byID indexes objects by kind, namespace and name, normalised through JSON
+// so that numbers compare equal whichever decoder produced them.
+func byID(t *testing.T, objs []*unstructured.Unstructured) map[string]any {
+	t.Helper()
+	out := map[string]any{}
+	for _, obj := range objs {
+		data, err := json.Marshal(obj.Object)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var normalised any
+		if err := json.Unmarshal(data, &normalised); err != nil {
+			t.Fatal(err)
+		}
+		id := strings.Join([]string{obj.GetKind(), obj.GetNamespace(), obj.GetName()}, "/")
+		if _, dup := out[id]; dup {
+			t.Fatalf("%s appears twice", id)
+		}
+		out[id] = normalised
+	}
+	return out
+}
+
+func sortedKeys(m map[string]any) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}

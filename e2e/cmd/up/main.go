@@ -1,0 +1,164 @@
+// Command up starts a local Kubernetes control plane with gracekeeper
+// installed, in the background, for trying gracekeeper by hand (make up);
+// with -down it stops it and removes its files (make down).
+//
+// Run it from the repository's top directory:
+//
+//	go run ./e2e/cmd/up          # make up
+//	go run ./e2e/cmd/up -down    # make down
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/gracekeeper/gracekeeper/e2e/cluster"
+)
+
+// namespaces are created for the demo, one per mode.
+var namespaces = map[string]string{"demo": "enforce", "demo-audit": "audit"}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "up:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	flags := flag.NewFlagSet("up", flag.ContinueOnError)
+	flags.SetOutput(stderr)
+	down := flags.Bool("down", false, "stop the cluster and remove its directory")
+	dir := flags.String("dir", ".up", "directory for the cluster's files and logs")
+	binDir := flags.String("bin", filepath.Join(".cache", "bin", "v1.37.2"), "directory of the control-plane binaries (built there if missing)")
+	if err := flags.Parse(args); err != nil {
+		return err
+	}
+	dirAbs, err := filepath.Abs(*dir)
+	if err != nil {
+		return fmt.Errorf("resolve %s: %w", *dir, err)
+	}
+	if *down {
+		return stopCluster(dirAbs, stdout)
+	}
+	if _, err := os.Stat(filepath.Join("e2e", "tools", "build.sh")); err != nil {
+		return errors.New("run it from the repository's top directory (make up)")
+	}
+	return startCluster(ctx, dirAbs, *binDir, stdout, stderr)
+}
+
+func startCluster(ctx context.Context, dir, binDir string, stdout, stderr io.Writer) error {
+	switch c, err := cluster.Attach(dir); {
+	case err == nil && c.Healthy(ctx):
+		fmt.Fprintf(stdout, "gracekeeper's local cluster is already up (%s).\n", c.Server)
+		printUsage(stdout, c)
+		return nil
+	case err == nil:
+		fmt.Fprintf(stderr, "Found a cluster in %s that no longer answers; stopping what is left of it.\n", dir)
+		if err := c.Stop(); err != nil {
+			return err
+		}
+	case !errors.Is(err, cluster.ErrNotRunning):
+		return err
+	}
+
+	started := time.Now()
+	if err := cluster.BuildBinaries(ctx, ".", binDir, stderr); err != nil {
+		return err
+	}
+	// Build into the cluster's directory, so that rebuilding the repository's
+	// binary never changes the one running.
+	binary := filepath.Join(dir, "gracekeeper")
+	fmt.Fprintln(stderr, "building gracekeeper")
+	if err := cluster.BuildGracekeeper(ctx, binary); err != nil {
+		return err
+	}
+	c, err := cluster.Start(ctx, cluster.Options{
+		Dir:      dir,
+		BinDir:   binDir,
+		Detached: true,
+		Progress: func(format string, args ...any) { fmt.Fprintf(stderr, format+"\n", args...) },
+	})
+	if err != nil {
+		return err
+	}
+	if err := installGracekeeper(ctx, c, binary); err != nil {
+		return errors.Join(err, c.Stop())
+	}
+	fmt.Fprintf(stdout, "gracekeeper's local cluster is up (%s), in %s.\n", c.Server, time.Since(started).Round(time.Second))
+	printUsage(stdout, c)
+	return nil
+}
+
+// installGracekeeper starts the webhook with the chart's default values and
+// creates one namespace per mode.
+func installGracekeeper(ctx context.Context, c *cluster.Cluster, binary string) error {
+	if err := c.StartWebhook(ctx, binary, nil); err != nil {
+		return err
+	}
+	for name, mode := range namespaces {
+		ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{"gracekeeper.io/mode": mode}}}
+		if _, err := c.Client().CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{}); err != nil {
+			return fmt.Errorf("create namespace %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+func stopCluster(dir string, stdout io.Writer) error {
+	c, err := cluster.Attach(dir)
+	if errors.Is(err, cluster.ErrNotRunning) {
+		// A start that died before its first process leaves only files.
+		if err := os.RemoveAll(dir); err != nil {
+			return fmt.Errorf("remove %s: %w", dir, err)
+		}
+		fmt.Fprintln(stdout, "Nothing is up.")
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	running := c.Running()
+	if err := c.Stop(); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "Stopped %d processes and removed %s.\n", running, dir)
+	return nil
+}
+
+func printUsage(w io.Writer, c *cluster.Cluster) {
+	fmt.Fprintf(w, `
+Use it from your shell:
+
+  export KUBECONFIG=%s
+  export PATH=%s:$PATH
+
+Namespace demo is in enforce mode, demo-audit in audit mode. Try:
+
+  kubectl -n demo create deployment web --image=nginx:1.18 --replicas=3
+  kubectl -n demo get pods -o jsonpath='{.items[0].spec.containers[0].lifecycle}{"\n"}'
+  kubectl -n demo rollout restart deployment/web                 # the graceful way: allowed
+  kubectl -n demo scale deployment/web --replicas=0              # denied
+  kubectl -n demo delete deployment/web                          # denied, with the alternative
+  kubectl -n demo delete pod --force --grace-period=0 -l app=web # denied
+  kubectl -n demo-audit create deployment web --image=nginx:1.18 # allowed, with warnings
+  kubectl -n demo-audit delete deployment/web                    # allowed, with a warning
+  kubectl label namespace demo gracekeeper.io/mode=enforc --overwrite  # typo: denied
+
+Logs are in %s. Stop it all with: make down
+`, c.Kubeconfig, c.BinDir, filepath.Join(c.Dir, "logs"))
+}

@@ -1,0 +1,188 @@
+package policies
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	utilnet "k8s.io/apimachinery/pkg/util/net"
+)
+
+func TestDecide(t *testing.T) {
+	hook := []PatchOp{op("add", "/spec/containers/0/lifecycle", `{"preStop":{"sleep":{"seconds":5}}}`)}
+	patch := Finding{Rule: RulePreStopHook, Action: ActionPatch, Object: "pod/web",
+		Message: `add preStop sleep 5s to container "app"`, Patch: hook}
+	onPods := Finding{Rule: RulePreStopHook, Action: ActionPatch, Object: "deployment/nginx", OnPods: true,
+		Message: `add preStop sleep 5s to container "nginx" in the pods of deployment/nginx`,
+		Patch:   []PatchOp{op("add", "/spec/template/spec/containers/0/lifecycle", `{"preStop":{"sleep":{"seconds":5}}}`)}}
+	warn := Finding{Rule: RuleReadinessProbe, Action: ActionWarn, Object: "pod/web",
+		Message: `container "app" has no readinessProbe, so a rollout cannot wait for it to serve`}
+	deny := Finding{Rule: RuleWorkloadDelete, Action: ActionDeny, Object: "deployment/nginx",
+		Message: "deleting deployment/nginx stops all 3 of its pods",
+		Hint:    `to restart or update it, use "kubectl rollout restart deployment/nginx" or "kubectl apply"`}
+	otherDeny := Finding{Rule: RuleRecreateStrategy, Action: ActionDeny, Object: "deployment/nginx",
+		Message: "strategy Recreate stops every pod before new ones start"}
+	reported := func(mode Mode, pairs ...any) []Reported {
+		var out []Reported
+		for i := 0; i < len(pairs); i += 2 {
+			out = append(out, Reported{Finding: pairs[i].(Finding), Mode: mode, Outcome: pairs[i+1].(Outcome)})
+		}
+		return out
+	}
+
+	tests := []struct {
+		name     string
+		mode     Mode
+		findings []Finding
+		want     Decision
+	}{
+		{
+			name: "Nothing found: allowed, with an empty (not null) patch.",
+			mode: ModeEnforce,
+			want: Decision{Allowed: true, Patch: []PatchOp{}},
+		},
+		{
+			name:     "Enforce applies a patch and passes a warning.",
+			mode:     ModeEnforce,
+			findings: []Finding{patch, warn},
+			want: Decision{Allowed: true, Patch: hook,
+				Warnings: []string{`gracekeeper readiness-probe: container "app" has no readinessProbe, so a rollout cannot wait for it to serve`},
+				Reported: reported(ModeEnforce, patch, OutcomePatched, warn, OutcomeWarned)},
+		},
+		{
+			name:     "Enforce leaves a workload's template alone and says what its pods will get.",
+			mode:     ModeEnforce,
+			findings: []Finding{onPods},
+			want: Decision{Allowed: true, Patch: []PatchOp{},
+				Warnings: []string{`gracekeeper prestop-hook: will add preStop sleep 5s to container "nginx" in the pods of deployment/nginx`},
+				Reported: reported(ModeEnforce, onPods, OutcomeWarned)},
+		},
+		{
+			name:     "Enforce denies with the problem and the alternative; a denied request carries no warnings and no patch.",
+			mode:     ModeEnforce,
+			findings: []Finding{warn, deny, patch},
+			want: Decision{Allowed: false, Patch: []PatchOp{},
+				Message: `gracekeeper workload-delete: deleting deployment/nginx stops all 3 of its pods. ` +
+					`to restart or update it, use "kubectl rollout restart deployment/nginx" or "kubectl apply"`,
+				Reported: reported(ModeEnforce, warn, OutcomeWarned, deny, OutcomeDenied, patch, OutcomePatched)},
+		},
+		{
+			name:     "Enforce names every denial in one message.",
+			mode:     ModeEnforce,
+			findings: []Finding{otherDeny, deny},
+			want: Decision{Allowed: false, Patch: []PatchOp{},
+				Message: `gracekeeper recreate-strategy: strategy Recreate stops every pod before new ones start; ` +
+					`gracekeeper workload-delete: deleting deployment/nginx stops all 3 of its pods. ` +
+					`to restart or update it, use "kubectl rollout restart deployment/nginx" or "kubectl apply"`,
+				Reported: reported(ModeEnforce, otherDeny, OutcomeDenied, deny, OutcomeDenied)},
+		},
+		{
+			name:     `Audit changes and denies nothing, and reports each patch and denial as "would ...", keeping the patch for logs.`,
+			mode:     ModeAudit,
+			findings: []Finding{patch, deny, warn, onPods},
+			want: Decision{Allowed: true, Patch: []PatchOp{},
+				Warnings: []string{
+					`gracekeeper [audit] prestop-hook: would add preStop sleep 5s to container "app"`,
+					`gracekeeper [audit] workload-delete: would deny: deleting deployment/nginx stops all 3 of its pods`,
+					`gracekeeper [audit] readiness-probe: container "app" has no readinessProbe, so a rollout cannot wait for it to serve`,
+					`gracekeeper [audit] prestop-hook: would add preStop sleep 5s to container "nginx" in the pods of deployment/nginx`,
+				},
+				Reported: reported(ModeAudit, patch, OutcomeWouldPatch, deny, OutcomeWouldDeny, warn, OutcomeWarned, onPods, OutcomeWouldPatch)},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := Decide(tc.mode, tc.findings)
+			if g, w := normalJSON(t, got), normalJSON(t, tc.want); g != w {
+				t.Errorf("decision differs\ngot:\n%s\nwant:\n%s", g, w)
+			}
+			if got.Patch == nil {
+				t.Errorf("the patch is nil; the webhook must always return a valid patch")
+			}
+			for _, w := range got.Warnings {
+				assertValidWarning(t, w)
+			}
+		})
+	}
+}
+
+// Warnings must survive the API server: valid UTF-8, no control characters,
+// and short enough not to be truncated.
+func TestDecideWarningsAreShortSingleLineUTF8(t *testing.T) {
+	tests := []struct {
+		name    string
+		message string
+		want    string
+	}{
+		{
+			name:    "Control characters from user values become spaces.",
+			message: "container \"a\nb\" has\ta \x00 \u0085 \x7f value",
+			want:    `gracekeeper readiness-probe: container "a b" has a       value`,
+		},
+		{
+			name:    "Invalid UTF-8 becomes the replacement character.",
+			message: "container \"\xff\" has none",
+			want:    "gracekeeper readiness-probe: container \"\uFFFD\" has none",
+		},
+		{
+			name:    "A long ASCII message is cut to 240 bytes, ending in an ellipsis.",
+			message: strings.Repeat("a", 300),
+			want:    "gracekeeper readiness-probe: " + strings.Repeat("a", 240-len("gracekeeper readiness-probe: ")-3) + "...",
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			d := Decide(ModeEnforce, []Finding{{Rule: RuleReadinessProbe, Action: ActionWarn, Message: tc.message}})
+			if len(d.Warnings) != 1 || d.Warnings[0] != tc.want {
+				t.Errorf("warnings are %q, want [%q]", d.Warnings, tc.want)
+			}
+			for _, w := range d.Warnings {
+				assertValidWarning(t, w)
+			}
+		})
+	}
+
+	// A cut must not split a multi-byte character, at any offset.
+	for _, r := range []string{"é", "日", "🚀"} {
+		for pad := range 4 {
+			message := strings.Repeat("x", pad) + strings.Repeat(r, 200)
+			for _, mode := range []Mode{ModeEnforce, ModeAudit} {
+				for _, action := range []Action{ActionWarn, ActionPatch, ActionDeny} {
+					t.Run(fmt.Sprintf("%s padded %d, %s %s", r, pad, mode, action), func(t *testing.T) {
+						d := Decide(mode, []Finding{{Rule: RuleReadinessProbe, Action: action, OnPods: true, Message: message}})
+						for _, w := range d.Warnings {
+							assertValidWarning(t, w)
+							if !strings.HasSuffix(w, "...") {
+								t.Errorf("a cut warning does not end in an ellipsis: %q", w)
+							}
+						}
+						if strings.ContainsAny(d.Message, "\n\r") || !utf8.ValidString(d.Message) {
+							t.Errorf("the denial is not one valid line: %q", d.Message)
+						}
+					})
+				}
+			}
+		}
+	}
+}
+
+func TestDenialTextIsOneLine(t *testing.T) {
+	got := DenialText(Finding{Rule: RuleModeLabel, Message: "label gracekeeper.io/mode=\"a\nb\" is not a mode", Hint: "use\renforce"})
+	want := `gracekeeper mode-label: label gracekeeper.io/mode="a b" is not a mode. use enforce`
+	if got != want {
+		t.Errorf("DenialText is %q, want %q", got, want)
+	}
+}
+
+// assertValidWarning checks a warning the way the API server does before it
+// sends the Warning header, and that it stays below its 256-character cut.
+func assertValidWarning(t testing.TB, w string) {
+	t.Helper()
+	if _, err := utilnet.NewWarningHeader(299, "-", w); err != nil {
+		t.Errorf("the API server would drop warning %q: %v", w, err)
+	}
+	if len(w) > maxWarning {
+		t.Errorf("warning is %d bytes, over %d: %q", len(w), maxWarning, w)
+	}
+}

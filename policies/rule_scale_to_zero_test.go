@@ -1,0 +1,67 @@
+package policies
+
+import "testing"
+
+func TestScaleToZero(t *testing.T) {
+	deniedFor := func(object string, from int) []Finding {
+		return []Finding{{Rule: RuleScaleToZero, Action: ActionDeny, Object: object,
+			Message: "scaling " + object + " from " + itoa(int32(from)) + " to 0 replicas stops the service",
+			Hint: `to restart, use "kubectl rollout restart ` + object + `". To scale it to zero on purpose, run "kubectl annotate ` +
+				object + ` gracekeeper.io/exempt=scale-to-zero gracekeeper.io/exempt-reason=<why>", then "kubectl patch ` +
+				object + ` -p '{"spec":{"replicas":0}}'"`}}
+	}
+	const zero = `{spec: {replicas: 0}}`
+
+	runRuleCases(t, RuleScaleToZero, []ruleCase{
+		{
+			name:   "A Deployment UPDATE from 3 replicas to 0 is denied, and the hint names the exemption annotation.",
+			review: update(deployment(t), deployment(t, zero)),
+			want:   deniedFor("deployment/nginx", 3),
+		},
+		{
+			name:   "kubectl scale, a Scale sent to deployments/scale, from 3 to 0 is denied.",
+			review: scaleUpdate("Deployment", "nginx", 3, 0),
+			want:   deniedFor("deployment/nginx", 3),
+		},
+		{
+			name:   "A Scale sent to statefulsets/scale from 2 to 0 is denied.",
+			review: scaleUpdate("StatefulSet", "db", 2, 0),
+			want:   deniedFor("statefulset/db", 2),
+		},
+		{
+			name:   "A StatefulSet UPDATE to 0 replicas is denied.",
+			review: update(statefulSet(t), statefulSet(t, zero)),
+			want:   deniedFor("statefulset/db", 3),
+		},
+		{
+			name:   "Absent replicas mean 1, so setting 0 is a scale to zero.",
+			review: update(deployment(t, `{spec: {replicas: null}}`), deployment(t, zero)),
+			want:   deniedFor("deployment/nginx", 1),
+		},
+		{
+			name:   "A scale from 0 to 0 changes nothing and passes.",
+			review: scaleUpdate("Deployment", "nginx", 0, 0),
+		},
+		{
+			name:   "A scale from 0 to 3 passes.",
+			review: update(deployment(t, zero), deployment(t)),
+		},
+		{
+			name:   "A scale from 3 to 1 passes.",
+			review: scaleUpdate("Deployment", "nginx", 3, 1),
+		},
+		{
+			name:   "Creating a Deployment with 0 replicas passes: nothing was running.",
+			review: create(deployment(t, zero)),
+		},
+		{
+			name:   "A Deployment annotated to exempt scale-to-zero may be scaled to 0 (a real decommission).",
+			review: update(deployment(t), deployment(t, zero, `{metadata: {annotations: {gracekeeper.io/exempt: scale-to-zero, gracekeeper.io/exempt-reason: decommissioned}}}`)),
+		},
+		{
+			name:   "An autoscaler's service account exempted in the configuration may scale to 0.",
+			engine: newEngine(t, "exemptions: [{rules: [scale-to-zero], serviceAccounts: [keda/keda-operator]}]", currentServer),
+			review: by(UserInfo{Username: "system:serviceaccount:keda:keda-operator"}, scaleUpdate("Deployment", "nginx", 3, 0)),
+		},
+	})
+}

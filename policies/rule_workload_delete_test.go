@@ -1,0 +1,128 @@
+package policies
+
+import (
+	"testing"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+func TestWorkloadDelete(t *testing.T) {
+	deniedFor := func(object string, pods int) []Finding {
+		return []Finding{{Rule: RuleWorkloadDelete, Action: ActionDeny, Object: object,
+			Message: "deleting " + object + " stops all " + itoa(int32(pods)) + " of its pods",
+			Hint: `to restart or update it, use "kubectl rollout restart ` + object + `" or "kubectl apply". ` +
+				`To decommission it, run "kubectl annotate ` + object +
+				` gracekeeper.io/exempt=workload-delete gracekeeper.io/exempt-reason=<why>", then delete it`}}
+	}
+	orphanDependents := true
+	keepDependents := false
+
+	runRuleCases(t, RuleWorkloadDelete, []ruleCase{
+		{
+			name:   "Deleting a Deployment with 3 replicas is denied, naming rollout restart and the annotate-then-delete two-step.",
+			review: deleteOf(deployment(t), nil),
+			want:   deniedFor("deployment/nginx", 3),
+		},
+		{
+			name:   "Deleting a Deployment with 0 replicas passes: nothing is running.",
+			review: deleteOf(deployment(t, `{spec: {replicas: 0}}`), nil),
+		},
+		{
+			name:   "Deleting a Deployment without replicas (1 by default) is denied.",
+			review: deleteOf(deployment(t, `{spec: {replicas: null}}`), nil),
+			want:   deniedFor("deployment/nginx", 1),
+		},
+		{
+			name:   "Deleting a StatefulSet with replicas is denied.",
+			review: deleteOf(statefulSet(t), nil),
+			want:   deniedFor("statefulset/db", 3),
+		},
+		{
+			name:   "Deleting a DaemonSet scheduled on 4 nodes is denied.",
+			review: deleteOf(daemonSet(t), nil),
+			want:   deniedFor("daemonset/agent", 4),
+		},
+		{
+			name:   "Deleting a DaemonSet scheduled nowhere passes.",
+			review: deleteOf(daemonSet(t, `{status: {desiredNumberScheduled: 0}}`), nil),
+		},
+		{
+			name:   "A delete with propagationPolicy Orphan (--cascade=orphan) keeps the pods and passes.",
+			review: deleteOf(deployment(t), propagation(metav1.DeletePropagationOrphan)),
+		},
+		{
+			name:   "A delete with the old orphanDependents: true passes.",
+			review: deleteOf(deployment(t), &metav1.DeleteOptions{OrphanDependents: &orphanDependents}),
+		},
+		{
+			name:   "A delete with orphanDependents: false is denied.",
+			review: deleteOf(deployment(t), &metav1.DeleteOptions{OrphanDependents: &keepDependents}),
+			want:   deniedFor("deployment/nginx", 3),
+		},
+		{
+			name:   "A delete with propagationPolicy Foreground is denied.",
+			review: deleteOf(deployment(t), propagation(metav1.DeletePropagationForeground)),
+			want:   deniedFor("deployment/nginx", 3),
+		},
+		{
+			name:   "A delete with propagationPolicy Background is denied.",
+			review: deleteOf(deployment(t), propagation(metav1.DeletePropagationBackground)),
+			want:   deniedFor("deployment/nginx", 3),
+		},
+		{
+			name:   "A Deployment annotated to exempt workload-delete may be deleted.",
+			review: deleteOf(deployment(t, `{metadata: {annotations: {gracekeeper.io/exempt: workload-delete, gracekeeper.io/exempt-reason: replaced by shop-v2}}}`), nil),
+		},
+		{
+			name:   "An exemption for another rule does not allow the delete.",
+			review: deleteOf(deployment(t, `{metadata: {annotations: {gracekeeper.io/exempt: scale-to-zero, gracekeeper.io/exempt-reason: batch}}}`), nil),
+			want:   deniedFor("deployment/nginx", 3),
+		},
+		{
+			name:   "With workloadDelete: warn the delete passes with a warning naming rollout restart.",
+			engine: newEngine(t, "workloadDelete: warn", currentServer),
+			review: deleteOf(deployment(t), nil),
+			want: []Finding{{Rule: RuleWorkloadDelete, Action: ActionWarn, Object: "deployment/nginx",
+				Message: `deleting deployment/nginx stops all 3 of its pods; to restart, use "kubectl rollout restart deployment/nginx"`}},
+		},
+		{
+			name:   "Creating a Deployment is not a delete.",
+			review: create(deployment(t)),
+		},
+	})
+}
+
+// The garbage collector and exemption annotations act on the whole answer,
+// not only on this rule's findings.
+func TestWorkloadDeleteAnswer(t *testing.T) {
+	engine := defaultEngine(t)
+	tests := []struct {
+		name   string
+		review *Review
+		want   []Finding
+	}{
+		{
+			name:   "A Deployment deleted by the garbage collector gets no findings at all.",
+			review: by(garbageCollector, deleteOf(deployment(t), nil)),
+		},
+		{
+			name:   "A Deployment deleted by the namespace controller gets no findings at all.",
+			review: by(UserInfo{Username: "system:serviceaccount:kube-system:namespace-controller"}, deleteOf(deployment(t), nil)),
+		},
+		{
+			name:   "An exemption with a reason passes silently.",
+			review: deleteOf(deployment(t, `{metadata: {annotations: {gracekeeper.io/exempt: workload-delete, gracekeeper.io/exempt-reason: replaced by shop-v2}}}`), nil),
+		},
+		{
+			name:   "An exemption without a reason passes with a warning asking for one.",
+			review: deleteOf(deployment(t, `{metadata: {annotations: {gracekeeper.io/exempt: workload-delete}}}`), nil),
+			want: []Finding{{Rule: RuleExemption, Action: ActionWarn, Object: "deployment/nginx",
+				Message: "gracekeeper.io/exempt=workload-delete has no gracekeeper.io/exempt-reason; add one to record why"}},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			assertFindings(t, engine.Evaluate(tc.review), tc.want)
+		})
+	}
+}

@@ -1,0 +1,147 @@
+// Package webhook serves the policy engine to the Kubernetes API server as a
+// mutating and validating admission webhook. It only adapts admission reviews
+// to the engine and its decisions to admission responses; the rules live in
+// package policies.
+package webhook
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+
+	"github.com/slok/kubewebhook/v2/pkg/model"
+	admissionv1 "k8s.io/api/admission/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/gracekeeper/gracekeeper/policies"
+)
+
+// reviewer is one webhook path: a kind of webhook, a mode and the resources
+// it judges. It implements kubewebhook's webhook.Webhook directly, so patches
+// are the engine's explicit operations, never a diff of re-marshalled objects
+// (which would drop fields the compiled k8s.io/api does not know).
+type reviewer struct {
+	id      string
+	kind    model.WebhookKind
+	mode    policies.Mode
+	targets map[resource]target
+	engine  *policies.Engine
+	metrics *metrics
+	logger  *slog.Logger
+}
+
+func (rv *reviewer) ID() string              { return rv.id }
+func (rv *reviewer) Kind() model.WebhookKind { return rv.kind }
+
+// Review answers one admission review. A request of a resource the path does
+// not judge is allowed: under failurePolicy Fail an error would block it.
+//
+// A request the path judges but whose objects do not decode is an internal
+// error, answered with an error (HTTP 500), so the API server applies the
+// webhook's failurePolicy. The API server has already decoded these objects, so
+// this means gracekeeper cannot read them; allowing would silently switch the
+// guards off, against a failurePolicy the operator chose to be Fail.
+func (rv *reviewer) Review(ctx context.Context, ar model.AdmissionReview) (model.AdmissionResponse, error) {
+	review, ok := ar.OriginalAdmissionReview.(*admissionv1.AdmissionReview)
+	if !ok || review.Request == nil {
+		return nil, rv.fail(ctx, fmt.Errorf("gracekeeper reads admission.k8s.io/v1 reviews with a request, got %T", ar.OriginalAdmissionReview))
+	}
+	req := review.Request
+	t, ok := targetOf(rv.targets, req)
+	if !ok {
+		kind := formatGVK(schema.GroupVersionKind(req.Kind))
+		rv.metrics.unhandled.WithLabelValues(kind).Inc()
+		rv.logger.WarnContext(ctx, "allowed a request this path does not judge; the webhook configuration sends more than it should",
+			"webhook", rv.id, "kind", kind, "resource", req.Resource.Resource, "subResource", req.SubResource,
+			"operation", req.Operation, "namespace", req.Namespace, "name", req.Name)
+		return rv.respond(policies.Decide(rv.mode, nil))
+	}
+	r, err := decodeReview(req, t)
+	if err != nil {
+		return nil, rv.fail(ctx, fmt.Errorf("gracekeeper cannot read %s %s: %w", formatGVK(t.object), objectName(req), err),
+			"uid", req.UID, "operation", req.Operation)
+	}
+	d := policies.Decide(rv.mode, reportedBy(rv.kind, r.Kind, rv.engine.Evaluate(r)))
+	rv.report(ctx, req, r, d)
+	return rv.respond(d)
+}
+
+// reportedBy keeps the findings one webhook reports, so that a workload,
+// which passes through both webhooks, gets each warning once. The mutating
+// webhook applies the patches to the request's own object, and reports every
+// finding on a Pod, which the validating configuration sees only on DELETE.
+// The validating webhook reports the rest: denials, warnings, and the pod
+// template findings that the Pods will get, said on the workload's request
+// where a person reads them.
+func reportedBy(kind model.WebhookKind, reviewKind string, findings []policies.Finding) []policies.Finding {
+	var own []policies.Finding
+	for _, f := range findings {
+		switch kind {
+		case model.WebhookKindMutating:
+			if f.IsMutation() || reviewKind == "Pod" {
+				own = append(own, f)
+			}
+		case model.WebhookKindValidating:
+			if !f.IsMutation() {
+				own = append(own, f)
+			}
+		}
+	}
+	return own
+}
+
+func (rv *reviewer) respond(d policies.Decision) (model.AdmissionResponse, error) {
+	// kubewebhook's mutating response is always allowed; a validating one is
+	// how any denial is written, whatever the path.
+	if rv.kind == model.WebhookKindValidating || !d.Allowed {
+		return &model.ValidatingAdmissionResponse{Allowed: d.Allowed, Message: d.Message, Warnings: d.Warnings}, nil
+	}
+	patch, err := json.Marshal(d.Patch)
+	if err != nil {
+		return nil, rv.fail(context.Background(), fmt.Errorf("encode patch: %w", err))
+	}
+	return &model.MutatingAdmissionResponse{JSONPatchPatch: patch, Warnings: d.Warnings}, nil
+}
+
+// report counts and logs every reported finding, one line each, with the
+// full patch, which the short warnings leave out.
+func (rv *reviewer) report(ctx context.Context, req *admissionv1.AdmissionRequest, r *policies.Review, d policies.Decision) {
+	rv.metrics.countReported(d.Reported)
+	for _, f := range d.Reported {
+		rv.logger.InfoContext(ctx, "finding",
+			"webhook", rv.id, "uid", req.UID, "operation", r.Operation,
+			"object", f.Object, "namespace", r.Namespace,
+			"rule", f.Rule, "action", f.Action, "outcome", f.Outcome, "mode", f.Mode,
+			"user", r.User.Username, "dryRun", r.DryRun,
+			"message", f.Message, "hint", f.Hint, "patch", patchLog(f.Patch))
+	}
+}
+
+// fail counts and logs an internal error and returns it for kubewebhook,
+// which answers HTTP 500 with its message.
+func (rv *reviewer) fail(ctx context.Context, err error, attrs ...any) error {
+	rv.metrics.internalErrors.Inc()
+	rv.logger.ErrorContext(ctx, "admission review failed", append([]any{"webhook", rv.id, "err", err}, attrs...)...)
+	return err
+}
+
+func objectName(req *admissionv1.AdmissionRequest) string {
+	if req.Namespace == "" {
+		return req.Name
+	}
+	return req.Namespace + "/" + req.Name
+}
+
+// patchLog logs a patch as JSON with either slog handler: embedded by the
+// JSON handler, as text by the text handler.
+type patchLog []policies.PatchOp
+
+func (p patchLog) MarshalJSON() ([]byte, error) {
+	if p == nil {
+		return []byte("[]"), nil
+	}
+	return json.Marshal([]policies.PatchOp(p))
+}
+
+func (p patchLog) MarshalText() ([]byte, error) { return p.MarshalJSON() }

@@ -1,0 +1,240 @@
+package webhook
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/gracekeeper/gracekeeper/certs"
+	"github.com/gracekeeper/gracekeeper/policies"
+)
+
+// Defaults for Config.
+const (
+	DefaultListen          = ":8443"
+	DefaultProbeListen     = ":8080"
+	DefaultShutdownTimeout = 15 * time.Second
+)
+
+// Timeouts of both servers. The API server waits at most 30s for a webhook.
+// Its connections idle out after 90s; the server's idle timeout is longer,
+// so the client closes first and never reuses a connection being closed.
+const (
+	readHeaderTimeout = 5 * time.Second
+	readTimeout       = 10 * time.Second
+	writeTimeout      = 30 * time.Second
+	idleTimeout       = 120 * time.Second
+)
+
+// Config configures a Server.
+type Config struct {
+	// Engine judges the reviews. Required.
+	Engine *policies.Engine
+	// Certificates serves the HTTPS certificate and reloads it; readiness fails
+	// while it has no valid one. Required.
+	Certificates *certs.Reloader
+	// Logger defaults to discarding logs.
+	Logger *slog.Logger
+	// Listen is the HTTPS address of the webhook paths (DefaultListen).
+	Listen string
+	// ProbeListen is the plain-HTTP address of /healthz, /readyz and /metrics
+	// (DefaultProbeListen).
+	ProbeListen string
+	// DrainDelay is how long the server keeps answering reviews after Run's
+	// context ends, with readiness failing, so that the endpoints drop it
+	// before it stops. 0 stops at once.
+	DrainDelay time.Duration
+	// ShutdownTimeout bounds the wait for in-flight reviews after the drain
+	// (DefaultShutdownTimeout).
+	ShutdownTimeout time.Duration
+}
+
+func (c *Config) defaults() error {
+	switch {
+	case c.Engine == nil:
+		return errors.New("engine is required")
+	case c.Certificates == nil:
+		return errors.New("certificates are required")
+	case c.DrainDelay < 0:
+		return fmt.Errorf("drain delay %s must not be negative", c.DrainDelay)
+	case c.ShutdownTimeout < 0:
+		return fmt.Errorf("shutdown timeout %s must not be negative", c.ShutdownTimeout)
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Listen == "" {
+		c.Listen = DefaultListen
+	}
+	if c.ProbeListen == "" {
+		c.ProbeListen = DefaultProbeListen
+	}
+	if c.ShutdownTimeout == 0 {
+		c.ShutdownTimeout = DefaultShutdownTimeout
+	}
+	return nil
+}
+
+// Server is the admission webhook: the webhook paths over HTTPS, and the
+// probes and metrics over plain HTTP.
+type Server struct {
+	cfg                Config
+	webhook, probe     *http.Server
+	webhookLn, probeLn net.Listener
+	// draining fails readiness once shutdown has begun.
+	draining atomic.Bool
+}
+
+// New builds a Server and binds its addresses, so a port in use fails at
+// start-up. Run serves them and closes them when it returns.
+func New(cfg Config) (*Server, error) {
+	if err := cfg.defaults(); err != nil {
+		return nil, fmt.Errorf("webhook server: %w", err)
+	}
+	reg := prometheus.NewRegistry()
+	m, err := newMetrics(reg, cfg.Certificates)
+	if err != nil {
+		return nil, err
+	}
+	handler, err := newWebhookHandler(cfg.Engine, m, cfg.Logger)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg}
+	errorLog := slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelWarn)
+	s.webhook = &http.Server{
+		Handler: handler,
+		TLSConfig: &tls.Config{
+			MinVersion:     tls.VersionTLS12,
+			GetCertificate: cfg.Certificates.GetCertificate,
+		},
+		// Not nil: HTTP/1.1 only. The API server needs no more, and HTTP/2
+		// would add a protocol's worth of attack surface.
+		TLSNextProto:      map[string]func(*http.Server, *tls.Conn, http.Handler){},
+		ReadHeaderTimeout: readHeaderTimeout,
+		ReadTimeout:       readTimeout,
+		WriteTimeout:      writeTimeout,
+		IdleTimeout:       idleTimeout,
+		ErrorLog:          errorLog,
+	}
+	s.probe = &http.Server{
+		Handler:           s.probeMux(reg),
+		ReadHeaderTimeout: readHeaderTimeout,
+		ReadTimeout:       readTimeout,
+		WriteTimeout:      writeTimeout,
+		IdleTimeout:       idleTimeout,
+		ErrorLog:          errorLog,
+	}
+	if s.webhookLn, err = net.Listen("tcp", cfg.Listen); err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", cfg.Listen, err)
+	}
+	if s.probeLn, err = net.Listen("tcp", cfg.ProbeListen); err != nil {
+		s.webhookLn.Close()
+		return nil, fmt.Errorf("listen on %s: %w", cfg.ProbeListen, err)
+	}
+	return s, nil
+}
+
+// Addr is the bound HTTPS address.
+func (s *Server) Addr() net.Addr { return s.webhookLn.Addr() }
+
+// ProbeAddr is the bound plain-HTTP address.
+func (s *Server) ProbeAddr() net.Addr { return s.probeLn.Addr() }
+
+func (s *Server) probeMux(reg *prometheus.Registry) *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprintln(w, "ok")
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if err := s.ready(); err != nil {
+			http.Error(w, "not ready: "+err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ok")
+	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	return mux
+}
+
+// ready is nil while the server should receive reviews: it has a valid
+// certificate and is not shutting down.
+func (s *Server) ready() error {
+	if s.draining.Load() {
+		return errors.New("shutting down")
+	}
+	return s.cfg.Certificates.Ready()
+}
+
+// Run serves until ctx ends, then shuts down gracefully: readiness fails at
+// once, reviews are still answered for the drain delay, then the servers stop
+// accepting and in-flight reviews get up to the shutdown timeout to complete.
+// It returns nil after a clean shutdown, or the error that stopped a server.
+func (s *Server) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	certsCtx, stopCerts := context.WithCancel(context.Background())
+	defer stopCerts()
+	wg.Go(func() { s.cfg.Certificates.Run(certsCtx) })
+
+	served := make(chan error, 2)
+	wg.Go(func() { served <- serving("webhook", s.webhook.ServeTLS(s.webhookLn, "", "")) })
+	wg.Go(func() { served <- serving("probe", s.probe.Serve(s.probeLn)) })
+	s.cfg.Logger.Info("serving admission reviews", "listen", s.Addr().String(), "probeListen", s.ProbeAddr().String())
+
+	var failed error
+	select {
+	case failed = <-served:
+		s.draining.Store(true)
+	case <-ctx.Done():
+		s.draining.Store(true)
+		s.cfg.Logger.Info("shutting down: readiness fails, reviews are answered for the drain delay", "drainDelay", s.cfg.DrainDelay)
+		drained := time.NewTimer(s.cfg.DrainDelay)
+		select {
+		case <-drained.C:
+		case failed = <-served:
+			drained.Stop()
+		}
+	}
+	return errors.Join(failed, s.shutdown())
+}
+
+// serving is a server's error, nil when it was shut down.
+func serving(name string, err error) error {
+	if err == nil || errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return fmt.Errorf("%s server: %w", name, err)
+}
+
+// shutdown stops the webhook server, waiting for in-flight reviews, then the
+// probe server, which reported not-ready until then.
+func (s *Server) shutdown() error {
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
+	defer cancel()
+	var errs []error
+	for _, srv := range []struct {
+		name string
+		*http.Server
+	}{{"webhook", s.webhook}, {"probe", s.probe}} {
+		if err := srv.Shutdown(ctx); err != nil {
+			srv.Close()
+			errs = append(errs, fmt.Errorf("shut down %s server: %w", srv.name, err))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	s.cfg.Logger.Info("shut down: every in-flight review was answered")
+	return nil
+}
