@@ -37,8 +37,10 @@ func checkRecreateStrategy(ev *evaluation) []Finding {
 		surge := ev.cfg.RollingUpdate.MaxSurge
 		return []Finding{{Rule: RuleRecreateStrategy, Action: ActionPatch, Object: ref,
 			Message: fmt.Sprintf("convert strategy Recreate to RollingUpdate (maxUnavailable 0, maxSurge %s)", surge),
-			Patch: []PatchOp{replace("/spec/strategy", map[string]any{"type": appsv1.RollingUpdateDeploymentStrategyType,
-				"rollingUpdate": map[string]any{"maxUnavailable": 0, "maxSurge": surge}})}}}
+			// Field by field, so strategy fields this build does not know survive.
+			Patch: []PatchOp{replace("/spec/strategy/type", appsv1.RollingUpdateDeploymentStrategyType),
+				set(d.Spec.Strategy.RollingUpdate != nil, "/spec/strategy/rollingUpdate",
+					map[string]any{"maxUnavailable": 0, "maxSurge": surge})}}}
 	}
 	return []Finding{{Rule: RuleRecreateStrategy, Action: ActionDeny, Object: ref, Message: problem,
 		Hint: fmt.Sprintf("use strategy RollingUpdate with maxUnavailable: 0, and %q to restart", "kubectl rollout restart "+ref)}}

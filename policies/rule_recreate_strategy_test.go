@@ -45,8 +45,8 @@ spec:
 			review: create(deployment(t, recreate)),
 			want: []Finding{{Rule: RuleRecreateStrategy, Action: ActionPatch, Object: "deployment/nginx",
 				Message: "convert strategy Recreate to RollingUpdate (maxUnavailable 0, maxSurge 25%)",
-				Patch: []PatchOp{op("replace", "/spec/strategy",
-					`{"type":"RollingUpdate","rollingUpdate":{"maxUnavailable":0,"maxSurge":"25%"}}`)}}},
+				Patch: []PatchOp{op("replace", "/spec/strategy/type", `"RollingUpdate"`),
+					op("add", "/spec/strategy/rollingUpdate", `{"maxUnavailable":0,"maxSurge":"25%"}`)}}},
 		},
 		{
 			name:   "With recreate: convert an UPDATE that switches to Recreate is converted.",
@@ -54,8 +54,8 @@ spec:
 			review: update(deployment(t), deployment(t, recreate)),
 			want: []Finding{{Rule: RuleRecreateStrategy, Action: ActionPatch, Object: "deployment/nginx",
 				Message: "convert strategy Recreate to RollingUpdate (maxUnavailable 0, maxSurge 1)",
-				Patch: []PatchOp{op("replace", "/spec/strategy",
-					`{"type":"RollingUpdate","rollingUpdate":{"maxUnavailable":0,"maxSurge":1}}`)}}},
+				Patch: []PatchOp{op("replace", "/spec/strategy/type", `"RollingUpdate"`),
+					op("add", "/spec/strategy/rollingUpdate", `{"maxUnavailable":0,"maxSurge":1}`)}}},
 		},
 		{
 			name:   "With recreate: warn a new Recreate Deployment is only warned about.",

@@ -26,6 +26,7 @@ const testServerVersion = "v1.37.2"
 
 // fixture is a webhook handler with its metrics and logs.
 type fixture struct {
+	engine  *policies.Engine
 	handler http.Handler
 	reg     *prometheus.Registry
 	metrics *metrics
@@ -42,7 +43,7 @@ func newFixture(t testing.TB, configYAML string) *fixture {
 	if err != nil {
 		t.Fatalf("policy engine: %v", err)
 	}
-	fx := &fixture{reg: prometheus.NewRegistry(), logs: &bytes.Buffer{}}
+	fx := &fixture{engine: engine, reg: prometheus.NewRegistry(), logs: &bytes.Buffer{}}
 	if fx.metrics, err = newMetrics(fx.reg, nil); err != nil {
 		t.Fatal(err)
 	}

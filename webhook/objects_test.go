@@ -176,7 +176,7 @@ apiVersion: v1
 kind: Namespace
 metadata:
   name: shop
-  labels: {kubernetes.io/metadata.name: shop, gracekeeper.io/mode: %s}
+  labels: {kubernetes.io/metadata.name: shop, gracekeeper.io/mode: "%s"}
 `
 
 // Delete options as kubectl sends them.

@@ -31,7 +31,7 @@ func Load(path string) (*Configuration, error) {
 func Parse(data []byte) (*Configuration, error) {
 	c := &Configuration{}
 	if len(data) > 0 {
-		jsonData, err := yaml.YAMLToJSON(data)
+		jsonData, err := yaml.YAMLToJSONStrict(data)
 		if err != nil {
 			return nil, fmt.Errorf("not valid YAML: %w", err)
 		}

@@ -1,0 +1,186 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// nginxManifest is what a user keeps in nginx.yaml: a Service and the
+// Deployment behind it.
+func nginxManifest(t *testing.T, replicas int, strategy string) string {
+	t.Helper()
+	if strategy == "" {
+		strategy = "RollingUpdate"
+	}
+	m := fmt.Sprintf(`apiVersion: v1
+kind: Service
+metadata:
+  name: nginx
+spec:
+  selector: {app: nginx}
+  ports:
+  - port: 80
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: nginx
+  labels: {app: nginx}
+spec:
+  replicas: %d
+  strategy: {type: %s}
+  selector:
+    matchLabels: {app: nginx}
+  template:
+    metadata:
+      labels: {app: nginx}
+    spec:
+      containers:
+      - name: nginx
+        image: nginx:1.18
+`, replicas, strategy)
+	path := filepath.Join(t.TempDir(), "nginx.yaml")
+	if err := os.WriteFile(path, []byte(m), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// rolloutStatus waits for a rollout to finish.
+func rolloutStatus(t *testing.T, ns, workload string) {
+	t.Helper()
+	mustKubectl(t, "-n", ns, "rollout", "status", workload, "--timeout=150s")
+}
+
+// pods lists the pods of an app label that are not terminating.
+func pods(t *testing.T, ns, app string) []corev1.Pod {
+	t.Helper()
+	list, err := env.cluster.Client().CoreV1().Pods(ns).List(context.Background(), metav1.ListOptions{LabelSelector: "app=" + app})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var live []corev1.Pod
+	for _, p := range list.Items {
+		if p.DeletionTimestamp == nil {
+			live = append(live, p)
+		}
+	}
+	return live
+}
+
+// readyEndpoints counts the ready endpoints of a Service's EndpointSlices.
+func readyEndpoints(ctx context.Context, ns, service string) (int, error) {
+	slices, err := env.cluster.Client().DiscoveryV1().EndpointSlices(ns).List(ctx,
+		metav1.ListOptions{LabelSelector: discoveryv1.LabelServiceName + "=" + service})
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, s := range slices.Items {
+		for _, e := range s.Endpoints {
+			if e.Conditions.Ready == nil || *e.Conditions.Ready {
+				n++
+			}
+		}
+	}
+	return n, nil
+}
+
+// sampleEndpoints samples a Service's ready endpoints until stop is called,
+// which returns the lowest count seen and the number of samples.
+func sampleEndpoints(t *testing.T, ns, service string) (stop func() (lowest, samples int)) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	var wg sync.WaitGroup
+	lowest, samples := 1<<30, 0
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for ctx.Err() == nil {
+			if n, err := readyEndpoints(ctx, ns, service); err == nil {
+				lowest = min(lowest, n)
+				samples++
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}()
+	return func() (int, int) {
+		cancel()
+		wg.Wait()
+		return lowest, samples
+	}
+}
+
+// gracekeeperWarnings keeps the warnings gracekeeper sent.
+func gracekeeperWarnings(r result) []string {
+	var out []string
+	for _, w := range r.warnings() {
+		if strings.HasPrefix(w, "gracekeeper") {
+			out = append(out, w)
+		}
+	}
+	return out
+}
+
+func assertContains(t *testing.T, what, got string, wants ...string) {
+	t.Helper()
+	for _, want := range wants {
+		if !strings.Contains(got, want) {
+			t.Errorf("%s: want %q in:\n%s", what, want, got)
+		}
+	}
+}
+
+// counter reads one sample of a Prometheus counter from metrics text, 0 when absent.
+func counter(text, name string, labels ...string) float64 {
+	total := 0.0
+	for _, line := range strings.Split(text, "\n") {
+		if !strings.HasPrefix(line, name+"{") && !strings.HasPrefix(line, name+" ") {
+			continue
+		}
+		match := true
+		for _, l := range labels {
+			if !strings.Contains(line, l) {
+				match = false
+			}
+		}
+		if !match {
+			continue
+		}
+		var v float64
+		fields := strings.Fields(line)
+		fmt.Sscan(fields[len(fields)-1], &v)
+		total += v
+	}
+	return total
+}
+
+func readFile(t *testing.T, path string) string {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(data)
+}
+
+func mustKubectlIn(t *testing.T, input string, args ...string) result {
+	t.Helper()
+	r := kubectlIn(t, input, args...)
+	if r.err != nil {
+		t.Fatalf("kubectl %s: %s", strings.Join(args, " "), r)
+	}
+	return r
+}
