@@ -24,27 +24,14 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+
+	"github.com/gracekeeper/gracekeeper/policies"
 	"sigs.k8s.io/yaml"
 )
 
-// systemUsers and systemGroups are the actors the design says must never be
-// sent to the validating guards.
-var (
-	systemUsers = []string{
-		"system:kube-controller-manager",
-		"system:serviceaccount:kube-system:replicaset-controller",
-		"system:serviceaccount:kube-system:deployment-controller",
-		"system:serviceaccount:kube-system:statefulset-controller",
-		"system:serviceaccount:kube-system:daemon-set-controller",
-		"system:serviceaccount:kube-system:generic-garbage-collector",
-		"system:serviceaccount:kube-system:namespace-controller",
-		"system:serviceaccount:kube-system:job-controller",
-		"system:serviceaccount:kube-system:cronjob-controller",
-		"system:serviceaccount:kube-system:node-controller",
-		"system:serviceaccount:kube-system:disruption-controller",
-	}
-	systemGroups = []string{"system:nodes"}
-)
+// systemUsers and systemGroups are the actors the engine never judges; the
+// chart's matchConditions must keep each of them away from the guards.
+var systemUsers, systemGroups = policies.SystemActors()
 
 // valueSets are the value files every whole-chart check runs against.
 var valueSets = map[string]string{

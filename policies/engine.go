@@ -188,6 +188,8 @@ func (s userSet) matches(u UserInfo) bool {
 // rollouts. An explicit list: all of kube-system would also exempt add-ons.
 var systemActors = map[string]bool{
 	"system:kube-controller-manager": true,
+	// Preemption deletes lower-priority pods directly.
+	"system:kube-scheduler": true,
 }
 
 var systemControllers = []string{

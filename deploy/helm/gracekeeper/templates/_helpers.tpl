@@ -102,7 +102,7 @@ never kube-system:*, which would also exempt add-ons and CI accounts there.
 */}}
 {{- define "gracekeeper.matchConditions" -}}
 {{- $controllers := list "replicaset-controller" "deployment-controller" "statefulset-controller" "daemon-set-controller" "generic-garbage-collector" "namespace-controller" "job-controller" "cronjob-controller" "node-controller" "disruption-controller" }}
-{{- $users := list "system:kube-controller-manager" }}
+{{- $users := list "system:kube-controller-manager" "system:kube-scheduler" }}
 {{- range $controllers }}
 {{- $users = append $users (printf "system:serviceaccount:kube-system:%s" .) }}
 {{- end }}
