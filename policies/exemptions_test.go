@@ -174,6 +174,7 @@ func TestSystemActors(t *testing.T) {
 	users, groups := SystemActors()
 	wantUsers := []string{
 		"system:kube-controller-manager",
+		"system:kube-scheduler",
 		"system:serviceaccount:kube-system:cronjob-controller",
 		"system:serviceaccount:kube-system:daemon-set-controller",
 		"system:serviceaccount:kube-system:deployment-controller",
@@ -186,7 +187,7 @@ func TestSystemActors(t *testing.T) {
 		"system:serviceaccount:kube-system:statefulset-controller",
 	}
 	if !slices.Equal(users, wantUsers) {
-		t.Errorf("system users are\n%q\nwant the explicit list from the design\n%q", users, wantUsers)
+		t.Errorf("system users are\n%q\nwant the explicit list\n%q", users, wantUsers)
 	}
 	if !slices.Equal(groups, []string{"system:nodes"}) {
 		t.Errorf("system groups are %q, want only system:nodes", groups)

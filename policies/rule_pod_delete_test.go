@@ -58,6 +58,10 @@ metadata:
 			review: by(kubelet, deleteOf(pod(t, replicaSetPod, runningPod), nil)),
 		},
 		{
+			name:   "A preemption by the scheduler gets no finding.",
+			review: by(UserInfo{Username: "system:kube-scheduler"}, deleteOf(pod(t, replicaSetPod, runningPod), nil)),
+		},
+		{
 			name:   "Deleting a Succeeded pod is clean-up and passes.",
 			review: deleteOf(pod(t, replicaSetPod, `{spec: {nodeName: node-1}, status: {phase: Succeeded}}`), nil),
 		},
