@@ -78,6 +78,14 @@ func Decide(mode Mode, findings []Finding) Decision {
 		d.Message = strings.Join(denials, "; ")
 		d.Warnings = nil
 		d.Patch = []PatchOp{}
+		// Only the denials reached the user: count and log nothing else.
+		denied := d.Reported[:0]
+		for _, r := range d.Reported {
+			if r.Outcome == OutcomeDenied {
+				denied = append(denied, r)
+			}
+		}
+		d.Reported = denied
 	}
 	return d
 }

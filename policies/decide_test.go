@@ -59,13 +59,13 @@ func TestDecide(t *testing.T) {
 				Reported: reported(ModeEnforce, onPods, OutcomeWarned)},
 		},
 		{
-			name:     "Enforce denies with the problem and the alternative; a denied request carries no warnings and no patch.",
+			name:     "Enforce denies with the problem and the alternative; a denied request carries no warnings and no patch, so only the denial is reported.",
 			mode:     ModeEnforce,
 			findings: []Finding{warn, deny, patch},
 			want: Decision{Allowed: false, Patch: []PatchOp{},
 				Message: `gracekeeper workload-delete: deleting deployment/nginx stops all 3 of its pods. ` +
 					`to restart or update it, use "kubectl rollout restart deployment/nginx" or "kubectl apply"`,
-				Reported: reported(ModeEnforce, warn, OutcomeWarned, deny, OutcomeDenied, patch, OutcomePatched)},
+				Reported: reported(ModeEnforce, deny, OutcomeDenied)},
 		},
 		{
 			name:     "Enforce names every denial in one message.",

@@ -8,12 +8,12 @@ import (
 func TestExemptions(t *testing.T) {
 	deleteDenied := Finding{Rule: RuleWorkloadDelete, Action: ActionDeny, Object: "deployment/nginx",
 		Message: "deleting deployment/nginx stops all 3 of its pods",
-		Hint: `to restart or update it, use "kubectl rollout restart deployment/nginx" or "kubectl apply". ` +
+		Hint: `To restart or update it, use "kubectl rollout restart deployment/nginx" or "kubectl apply". ` +
 			`To decommission it, run "kubectl annotate deployment/nginx gracekeeper.io/exempt=workload-delete ` +
 			`gracekeeper.io/exempt-reason=<why>", then delete it`}
 	recreateDenied := Finding{Rule: RuleRecreateStrategy, Action: ActionDeny, Object: "deployment/nginx",
 		Message: "strategy Recreate stops every pod before new ones start",
-		Hint:    `use strategy RollingUpdate with maxUnavailable: 0, and "kubectl rollout restart deployment/nginx" to restart`}
+		Hint:    `Use strategy RollingUpdate with maxUnavailable: 0, and "kubectl rollout restart deployment/nginx" to restart`}
 	templateHook := Finding{Rule: RulePreStopHook, Action: ActionPatch, Object: "deployment/nginx", OnPods: true,
 		Message: `add preStop sleep 5s to container "nginx" in the pods of deployment/nginx`,
 		Patch:   []PatchOp{op("add", "/spec/template/spec/containers/0/lifecycle", `{"preStop":{"sleep":{"seconds":5}}}`)}}

@@ -26,9 +26,9 @@ func checkForceDelete(ev *evaluation) []Finding {
 		return nil
 	}
 	ref := ev.ref()
-	hint := fmt.Sprintf("delete it gracefully with %q", "kubectl delete "+ref)
+	hint := fmt.Sprintf("Delete it gracefully with %q", "kubectl delete "+ref)
 	if owner := metav1.GetControllerOfNoCopy(pod); owner != nil {
-		hint = fmt.Sprintf("use %q, or delete it gracefully with %q", "kubectl rollout restart "+restartTarget(owner, pod), "kubectl delete "+ref)
+		hint = fmt.Sprintf("Use %q, or delete it gracefully with %q", "kubectl rollout restart "+restartTarget(owner, pod), "kubectl delete "+ref)
 	}
 	return []Finding{{Rule: RuleForceDelete, Action: ActionDeny, Object: ref,
 		Message: fmt.Sprintf("force-deleting running %s (grace period 0) skips its preStop hook and drain", ref),

@@ -11,7 +11,7 @@ func TestForceDelete(t *testing.T) {
 	const stillForceable = ". A pod stuck Terminating can still be force-deleted"
 	deniedReplicaSetPod := []Finding{{Rule: RuleForceDelete, Action: ActionDeny, Object: "pod/nginx-7c5ddbdf54-x8r2f",
 		Message: "force-deleting running pod/nginx-7c5ddbdf54-x8r2f (grace period 0) skips its preStop hook and drain",
-		Hint: `use "kubectl rollout restart deployment/nginx", or delete it gracefully with ` +
+		Hint: `Use "kubectl rollout restart deployment/nginx", or delete it gracefully with ` +
 			`"kubectl delete pod/nginx-7c5ddbdf54-x8r2f"` + stillForceable}}
 
 	runRuleCases(t, RuleForceDelete, []ruleCase{
@@ -25,7 +25,7 @@ func TestForceDelete(t *testing.T) {
 			review: deleteOf(pod(t, runningPod), gracePeriod(0)),
 			want: []Finding{{Rule: RuleForceDelete, Action: ActionDeny, Object: "pod/web",
 				Message: "force-deleting running pod/web (grace period 0) skips its preStop hook and drain",
-				Hint:    `delete it gracefully with "kubectl delete pod/web"` + stillForceable}},
+				Hint:    `Delete it gracefully with "kubectl delete pod/web"` + stillForceable}},
 		},
 		{
 			name:   "A scheduled pod still Pending (pulling its image) is protected too.",

@@ -20,7 +20,7 @@ func checkModeLabel(ev *evaluation) []Finding {
 	}
 	return []Finding{{Rule: RuleModeLabel, Action: ActionDeny, Object: ev.ref(),
 		Message: fmt.Sprintf("label %s=%q is not a mode", ModeLabel, value),
-		Hint:    fmt.Sprintf("use enforce, audit or off, e.g. \"kubectl label namespace %s %s=audit --overwrite\"", ns.Name, ModeLabel)}}
+		Hint:    fmt.Sprintf("Use enforce, audit or off, e.g. \"kubectl label namespace %s %s=audit --overwrite\"", ns.Name, ModeLabel)}}
 }
 
 // ValidMode reports whether a mode label value is one gracekeeper knows.

@@ -6,7 +6,7 @@ func TestModeLabel(t *testing.T) {
 	deniedFor := func(value string) []Finding {
 		return []Finding{{Rule: RuleModeLabel, Action: ActionDeny, Object: "namespace/shop",
 			Message: `label gracekeeper.io/mode="` + value + `" is not a mode`,
-			Hint:    `use enforce, audit or off, e.g. "kubectl label namespace shop gracekeeper.io/mode=audit --overwrite"`}}
+			Hint:    `Use enforce, audit or off, e.g. "kubectl label namespace shop gracekeeper.io/mode=audit --overwrite"`}}
 	}
 	labelled := func(value string) string { return `{metadata: {labels: {gracekeeper.io/mode: "` + value + `"}}}` }
 

@@ -32,7 +32,7 @@ func checkPodDelete(ev *evaluation) []Finding {
 	}
 	if ev.cfg.PodDelete == v1alpha1.GuardDeny {
 		f.Action, f.Message = ActionDeny, "deleting pods by hand: "+f.Message
-		f.Hint = fmt.Sprintf("to remove a pod on purpose, run %q, then delete it",
+		f.Hint = fmt.Sprintf("To remove a pod on purpose, run %q, then delete it",
 			fmt.Sprintf("kubectl annotate %s %s=%s %s=<why>", ref, ExemptAnnotation, RulePodDelete, ExemptReasonAnnotation))
 	}
 	return []Finding{f}

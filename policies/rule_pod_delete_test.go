@@ -50,7 +50,7 @@ metadata:
 			review: deleteOf(pod(t, replicaSetPod, runningPod), nil),
 			want: []Finding{{Rule: RulePodDelete, Action: ActionDeny, Object: replicaSetPodRef,
 				Message: `deleting pods by hand: to restart pods, use "kubectl rollout restart deployment/nginx" instead of deleting them`,
-				Hint: `to remove a pod on purpose, run "kubectl annotate ` + replicaSetPodRef +
+				Hint: `To remove a pod on purpose, run "kubectl annotate ` + replicaSetPodRef +
 					` gracekeeper.io/exempt=pod-delete gracekeeper.io/exempt-reason=<why>", then delete it`}},
 		},
 		{

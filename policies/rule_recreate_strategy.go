@@ -43,5 +43,5 @@ func checkRecreateStrategy(ev *evaluation) []Finding {
 					map[string]any{"maxUnavailable": 0, "maxSurge": surge})}}}
 	}
 	return []Finding{{Rule: RuleRecreateStrategy, Action: ActionDeny, Object: ref, Message: problem,
-		Hint: fmt.Sprintf("use strategy RollingUpdate with maxUnavailable: 0, and %q to restart", "kubectl rollout restart "+ref)}}
+		Hint: fmt.Sprintf("Use strategy RollingUpdate with maxUnavailable: 0, and %q to restart", "kubectl rollout restart "+ref)}}
 }

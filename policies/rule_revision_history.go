@@ -36,7 +36,7 @@ func checkRevisionHistory(ev *evaluation) []Finding {
 	case v1alpha1.MutationWarn:
 		f.Action, f.Message = ActionWarn, fmt.Sprintf("%s; set it to at least %d", problem, minimum)
 	case v1alpha1.MutationDeny:
-		f.Action, f.Message, f.Hint = ActionDeny, problem, fmt.Sprintf("set spec.revisionHistoryLimit to at least %d", minimum)
+		f.Action, f.Message, f.Hint = ActionDeny, problem, fmt.Sprintf("Set spec.revisionHistoryLimit to at least %d", minimum)
 	default:
 		f.Action, f.Message = ActionPatch, fmt.Sprintf("raise revisionHistoryLimit from %d to %d so %q keeps working", *limit, minimum, "kubectl rollout undo")
 		f.Patch = []PatchOp{replace("/spec/revisionHistoryLimit", minimum)}

@@ -58,7 +58,7 @@ func TestRevisionHistory(t *testing.T) {
 			review: create(deployment(t, zero)),
 			want: []Finding{{Rule: RuleRevisionHistory, Action: ActionDeny, Object: "deployment/nginx",
 				Message: `revisionHistoryLimit 0 leaves "kubectl rollout undo" too few revisions`,
-				Hint:    "set spec.revisionHistoryLimit to at least 3"}},
+				Hint:    "Set spec.revisionHistoryLimit to at least 3"}},
 		},
 		{
 			name:   "With action warn the object is only warned about.",

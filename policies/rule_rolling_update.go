@@ -36,7 +36,7 @@ func checkRollingUpdate(ev *evaluation) []Finding {
 		return nil
 	}
 	found := describeIntOrPercent(unavailable)
-	problem := fmt.Sprintf("maxUnavailable %s lets all %d replicas go down at once", found, want)
+	problem := fmt.Sprintf("maxUnavailable %s lets %s go down at once", found, allReplicas(want))
 	if why := cannotSurge(&d.Spec.Template); why != "" {
 		return []Finding{{Rule: RuleRollingUpdate, Action: ActionWarn, Object: ev.ref(),
 			Message: problem + "; left as is because the pod " + why + " and cannot surge"}}
@@ -46,31 +46,23 @@ func checkRollingUpdate(ev *evaluation) []Finding {
 		return []Finding{{Rule: RuleRollingUpdate, Action: ActionWarn, Object: ev.ref(), Message: problem + "; use maxUnavailable: 0"}}
 	case v1alpha1.MutationDeny:
 		return []Finding{{Rule: RuleRollingUpdate, Action: ActionDeny, Object: ev.ref(), Message: problem,
-			Hint: fmt.Sprintf("set spec.strategy.rollingUpdate.maxUnavailable: 0 and maxSurge: %s", ev.cfg.RollingUpdate.MaxSurge.String())}}
+			Hint: fmt.Sprintf("Set spec.strategy.rollingUpdate.maxUnavailable: 0 and maxSurge: %s", ev.cfg.RollingUpdate.MaxSurge.String())}}
 	}
 
-	var patch []PatchOp
-	const base = "/spec/strategy"
-	switch {
-	case s.Type == "" && s.RollingUpdate == nil:
-		// Only in `check`: the API server always defaults the strategy first.
-		patch = []PatchOp{add(base, map[string]any{"type": appsv1.RollingUpdateDeploymentStrategyType,
-			"rollingUpdate": map[string]any{"maxUnavailable": 0, "maxSurge": ev.cfg.RollingUpdate.MaxSurge}})}
-	case s.RollingUpdate == nil:
-		patch = []PatchOp{add(base+"/rollingUpdate", map[string]any{"maxUnavailable": 0, "maxSurge": ev.cfg.RollingUpdate.MaxSurge})}
-	default:
-		patch = []PatchOp{set(unavailable != nil, base+"/rollingUpdate/maxUnavailable", 0)}
-		// maxUnavailable and maxSurge may not both be 0; an absent surge defaults to 25%.
-		if surge != nil && resolve(surge, want, true) == 0 {
-			patch = append(patch, replace(base+"/rollingUpdate/maxSurge", ev.cfg.RollingUpdate.MaxSurge))
-		}
+	// Only a maxUnavailable that is present can resolve to every replica: an
+	// absent one is the API default of 25%.
+	const base = "/spec/strategy/rollingUpdate"
+	patch := []PatchOp{replace(base+"/maxUnavailable", 0)}
+	// maxUnavailable and maxSurge may not both be 0; an absent surge defaults to 25%.
+	if surge != nil && resolve(surge, want, true) == 0 {
+		patch = append(patch, replace(base+"/maxSurge", ev.cfg.RollingUpdate.MaxSurge))
 	}
 	surgeText := ev.cfg.RollingUpdate.MaxSurge.String()
 	if surge != nil && resolve(surge, want, true) > 0 {
 		surgeText = describeIntOrPercent(surge)
 	}
 	return []Finding{{Rule: RuleRollingUpdate, Action: ActionPatch, Object: ev.ref(), Patch: patch,
-		Message: fmt.Sprintf("set maxUnavailable from %s to 0 (maxSurge %s) so a rollout keeps all %d replicas up", found, surgeText, want)}}
+		Message: fmt.Sprintf("set maxUnavailable from %s to 0 (maxSurge %s) so a rollout keeps %s up", found, surgeText, allReplicas(want))}}
 }
 
 // resolve scales an int-or-percent against a replica count the way the

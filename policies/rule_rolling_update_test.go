@@ -6,7 +6,7 @@ func TestRollingUpdate(t *testing.T) {
 	const maxUnavailable = "/spec/strategy/rollingUpdate/maxUnavailable"
 	setToZero := func(from string, replicas int, ops ...PatchOp) []Finding {
 		return []Finding{{Rule: RuleRollingUpdate, Action: ActionPatch, Object: "deployment/nginx", Patch: ops,
-			Message: "set maxUnavailable from " + from + " to 0 (maxSurge 25%) so a rollout keeps all " + itoa(int32(replicas)) + " replicas up"}}
+			Message: "set maxUnavailable from " + from + " to 0 (maxSurge 25%) so a rollout keeps " + allReplicas(int32(replicas)) + " up"}}
 	}
 	const allDown = `{spec: {strategy: {type: RollingUpdate, rollingUpdate: {maxUnavailable: 100%}}}}`
 	const pvc = `
@@ -128,7 +128,7 @@ spec:
 			review: create(deployment(t, allDown)),
 			want: []Finding{{Rule: RuleRollingUpdate, Action: ActionDeny, Object: "deployment/nginx",
 				Message: "maxUnavailable 100% lets all 3 replicas go down at once",
-				Hint:    "set spec.strategy.rollingUpdate.maxUnavailable: 0 and maxSurge: 25%"}},
+				Hint:    "Set spec.strategy.rollingUpdate.maxUnavailable: 0 and maxSurge: 25%"}},
 		},
 		{
 			name:   "With action warn the Deployment is only warned about.",

@@ -6,7 +6,7 @@ func TestScaleToZero(t *testing.T) {
 	deniedFor := func(object string, from int) []Finding {
 		return []Finding{{Rule: RuleScaleToZero, Action: ActionDeny, Object: object,
 			Message: "scaling " + object + " from " + itoa(int32(from)) + " to 0 replicas stops the service",
-			Hint: `to restart, use "kubectl rollout restart ` + object + `". To scale it to zero on purpose, run "kubectl annotate ` +
+			Hint: `To restart, use "kubectl rollout restart ` + object + `". To scale it to zero on purpose, run "kubectl annotate ` +
 				object + ` gracekeeper.io/exempt=scale-to-zero gracekeeper.io/exempt-reason=<why>", then "kubectl patch ` +
 				object + ` -p '{"spec":{"replicas":0}}'"`}}
 	}

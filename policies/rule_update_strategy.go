@@ -32,7 +32,7 @@ func checkUpdateStrategy(ev *evaluation) []Finding {
 		return warn("; allowed because it is being deleted")
 	}
 	return []Finding{{Rule: RuleUpdateStrategy, Action: ActionDeny, Object: ref, Message: problem,
-		Hint: fmt.Sprintf("use updateStrategy RollingUpdate, and %q to restart", "kubectl rollout restart "+ref)}}
+		Hint: fmt.Sprintf("Use updateStrategy RollingUpdate, and %q to restart", "kubectl rollout restart "+ref)}}
 }
 
 func isOnDelete(obj any) bool {

@@ -35,8 +35,8 @@ func checkWorkloadDelete(ev *evaluation) []Finding {
 	}
 	ref := ev.ref()
 	f := Finding{Rule: RuleWorkloadDelete, Action: ActionDeny, Object: ref,
-		Message: fmt.Sprintf("deleting %s stops all %d of its pods", ref, running),
-		Hint: fmt.Sprintf(`to restart or update it, use "kubectl rollout restart %s" or "kubectl apply". To decommission it, run "kubectl annotate %s %s=%s %s=<why>", then delete it`,
+		Message: fmt.Sprintf("deleting %s stops %s", ref, allPods(running)),
+		Hint: fmt.Sprintf(`To restart or update it, use "kubectl rollout restart %s" or "kubectl apply". To decommission it, run "kubectl annotate %s %s=%s %s=<why>", then delete it`,
 			ref, ref, ExemptAnnotation, RuleWorkloadDelete, ExemptReasonAnnotation)}
 	if ev.cfg.WorkloadDelete == v1alpha1.GuardWarn {
 		f.Action, f.Message, f.Hint = ActionWarn, f.Message+fmt.Sprintf(`; to restart, use "kubectl rollout restart %s"`, ref), ""

@@ -9,8 +9,8 @@ import (
 func TestWorkloadDelete(t *testing.T) {
 	deniedFor := func(object string, pods int) []Finding {
 		return []Finding{{Rule: RuleWorkloadDelete, Action: ActionDeny, Object: object,
-			Message: "deleting " + object + " stops all " + itoa(int32(pods)) + " of its pods",
-			Hint: `to restart or update it, use "kubectl rollout restart ` + object + `" or "kubectl apply". ` +
+			Message: "deleting " + object + " stops " + allPods(int32(pods)),
+			Hint: `To restart or update it, use "kubectl rollout restart ` + object + `" or "kubectl apply". ` +
 				`To decommission it, run "kubectl annotate ` + object +
 				` gracekeeper.io/exempt=workload-delete gracekeeper.io/exempt-reason=<why>", then delete it`}}
 	}

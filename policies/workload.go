@@ -62,3 +62,19 @@ func specReplicas(obj any) (int32, bool) {
 }
 
 func itoa(n int32) string { return strconv.Itoa(int(n)) }
+
+// allReplicas says "the 1 replica" or "all 3 replicas".
+func allReplicas(n int32) string {
+	if n == 1 {
+		return "the 1 replica"
+	}
+	return "all " + itoa(n) + " replicas"
+}
+
+// allPods says "its 1 pod" or "all 3 of its pods".
+func allPods(n int32) string {
+	if n == 1 {
+		return "its 1 pod"
+	}
+	return "all " + itoa(n) + " of its pods"
+}
