@@ -51,7 +51,7 @@ func (rv *reviewer) Review(ctx context.Context, ar model.AdmissionReview) (model
 	t, ok := targetOf(rv.targets, req)
 	if !ok {
 		kind := formatGVK(schema.GroupVersionKind(req.Kind))
-		rv.metrics.unhandled.WithLabelValues(kind).Inc()
+		rv.metrics.countUnhandled(kind)
 		rv.logger.WarnContext(ctx, "allowed a request this path does not judge; the webhook configuration sends more than it should",
 			"webhook", rv.id, "kind", kind, "resource", req.Resource.Resource, "subResource", req.SubResource,
 			"operation", req.Operation, "namespace", req.Namespace, "name", req.Name)
@@ -109,12 +109,17 @@ func (rv *reviewer) respond(d policies.Decision) (model.AdmissionResponse, error
 func (rv *reviewer) report(ctx context.Context, req *admissionv1.AdmissionRequest, r *policies.Review, d policies.Decision) {
 	rv.metrics.countReported(d.Reported)
 	for _, f := range d.Reported {
-		rv.logger.InfoContext(ctx, "finding",
+		attrs := []any{
 			"webhook", rv.id, "uid", req.UID, "operation", r.Operation,
 			"object", f.Object, "namespace", r.Namespace,
 			"rule", f.Rule, "action", f.Action, "outcome", f.Outcome, "mode", f.Mode,
 			"user", r.User.Username, "dryRun", r.DryRun,
-			"message", f.Message, "hint", f.Hint, "patch", patchLog(f.Patch))
+			"message", f.Message, "patch", patchLog(f.Patch),
+		}
+		if f.Hint != "" {
+			attrs = append(attrs, "hint", f.Hint)
+		}
+		rv.logger.InfoContext(ctx, "finding", attrs...)
 	}
 }
 

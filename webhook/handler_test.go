@@ -25,7 +25,9 @@ type answer struct {
 	message string
 }
 
-func allowed(warnings ...string) answer { return answer{allowed: true, patch: "[]", warnings: warnings} }
+func allowed(warnings ...string) answer {
+	return answer{allowed: true, patch: "[]", warnings: warnings}
+}
 
 func patched(patch string, warnings ...string) answer {
 	return answer{allowed: true, patch: patch, warnings: warnings}
@@ -40,25 +42,25 @@ func TestEveryRuleIsAnsweredInBothModes(t *testing.T) {
 		rolloutPatch = `[{"op":"replace","path":"/spec/strategy/rollingUpdate/maxUnavailable","value":0},` +
 			`{"op":"replace","path":"/spec/revisionHistoryLimit","value":3}]`
 		recreateDenial = `gracekeeper recreate-strategy: strategy Recreate stops every pod before new ones start. ` +
-			`use strategy RollingUpdate with maxUnavailable: 0, and "kubectl rollout restart deployment/web" to restart`
+			`Use strategy RollingUpdate with maxUnavailable: 0, and "kubectl rollout restart deployment/web" to restart`
 		onDeleteDenial = `gracekeeper update-strategy: updateStrategy OnDelete never rolls out a change: pods update only when deleted. ` +
-			`use updateStrategy RollingUpdate, and "kubectl rollout restart statefulset/db" to restart`
+			`Use updateStrategy RollingUpdate, and "kubectl rollout restart statefulset/db" to restart`
 		scaleDenial = `gracekeeper scale-to-zero: scaling deployment/web from 3 to 0 replicas stops the service. ` +
-			`to restart, use "kubectl rollout restart deployment/web". To scale it to zero on purpose, run ` +
+			`To restart, use "kubectl rollout restart deployment/web". To scale it to zero on purpose, run ` +
 			`"kubectl annotate deployment/web gracekeeper.io/exempt=scale-to-zero gracekeeper.io/exempt-reason=<why>", ` +
 			`then "kubectl patch deployment/web -p '{"spec":{"replicas":0}}'"`
 		statefulScaleDenial = `gracekeeper scale-to-zero: scaling statefulset/db from 2 to 0 replicas stops the service. ` +
-			`to restart, use "kubectl rollout restart statefulset/db". To scale it to zero on purpose, run ` +
+			`To restart, use "kubectl rollout restart statefulset/db". To scale it to zero on purpose, run ` +
 			`"kubectl annotate statefulset/db gracekeeper.io/exempt=scale-to-zero gracekeeper.io/exempt-reason=<why>", ` +
 			`then "kubectl patch statefulset/db -p '{"spec":{"replicas":0}}'"`
 		deleteDenial = `gracekeeper workload-delete: deleting deployment/web stops all 3 of its pods. ` +
-			`to restart or update it, use "kubectl rollout restart deployment/web" or "kubectl apply". ` +
+			`To restart or update it, use "kubectl rollout restart deployment/web" or "kubectl apply". ` +
 			`To decommission it, run "kubectl annotate deployment/web gracekeeper.io/exempt=workload-delete gracekeeper.io/exempt-reason=<why>", then delete it`
 		daemonDeleteDenial = `gracekeeper workload-delete: deleting daemonset/agent stops all 2 of its pods. ` +
-			`to restart or update it, use "kubectl rollout restart daemonset/agent" or "kubectl apply". ` +
+			`To restart or update it, use "kubectl rollout restart daemonset/agent" or "kubectl apply". ` +
 			`To decommission it, run "kubectl annotate daemonset/agent gracekeeper.io/exempt=workload-delete gracekeeper.io/exempt-reason=<why>", then delete it`
 		forceDenial = `gracekeeper force-delete: force-deleting running pod/web-7d9f8b6c5d-x2x4k (grace period 0) skips its preStop hook and drain. ` +
-			`use "kubectl rollout restart deployment/web", or delete it gracefully with "kubectl delete pod/web-7d9f8b6c5d-x2x4k". ` +
+			`Use "kubectl rollout restart deployment/web", or delete it gracefully with "kubectl delete pod/web-7d9f8b6c5d-x2x4k". ` +
 			`A pod stuck Terminating can still be force-deleted`
 		podDeleteWarning = `pod-delete: to restart pods, use "kubectl rollout restart deployment/web" instead of deleting them`
 		noProbe          = `readiness-probe: container "app" has no readinessProbe, so a rollout cannot wait for it to serve`
@@ -210,7 +212,7 @@ func TestTheModeLabelIsCheckedOnItsOwnPath(t *testing.T) {
 		"A namespace labelled with a typo is denied, since no webhook entry would match it": {
 			label: "enforec",
 			want: answer{message: `gracekeeper mode-label: label gracekeeper.io/mode="enforec" is not a mode. ` +
-				`use enforce, audit or off, e.g. "kubectl label namespace shop gracekeeper.io/mode=audit --overwrite"`},
+				`Use enforce, audit or off, e.g. "kubectl label namespace shop gracekeeper.io/mode=audit --overwrite"`},
 		},
 		"A namespace labelled audit is allowed":   {label: "audit", want: answer{allowed: true}},
 		"A namespace labelled off is allowed":     {label: "off", want: answer{allowed: true}},

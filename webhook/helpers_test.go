@@ -150,13 +150,13 @@ var resources = map[string]struct {
 	gvr  metav1.GroupVersionResource
 	kind metav1.GroupVersionKind
 }{
-	"pods":              {metav1.GroupVersionResource{Version: "v1", Resource: "pods"}, metav1.GroupVersionKind{Version: "v1", Kind: "Pod"}},
-	"namespaces":        {metav1.GroupVersionResource{Version: "v1", Resource: "namespaces"}, metav1.GroupVersionKind{Version: "v1", Kind: "Namespace"}},
-	"deployments":       {metav1.GroupVersionResource{Group: "apps", Version: "v1", Resource: "deployments"}, metav1.GroupVersionKind{Group: "apps", Version: "v1", Kind: "Deployment"}},
-	"statefulsets":      {metav1.GroupVersionResource{Group: "apps", Version: "v1", Resource: "statefulsets"}, metav1.GroupVersionKind{Group: "apps", Version: "v1", Kind: "StatefulSet"}},
-	"daemonsets":        {metav1.GroupVersionResource{Group: "apps", Version: "v1", Resource: "daemonsets"}, metav1.GroupVersionKind{Group: "apps", Version: "v1", Kind: "DaemonSet"}},
-	"replicasets":       {metav1.GroupVersionResource{Group: "apps", Version: "v1", Resource: "replicasets"}, metav1.GroupVersionKind{Group: "apps", Version: "v1", Kind: "ReplicaSet"}},
-	"deployments/scale": {metav1.GroupVersionResource{Group: "apps", Version: "v1", Resource: "deployments"}, metav1.GroupVersionKind{Group: "autoscaling", Version: "v1", Kind: "Scale"}},
+	"pods":               {metav1.GroupVersionResource{Version: "v1", Resource: "pods"}, metav1.GroupVersionKind{Version: "v1", Kind: "Pod"}},
+	"namespaces":         {metav1.GroupVersionResource{Version: "v1", Resource: "namespaces"}, metav1.GroupVersionKind{Version: "v1", Kind: "Namespace"}},
+	"deployments":        {metav1.GroupVersionResource{Group: "apps", Version: "v1", Resource: "deployments"}, metav1.GroupVersionKind{Group: "apps", Version: "v1", Kind: "Deployment"}},
+	"statefulsets":       {metav1.GroupVersionResource{Group: "apps", Version: "v1", Resource: "statefulsets"}, metav1.GroupVersionKind{Group: "apps", Version: "v1", Kind: "StatefulSet"}},
+	"daemonsets":         {metav1.GroupVersionResource{Group: "apps", Version: "v1", Resource: "daemonsets"}, metav1.GroupVersionKind{Group: "apps", Version: "v1", Kind: "DaemonSet"}},
+	"replicasets":        {metav1.GroupVersionResource{Group: "apps", Version: "v1", Resource: "replicasets"}, metav1.GroupVersionKind{Group: "apps", Version: "v1", Kind: "ReplicaSet"}},
+	"deployments/scale":  {metav1.GroupVersionResource{Group: "apps", Version: "v1", Resource: "deployments"}, metav1.GroupVersionKind{Group: "autoscaling", Version: "v1", Kind: "Scale"}},
 	"statefulsets/scale": {metav1.GroupVersionResource{Group: "apps", Version: "v1", Resource: "statefulsets"}, metav1.GroupVersionKind{Group: "autoscaling", Version: "v1", Kind: "Scale"}},
 	"deployments/status": {metav1.GroupVersionResource{Group: "apps", Version: "v1", Resource: "deployments"}, metav1.GroupVersionKind{Group: "apps", Version: "v1", Kind: "Deployment"}},
 }

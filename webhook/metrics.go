@@ -1,7 +1,10 @@
 package webhook
 
 import (
+	"context"
 	"fmt"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -20,7 +23,14 @@ type metrics struct {
 	findings       *prometheus.CounterVec
 	internalErrors prometheus.Counter
 	unhandled      *prometheus.CounterVec
+
+	mu             sync.Mutex
+	unhandledKinds map[string]bool
 }
+
+// maxUnhandledKinds bounds the kind label of the unhandled counter: anyone
+// who can reach the port can make up kinds.
+const maxUnhandledKinds = 32
 
 // certificateSource is what the metrics read from the certificate reloader.
 type certificateSource interface {
@@ -37,7 +47,8 @@ func newMetrics(reg *prometheus.Registry, certificates certificateSource) (*metr
 		return nil, fmt.Errorf("create kubewebhook metrics recorder: %w", err)
 	}
 	m := &metrics{
-		recorder: recorder,
+		recorder:       boundedRecorder{recorder},
+		unhandledKinds: map[string]bool{},
 		findings: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "gracekeeper_findings_total",
 			Help: "Findings reported in admission responses, by rule, mode and what became of them (patched, denied, warned, would-patch, would-deny).",
@@ -85,5 +96,57 @@ func newMetrics(reg *prometheus.Registry, certificates certificateSource) (*metr
 func (m *metrics) countReported(reported []policies.Reported) {
 	for _, r := range reported {
 		m.findings.WithLabelValues(string(r.Rule), string(r.Mode), string(r.Outcome)).Inc()
+	}
+}
+
+// countUnhandled counts a request of a kind the path does not judge, under
+// "other" once maxUnhandledKinds kinds have been seen.
+func (m *metrics) countUnhandled(kind string) {
+	m.mu.Lock()
+	if !m.unhandledKinds[kind] {
+		if len(m.unhandledKinds) < maxUnhandledKinds {
+			m.unhandledKinds[kind] = true
+		} else {
+			kind = "other"
+		}
+	}
+	m.mu.Unlock()
+	m.unhandled.WithLabelValues(kind).Inc()
+}
+
+// judgedKinds are the resource_kind label values kubewebhook's recorder
+// keeps: the kinds of the objects the webhook decodes, spelled as it spells them.
+var judgedKinds = func() map[string]bool {
+	kinds := map[string]bool{}
+	for _, targets := range []map[resource]target{workloadTargets, namespaceTargets} {
+		for _, t := range targets {
+			kinds[strings.Trim(t.object.Group+"/"+t.object.Version+"/"+t.object.Kind, "/")] = true
+		}
+	}
+	return kinds
+}()
+
+// boundedRecorder keeps the label sets of kubewebhook's review metrics
+// bounded. It drops the namespace label, which would multiply every
+// histogram by the cluster's namespaces, and names "other" any kind the
+// webhook does not judge, which a request can make up.
+type boundedRecorder struct {
+	next kwhwebhook.MetricsRecorder
+}
+
+func (r boundedRecorder) MeasureValidatingWebhookReviewOp(ctx context.Context, data kwhwebhook.MeasureValidatingOpData) {
+	bound(&data.MeasureOpCommonData)
+	r.next.MeasureValidatingWebhookReviewOp(ctx, data)
+}
+
+func (r boundedRecorder) MeasureMutatingWebhookReviewOp(ctx context.Context, data kwhwebhook.MeasureMutatingOpData) {
+	bound(&data.MeasureOpCommonData)
+	r.next.MeasureMutatingWebhookReviewOp(ctx, data)
+}
+
+func bound(data *kwhwebhook.MeasureOpCommonData) {
+	data.ResourceNamespace = ""
+	if !judgedKinds[data.ResourceKind] {
+		data.ResourceKind = "other"
 	}
 }

@@ -222,19 +222,18 @@ func serving(name string, err error) error {
 func (s *Server) shutdown() error {
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
 	defer cancel()
-	var errs []error
-	for _, srv := range []struct {
-		name string
-		*http.Server
-	}{{"webhook", s.webhook}, {"probe", s.probe}} {
-		if err := srv.Shutdown(ctx); err != nil {
-			srv.Close()
-			errs = append(errs, fmt.Errorf("shut down %s server: %w", srv.name, err))
-		}
-	}
-	if err := errors.Join(errs...); err != nil {
+	if err := errors.Join(stop(ctx, "webhook", s.webhook), stop(ctx, "probe", s.probe)); err != nil {
 		return err
 	}
 	s.cfg.Logger.Info("shut down: every in-flight review was answered")
+	return nil
+}
+
+// stop shuts a server down gracefully, and closes it when ctx ends first.
+func stop(ctx context.Context, name string, srv *http.Server) error {
+	if err := srv.Shutdown(ctx); err != nil {
+		srv.Close()
+		return fmt.Errorf("shut down %s server: %w", name, err)
+	}
 	return nil
 }

@@ -23,6 +23,7 @@ type command struct {
 var commands = map[string]command{
 	"cleanup": {"delete the webhook configurations (the chart's pre-delete hook)", runCleanup},
 	"version": {"print the version", runVersion},
+	"audit":   {"scan a cluster for what enforce mode would change or deny", runAudit},
 	"check":   {"evaluate manifests offline, as in CI; --fix writes the patches", runCheck},
 	"certs":   {"generate a development CA and serving certificate", runCerts},
 	"serve":   {"serve the admission webhook", runServe},

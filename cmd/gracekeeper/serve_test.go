@@ -1,0 +1,193 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gracekeeper/gracekeeper/certs"
+)
+
+func TestServeRejectsBadFlags(t *testing.T) {
+	tests := map[string]struct {
+		args []string
+		want string
+	}{
+		"An unknown flag":                {[]string{"--port", "1"}, "flag provided but not defined: -port"},
+		"An unknown log format":          {[]string{"--log-format", "xml"}, `--log-format "xml": want json or text`},
+		"An unknown log level":           {[]string{"--log-level", "loud"}, `--log-level "loud": want debug, info, warn or error`},
+		"A negative drain delay":         {[]string{"--drain-delay", "-1s"}, "--drain-delay -1s must not be negative"},
+		"A zero shutdown timeout":        {[]string{"--shutdown-timeout", "0s"}, "--shutdown-timeout 0s must be positive"},
+		"An argument that is not a flag": {[]string{"now"}, `unexpected arguments ["now"]`},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			var stderr bytes.Buffer
+			err := runServe(t.Context(), tt.args, io.Discard, &stderr)
+			if !errors.Is(err, errUsage) || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("serve %q = %v, want a usage error containing %q", tt.args, err, tt.want)
+			}
+		})
+	}
+}
+
+func TestServeHelpListsEveryFlag(t *testing.T) {
+	var stderr bytes.Buffer
+	if err := runServe(t.Context(), []string{"--help"}, io.Discard, &stderr); err != nil {
+		t.Fatalf("serve --help = %v", err)
+	}
+	for _, flag := range []string{"-tls-dir", "-listen", "-probe-listen", "-config", "-kubeconfig", "-drain-delay", "-shutdown-timeout", "-log-format", "-log-level"} {
+		if !strings.Contains(stderr.String(), flag) {
+			t.Errorf("serve --help does not mention %s:\n%s", flag, stderr.String())
+		}
+	}
+}
+
+func TestServeRefusesAnInvalidConfiguration(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "config.yaml")
+	if err := os.WriteFile(path, []byte("preStop: {sleepSecondz: 5}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	err := runServe(t.Context(), []string{"--config", path, "--tls-dir", t.TempDir()}, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "sleepSecondz") {
+		t.Errorf("serve with a bad configuration = %v, want an error naming the file and the field", err)
+	}
+}
+
+func TestServeStartsWhateverDiscoverySays(t *testing.T) {
+	apiServer := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/version" {
+			http.NotFound(w, r)
+			return
+		}
+		fmt.Fprint(w, `{"major":"1","minor":"37","gitVersion":"v1.37.2"}`)
+	}))
+	defer apiServer.Close()
+	reachable := writeKubeconfig(t, apiServer.URL)
+
+	tests := map[string]struct {
+		kubeconfig string
+		wantLogs   []string
+	}{
+		"An API server at 1.37 gets native sleep hooks": {
+			kubeconfig: reachable,
+			wantLogs:   []string{`"msg":"found the API server version","version":"v1.37.2"`, `"preStopHook":"sleep action"`},
+		},
+		"An unreachable API server is warned about, and exec sleep hooks are used": {
+			kubeconfig: filepath.Join(t.TempDir(), "missing-kubeconfig"),
+			wantLogs:   []string{`"level":"WARN","msg":"cannot find the API server version`, `"preStopHook":"exec sleep"`},
+		},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			tlsDir := t.TempDir()
+			ca, err := certs.GenerateCA("test CA", time.Hour)
+			if err != nil {
+				t.Fatal(err)
+			}
+			certPEM, keyPEM, err := ca.Issue([]string{"127.0.0.1"}, time.Hour)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := certs.WriteServing(tlsDir, ca.CertPEM, certPEM, keyPEM); err != nil {
+				t.Fatal(err)
+			}
+			listen, probeListen := freeAddr(t), freeAddr(t)
+			logs := &serveLogs{}
+			ctx, cancel := context.WithCancel(t.Context())
+			done := make(chan error, 1)
+			go func() {
+				done <- runServe(ctx, []string{"--tls-dir", tlsDir, "--listen", listen, "--probe-listen", probeListen,
+					"--kubeconfig", tt.kubeconfig, "--drain-delay", "0s"}, io.Discard, logs)
+			}()
+
+			deadline := time.Now().Add(10 * time.Second)
+			for !ready(probeListen) {
+				if time.Now().After(deadline) {
+					cancel()
+					t.Fatalf("not ready within 10s; logs:\n%s", logs.String())
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+			cancel()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Errorf("serve = %v after a clean shutdown, want nil", err)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("serve did not return within 10s of its context ending")
+			}
+			for _, want := range tt.wantLogs {
+				if !strings.Contains(logs.String(), want) {
+					t.Errorf("logs lack %s:\n%s", want, logs.String())
+				}
+			}
+		})
+	}
+}
+
+func ready(probeListen string) bool {
+	resp, err := http.Get("http://" + probeListen + "/readyz")
+	if err != nil {
+		return false
+	}
+	resp.Body.Close()
+	return resp.StatusCode == http.StatusOK
+}
+
+func writeKubeconfig(t *testing.T, server string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "kubeconfig")
+	kubeconfig := fmt.Sprintf(`apiVersion: v1
+kind: Config
+clusters: [{name: test, cluster: {server: %q}}]
+users: [{name: test, user: {token: test}}]
+contexts: [{name: test, context: {cluster: test, user: test}}]
+current-context: test
+`, server)
+	if err := os.WriteFile(path, []byte(kubeconfig), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// freeAddr returns a loopback address that was free a moment ago.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// serveLogs collects the server's logs across its goroutines.
+type serveLogs struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *serveLogs) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+func (l *serveLogs) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
+}
