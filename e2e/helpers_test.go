@@ -51,7 +51,7 @@ spec:
       - name: nginx
         image: nginx:1.18
 `, replicas, strategy)
-	path := filepath.Join(t.TempDir(), "nginx.yaml")
+	path := filepath.Join(commaFreeTempDir(t), "nginx.yaml")
 	if err := os.WriteFile(path, []byte(m), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -183,4 +183,16 @@ func mustKubectlIn(t *testing.T, input string, args ...string) result {
 		t.Fatalf("kubectl %s: %s", strings.Join(args, " "), r)
 	}
 	return r
+}
+
+// commaFreeTempDir is a temporary directory whose path kubectl can take: it
+// splits -f values on commas, which t.TempDir puts in from subtest names.
+func commaFreeTempDir(t *testing.T) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "gracekeeper-e2e-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	return dir
 }

@@ -45,11 +45,9 @@ type skippedObject struct {
 }
 
 type checkSummary struct {
-	Objects  int  `json:"objects"`
-	Denials  int  `json:"denials"`
-	Patches  int  `json:"patches"`
-	Warnings int  `json:"warnings"`
-	Fixed    bool `json:"fixed"`
+	Objects int `json:"objects"`
+	findingTally
+	Fixed bool `json:"fixed"`
 }
 
 func runCheck(_ context.Context, args []string, stdout, stderr io.Writer) error {
@@ -159,16 +157,7 @@ func evaluate(engine *policies.Engine, o *manifest.Object, report *checkReport) 
 	if checked.Findings == nil {
 		checked.Findings = []policies.Finding{}
 	}
-	for _, f := range findings {
-		switch f.Action {
-		case policies.ActionDeny:
-			report.Summary.Denials++
-		case policies.ActionPatch:
-			report.Summary.Patches++
-		default:
-			report.Summary.Warnings++
-		}
-	}
+	report.Summary.count(findings)
 	report.Summary.Objects++
 	report.Objects = append(report.Objects, checked)
 }
@@ -226,20 +215,14 @@ func printCheck(w io.Writer, report *checkReport, fixed bool) {
 		}
 		fmt.Fprintf(w, "%s  %s\n", o.Source, ref)
 		for _, f := range o.Findings {
-			text := f.Message
-			if f.Action == policies.ActionDeny {
-				text = policies.DenialText(f)
-				text = strings.TrimPrefix(text, "gracekeeper "+string(f.Rule)+": ")
-			}
-			fmt.Fprintf(w, "  %-5s  %-24s  %s\n", strings.ToUpper(string(f.Action)), f.Rule, text)
+			fmt.Fprintf(w, "  %s\n", findingLine(f))
 		}
 	}
 	for _, s := range report.Skipped {
 		fmt.Fprintf(w, "%s  %s/%s: skipped, %s\n", s.Source, strings.ToLower(s.Kind), s.Name, s.Reason)
 	}
 	sum := report.Summary
-	fmt.Fprintf(w, "\n%d checked, %d skipped: %s, %s, %s.", sum.Objects, len(report.Skipped),
-		plural(sum.Denials, "denial"), plural(sum.Patches, "patch"), plural(sum.Warnings, "warning"))
+	fmt.Fprintf(w, "\n%d checked, %d skipped: %s.", sum.Objects, len(report.Skipped), sum.findingTally)
 	switch {
 	case fixed && sum.Patches > 0:
 		fmt.Fprint(w, " The patches were written into the manifests.")
@@ -247,16 +230,6 @@ func printCheck(w io.Writer, report *checkReport, fixed bool) {
 		fmt.Fprint(w, " Run with --fix to write the patches into the manifests.")
 	}
 	fmt.Fprintln(w)
-}
-
-func plural(n int, word string) string {
-	if n == 1 {
-		return "1 " + word
-	}
-	if strings.HasSuffix(word, "ch") {
-		return fmt.Sprintf("%d %ses", n, word)
-	}
-	return fmt.Sprintf("%d %ss", n, word)
 }
 
 // stringList is a repeatable string flag.

@@ -20,24 +20,6 @@ func runCheckIn(t *testing.T, in string, args ...string) (stdout, stderr string,
 	return out.String(), errOut.String(), err
 }
 
-// golden compares got with testdata/check/NAME, rewritten with UPDATE_GOLDEN=1.
-func golden(t *testing.T, name, got string) {
-	t.Helper()
-	path := filepath.Join("testdata", "check", name)
-	if os.Getenv("UPDATE_GOLDEN") != "" {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run make update-golden)", err)
-	}
-	if got != string(want) {
-		t.Errorf("output differs from %s (run make update-golden if intended):\n--- got\n%s\n--- want\n%s", path, got, want)
-	}
-}
-
 func copyTo(t *testing.T, dir, name string) string {
 	t.Helper()
 	data, err := os.ReadFile(filepath.Join("testdata", "check", name))
@@ -56,7 +38,7 @@ func TestCheckReportsTheSeedScenarioAndExitsZero(t *testing.T) {
 	if err != nil {
 		t.Fatalf("a manifest with only patches and warnings must pass, got %v", err)
 	}
-	golden(t, "seed.txt", out)
+	golden(t, "check/seed.txt", out)
 }
 
 func TestCheckUsesExecBelowKubernetes133(t *testing.T) {
@@ -74,7 +56,7 @@ func TestCheckJSONIsStable(t *testing.T) {
 	if !errors.Is(err, errFindings) {
 		t.Fatalf("a Recreate Deployment must fail the check with exit 1, got %v", err)
 	}
-	golden(t, "mixed.json", out)
+	golden(t, "check/mixed.json", out)
 }
 
 func TestCheckFixRewritesFilesKeepingCommentsAndUnknownFields(t *testing.T) {
@@ -87,7 +69,7 @@ func TestCheckFixRewritesFilesKeepingCommentsAndUnknownFields(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "mixed.fixed.yaml", string(fixed))
+	golden(t, "check/mixed.fixed.yaml", string(fixed))
 	for _, keep := range []string{"# too few for rollout undo", "futureField: keep-me", "kind: Service", "schedule: \"0 3 * * *\""} {
 		if !strings.Contains(string(fixed), keep) {
 			t.Errorf("--fix lost %q", keep)
