@@ -64,15 +64,10 @@ func runCertsGenerate(_ context.Context, args []string, stdout, stderr io.Writer
 	validFor := flags.Duration("valid-for", 365*24*time.Hour, "validity of the serving certificate")
 	caValidFor := flags.Duration("ca-valid-for", 10*365*24*time.Hour, "validity of a newly created CA")
 	flags.Var(&hosts, "host", "DNS name or IP address for the certificate, repeatable (at least one)")
-	if err := flags.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return fmt.Errorf("%w: %w", errUsage, err)
+	if err := parseFlags(flags, args); err != nil {
+		return err
 	}
 	switch {
-	case flags.NArg() > 0:
-		return fmt.Errorf("%w: unexpected arguments %q", errUsage, flags.Args())
 	case *dir == "":
 		return fmt.Errorf("%w: --dir is required", errUsage)
 	case len(hosts) == 0:

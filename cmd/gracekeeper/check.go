@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -64,13 +63,10 @@ func runCheck(_ context.Context, args []string, stdout, stderr io.Writer) error 
 		fmt.Fprintln(stderr, "Usage: gracekeeper check -f FILE|DIR|- [flags]\n\nEvaluates manifests as the webhook would on CREATE in enforce mode.\nExit code: 0 nothing denied, 1 a denial (or any finding with --strict), 2 bad input.\n\nFlags:")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return fmt.Errorf("%w: %v", errUsage, err)
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
-	if len(files) == 0 || fs.NArg() > 0 {
+	if len(files) == 0 {
 		fs.Usage()
 		return fmt.Errorf("%w: name manifests with -f", errUsage)
 	}

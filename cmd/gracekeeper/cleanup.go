@@ -10,7 +10,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/tools/clientcmd"
 )
 
 // runCleanup deletes gracekeeper's webhook configurations. The Helm chart runs
@@ -27,22 +26,14 @@ func runCleanup(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	mutating := flags.String("mutating", "", "name of the MutatingWebhookConfiguration to delete")
 	validating := flags.String("validating", "", "name of the ValidatingWebhookConfiguration to delete")
 	kubeconfig := flags.String("kubeconfig", "", "kubeconfig file; defaults to $KUBECONFIG, ~/.kube/config, then the in-cluster service account")
-	if err := flags.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return fmt.Errorf("%w: %w", errUsage, err)
-	}
-	if flags.NArg() > 0 {
-		return fmt.Errorf("%w: unexpected arguments %q", errUsage, flags.Args())
+	if err := parseFlags(flags, args); err != nil {
+		return err
 	}
 	if *mutating == "" && *validating == "" {
 		return fmt.Errorf("%w: give --mutating, --validating or both", errUsage)
 	}
 
-	rules := clientcmd.NewDefaultClientConfigLoadingRules()
-	rules.ExplicitPath = *kubeconfig
-	config, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{}).ClientConfig()
+	config, err := kubeClientConfig(*kubeconfig, "").ClientConfig()
 	if err != nil {
 		return fmt.Errorf("load kubeconfig: %w", err)
 	}

@@ -5,12 +5,15 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
 	"sort"
 	"syscall"
+
+	"k8s.io/client-go/tools/clientcmd"
 )
 
 // command runs one subcommand. It returns errUsage-wrapped errors for bad
@@ -37,6 +40,8 @@ var (
 	errUsage = errors.New("usage error")
 	// errFindings marks a run whose findings fail it (check, audit --exit-code): exit code 1.
 	errFindings = errors.New("findings")
+	// errHelp marks a run that only printed its help: exit code 0.
+	errHelp = errors.New("help shown")
 )
 
 func main() {
@@ -62,7 +67,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	err := cmd.run(ctx, args[1:], stdout, stderr)
 	switch {
-	case err == nil:
+	case err == nil, errors.Is(err, errHelp):
 		return 0
 	case errors.Is(err, errFindings):
 		return 1
@@ -88,4 +93,26 @@ func usage(w io.Writer) {
 func runVersion(_ context.Context, _ []string, stdout, _ io.Writer) error {
 	_, err := fmt.Fprintln(stdout, version)
 	return err
+}
+
+// parseFlags parses a subcommand's flags, which take no positional arguments.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return errHelp
+		}
+		return fmt.Errorf("%w: %w", errUsage, err)
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%w: unexpected arguments %q", errUsage, fs.Args())
+	}
+	return nil
+}
+
+// kubeClientConfig loads client configuration by the standard rules: the named
+// kubeconfig, else $KUBECONFIG or ~/.kube/config, and in a pod its service account.
+func kubeClientConfig(kubeconfig, kubeContext string) clientcmd.ClientConfig {
+	rules := clientcmd.NewDefaultClientConfigLoadingRules()
+	rules.ExplicitPath = kubeconfig
+	return clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{CurrentContext: kubeContext})
 }

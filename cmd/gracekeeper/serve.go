@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -12,8 +11,6 @@ import (
 
 	apiversion "k8s.io/apimachinery/pkg/version"
 	"k8s.io/client-go/discovery"
-	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/gracekeeper/gracekeeper/certs"
 	"github.com/gracekeeper/gracekeeper/policies"
@@ -44,15 +41,10 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 	shutdownTimeout := flags.Duration("shutdown-timeout", webhook.DefaultShutdownTimeout, "how long in-flight reviews may take after the drain delay")
 	logFormat := flags.String("log-format", "json", "log format: json or text")
 	logLevel := flags.String("log-level", "info", "log level: debug, info, warn or error")
-	if err := flags.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return fmt.Errorf("%w: %w", errUsage, err)
+	if err := parseFlags(flags, args); err != nil {
+		return err
 	}
 	switch {
-	case flags.NArg() > 0:
-		return fmt.Errorf("%w: unexpected arguments %q", errUsage, flags.Args())
 	case *drainDelay < 0:
 		return fmt.Errorf("%w: --drain-delay %s must not be negative", errUsage, *drainDelay)
 	case *shutdownTimeout <= 0:
@@ -132,13 +124,7 @@ func serverVersion(ctx context.Context, cfg *v1alpha1.Configuration, kubeconfig 
 // discoverVersion asks the API server for its version, through --kubeconfig
 // when given, else the in-cluster service account.
 func discoverVersion(ctx context.Context, kubeconfig string) (string, error) {
-	var restConfig *rest.Config
-	var err error
-	if kubeconfig != "" {
-		restConfig, err = clientcmd.BuildConfigFromFlags("", kubeconfig)
-	} else {
-		restConfig, err = rest.InClusterConfig()
-	}
+	restConfig, err := kubeClientConfig(kubeconfig, "").ClientConfig()
 	if err != nil {
 		return "", fmt.Errorf("client configuration: %w", err)
 	}

@@ -44,8 +44,8 @@ func TestServeRejectsBadFlags(t *testing.T) {
 
 func TestServeHelpListsEveryFlag(t *testing.T) {
 	var stderr bytes.Buffer
-	if err := runServe(t.Context(), []string{"--help"}, io.Discard, &stderr); err != nil {
-		t.Fatalf("serve --help = %v", err)
+	if code := run(t.Context(), []string{"serve", "--help"}, io.Discard, &stderr); code != 0 {
+		t.Fatalf("serve --help exits %d, want 0", code)
 	}
 	for _, flag := range []string{"-tls-dir", "-listen", "-probe-listen", "-config", "-kubeconfig", "-drain-delay", "-shutdown-timeout", "-log-format", "-log-level"} {
 		if !strings.Contains(stderr.String(), flag) {
