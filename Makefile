@@ -10,8 +10,7 @@ LDFLAGS     := -X main.version=$(VERSION)
 FUZZTIME    ?= 30s
 GO_PACKAGES := ./cmd/... ./webhook/... ./policies/... ./certs/... ./deploy/...
 
-export GRACEKEEPER_BIN_DIR := $(BIN_DIR)
-export GRACEKEEPER_BINARY  := $(CURDIR)/bin/gracekeeper
+export GRACEKEEPER_E2E_BIN := $(BIN_DIR)
 
 .PHONY: help
 help: ## Show this help.
@@ -56,11 +55,15 @@ e2e: tools build ## Run the end-to-end tests against a real local control plane.
 
 .PHONY: up
 up: tools build ## Start a local cluster with gracekeeper installed; prints how to use it.
-	go run ./e2e/cmd/up
+	go run ./e2e/cmd/up -bin $(BIN_DIR)
 
 .PHONY: down
 down: ## Stop the local cluster started by `make up`.
 	go run ./e2e/cmd/up -down
+
+.PHONY: generate-kwok-stages
+generate-kwok-stages: ## Regenerate e2e/cluster/kwok-stages.yaml after bumping kwok in e2e/tools/go.mod.
+	go generate ./e2e/cluster
 
 .PHONY: bench
 bench: tools build ## Run the benchmarks and write docs/benchmarks.md.

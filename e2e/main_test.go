@@ -37,16 +37,19 @@ func TestMain(m *testing.M) {
 }
 
 func runMain(m *testing.M) int {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
 	binDir := os.Getenv("GRACEKEEPER_E2E_BIN")
 	if binDir == "" {
 		binDir = filepath.Join("..", ".cache", "bin", "v1.37.2")
 	}
-	if err := cluster.BuildBinaries(ctx, "..", binDir, os.Stderr); err != nil {
+	// make e2e builds these first; a cold build takes minutes, once.
+	build, cancelBuild := context.WithTimeout(context.Background(), time.Hour)
+	defer cancelBuild()
+	if err := cluster.BuildBinaries(build, "..", binDir, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
 	tmp, err := os.MkdirTemp("", "gracekeeper-e2e-bin-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

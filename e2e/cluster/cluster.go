@@ -7,6 +7,19 @@
 // Deployments really roll out: controllers act under their own service
 // accounts, kwok acts as a node, and every request goes through the real
 // admission chain.
+//
+// A test starts one and drives it as a user would:
+//
+//	c, err := cluster.Start(ctx, cluster.Options{BinDir: ".cache/bin/v1.37.2"})
+//	...
+//	defer c.Stop()
+//	err = c.StartWebhook(ctx, gracekeeperBinary, map[string]any{"config": map[string]any{"recreate": "convert"}})
+//	stdout, stderr, err := c.Kubectl(ctx, "-n", "demo", "scale", "deployment/web", "--replicas=0")
+//
+// On a failure, c.Tails(n) shows the end of every process's log (they live
+// in c.Dir/logs). Processes die with the test binary, even when it is
+// killed; with Options.Detached they outlive it instead (make up), and
+// Attach finds them again (make down).
 package cluster
 
 import (
@@ -99,13 +112,13 @@ func Start(ctx context.Context, opts Options) (_ *Cluster, err error) {
 	if opts.Progress == nil {
 		opts.Progress = func(string, ...any) {}
 	}
-	dir, err := makeDir(opts.Dir)
-	if err != nil {
-		return nil, err
-	}
 	binDir, err := filepath.Abs(opts.BinDir)
 	if err != nil {
 		return nil, fmt.Errorf("resolve %s: %w", opts.BinDir, err)
+	}
+	dir, err := makeDir(opts.Dir)
+	if err != nil {
+		return nil, err
 	}
 	c := &Cluster{Dir: dir, BinDir: binDir, Kubeconfig: filepath.Join(dir, "kubeconfig"), opts: opts}
 	defer func() {
@@ -345,10 +358,11 @@ func (c *Cluster) Healthy(ctx context.Context) bool {
 	return err == nil
 }
 
-// Stop stops every process the cluster started (SIGTERM to its process
-// group, SIGKILL after 5 s), waits for each to exit and removes Dir. If a
-// process survives, Dir is kept so that a later Stop can retry. Calling Stop
-// again after it succeeded does nothing.
+// Stop kills every process the cluster started, with SIGKILL to its
+// process group, waits for each to exit and removes Dir. Nothing is kept, so
+// nothing needs a graceful shutdown, which takes the API server and etcd
+// several seconds. If a process survives, Dir is kept so that a later Stop
+// can retry. Calling Stop again after it succeeded does nothing.
 func (c *Cluster) Stop() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -358,7 +372,7 @@ func (c *Cluster) Stop() error {
 	errs := make([]error, len(c.procs))
 	var wg sync.WaitGroup
 	for i, p := range c.procs {
-		wg.Go(func() { errs[i] = p.stop(5 * time.Second) })
+		wg.Go(func() { errs[i] = p.stop(0) })
 	}
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {

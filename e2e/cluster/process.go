@@ -99,22 +99,33 @@ func (p *process) exitError() error {
 	return fmt.Errorf("%s exited", p.Name)
 }
 
-// stop sends SIGTERM to the process group, then SIGKILL after grace, and
-// waits until the process is gone.
+// stop ends the process's group: with SIGTERM first if grace is positive,
+// then with SIGKILL, and waits until the process is gone.
 func (p *process) stop(grace time.Duration) error {
-	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGKILL} {
-		if !p.running() {
-			return nil
-		}
-		// The group id is the PID: every process is started as a group leader.
-		if err := syscall.Kill(-p.PID, sig); err != nil && !errors.Is(err, syscall.ESRCH) {
-			return fmt.Errorf("signal %s (pid %d): %w", p.Name, p.PID, err)
-		}
-		if p.wait(grace) {
-			return nil
+	if grace > 0 {
+		if err := p.signal(syscall.SIGTERM); err != nil || p.wait(grace) {
+			return err
 		}
 	}
-	return fmt.Errorf("%s (pid %d) survived SIGKILL", p.Name, p.PID)
+	if err := p.signal(syscall.SIGKILL); err != nil {
+		return err
+	}
+	if !p.wait(10 * time.Second) {
+		return fmt.Errorf("%s (pid %d) survived SIGKILL", p.Name, p.PID)
+	}
+	return nil
+}
+
+// signal signals the process's group, unless the process is gone.
+func (p *process) signal(sig syscall.Signal) error {
+	if !p.running() {
+		return nil
+	}
+	// The group id is the PID: every process is started as a group leader.
+	if err := syscall.Kill(-p.PID, sig); err != nil && !errors.Is(err, syscall.ESRCH) {
+		return fmt.Errorf("signal %s (pid %d): %w", p.Name, p.PID, err)
+	}
+	return nil
 }
 
 // wait reports whether the process exited within timeout.

@@ -52,13 +52,41 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("resolve %s: %w", *dir, err)
 	}
+	if !*down {
+		if _, err := os.Stat(filepath.Join("e2e", "tools", "build.sh")); err != nil {
+			return errors.New("run it from the repository's top directory (make up)")
+		}
+	}
+	unlock, err := lock(dirAbs)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	if *down {
 		return stopCluster(dirAbs, stdout)
 	}
-	if _, err := os.Stat(filepath.Join("e2e", "tools", "build.sh")); err != nil {
-		return errors.New("run it from the repository's top directory (make up)")
-	}
 	return startCluster(ctx, dirAbs, *binDir, stdout, stderr)
+}
+
+// lock takes an exclusive lock on dir, creating it, so that a second make up
+// or make down waits for nothing and touches nothing while one runs. The
+// lock goes with this process; the detached cluster does not inherit it.
+func lock(dir string) (unlock func(), err error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("create %s: %w", dir, err)
+	}
+	f, err := os.Open(dir)
+	if err != nil {
+		return nil, fmt.Errorf("lock %s: %w", dir, err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, fmt.Errorf("another make up or make down is running on %s", dir)
+		}
+		return nil, fmt.Errorf("lock %s: %w", dir, err)
+	}
+	return func() { f.Close() }, nil
 }
 
 func startCluster(ctx context.Context, dir, binDir string, stdout, stderr io.Writer) error {
