@@ -1,0 +1,293 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/utils/ptr"
+
+	"github.com/gracekeeper/gracekeeper/e2e/bench"
+	"github.com/gracekeeper/gracekeeper/e2e/cluster"
+)
+
+// setup is one namespace of part 3 and the admission its requests get.
+type setup struct {
+	name      string
+	namespace string
+	labels    map[string]string
+	// denial is how the API server words this setup's denial of a
+	// Recreate Deployment; empty when nothing is denied or mutated.
+	denial string
+}
+
+var setups = []setup{
+	{"no admission policy", "bench-none", nil, ""},
+	{"gracekeeper (enforce)", "bench-gracekeeper", map[string]string{"gracekeeper.io/mode": "enforce"},
+		`admission webhook "enforce.validate.gracekeeper.io" denied the request`},
+	{"in-tree MutatingAdmissionPolicy + ValidatingAdmissionPolicy", "bench-in-tree", map[string]string{inTreeLabel: "in-tree"},
+		`ValidatingAdmissionPolicy 'bench-rolling-updates' with binding 'bench-rolling-updates' denied request`},
+}
+
+// apiKinds are the objects created, by the name the report gives them.
+var apiKinds = []string{"Pod", "Deployment"}
+
+// block is how many creates in a row go to one namespace before the next
+// takes its turn, so that a slow spell of a shared machine hits them alike.
+const block = 100
+
+// apiResult is part 3.
+type apiResult struct {
+	serverVersion   string
+	matchConditions []admissionregistrationv1.MatchCondition
+	runs            []apiRun
+	// reviewTimes are gracekeeper's own, for the gracekeeper namespace.
+	reviewTimes []reviewTime
+}
+
+// apiRun is the creates of one kind at one concurrency, in every setup.
+type apiRun struct {
+	kind        string
+	concurrency int
+	// latencies of each setup, sorted, in the order of setups.
+	latencies [][]time.Duration
+}
+
+func runAPIServer(ctx context.Context, opts *options, logf func(string, ...any)) (_ *apiResult, err error) {
+	if err := cluster.BuildBinaries(ctx, ".", opts.binDir, os.Stderr); err != nil {
+		return nil, err
+	}
+	startCtx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+	defer cancel()
+	c, err := cluster.Start(startCtx, cluster.Options{BinDir: opts.binDir, Progress: logf})
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			err = fmt.Errorf("%w\n%s", err, c.Tails(10))
+		}
+		err = errors.Join(err, c.Stop())
+	}()
+	if err := c.StartWebhook(startCtx, opts.gracekeeper, nil); err != nil {
+		return nil, err
+	}
+	result := &apiResult{}
+	version, err := c.Client().Discovery().ServerVersion()
+	if err != nil {
+		return nil, fmt.Errorf("API server version: %w", err)
+	}
+	result.serverVersion = version.GitVersion
+	if result.matchConditions, err = installInTreePolicies(startCtx, c.Client()); err != nil {
+		return nil, err
+	}
+	for _, s := range setups {
+		if err := createNamespace(startCtx, c.Client(), s); err != nil {
+			return nil, err
+		}
+	}
+	client, err := benchClient(c.RESTConfig())
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range setups {
+		logf("checking that %s does its job", s.name)
+		if err := verifySetup(startCtx, client, s); err != nil {
+			return nil, fmt.Errorf("%s: %w", s.name, err)
+		}
+	}
+
+	creates := map[string]func(ctx context.Context, namespace string) error{
+		"Pod": func(ctx context.Context, namespace string) error {
+			_, err := client.CoreV1().Pods(namespace).Create(ctx, benchPod(namespace), dryRun)
+			return err
+		},
+		"Deployment": func(ctx context.Context, namespace string) error {
+			_, err := client.AppsV1().Deployments(namespace).Create(ctx, benchDeployment(namespace), dryRun)
+			return err
+		},
+	}
+	for _, kind := range apiKinds {
+		// Warm every path up: connections, caches, the webhook's TLS.
+		if _, err := measureSetups(ctx, creates[kind], min(block, opts.creates), opts.apiConcurrency); err != nil {
+			return nil, fmt.Errorf("warm-up of %s creates: %w", kind, err)
+		}
+		for _, concurrency := range []int{1, opts.apiConcurrency} {
+			logf("%d dry-run %s creates per namespace, %d at a time", opts.creates, kind, concurrency)
+			latencies, err := measureSetups(ctx, creates[kind], opts.creates, concurrency)
+			if err != nil {
+				return nil, fmt.Errorf("%s creates: %w", kind, err)
+			}
+			result.runs = append(result.runs, apiRun{kind: kind, concurrency: concurrency, latencies: latencies})
+			for i, s := range setups {
+				logf("  %s: p50 %.2f ms, p99 %.2f ms", s.name, ms(bench.Quantile(latencies[i], 0.5)), ms(bench.Quantile(latencies[i], 0.99)))
+			}
+		}
+	}
+	if result.reviewTimes, err = reviewTimes(ctx, c.WebhookProbeURL()+"/metrics", setups[1].namespace); err != nil {
+		return nil, err
+	}
+	return result, nil
+}
+
+var dryRun = metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}}
+
+// benchClient is an admin client without client-side rate limits, which
+// would measure themselves, and without printing the webhook's warnings.
+func benchClient(config *rest.Config) (kubernetes.Interface, error) {
+	config.QPS = -1
+	config.WarningHandler = rest.NoWarnings{}
+	client, err := kubernetes.NewForConfig(config)
+	if err != nil {
+		return nil, fmt.Errorf("create client: %w", err)
+	}
+	return client, nil
+}
+
+func createNamespace(ctx context.Context, client kubernetes.Interface, s setup) error {
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: s.namespace, Labels: s.labels}}
+	if _, err := client.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{}); err != nil {
+		return fmt.Errorf("create namespace %s: %w", s.namespace, err)
+	}
+	// Pods need the namespace's default ServiceAccount, which a controller creates.
+	return poll(ctx, func(ctx context.Context) error {
+		_, err := client.CoreV1().ServiceAccounts(s.namespace).Get(ctx, "default", metav1.GetOptions{})
+		return err
+	})
+}
+
+// benchPod is the typical pod, as its controller sends it.
+func benchPod(namespace string) *corev1.Pod {
+	pod := bench.NewPod(bench.TypicalContainers)
+	pod.Namespace = namespace
+	return pod
+}
+
+func benchDeployment(namespace string) *appsv1.Deployment {
+	d := bench.NewDeployment("registry.example.com/shop/web:2.4.1")
+	d.Namespace = namespace
+	return d
+}
+
+// verifySetup checks, until it holds or a minute passes, that the setup's
+// admission does what the benchmark says it does: the pod gets its hooks
+// and grace period, and Recreate and OnDelete are denied, or, without
+// admission, neither happens. Policies and webhook configurations reach
+// the API server's admission through informers, hence the wait.
+func verifySetup(ctx context.Context, client kubernetes.Interface, s setup) error {
+	return poll(ctx, func(ctx context.Context) error {
+		pod, err := client.CoreV1().Pods(s.namespace).Create(ctx, benchPod(s.namespace), dryRun)
+		if err != nil {
+			return fmt.Errorf("dry-run pod create: %w", err)
+		}
+		recreate := benchDeployment(s.namespace)
+		recreate.Spec.Strategy = appsv1.DeploymentStrategy{Type: appsv1.RecreateDeploymentStrategyType}
+		_, recreateErr := client.AppsV1().Deployments(s.namespace).Create(ctx, recreate, dryRun)
+		onDelete := &appsv1.StatefulSet{
+			ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: s.namespace},
+			Spec: appsv1.StatefulSetSpec{
+				Replicas: ptr.To[int32](3), ServiceName: "web", Selector: recreate.Spec.Selector, Template: recreate.Spec.Template,
+				UpdateStrategy: appsv1.StatefulSetUpdateStrategy{Type: appsv1.OnDeleteStatefulSetStrategyType},
+			},
+		}
+		_, onDeleteErr := client.AppsV1().StatefulSets(s.namespace).Create(ctx, onDelete, dryRun)
+
+		if s.denial == "" {
+			if pod.Spec.Containers[0].Lifecycle != nil || *pod.Spec.TerminationGracePeriodSeconds != 20 {
+				return fmt.Errorf("the pod was changed: %+v, grace period %d", pod.Spec.Containers[0].Lifecycle, *pod.Spec.TerminationGracePeriodSeconds)
+			}
+			return errors.Join(recreateErr, onDeleteErr)
+		}
+		if err := gracefulPod(pod); err != nil {
+			return fmt.Errorf("dry-run pod create: %w", err)
+		}
+		for what, err := range map[string]error{"Deployment with strategy Recreate": recreateErr, "StatefulSet with updateStrategy OnDelete": onDeleteErr} {
+			if err == nil || !strings.Contains(err.Error(), s.denial) {
+				return fmt.Errorf("dry-run create of a %s: got %v, want %q", what, err, s.denial)
+			}
+		}
+		return nil
+	})
+}
+
+// poll runs check every 250 ms until it returns nil, for up to a minute,
+// and returns its last error if it never does.
+func poll(ctx context.Context, check func(context.Context) error) error {
+	var last error
+	err := wait.PollUntilContextTimeout(ctx, 250*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+		last = check(ctx)
+		return last == nil, nil
+	})
+	if err != nil && last != nil {
+		return last
+	}
+	return err
+}
+
+// measureSetups sends n creates to every setup's namespace, at the given
+// concurrency, the namespaces taking turns block by block, and returns the
+// sorted latencies of each setup.
+func measureSetups(ctx context.Context, create func(context.Context, string) error, n, concurrency int) ([][]time.Duration, error) {
+	latencies := make([][]time.Duration, len(setups))
+	for done, turn := 0, 0; done < n; done, turn = done+block, turn+1 {
+		count := min(block, n-done)
+		// Each block starts with another namespace.
+		for k := range setups {
+			i := (turn + k) % len(setups)
+			l, err := measure(ctx, count, concurrency, func(ctx context.Context) error {
+				return create(ctx, setups[i].namespace)
+			})
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", setups[i].name, err)
+			}
+			latencies[i] = append(latencies[i], l...)
+		}
+	}
+	for _, l := range latencies {
+		slices.Sort(l)
+	}
+	return latencies, nil
+}
+
+// measure runs do n times from concurrency goroutines and returns the
+// latency of each call. It stops at the first error.
+func measure(ctx context.Context, n, concurrency int, do func(context.Context) error) ([]time.Duration, error) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	latencies := make([]time.Duration, n)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range concurrency {
+		wg.Go(func() {
+			for i := int(next.Add(1)) - 1; i < n && ctx.Err() == nil; i = int(next.Add(1)) - 1 {
+				start := time.Now()
+				callCtx, cancelCall := context.WithTimeout(ctx, 30*time.Second)
+				err := do(callCtx)
+				cancelCall()
+				if err != nil {
+					cancel(err)
+					return
+				}
+				latencies[i] = time.Since(start)
+			}
+		})
+	}
+	wg.Wait()
+	if err := context.Cause(ctx); err != nil {
+		return nil, err
+	}
+	return latencies, nil
+}
