@@ -67,7 +67,7 @@ generate-kwok-stages: ## Regenerate e2e/cluster/kwok-stages.yaml after bumping k
 
 .PHONY: bench
 bench: tools build ## Run the benchmarks and write docs/benchmarks.md.
-	go run ./e2e/cmd/bench
+	go run ./e2e/cmd/bench -gracekeeper bin/gracekeeper $(BENCH_FLAGS)
 
 .PHONY: image
 image: ## Build the container image (needs a Docker engine).

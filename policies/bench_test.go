@@ -79,9 +79,11 @@ func benchEvaluate(b *testing.B, engine *policies.Engine, r *policies.Review, fi
 		b.Fatalf("decision: allowed %t with %d findings %+v, want allowed with %d", d.Allowed, len(d.Reported), d.Reported, findings)
 	}
 	b.ReportAllocs()
+	stop := bench.MeasureCPU(b)
 	for b.Loop() {
 		policies.Decide(policies.ModeEnforce, engine.Evaluate(r))
 	}
+	stop()
 }
 
 func user(u authenticationv1.UserInfo) policies.UserInfo {

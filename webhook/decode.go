@@ -105,18 +105,32 @@ func decodeObject(raw []byte, t target) (runtime.Object, error) {
 	if absent(raw) {
 		return nil, nil
 	}
-	var meta metav1.TypeMeta
-	if err := sigsjson.UnmarshalCaseSensitivePreserveInts(raw, &meta); err != nil {
-		return nil, err
-	}
-	if got := meta.GroupVersionKind(); !got.Empty() && got != t.object {
-		return nil, fmt.Errorf("object is %s, want %s", formatGVK(got), formatGVK(t.object))
-	}
+	// The kind is decoded with the object, in one pass: JSON decoding is
+	// most of what a review costs. Only an object that does not decode is
+	// read again, for a kind that would explain why.
 	obj := t.new()
 	if err := sigsjson.UnmarshalCaseSensitivePreserveInts(raw, obj); err != nil {
+		var meta metav1.TypeMeta
+		if sigsjson.UnmarshalCaseSensitivePreserveInts(raw, &meta) == nil {
+			if err := checkObjectKind(meta.GroupVersionKind(), t); err != nil {
+				return nil, err
+			}
+		}
+		return nil, err
+	}
+	if err := checkObjectKind(obj.GetObjectKind().GroupVersionKind(), t); err != nil {
 		return nil, err
 	}
 	return obj, nil
+}
+
+// checkObjectKind refuses an object that names another kind than the
+// target's; one that names none is read as the target's.
+func checkObjectKind(got schema.GroupVersionKind, t target) error {
+	if !got.Empty() && got != t.object {
+		return fmt.Errorf("object is %s, want %s", formatGVK(got), formatGVK(t.object))
+	}
+	return nil
 }
 
 func absent(raw []byte) bool {

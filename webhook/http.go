@@ -115,22 +115,41 @@ func checkReview(body []byte) error {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return errors.New("empty body: send an admission.k8s.io/v1 AdmissionReview")
 	}
-	var typeMeta metav1.TypeMeta
-	if err := sigsjson.UnmarshalCaseSensitivePreserveInts(body, &typeMeta); err != nil {
-		return fmt.Errorf("body is not a JSON AdmissionReview: %w", err)
-	}
-	if typeMeta.APIVersion != admissionv1.SchemeGroupVersion.String() || typeMeta.Kind != "AdmissionReview" {
-		return fmt.Errorf("body is apiVersion %q kind %q: send an admission.k8s.io/v1 AdmissionReview", typeMeta.APIVersion, typeMeta.Kind)
-	}
+	// A well-formed review is read in one pass: JSON decoding is most of
+	// what a review costs, and kubewebhook decodes the body again. Only a
+	// body that does not decode is read again, to say why.
 	var review admissionv1.AdmissionReview
 	if err := sigsjson.UnmarshalCaseSensitivePreserveInts(body, &review); err != nil {
+		if err := checkTypeMeta(body); err != nil {
+			return err
+		}
 		return fmt.Errorf("malformed AdmissionReview: %w", err)
+	}
+	if err := checkKind(review.TypeMeta); err != nil {
+		return err
 	}
 	switch {
 	case review.Request == nil:
 		return errors.New("AdmissionReview has no request")
 	case review.Request.UID == "":
 		return errors.New("AdmissionReview request has no uid, which the response must echo")
+	}
+	return nil
+}
+
+// checkTypeMeta says what is wrong with a body that is not JSON, or not an
+// AdmissionReview.
+func checkTypeMeta(body []byte) error {
+	var typeMeta metav1.TypeMeta
+	if err := sigsjson.UnmarshalCaseSensitivePreserveInts(body, &typeMeta); err != nil {
+		return fmt.Errorf("body is not a JSON AdmissionReview: %w", err)
+	}
+	return checkKind(typeMeta)
+}
+
+func checkKind(typeMeta metav1.TypeMeta) error {
+	if typeMeta.APIVersion != admissionv1.SchemeGroupVersion.String() || typeMeta.Kind != "AdmissionReview" {
+		return fmt.Errorf("body is apiVersion %q kind %q: send an admission.k8s.io/v1 AdmissionReview", typeMeta.APIVersion, typeMeta.Kind)
 	}
 	return nil
 }

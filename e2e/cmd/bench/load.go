@@ -29,7 +29,6 @@ const loadPath = "/mutate/enforce"
 
 // loadResult is part 2.
 type loadResult struct {
-	opts      *options
 	bodyBytes int
 	servers   []*serverLoad
 }
@@ -108,7 +107,7 @@ func runLoad(ctx context.Context, opts *options, tmp string, logf func(string, .
 	if err != nil {
 		return nil, err
 	}
-	result := &loadResult{opts: opts, bodyBytes: len(body)}
+	result := &loadResult{bodyBytes: len(body)}
 	gracekeeperURL := fmt.Sprintf("https://127.0.0.1:%d", ports[0])
 	noopURL := fmt.Sprintf("https://127.0.0.1:%d", ports[2])
 	servers := []struct {

@@ -67,7 +67,7 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	flags.SetOutput(stderr)
 	flags.StringVar(&o.out, "out", filepath.Join("docs", "benchmarks.md"), "report to write")
 	parts := flags.String("parts", strings.Join(allParts, ","), "parts to run, comma-separated: go, load, apiserver")
-	flags.IntVar(&o.count, "count", 6, "runs of each Go benchmark (go test -count)")
+	flags.IntVar(&o.count, "count", 6, "rounds of Go benchmarks, each running every benchmark once")
 	flags.StringVar(&o.benchtime, "benchtime", "1s", "duration of each Go benchmark run (go test -benchtime)")
 	flags.IntVar(&o.loadConcurrency, "load-concurrency", 8, "clients of the HTTPS load test, each with its own keep-alive connection")
 	flags.IntVar(&o.loadWarmup, "load-warmup", 1000, "unmeasured reviews sent before each load run")
@@ -76,8 +76,8 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	flags.DurationVar(&o.loadTimeout, "load-timeout", 2*time.Minute, "bound of each load run")
 	flags.IntVar(&o.creates, "creates", 2000, "dry-run creates of each kind, per namespace and concurrency, through the API server")
 	flags.IntVar(&o.apiConcurrency, "api-concurrency", 4, "clients of the concurrent API server runs")
-	flags.StringVar(&o.binDir, "bin", envOr("GRACEKEEPER_BIN_DIR", filepath.Join(".cache", "bin", "v1.37.2")), "directory of the control-plane binaries, built there if missing")
-	flags.StringVar(&o.gracekeeper, "gracekeeper", envOr("GRACEKEEPER_BINARY", ""), "gracekeeper binary to run; empty builds one")
+	flags.StringVar(&o.binDir, "bin", envOr("GRACEKEEPER_E2E_BIN", filepath.Join(".cache", "bin", "v1.37.2")), "directory of the control-plane binaries, built there if missing")
+	flags.StringVar(&o.gracekeeper, "gracekeeper", "", "gracekeeper binary to run; empty builds one")
 	if err := flags.Parse(args); err != nil {
 		return nil, err
 	}
@@ -110,6 +110,9 @@ func (o *options) runs(part string) bool { return slices.Contains(o.parts, part)
 
 func run(ctx context.Context, args []string, stderr io.Writer) error {
 	opts, err := parseOptions(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
 	if err != nil {
 		return err
 	}
@@ -142,7 +145,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 
 	if opts.runs("go") {
-		logf("part 1: Go benchmarks (-count %d, -benchtime %s)", opts.count, opts.benchtime)
+		logf("part 1: Go benchmarks, %d rounds (-benchtime %s)", opts.count, opts.benchtime)
 		if r.goBench, err = runGoBenchmarks(ctx, opts, stderr); err != nil {
 			return fmt.Errorf("Go benchmarks: %w", err)
 		}

@@ -11,62 +11,40 @@ import (
 	"time"
 )
 
-// reviewTime is the mean time gracekeeper spent on the reviews of one
-// webhook and kind, by its own metrics.
-type reviewTime struct {
-	webhook, kind string
-	reviews       int
-	mean          time.Duration
+// stepTime is the mean duration of one step of admission, from a
+// histogram of the API server's or gracekeeper's metrics.
+type stepTime struct {
+	// what the step is, for the report.
+	what  string
+	calls int
+	mean  time.Duration
 }
 
-// reviewTimes reads kubewebhook's review duration histograms from the
-// webhook's /metrics, for the reviews of one namespace. They time the
-// review itself (decoding the object, the engine, logs and metrics), not
-// the HTTP request or the decoding of the AdmissionReview around it.
-func reviewTimes(ctx context.Context, metricsURL, namespace string) ([]reviewTime, error) {
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, metricsURL, nil)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("get webhook metrics: %w", err)
-	}
-	defer resp.Body.Close()
-	text, err := io.ReadAll(resp.Body)
-	if err != nil || resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("get webhook metrics: %s: %v", resp.Status, err)
-	}
-	type key struct{ webhook, kind string }
-	sums, counts := map[key]float64{}, map[key]float64{}
-	for line := range strings.Lines(string(text)) {
-		name, labels, value, ok := parseSample(line)
-		if !ok || labels["resource_namespace"] != namespace {
+// histogramMeans reads the histogram name from Prometheus text and returns
+// the mean of each group of its series, grouped by the value of the label
+// by; what names a group from that value.
+func histogramMeans(text, name, by string, what func(group string) string) []stepTime {
+	sums, counts := map[string]float64{}, map[string]float64{}
+	for line := range strings.Lines(text) {
+		sample, labels, value, ok := parseSample(line)
+		if !ok {
 			continue
 		}
-		for _, webhook := range []string{"mutating", "validating"} {
-			k := key{webhook, labels["resource_kind"]}
-			switch name {
-			case "kubewebhook_" + webhook + "_webhook_review_duration_seconds_sum":
-				sums[k] += value
-			case "kubewebhook_" + webhook + "_webhook_review_duration_seconds_count":
-				counts[k] += value
-			}
+		switch sample {
+		case name + "_sum":
+			sums[labels[by]] += value
+		case name + "_count":
+			counts[labels[by]] += value
 		}
 	}
-	var times []reviewTime
-	for k, n := range counts {
+	var steps []stepTime
+	for group, n := range counts {
 		if n > 0 {
-			times = append(times, reviewTime{webhook: k.webhook, kind: k.kind, reviews: int(n),
-				mean: time.Duration(sums[k] / n * float64(time.Second))})
+			steps = append(steps, stepTime{what: what(group), calls: int(n), mean: time.Duration(sums[group] / n * float64(time.Second))})
 		}
 	}
-	slices.SortFunc(times, func(a, b reviewTime) int {
-		return strings.Compare(a.kind+a.webhook, b.kind+b.webhook)
-	})
-	return times, nil
+	slices.SortFunc(steps, func(a, b stepTime) int { return strings.Compare(a.what, b.what) })
+	return steps
 }
 
 // parseSample reads one sample line of the Prometheus text format:
@@ -90,4 +68,50 @@ func parseSample(line string) (name string, labels map[string]string, value floa
 		labels[k] = strings.TrimSuffix(v, `"`)
 	}
 	return line[:open], labels, value, true
+}
+
+// admissionSteps are the mean durations, over the whole run, of what the
+// API server's admission did for the benchmark's requests, by its own
+// metrics and gracekeeper's: each call to a webhook as the API server timed
+// it, gracekeeper's own part of each review, and each mutation of the
+// in-tree MutatingAdmissionPolicy. (The API server times a
+// ValidatingAdmissionPolicy only when it denies or fails.)
+func admissionSteps(apiServerMetrics, gracekeeperMetrics string) []stepTime {
+	var steps []stepTime
+	for _, s := range histogramMeans(apiServerMetrics, "apiserver_admission_webhook_admission_duration_seconds", "name",
+		func(name string) string { return "kube-apiserver: webhook call, " + name }) {
+		// The mode-label check sees only the namespaces the benchmark creates.
+		if !strings.HasPrefix(s.what, "kube-apiserver: webhook call, namespaces.") {
+			steps = append(steps, s)
+		}
+	}
+	for _, kind := range []string{"mutating", "validating"} {
+		steps = append(steps, histogramMeans(gracekeeperMetrics, "kubewebhook_"+kind+"_webhook_review_duration_seconds", "resource_kind",
+			func(resourceKind string) string { return "gracekeeper: " + kind + " review, " + resourceKind })...)
+	}
+	return append(steps, histogramMeans(apiServerMetrics, "apiserver_mutating_admission_policy_check_duration_seconds", "policy",
+		func(policy string) string { return "kube-apiserver: one mutation of MutatingAdmissionPolicy " + policy })...)
+}
+
+// getText GETs a plain-HTTP URL.
+func getText(ctx context.Context, url string) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return "", err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return "", fmt.Errorf("get %s: %w", url, err)
+	}
+	defer resp.Body.Close()
+	text, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return "", fmt.Errorf("get %s: %w", url, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("get %s: %s", url, resp.Status)
+	}
+	return string(text), nil
 }
