@@ -92,7 +92,12 @@ func Decide(mode Mode, findings []Finding) Decision {
 
 // DenialText is a deny finding as the user reads it: rule, problem, alternative.
 func DenialText(f Finding) string {
-	s := fmt.Sprintf("gracekeeper %s: %s", f.Rule, f.Message)
+	return fmt.Sprintf("gracekeeper %s: %s", f.Rule, f.Explanation())
+}
+
+// Explanation is the finding's problem and its graceful alternative, on one line.
+func (f Finding) Explanation() string {
+	s := f.Message
 	if f.Hint != "" {
 		s += ". " + f.Hint
 	}

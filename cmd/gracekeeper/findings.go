@@ -47,7 +47,7 @@ func findingLine(f policies.Finding) string {
 // findingText is the message, with the graceful alternative for a denial.
 func findingText(f policies.Finding) string {
 	if f.Action == policies.ActionDeny {
-		return strings.TrimPrefix(policies.DenialText(f), "gracekeeper "+string(f.Rule)+": ")
+		return f.Explanation()
 	}
 	return f.Message
 }
