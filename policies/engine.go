@@ -138,12 +138,15 @@ type evaluation struct {
 	// userExempt holds the rules the configuration switches off for this requester,
 	// objectExempt those the reviewed object's annotation switches off.
 	userExempt, objectExempt map[RuleID]bool
+	// pods is the pod spec the pod rules judge, nil when the review has none.
+	pods *podTarget
 }
 
 // Evaluate runs every rule that applies to the review and returns its findings,
 // with exemptions applied. Mode is applied afterwards, by Decide.
 func (e *Engine) Evaluate(r *Review) []Finding {
 	ev := &evaluation{Engine: e, review: r, userExempt: map[RuleID]bool{}, objectExempt: map[RuleID]bool{}}
+	ev.pods = ev.findPodTarget()
 	for id, set := range e.exemptByUser {
 		if set.matches(r.User) {
 			ev.userExempt[id] = true

@@ -25,9 +25,9 @@ type podTarget struct {
 	ownerKind string
 }
 
-// podTarget returns the pod spec the pod rules evaluate, or nil when the
+// findPodTarget returns the pod spec the pod rules evaluate, or nil when the
 // review carries none (DELETE, scale, other kinds, UPDATE of a pod).
-func (ev *evaluation) podTarget() *podTarget {
+func (ev *evaluation) findPodTarget() *podTarget {
 	r := ev.review
 	if r.Operation == Delete || r.SubResource != "" {
 		return nil

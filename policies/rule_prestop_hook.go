@@ -16,7 +16,7 @@ import (
 // preStop.sleepSeconds, so endpoints are removed before SIGTERM. An existing
 // hook is never replaced.
 func checkPreStopHook(ev *evaluation) []Finding {
-	t := ev.podTarget()
+	t := ev.pods
 	if t == nil {
 		return nil
 	}

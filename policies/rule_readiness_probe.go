@@ -6,7 +6,7 @@ import "fmt"
 // on workload templates, and only warns: a rolling update is not graceful when
 // new pods report Ready before they serve.
 func checkReadinessProbe(ev *evaluation) []Finding {
-	t := ev.podTarget()
+	t := ev.pods
 	if t == nil || ev.podRuleOff(t, RuleReadinessProbe) || !ev.serves(t) {
 		return nil
 	}

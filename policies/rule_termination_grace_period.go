@@ -9,7 +9,7 @@ import "fmt"
 // The grace period is raised to at least that sleep plus shutdownSeconds, so
 // the app can drain after SIGTERM. It is only ever raised; 0 is raised too.
 func checkTerminationGracePeriod(ev *evaluation) []Finding {
-	t := ev.podTarget()
+	t := ev.pods
 	if t == nil || ev.podRuleOff(t, RuleTerminationGracePeriod) || !ev.serves(t) {
 		return nil
 	}
