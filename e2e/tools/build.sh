@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the local control plane (etcd, kube-apiserver, kube-controller-manager,
-# kube-scheduler, kubectl, kwok) into OUTDIR, a cache keyed by version, so reruns
-# cost nothing. Usage: build.sh OUTDIR
+# kube-scheduler, kubectl, kwok) and a real node's kubelet and kube-proxy into
+# OUTDIR, a cache keyed by version, so reruns cost nothing. Usage: build.sh OUTDIR
 set -euo pipefail
 cd "$(dirname "$0")"
 out=${1:?usage: build.sh OUTDIR}
@@ -33,7 +33,8 @@ build() { # ldflags binaries... -- packages...
 }
 
 build "-s -w" etcd -- go.etcd.io/etcd/server/v3
-build "$k8s_ldflags" kube-apiserver kube-controller-manager kube-scheduler kubectl -- \
+build "$k8s_ldflags" kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet kube-proxy -- \
   k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
-  k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl
+  k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl \
+  k8s.io/kubernetes/cmd/kubelet k8s.io/kubernetes/cmd/kube-proxy
 build "-s -w" kwok -- sigs.k8s.io/kwok/cmd/kwok

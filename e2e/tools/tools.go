@@ -1,6 +1,6 @@
 //go:build tools
 
-// Package tools pins the control-plane binaries that the end-to-end tests run.
+// Package tools pins the control-plane and node binaries that the end-to-end tests run.
 package tools
 
 import (
@@ -9,5 +9,7 @@ import (
 	_ "k8s.io/kubernetes/cmd/kube-controller-manager"
 	_ "k8s.io/kubernetes/cmd/kube-scheduler"
 	_ "k8s.io/kubernetes/cmd/kubectl"
+	_ "k8s.io/kubernetes/cmd/kubelet"
+	_ "k8s.io/kubernetes/cmd/kube-proxy"
 	_ "sigs.k8s.io/kwok/cmd/kwok"
 )
