@@ -50,7 +50,7 @@ func (rv *reviewer) Review(ctx context.Context, ar model.AdmissionReview) (model
 	req := review.Request
 	t, ok := targetOf(rv.targets, req)
 	if !ok {
-		kind := formatGVK(schema.GroupVersionKind(req.Kind))
+		kind := policies.FormatGVK(schema.GroupVersionKind(req.Kind))
 		rv.metrics.countUnhandled(kind)
 		rv.logger.WarnContext(ctx, "allowed a request this path does not judge; the webhook configuration sends more than it should",
 			"webhook", rv.id, "kind", kind, "resource", req.Resource.Resource, "subResource", req.SubResource,
@@ -59,7 +59,7 @@ func (rv *reviewer) Review(ctx context.Context, ar model.AdmissionReview) (model
 	}
 	r, err := decodeReview(req, t)
 	if err != nil {
-		return nil, rv.fail(ctx, fmt.Errorf("gracekeeper cannot read %s %s: %w", formatGVK(t.object), objectName(req), err),
+		return nil, rv.fail(ctx, fmt.Errorf("gracekeeper cannot read %s %s: %w", policies.FormatGVK(t.object), objectName(req), err),
 			"uid", req.UID, "operation", req.Operation)
 	}
 	d := policies.Decide(rv.mode, reportedBy(rv.kind, r.Kind, rv.engine.Evaluate(r)))

@@ -50,24 +50,24 @@ func newWebhookHandler(engine *policies.Engine, m *metrics, logger *slog.Logger)
 // any other method gets a 405.
 func newWebhookMux(engine *policies.Engine, m *metrics, logger *slog.Logger) (*http.ServeMux, error) {
 	paths := []struct {
-		path    string
-		kind    model.WebhookKind
-		mode    policies.Mode
-		targets map[resource]target
+		path  string
+		kind  model.WebhookKind
+		mode  policies.Mode
+		route policies.Route
 	}{
-		{PathMutateEnforce, model.WebhookKindMutating, policies.ModeEnforce, workloadTargets},
-		{PathMutateAudit, model.WebhookKindMutating, policies.ModeAudit, workloadTargets},
-		{PathValidateEnforce, model.WebhookKindValidating, policies.ModeEnforce, workloadTargets},
-		{PathValidateAudit, model.WebhookKindValidating, policies.ModeAudit, workloadTargets},
+		{PathMutateEnforce, model.WebhookKindMutating, policies.ModeEnforce, policies.RouteWorkloads},
+		{PathMutateAudit, model.WebhookKindMutating, policies.ModeAudit, policies.RouteWorkloads},
+		{PathValidateEnforce, model.WebhookKindValidating, policies.ModeEnforce, policies.RouteWorkloads},
+		{PathValidateAudit, model.WebhookKindValidating, policies.ModeAudit, policies.RouteWorkloads},
 		// Always enforce: a typo in the mode label must be denied whatever
 		// mode the namespace meant to choose.
-		{PathValidateNamespaces, model.WebhookKindValidating, policies.ModeEnforce, namespaceTargets},
+		{PathValidateNamespaces, model.WebhookKindValidating, policies.ModeEnforce, policies.RouteNamespaces},
 	}
 	mux := http.NewServeMux()
 	for _, p := range paths {
 		rv := &reviewer{
 			id:   strings.ReplaceAll(strings.TrimPrefix(p.path, "/"), "/", "-"),
-			kind: p.kind, mode: p.mode, targets: p.targets,
+			kind: p.kind, mode: p.mode, targets: targetsOf(p.route),
 			engine: engine, metrics: m, logger: logger,
 		}
 		// kubewebhook logs nothing here: every failure it could report is
