@@ -211,19 +211,26 @@ func checkEvaluation(t *testing.T, engine *Engine, r *Review, data []byte) {
 	}
 
 	for _, mode := range []Mode{ModeEnforce, ModeAudit} {
-		d := Decide(mode, findings)
-		for _, w := range d.Warnings {
-			assertValidWarning(t, w)
+		reported := 0
+		for _, w := range []Webhook{Mutating, Validating} {
+			d := Decide(w, mode, r, findings)
+			reported += len(d.Reported)
+			for _, warning := range d.Warnings {
+				assertValidWarning(t, warning)
+			}
+			if (d.Patch == nil) != (w == Validating) {
+				t.Errorf("%s %s: patch %v; the mutating webhook always answers one, the validating one never", w, mode, d.Patch)
+			}
+			if mode == ModeAudit && (!d.Allowed || len(d.Patch) > 0) {
+				t.Errorf("audit denied or patched: %+v", d)
+			}
+			if !d.Allowed && (len(d.Warnings) > 0 || len(d.Patch) > 0 || d.Message == "" ||
+				strings.ContainsAny(d.Message, "\r\n") || !utf8.ValidString(d.Message)) {
+				t.Errorf("a denial must be one valid line, without warnings or patch: %+v", d)
+			}
 		}
-		if d.Patch == nil {
-			t.Errorf("%s: nil patch", mode)
-		}
-		if mode == ModeAudit && (!d.Allowed || len(d.Patch) > 0) {
-			t.Errorf("audit denied or patched: %+v", d)
-		}
-		if !d.Allowed && (len(d.Warnings) > 0 || len(d.Patch) > 0 || d.Message == "" ||
-			strings.ContainsAny(d.Message, "\r\n") || !utf8.ValidString(d.Message)) {
-			t.Errorf("a denial must be one valid line, without warnings or patch: %+v", d)
+		if mode == ModeAudit && reported != len(findings) {
+			t.Errorf("%s %s: the two webhooks report %d of %d findings; each must report each once", r.Operation, r.Kind, reported, len(findings))
 		}
 	}
 }
