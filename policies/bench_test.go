@@ -72,16 +72,19 @@ func benchEngine(b *testing.B) *policies.Engine {
 }
 
 // benchEvaluate checks that the review gets its findings and is allowed,
-// then measures evaluating and deciding it in enforce mode.
+// then measures evaluating and deciding it in enforce mode, as the mutating
+// webhook does.
 func benchEvaluate(b *testing.B, engine *policies.Engine, r *policies.Review, findings int) {
-	d := policies.Decide(policies.ModeEnforce, engine.Evaluate(r))
-	if !d.Allowed || len(d.Reported) != findings {
-		b.Fatalf("decision: allowed %t with %d findings %+v, want allowed with %d", d.Allowed, len(d.Reported), d.Reported, findings)
+	mutate := policies.Decide(policies.Mutating, policies.ModeEnforce, r, engine.Evaluate(r))
+	validate := policies.Decide(policies.Validating, policies.ModeEnforce, r, engine.Evaluate(r))
+	if !mutate.Allowed || !validate.Allowed || len(mutate.Reported)+len(validate.Reported) != findings {
+		b.Fatalf("decisions: allowed %t and %t with findings %+v and %+v, want allowed with %d in all",
+			mutate.Allowed, validate.Allowed, mutate.Reported, validate.Reported, findings)
 	}
 	b.ReportAllocs()
 	stop := bench.MeasureCPU(b)
 	for b.Loop() {
-		policies.Decide(policies.ModeEnforce, engine.Evaluate(r))
+		policies.Decide(policies.Mutating, policies.ModeEnforce, r, engine.Evaluate(r))
 	}
 	stop()
 }

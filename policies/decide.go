@@ -25,69 +25,107 @@ type Reported struct {
 	Outcome Outcome `json:"outcome"`
 }
 
-// Decision is the answer to one request.
+// Webhook is the admission webhook a request passes through. The API server
+// sends a workload's CREATE and UPDATE through both, the mutating one first.
+type Webhook string
+
+const (
+	Mutating   Webhook = "mutating"
+	Validating Webhook = "validating"
+)
+
+// Decision is one webhook's answer to one request.
 type Decision struct {
 	Allowed bool
 	// Message explains a denial: every deny finding, each with its alternative.
 	Message string
-	// Patch holds the enforced mutations; empty (never nil) when nothing changes.
+	// Patch holds the enforced mutations. The mutating webhook always answers
+	// a patch, empty (never nil) when nothing changes; the validating one nil.
 	Patch []PatchOp
 	// Warnings are single-line, short and free of control characters, as the
 	// API server requires. A denied request carries none: the denial says it all.
 	Warnings []string
+	// Reported are the findings this answer gives the user, with their
+	// outcome, for metrics and logs.
 	Reported []Reported
 }
 
 // maxWarning keeps a warning under the API server's 256-character truncation.
 const maxWarning = 240
 
-// Decide applies a mode to findings. This is the one place where enforce and
-// audit differ: audit denies and mutates nothing and reports each patch and
-// denial as a "would ..." warning.
-func Decide(mode Mode, findings []Finding) Decision {
-	d := Decision{Allowed: true, Patch: []PatchOp{}}
+// Decide returns webhook w's answer to review r with its findings in a mode;
+// r is nil for a request the webhook does not judge, which is allowed.
+//
+// It is the one place where enforce and audit differ: audit denies and
+// mutates nothing and reports each patch and denial as a "would ..."
+// warning. It gives each finding to one webhook (see answers), so that a
+// user reads each warning once.
+func Decide(w Webhook, mode Mode, r *Review, findings []Finding) Decision {
+	d := Decision{Allowed: true}
+	if w == Mutating {
+		d.Patch = []PatchOp{}
+	}
 	var denials []string
 	for _, f := range findings {
-		r := Reported{Finding: f, Mode: mode}
+		if !w.answers(r, f) {
+			continue
+		}
+		rep := Reported{Finding: f, Mode: mode}
 		switch {
 		case f.Action == ActionWarn:
-			r.Outcome = OutcomeWarned
+			rep.Outcome = OutcomeWarned
 			d.Warnings = append(d.Warnings, warning(mode, f.Rule, f.Message))
 		case mode == ModeAudit && f.Action == ActionDeny:
-			r.Outcome = OutcomeWouldDeny
+			rep.Outcome = OutcomeWouldDeny
 			d.Warnings = append(d.Warnings, warning(mode, f.Rule, "would deny: "+f.Message))
 		case mode == ModeAudit:
-			r.Outcome = OutcomeWouldPatch
+			rep.Outcome = OutcomeWouldPatch
 			d.Warnings = append(d.Warnings, warning(mode, f.Rule, "would "+f.Message))
 		case f.Action == ActionDeny:
-			r.Outcome = OutcomeDenied
+			rep.Outcome = OutcomeDenied
 			denials = append(denials, DenialText(f))
 		case f.OnPods:
 			// Enforced on the pods when the controller creates them; said here, on
 			// the workload's own request, where a person sees it.
-			r.Outcome = OutcomeWarned
+			rep.Outcome = OutcomeWarned
 			d.Warnings = append(d.Warnings, warning(mode, f.Rule, "will "+f.Message))
 		default:
-			r.Outcome = OutcomePatched
+			rep.Outcome = OutcomePatched
 			d.Patch = append(d.Patch, f.Patch...)
 		}
-		d.Reported = append(d.Reported, r)
+		d.Reported = append(d.Reported, rep)
 	}
 	if len(denials) > 0 {
 		d.Allowed = false
 		d.Message = strings.Join(denials, "; ")
 		d.Warnings = nil
-		d.Patch = []PatchOp{}
+		if d.Patch != nil {
+			d.Patch = []PatchOp{}
+		}
 		// Only the denials reached the user: count and log nothing else.
 		denied := d.Reported[:0]
-		for _, r := range d.Reported {
-			if r.Outcome == OutcomeDenied {
-				denied = append(denied, r)
+		for _, rep := range d.Reported {
+			if rep.Outcome == OutcomeDenied {
+				denied = append(denied, rep)
 			}
 		}
 		d.Reported = denied
 	}
 	return d
+}
+
+// answers reports whether webhook w answers finding f of review r. A
+// workload's CREATE and UPDATE pass through both webhooks: the mutating one
+// answers the patches to the request's own object, the validating one the
+// rest (denials, warnings, and the pod template findings the Pods will get,
+// said on the workload's request where a person reads them). The validating
+// configuration sees a Pod only on DELETE and through subresources, and the
+// mutating one its CREATE, where the mutating webhook answers every finding.
+func (w Webhook) answers(r *Review, f Finding) bool {
+	if r.Kind == "Pod" && r.SubResource == "" && r.Operation != Delete {
+		return w == Mutating
+	}
+	return (w == Mutating) == f.IsMutation()
 }
 
 // DenialText is a deny finding as the user reads it: rule, problem, alternative.

@@ -2,6 +2,7 @@ package policies
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -31,19 +32,38 @@ func TestDecide(t *testing.T) {
 		return out
 	}
 
+	podCreate := &Review{Operation: Create, Kind: "Pod"}
+	deploymentCreate := &Review{Operation: Create, Kind: "Deployment"}
+
 	tests := []struct {
 		name     string
+		webhook  Webhook
+		review   *Review
 		mode     Mode
 		findings []Finding
 		want     Decision
 	}{
 		{
-			name: "Nothing found: allowed, with an empty (not null) patch.",
+			name:    "Nothing found: the mutating webhook allows, with an empty (not null) patch.",
+			webhook: Mutating, review: podCreate,
 			mode: ModeEnforce,
 			want: Decision{Allowed: true, Patch: []PatchOp{}},
 		},
 		{
-			name:     "Enforce applies a patch and passes a warning.",
+			name:    "A request the mutating webhook does not judge is allowed, with an empty patch.",
+			webhook: Mutating,
+			mode:    ModeEnforce,
+			want:    Decision{Allowed: true, Patch: []PatchOp{}},
+		},
+		{
+			name:    "Nothing found: the validating webhook allows, with no patch.",
+			webhook: Validating, review: deploymentCreate,
+			mode: ModeEnforce,
+			want: Decision{Allowed: true},
+		},
+		{
+			name:    "Enforce applies a patch and passes a warning.",
+			webhook: Mutating, review: podCreate,
 			mode:     ModeEnforce,
 			findings: []Finding{patch, warn},
 			want: Decision{Allowed: true, Patch: hook,
@@ -51,15 +71,17 @@ func TestDecide(t *testing.T) {
 				Reported: reported(ModeEnforce, patch, OutcomePatched, warn, OutcomeWarned)},
 		},
 		{
-			name:     "Enforce leaves a workload's template alone and says what its pods will get.",
+			name:    "Enforce leaves a workload's template alone and says what its pods will get.",
+			webhook: Validating, review: deploymentCreate,
 			mode:     ModeEnforce,
 			findings: []Finding{onPods},
-			want: Decision{Allowed: true, Patch: []PatchOp{},
+			want: Decision{Allowed: true,
 				Warnings: []string{`gracekeeper prestop-hook: will add preStop sleep 5s to container "nginx" in the pods of deployment/nginx`},
 				Reported: reported(ModeEnforce, onPods, OutcomeWarned)},
 		},
 		{
-			name:     "Enforce denies with the problem and the alternative; a denied request carries no warnings and no patch, so only the denial is reported.",
+			name:    "Enforce denies with the problem and the alternative; a denied request carries no warnings and no patch, so only the denial is reported.",
+			webhook: Mutating, review: podCreate,
 			mode:     ModeEnforce,
 			findings: []Finding{warn, deny, patch},
 			want: Decision{Allowed: false, Patch: []PatchOp{},
@@ -68,17 +90,19 @@ func TestDecide(t *testing.T) {
 				Reported: reported(ModeEnforce, deny, OutcomeDenied)},
 		},
 		{
-			name:     "Enforce names every denial in one message.",
+			name:    "Enforce names every denial in one message.",
+			webhook: Validating, review: deploymentCreate,
 			mode:     ModeEnforce,
 			findings: []Finding{otherDeny, deny},
-			want: Decision{Allowed: false, Patch: []PatchOp{},
+			want: Decision{Allowed: false,
 				Message: `gracekeeper recreate-strategy: strategy Recreate stops every pod before new ones start; ` +
 					`gracekeeper workload-delete: deleting deployment/nginx stops all 3 of its pods. ` +
 					`to restart or update it, use "kubectl rollout restart deployment/nginx" or "kubectl apply"`,
 				Reported: reported(ModeEnforce, otherDeny, OutcomeDenied, deny, OutcomeDenied)},
 		},
 		{
-			name:     `Audit changes and denies nothing, and reports each patch and denial as "would ...", keeping the patch for logs.`,
+			name:    `Audit changes and denies nothing, and reports each patch and denial as "would ...", keeping the patch for logs.`,
+			webhook: Mutating, review: podCreate,
 			mode:     ModeAudit,
 			findings: []Finding{patch, deny, warn, onPods},
 			want: Decision{Allowed: true, Patch: []PatchOp{},
@@ -93,12 +117,12 @@ func TestDecide(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got := Decide(tc.mode, tc.findings)
+			got := Decide(tc.webhook, tc.mode, tc.review, tc.findings)
 			if g, w := normalJSON(t, got), normalJSON(t, tc.want); g != w {
 				t.Errorf("decision differs\ngot:\n%s\nwant:\n%s", g, w)
 			}
-			if got.Patch == nil {
-				t.Errorf("the patch is nil; the webhook must always return a valid patch")
+			if tc.webhook == Mutating && got.Patch == nil {
+				t.Errorf("the patch is nil; the mutating webhook must always return a valid patch")
 			}
 			for _, w := range got.Warnings {
 				assertValidWarning(t, w)
@@ -133,7 +157,8 @@ func TestDecideWarningsAreShortSingleLineUTF8(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			d := Decide(ModeEnforce, []Finding{{Rule: RuleReadinessProbe, Action: ActionWarn, Message: tc.message}})
+			d := Decide(Validating, ModeEnforce, &Review{Operation: Create, Kind: "Deployment"},
+				[]Finding{{Rule: RuleReadinessProbe, Action: ActionWarn, Message: tc.message}})
 			if len(d.Warnings) != 1 || d.Warnings[0] != tc.want {
 				t.Errorf("warnings are %q, want [%q]", d.Warnings, tc.want)
 			}
@@ -150,7 +175,8 @@ func TestDecideWarningsAreShortSingleLineUTF8(t *testing.T) {
 			for _, mode := range []Mode{ModeEnforce, ModeAudit} {
 				for _, action := range []Action{ActionWarn, ActionPatch, ActionDeny} {
 					t.Run(fmt.Sprintf("%s padded %d, %s %s", r, pad, mode, action), func(t *testing.T) {
-						d := Decide(mode, []Finding{{Rule: RuleReadinessProbe, Action: action, OnPods: true, Message: message}})
+						d := Decide(Validating, mode, &Review{Operation: Create, Kind: "Deployment"},
+							[]Finding{{Rule: RuleReadinessProbe, Action: action, OnPods: true, Message: message}})
 						for _, w := range d.Warnings {
 							assertValidWarning(t, w)
 							if !strings.HasSuffix(w, "...") {
@@ -184,5 +210,74 @@ func assertValidWarning(t testing.TB, w string) {
 	}
 	if len(w) > maxWarning {
 		t.Errorf("warning is %d bytes, over %d: %q", len(w), maxWarning, w)
+	}
+}
+
+// A workload's CREATE and UPDATE pass through both webhooks; each finding
+// must reach the user once, from the webhook that sees the request.
+func TestEachFindingIsAnsweredByOneWebhook(t *testing.T) {
+	var (
+		workloadPatch = Finding{Rule: RuleRollingUpdate, Action: ActionPatch, Message: "set maxUnavailable", Patch: []PatchOp{replace("/spec/replicas", 1)}}
+		templatePatch = Finding{Rule: RulePreStopHook, Action: ActionPatch, OnPods: true, Message: "add preStop", Patch: []PatchOp{replace("/spec/template", 1)}}
+		denial        = Finding{Rule: RuleWorkloadDelete, Action: ActionDeny, Message: "deleting"}
+		warning       = Finding{Rule: RuleReadinessProbe, Action: ActionWarn, Message: "no readinessProbe"}
+		all           = []Finding{workloadPatch, templatePatch, denial, warning}
+	)
+	tests := map[string]struct {
+		review               *Review
+		mutating, validating []Finding
+	}{
+		"The mutating webhook patches a workload's own object; the validating one says the rest": {
+			review:   &Review{Operation: Create, Kind: "Deployment"},
+			mutating: []Finding{workloadPatch}, validating: []Finding{templatePatch, denial, warning},
+		},
+		"A workload's UPDATE is split the same way": {
+			review:   &Review{Operation: Update, Kind: "StatefulSet"},
+			mutating: []Finding{workloadPatch}, validating: []Finding{templatePatch, denial, warning},
+		},
+		"The mutating webhook answers everything about a pod's CREATE, which the validating configuration does not see": {
+			review:   &Review{Operation: Create, Kind: "Pod"},
+			mutating: all,
+		},
+		"The validating webhook answers a pod's DELETE, which the mutating configuration does not see": {
+			review:     &Review{Operation: Delete, Kind: "Pod"},
+			mutating:   []Finding{workloadPatch},
+			validating: []Finding{templatePatch, denial, warning},
+		},
+		"The validating webhook answers a pod's subresource": {
+			review:     &Review{Operation: Create, Kind: "Pod", SubResource: "eviction"},
+			mutating:   []Finding{workloadPatch},
+			validating: []Finding{templatePatch, denial, warning},
+		},
+	}
+	rules := func(reported []Reported) []RuleID {
+		var ids []RuleID
+		for _, r := range reported {
+			ids = append(ids, r.Rule)
+		}
+		return ids
+	}
+	ids := func(findings []Finding) []RuleID {
+		var ids []RuleID
+		for _, f := range findings {
+			ids = append(ids, f.Rule)
+		}
+		return ids
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			// Audit, where nothing is denied, so every answered finding is reported.
+			mutating := Decide(Mutating, ModeAudit, tt.review, all)
+			validating := Decide(Validating, ModeAudit, tt.review, all)
+			if got, want := rules(mutating.Reported), ids(tt.mutating); !slices.Equal(got, want) {
+				t.Errorf("the mutating webhook reports %v, want %v", got, want)
+			}
+			if got, want := rules(validating.Reported), ids(tt.validating); !slices.Equal(got, want) {
+				t.Errorf("the validating webhook reports %v, want %v", got, want)
+			}
+			if got := len(mutating.Warnings) + len(validating.Warnings); got != len(all) {
+				t.Errorf("the user reads %d warnings about %d findings: %q and %q", got, len(all), mutating.Warnings, validating.Warnings)
+			}
+		})
 	}
 }

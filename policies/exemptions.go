@@ -51,7 +51,7 @@ func parseExempt(annotations map[string]string) (ids []RuleID, unknown []string,
 		name = strings.TrimSpace(name)
 		switch {
 		case name == "":
-		case name == exemptAll:
+		case name == v1alpha1.AllRules:
 			for _, id := range v1alpha1.RuleIDs {
 				ids = append(ids, RuleID(id))
 			}

@@ -154,14 +154,24 @@ func (fr *fixtureReview) build() (*fixture, error) {
 	return f, nil
 }
 
-// fixtureResult is what a fixture's golden file holds: every finding, and the
-// answer in the fixture's mode.
+// fixtureResult is what a fixture's golden file holds: every finding, and
+// what each webhook answers in the fixture's mode.
 type fixtureResult struct {
-	Findings []Finding `json:"findings"`
+	Findings []Finding     `json:"findings"`
+	Mutate   fixtureAnswer `json:"mutate"`
+	Validate fixtureAnswer `json:"validate"`
+}
+
+// fixtureAnswer is one webhook's answer; no patch means none is applied.
+type fixtureAnswer struct {
 	Allowed  bool      `json:"allowed"`
 	Message  string    `json:"message,omitempty"`
 	Warnings []string  `json:"warnings,omitempty"`
-	Patch    []PatchOp `json:"patch"`
+	Patch    []PatchOp `json:"patch,omitempty"`
+}
+
+func answerOf(d Decision) fixtureAnswer {
+	return fixtureAnswer{Allowed: d.Allowed, Message: d.Message, Warnings: d.Warnings, Patch: d.Patch}
 }
 
 // TestRuleFixtures evaluates every fixture under testdata/rules: a pass
@@ -217,12 +227,13 @@ func TestRuleFixtures(t *testing.T) {
 				t.Errorf("a fail fixture got no %s finding", id)
 			}
 
-			d := Decide(f.mode, findings)
-			for _, w := range d.Warnings {
+			mutate := Decide(Mutating, f.mode, f.review, findings)
+			validate := Decide(Validating, f.mode, f.review, findings)
+			for _, w := range append(mutate.Warnings, validate.Warnings...) {
 				assertValidWarning(t, w)
 			}
 			assertSettled(t, f.engine.Evaluate, f.review, f.object, findings)
-			result := fixtureResult{Findings: findings, Allowed: d.Allowed, Message: d.Message, Warnings: d.Warnings, Patch: d.Patch}
+			result := fixtureResult{Findings: findings, Mutate: answerOf(mutate), Validate: answerOf(validate)}
 			if result.Findings == nil {
 				result.Findings = []Finding{}
 			}

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"unicode/utf8"
 
+	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	sigsjson "sigs.k8s.io/json"
@@ -63,10 +64,10 @@ func fuzzEvaluate(f *testing.F, kind string) {
 func fuzzSeeds(f *testing.F, kind string) [][2][]byte {
 	seeds := [][2][]byte{{[]byte(`{}`), []byte(`{}`)}}
 	add := func(obj, old []byte) {
-		if kindOf(obj) != kind {
+		if namedKind(obj) != kind {
 			return
 		}
-		if kindOf(old) != kind {
+		if namedKind(old) != kind {
 			old = obj
 		}
 		if _, ok := fuzzDecode(kind, obj); !ok {
@@ -103,7 +104,7 @@ func fuzzSeeds(f *testing.F, kind string) [][2][]byte {
 	return seeds
 }
 
-func kindOf(data []byte) string {
+func namedKind(data []byte) string {
 	var typeMeta metav1.TypeMeta
 	if json.Unmarshal(data, &typeMeta) != nil {
 		return ""
@@ -116,8 +117,8 @@ func kindOf(data []byte) string {
 // never sends duplicate keys, while encoding/json folds case and merges
 // duplicates, which would make a patch address members the JSON lacks.
 func fuzzDecode(kind string, data []byte) (runtime.Object, bool) {
-	obj, err := newObject(kind)
-	if err != nil || json.Unmarshal(data, obj) != nil {
+	obj, ok := newObject(kind)
+	if !ok || json.Unmarshal(data, obj) != nil {
 		return nil, false
 	}
 	exact, _ := newObject(kind)
@@ -126,6 +127,19 @@ func fuzzDecode(kind string, data []byte) (runtime.Object, bool) {
 		return nil, false
 	}
 	return obj, true
+}
+
+// newObject returns an empty object of a kind in the table, or a Scale.
+func newObject(kind string) (runtime.Object, bool) {
+	if kind == ScaleGVK.Kind {
+		return &autoscalingv1.Scale{}, true
+	}
+	for _, k := range Kinds() {
+		if k.GVK.Kind == kind {
+			return k.new(), true
+		}
+	}
+	return nil, false
 }
 
 // fuzzReviews are the requests the API server can send about such objects.
@@ -197,19 +211,26 @@ func checkEvaluation(t *testing.T, engine *Engine, r *Review, data []byte) {
 	}
 
 	for _, mode := range []Mode{ModeEnforce, ModeAudit} {
-		d := Decide(mode, findings)
-		for _, w := range d.Warnings {
-			assertValidWarning(t, w)
+		reported := 0
+		for _, w := range []Webhook{Mutating, Validating} {
+			d := Decide(w, mode, r, findings)
+			reported += len(d.Reported)
+			for _, warning := range d.Warnings {
+				assertValidWarning(t, warning)
+			}
+			if (d.Patch == nil) != (w == Validating) {
+				t.Errorf("%s %s: patch %v; the mutating webhook always answers one, the validating one never", w, mode, d.Patch)
+			}
+			if mode == ModeAudit && (!d.Allowed || len(d.Patch) > 0) {
+				t.Errorf("audit denied or patched: %+v", d)
+			}
+			if !d.Allowed && (len(d.Warnings) > 0 || len(d.Patch) > 0 || d.Message == "" ||
+				strings.ContainsAny(d.Message, "\r\n") || !utf8.ValidString(d.Message)) {
+				t.Errorf("a denial must be one valid line, without warnings or patch: %+v", d)
+			}
 		}
-		if d.Patch == nil {
-			t.Errorf("%s: nil patch", mode)
-		}
-		if mode == ModeAudit && (!d.Allowed || len(d.Patch) > 0) {
-			t.Errorf("audit denied or patched: %+v", d)
-		}
-		if !d.Allowed && (len(d.Warnings) > 0 || len(d.Patch) > 0 || d.Message == "" ||
-			strings.ContainsAny(d.Message, "\r\n") || !utf8.ValidString(d.Message)) {
-			t.Errorf("a denial must be one valid line, without warnings or patch: %+v", d)
+		if mode == ModeAudit && reported != len(findings) {
+			t.Errorf("%s %s: the two webhooks report %d of %d findings; each must report each once", r.Operation, r.Kind, reported, len(findings))
 		}
 	}
 }

@@ -9,12 +9,10 @@ import (
 	jsonpatch "github.com/evanphx/json-patch/v5"
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
-	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	sigsjson "sigs.k8s.io/json"
 	"sigs.k8s.io/yaml"
 
 	"github.com/gracekeeper/gracekeeper/policies/api/v1alpha1"
@@ -196,45 +194,13 @@ func scale(name string, replicas int32) *autoscalingv1.Scale {
 	}
 }
 
-// newObject returns an empty object of a kind the engine judges.
-func newObject(kind string) (runtime.Object, error) {
-	switch kind {
-	case "Pod":
-		return &corev1.Pod{}, nil
-	case "Namespace":
-		return &corev1.Namespace{}, nil
-	case "Deployment":
-		return &appsv1.Deployment{}, nil
-	case "StatefulSet":
-		return &appsv1.StatefulSet{}, nil
-	case "DaemonSet":
-		return &appsv1.DaemonSet{}, nil
-	case "ReplicaSet":
-		return &appsv1.ReplicaSet{}, nil
-	case "Job":
-		return &batchv1.Job{}, nil
-	case "CronJob":
-		return &batchv1.CronJob{}, nil
-	case "Scale":
-		return &autoscalingv1.Scale{}, nil
-	}
-	return nil, fmt.Errorf("kind %q is not one the tests decode", kind)
-}
-
-// decodeObject decodes JSON by its kind, case-sensitively like the API server.
+// decodeObject decodes JSON by the kind it names, as Decode does for the webhook.
 func decodeObject(data []byte) (runtime.Object, error) {
 	var typeMeta metav1.TypeMeta
 	if err := json.Unmarshal(data, &typeMeta); err != nil {
 		return nil, fmt.Errorf("read kind: %w", err)
 	}
-	obj, err := newObject(typeMeta.Kind)
-	if err != nil {
-		return nil, err
-	}
-	if err := sigsjson.UnmarshalCaseSensitivePreserveInts(data, obj); err != nil {
-		return nil, fmt.Errorf("decode %s: %w", typeMeta.Kind, err)
-	}
-	return obj, nil
+	return Decode(typeMeta.GroupVersionKind(), data)
 }
 
 func decodeAs[T runtime.Object](t testing.TB, data []byte) T {

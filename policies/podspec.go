@@ -5,8 +5,6 @@ import (
 	"slices"
 	"strconv"
 
-	appsv1 "k8s.io/api/apps/v1"
-	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
@@ -32,8 +30,7 @@ func (ev *evaluation) findPodTarget() *podTarget {
 	if r.Operation == Delete || r.SubResource != "" {
 		return nil
 	}
-	switch obj := r.Object.(type) {
-	case *corev1.Pod:
+	if obj, ok := r.Object.(*corev1.Pod); ok {
 		if r.Operation != Create {
 			return nil // a pod's spec is immutable after creation
 		}
@@ -42,18 +39,9 @@ func (ev *evaluation) findPodTarget() *podTarget {
 			t.ownerKind = ref.Kind
 		}
 		return t
-	case *appsv1.Deployment:
-		return ev.template(&obj.Spec.Template, "/spec/template")
-	case *appsv1.StatefulSet:
-		return ev.template(&obj.Spec.Template, "/spec/template")
-	case *appsv1.DaemonSet:
-		return ev.template(&obj.Spec.Template, "/spec/template")
-	case *appsv1.ReplicaSet:
-		return ev.template(&obj.Spec.Template, "/spec/template")
-	case *batchv1.Job:
-		return ev.template(&obj.Spec.Template, "/spec/template")
-	case *batchv1.CronJob:
-		return ev.template(&obj.Spec.JobTemplate.Spec.Template, "/spec/jobTemplate/spec/template")
+	}
+	if k := kindOf(r.Object); k != nil && k.template != nil {
+		return ev.template(k.template(r.Object), k.templatePath)
 	}
 	return nil
 }

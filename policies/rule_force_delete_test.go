@@ -89,8 +89,8 @@ func TestForceDeleteIsStableWhenEvaluatedTwice(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			stored := tc.review.OldObject.DeepCopyObject()
-			first := Decide(ModeEnforce, engine.Evaluate(tc.review))
-			second := Decide(ModeEnforce, engine.Evaluate(tc.review))
+			first := Decide(Validating, ModeEnforce, tc.review, engine.Evaluate(tc.review))
+			second := Decide(Validating, ModeEnforce, tc.review, engine.Evaluate(tc.review))
 			if normalJSON(t, first) != normalJSON(t, second) {
 				t.Errorf("the second answer differs\nfirst:\n%s\nsecond:\n%s", normalJSON(t, first), normalJSON(t, second))
 			}

@@ -3,8 +3,6 @@ package policies
 import (
 	"fmt"
 
-	appsv1 "k8s.io/api/apps/v1"
-
 	"github.com/gracekeeper/gracekeeper/policies/api/v1alpha1"
 )
 
@@ -15,17 +13,11 @@ func checkRevisionHistory(ev *evaluation) []Finding {
 	if ev.review.SubResource != "" || ev.review.Operation == Delete {
 		return nil
 	}
-	var limit *int32
-	switch o := ev.review.Object.(type) {
-	case *appsv1.Deployment:
-		limit = o.Spec.RevisionHistoryLimit
-	case *appsv1.StatefulSet:
-		limit = o.Spec.RevisionHistoryLimit
-	case *appsv1.DaemonSet:
-		limit = o.Spec.RevisionHistoryLimit
-	default:
+	k := kindOf(ev.review.Object)
+	if k == nil || k.revisionHistoryLimit == nil {
 		return nil
 	}
+	limit := k.revisionHistoryLimit(ev.review.Object)
 	minimum := *ev.cfg.RevisionHistory.Minimum
 	if limit == nil || *limit >= minimum {
 		return nil

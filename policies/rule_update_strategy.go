@@ -3,8 +3,8 @@ package policies
 import (
 	"fmt"
 
-	appsv1 "k8s.io/api/apps/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 )
 
 // update-strategy reads a StatefulSet's or DaemonSet's spec.updateStrategy.type
@@ -35,12 +35,7 @@ func checkUpdateStrategy(ev *evaluation) []Finding {
 		Hint: fmt.Sprintf("Use updateStrategy RollingUpdate, and %q to restart", "kubectl rollout restart "+ref)}}
 }
 
-func isOnDelete(obj any) bool {
-	switch o := obj.(type) {
-	case *appsv1.StatefulSet:
-		return o.Spec.UpdateStrategy.Type == appsv1.OnDeleteStatefulSetStrategyType
-	case *appsv1.DaemonSet:
-		return o.Spec.UpdateStrategy.Type == appsv1.OnDeleteDaemonSetStrategyType
-	}
-	return false
+func isOnDelete(obj runtime.Object) bool {
+	k := kindOf(obj)
+	return k != nil && k.onDelete != nil && k.onDelete(obj)
 }

@@ -3,7 +3,6 @@ package policies
 import (
 	"fmt"
 
-	appsv1 "k8s.io/api/apps/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/gracekeeper/gracekeeper/policies/api/v1alpha1"
@@ -19,17 +18,11 @@ func checkWorkloadDelete(ev *evaluation) []Finding {
 	if r.Operation != Delete || r.SubResource != "" {
 		return nil
 	}
-	var running int32
-	switch o := r.OldObject.(type) {
-	case *appsv1.Deployment:
-		running = replicas(o.Spec.Replicas)
-	case *appsv1.StatefulSet:
-		running = replicas(o.Spec.Replicas)
-	case *appsv1.DaemonSet:
-		running = o.Status.DesiredNumberScheduled
-	default:
+	k := kindOf(r.OldObject)
+	if k == nil || k.running == nil {
 		return nil
 	}
+	running := k.running(r.OldObject)
 	if running <= 0 || isOrphan(r.DeleteOptions) {
 		return nil
 	}

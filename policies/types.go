@@ -8,25 +8,27 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+
+	"github.com/gracekeeper/gracekeeper/policies/api/v1alpha1"
 )
 
-// RuleID names a rule. The ids are stable: they appear in the configuration,
-// the exemption annotation, messages, metrics and logs.
+// RuleID names a rule. The ids are defined in package v1alpha1, which the
+// configuration and the exemption annotation are checked against.
 type RuleID string
 
 const (
-	RulePreStopHook            RuleID = "prestop-hook"
-	RuleTerminationGracePeriod RuleID = "termination-grace-period"
-	RuleRollingUpdate          RuleID = "rolling-update"
-	RuleRecreateStrategy       RuleID = "recreate-strategy"
-	RuleRevisionHistory        RuleID = "revision-history"
-	RuleUpdateStrategy         RuleID = "update-strategy"
-	RuleScaleToZero            RuleID = "scale-to-zero"
-	RuleWorkloadDelete         RuleID = "workload-delete"
-	RulePodDelete              RuleID = "pod-delete"
-	RuleForceDelete            RuleID = "force-delete"
-	RuleReadinessProbe         RuleID = "readiness-probe"
-	RuleModeLabel              RuleID = "mode-label"
+	RulePreStopHook            RuleID = v1alpha1.RulePreStopHook
+	RuleTerminationGracePeriod RuleID = v1alpha1.RuleTerminationGracePeriod
+	RuleRollingUpdate          RuleID = v1alpha1.RuleRollingUpdate
+	RuleRecreateStrategy       RuleID = v1alpha1.RuleRecreateStrategy
+	RuleRevisionHistory        RuleID = v1alpha1.RuleRevisionHistory
+	RuleUpdateStrategy         RuleID = v1alpha1.RuleUpdateStrategy
+	RuleScaleToZero            RuleID = v1alpha1.RuleScaleToZero
+	RuleWorkloadDelete         RuleID = v1alpha1.RuleWorkloadDelete
+	RulePodDelete              RuleID = v1alpha1.RulePodDelete
+	RuleForceDelete            RuleID = v1alpha1.RuleForceDelete
+	RuleReadinessProbe         RuleID = v1alpha1.RuleReadinessProbe
+	RuleModeLabel              RuleID = v1alpha1.RuleModeLabel
 )
 
 // Action is what a finding asks for.
@@ -61,12 +63,10 @@ const (
 	ModeLabel               = "gracekeeper.io/mode"
 	ExemptAnnotation        = "gracekeeper.io/exempt"
 	ExemptReasonAnnotation  = "gracekeeper.io/exempt-reason"
-	exemptAll               = "all"
 	mirrorPodAnnotation     = "kubernetes.io/config.mirror"
 	podTemplateHashLabel    = "pod-template-hash"
 	defaultGracePeriod      = int32(30)
 	defaultReplicas         = int32(1)
-	defaultRevisionHistory  = int32(10)
 	defaultRollingUpdateMax = "25%"
 )
 

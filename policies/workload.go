@@ -3,9 +3,9 @@ package policies
 import (
 	"strconv"
 
-	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 )
 
 // replicas is a Deployment's or StatefulSet's desired count: absent means 1.
@@ -14,19 +14,6 @@ func replicas(r *int32) int32 {
 		return defaultReplicas
 	}
 	return *r
-}
-
-// templateOf returns a workload's pod template, nil for other objects.
-func templateOf(obj any) *corev1.PodTemplateSpec {
-	switch o := obj.(type) {
-	case *appsv1.Deployment:
-		return &o.Spec.Template
-	case *appsv1.StatefulSet:
-		return &o.Spec.Template
-	case *appsv1.DaemonSet:
-		return &o.Spec.Template
-	}
-	return nil
 }
 
 // cannotSurge names why a workload's pods cannot run twice side by side, or
@@ -48,15 +35,13 @@ func cannotSurge(t *corev1.PodTemplateSpec) string {
 	return ""
 }
 
-// specReplicas reads spec.replicas from a Deployment, StatefulSet or Scale.
-func specReplicas(obj any) (int32, bool) {
-	switch o := obj.(type) {
-	case *appsv1.Deployment:
-		return replicas(o.Spec.Replicas), true
-	case *appsv1.StatefulSet:
-		return replicas(o.Spec.Replicas), true
-	case *autoscalingv1.Scale:
-		return o.Spec.Replicas, true
+// specReplicas reads spec.replicas from a Scale or an object whose kind has it.
+func specReplicas(obj runtime.Object) (int32, bool) {
+	if s, ok := obj.(*autoscalingv1.Scale); ok {
+		return s.Spec.Replicas, true
+	}
+	if k := kindOf(obj); k != nil && k.replicas != nil {
+		return replicas(k.replicas(obj)), true
 	}
 	return 0, false
 }

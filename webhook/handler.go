@@ -9,8 +9,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"net/http"
 
+	kwhhttp "github.com/slok/kubewebhook/v2/pkg/http"
 	"github.com/slok/kubewebhook/v2/pkg/model"
+	kwhwebhook "github.com/slok/kubewebhook/v2/pkg/webhook"
 	admissionv1 "k8s.io/api/admission/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
@@ -23,7 +26,7 @@ import (
 // (which would drop fields the compiled k8s.io/api does not know).
 type reviewer struct {
 	id      string
-	kind    model.WebhookKind
+	webhook policies.Webhook
 	mode    policies.Mode
 	targets map[resource]target
 	engine  *policies.Engine
@@ -31,8 +34,27 @@ type reviewer struct {
 	logger  *slog.Logger
 }
 
-func (rv *reviewer) ID() string              { return rv.id }
-func (rv *reviewer) Kind() model.WebhookKind { return rv.kind }
+// maxBodyBytes caps a review's body. kubewebhook's handler refuses larger
+// bodies itself, with a 400; checkRequest answers them first with a 413 and
+// a clear message. The API server sends far less: it refuses request bodies
+// over 3 MiB, and etcd stores objects up to 1.5 MiB.
+const maxBodyBytes = kwhhttp.MaxRequestBodyBytes
+
+// handler serves the reviewer over HTTP through kubewebhook, measured.
+// kubewebhook logs nothing here: every failure it could report is answered
+// by checkRequest first or logged by the reviewer.
+func (rv *reviewer) handler() (http.Handler, error) {
+	return kwhhttp.HandlerFor(kwhhttp.HandlerConfig{Webhook: kwhwebhook.NewMeasuredWebhook(rv.metrics.recorder, rv)})
+}
+
+func (rv *reviewer) ID() string { return rv.id }
+
+func (rv *reviewer) Kind() model.WebhookKind {
+	if rv.webhook == policies.Mutating {
+		return model.WebhookKindMutating
+	}
+	return model.WebhookKindValidating
+}
 
 // Review answers one admission review. A request of a resource the path does
 // not judge is allowed: under failurePolicy Fail an error would block it.
@@ -50,51 +72,27 @@ func (rv *reviewer) Review(ctx context.Context, ar model.AdmissionReview) (model
 	req := review.Request
 	t, ok := targetOf(rv.targets, req)
 	if !ok {
-		kind := formatGVK(schema.GroupVersionKind(req.Kind))
+		kind := policies.FormatGVK(schema.GroupVersionKind(req.Kind))
 		rv.metrics.countUnhandled(kind)
 		rv.logger.WarnContext(ctx, "allowed a request this path does not judge; the webhook configuration sends more than it should",
 			"webhook", rv.id, "kind", kind, "resource", req.Resource.Resource, "subResource", req.SubResource,
 			"operation", req.Operation, "namespace", req.Namespace, "name", req.Name)
-		return rv.respond(policies.Decide(rv.mode, nil))
+		return rv.respond(policies.Decide(rv.webhook, rv.mode, nil, nil))
 	}
 	r, err := decodeReview(req, t)
 	if err != nil {
-		return nil, rv.fail(ctx, fmt.Errorf("gracekeeper cannot read %s %s: %w", formatGVK(t.object), objectName(req), err),
+		return nil, rv.fail(ctx, fmt.Errorf("gracekeeper cannot read %s %s: %w", policies.FormatGVK(t.object), objectName(req), err),
 			"uid", req.UID, "operation", req.Operation)
 	}
-	d := policies.Decide(rv.mode, reportedBy(rv.kind, r.Kind, rv.engine.Evaluate(r)))
+	d := policies.Decide(rv.webhook, rv.mode, r, rv.engine.Evaluate(r))
 	rv.report(ctx, req, r, d)
 	return rv.respond(d)
-}
-
-// reportedBy keeps the findings one webhook reports, so that a workload,
-// which passes through both webhooks, gets each warning once. The mutating
-// webhook applies the patches to the request's own object, and reports every
-// finding on a Pod, which the validating configuration sees only on DELETE.
-// The validating webhook reports the rest: denials, warnings, and the pod
-// template findings that the Pods will get, said on the workload's request
-// where a person reads them.
-func reportedBy(kind model.WebhookKind, reviewKind string, findings []policies.Finding) []policies.Finding {
-	var own []policies.Finding
-	for _, f := range findings {
-		switch kind {
-		case model.WebhookKindMutating:
-			if f.IsMutation() || reviewKind == "Pod" {
-				own = append(own, f)
-			}
-		case model.WebhookKindValidating:
-			if !f.IsMutation() {
-				own = append(own, f)
-			}
-		}
-	}
-	return own
 }
 
 func (rv *reviewer) respond(d policies.Decision) (model.AdmissionResponse, error) {
 	// kubewebhook's mutating response is always allowed; a validating one is
 	// how any denial is written, whatever the path.
-	if rv.kind == model.WebhookKindValidating || !d.Allowed {
+	if rv.webhook == policies.Validating || !d.Allowed {
 		return &model.ValidatingAdmissionResponse{Allowed: d.Allowed, Message: d.Message, Warnings: d.Warnings}, nil
 	}
 	patch, err := json.Marshal(d.Patch)

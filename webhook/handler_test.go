@@ -8,7 +8,6 @@ import (
 	"testing"
 
 	jsonpatch "github.com/evanphx/json-patch/v5"
-	"github.com/slok/kubewebhook/v2/pkg/model"
 	admissionv1 "k8s.io/api/admission/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -286,40 +285,4 @@ func message(resp *admissionv1.AdmissionResponse) string {
 		return ""
 	}
 	return resp.Result.Message
-}
-
-func TestReportedByGivesEachFindingToOneWebhook(t *testing.T) {
-	var (
-		workloadPatch = policies.Finding{Rule: policies.RuleRollingUpdate, Action: policies.ActionPatch}
-		templatePatch = policies.Finding{Rule: policies.RulePreStopHook, Action: policies.ActionPatch, OnPods: true}
-		denial        = policies.Finding{Rule: policies.RuleWorkloadDelete, Action: policies.ActionDeny}
-		warning       = policies.Finding{Rule: policies.RuleReadinessProbe, Action: policies.ActionWarn}
-		all           = []policies.Finding{workloadPatch, templatePatch, denial, warning}
-	)
-	tests := map[string]struct {
-		kind       model.WebhookKind
-		reviewKind string
-		want       []policies.Finding
-	}{
-		"The mutating webhook applies a workload's own patches": {
-			kind: model.WebhookKindMutating, reviewKind: "Deployment", want: []policies.Finding{workloadPatch},
-		},
-		"The validating webhook reports a workload's denials, warnings and template patches": {
-			kind: model.WebhookKindValidating, reviewKind: "Deployment", want: []policies.Finding{templatePatch, denial, warning},
-		},
-		"The mutating webhook reports every finding on a pod, which the validating one sees only on DELETE": {
-			kind: model.WebhookKindMutating, reviewKind: "Pod", want: all,
-		},
-		"The validating webhook reports a pod's denials and warnings": {
-			kind: model.WebhookKindValidating, reviewKind: "Pod", want: []policies.Finding{templatePatch, denial, warning},
-		},
-	}
-	for name, tt := range tests {
-		t.Run(name, func(t *testing.T) {
-			got := reportedBy(tt.kind, tt.reviewKind, all)
-			if !slices.EqualFunc(got, tt.want, func(a, b policies.Finding) bool { return a.Rule == b.Rule && a.Action == b.Action }) {
-				t.Errorf("reportedBy(%s, %s) = %+v, want %+v", tt.kind, tt.reviewKind, got, tt.want)
-			}
-		})
-	}
 }

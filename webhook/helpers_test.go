@@ -145,20 +145,23 @@ type request struct {
 }
 
 // resources maps a resource to its group-version-resource and the kind of
-// the objects sent for it, as the API server fills them in.
-var resources = map[string]struct {
+// the objects sent for it, as the API server fills them in: every kind in the
+// engine's table, its scale subresource, and a status subresource the
+// webhook does not judge.
+var resources = func() map[string]resourceKind {
+	m := map[string]resourceKind{}
+	for _, k := range policies.Kinds() {
+		gvr := metav1.GroupVersionResource{Group: k.GVK.Group, Version: k.GVK.Version, Resource: k.Resource}
+		m[k.Resource] = resourceKind{gvr, metav1.GroupVersionKind(k.GVK)}
+		m[k.Resource+"/scale"] = resourceKind{gvr, metav1.GroupVersionKind(policies.ScaleGVK)}
+		m[k.Resource+"/status"] = resourceKind{gvr, metav1.GroupVersionKind(k.GVK)}
+	}
+	return m
+}()
+
+type resourceKind struct {
 	gvr  metav1.GroupVersionResource
 	kind metav1.GroupVersionKind
-}{
-	"pods":               {metav1.GroupVersionResource{Version: "v1", Resource: "pods"}, metav1.GroupVersionKind{Version: "v1", Kind: "Pod"}},
-	"namespaces":         {metav1.GroupVersionResource{Version: "v1", Resource: "namespaces"}, metav1.GroupVersionKind{Version: "v1", Kind: "Namespace"}},
-	"deployments":        {metav1.GroupVersionResource{Group: "apps", Version: "v1", Resource: "deployments"}, metav1.GroupVersionKind{Group: "apps", Version: "v1", Kind: "Deployment"}},
-	"statefulsets":       {metav1.GroupVersionResource{Group: "apps", Version: "v1", Resource: "statefulsets"}, metav1.GroupVersionKind{Group: "apps", Version: "v1", Kind: "StatefulSet"}},
-	"daemonsets":         {metav1.GroupVersionResource{Group: "apps", Version: "v1", Resource: "daemonsets"}, metav1.GroupVersionKind{Group: "apps", Version: "v1", Kind: "DaemonSet"}},
-	"replicasets":        {metav1.GroupVersionResource{Group: "apps", Version: "v1", Resource: "replicasets"}, metav1.GroupVersionKind{Group: "apps", Version: "v1", Kind: "ReplicaSet"}},
-	"deployments/scale":  {metav1.GroupVersionResource{Group: "apps", Version: "v1", Resource: "deployments"}, metav1.GroupVersionKind{Group: "autoscaling", Version: "v1", Kind: "Scale"}},
-	"statefulsets/scale": {metav1.GroupVersionResource{Group: "apps", Version: "v1", Resource: "statefulsets"}, metav1.GroupVersionKind{Group: "autoscaling", Version: "v1", Kind: "Scale"}},
-	"deployments/status": {metav1.GroupVersionResource{Group: "apps", Version: "v1", Resource: "deployments"}, metav1.GroupVersionKind{Group: "apps", Version: "v1", Kind: "Deployment"}},
 }
 
 func (r request) uid() types.UID {

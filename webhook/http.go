@@ -11,21 +11,12 @@ import (
 	"runtime/debug"
 	"strings"
 
-	kwhhttp "github.com/slok/kubewebhook/v2/pkg/http"
-	"github.com/slok/kubewebhook/v2/pkg/model"
-	kwhwebhook "github.com/slok/kubewebhook/v2/pkg/webhook"
 	admissionv1 "k8s.io/api/admission/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	sigsjson "sigs.k8s.io/json"
 
 	"github.com/gracekeeper/gracekeeper/policies"
 )
-
-// maxBodyBytes caps a review's body. kubewebhook's handler refuses larger
-// bodies itself, with a 400; checking first answers them with a 413 and a
-// clear message. The API server sends far less: it refuses request bodies
-// over 3 MiB, and etcd stores objects up to 1.5 MiB.
-const maxBodyBytes = kwhhttp.MaxRequestBodyBytes
 
 // Paths the webhook configurations call. The mode is in the path: the API
 // server picks the entry by the namespace's mode label.
@@ -51,28 +42,26 @@ func newWebhookHandler(engine *policies.Engine, m *metrics, logger *slog.Logger)
 func newWebhookMux(engine *policies.Engine, m *metrics, logger *slog.Logger) (*http.ServeMux, error) {
 	paths := []struct {
 		path    string
-		kind    model.WebhookKind
+		webhook policies.Webhook
 		mode    policies.Mode
-		targets map[resource]target
+		route   policies.Route
 	}{
-		{PathMutateEnforce, model.WebhookKindMutating, policies.ModeEnforce, workloadTargets},
-		{PathMutateAudit, model.WebhookKindMutating, policies.ModeAudit, workloadTargets},
-		{PathValidateEnforce, model.WebhookKindValidating, policies.ModeEnforce, workloadTargets},
-		{PathValidateAudit, model.WebhookKindValidating, policies.ModeAudit, workloadTargets},
+		{PathMutateEnforce, policies.Mutating, policies.ModeEnforce, policies.RouteWorkloads},
+		{PathMutateAudit, policies.Mutating, policies.ModeAudit, policies.RouteWorkloads},
+		{PathValidateEnforce, policies.Validating, policies.ModeEnforce, policies.RouteWorkloads},
+		{PathValidateAudit, policies.Validating, policies.ModeAudit, policies.RouteWorkloads},
 		// Always enforce: a typo in the mode label must be denied whatever
 		// mode the namespace meant to choose.
-		{PathValidateNamespaces, model.WebhookKindValidating, policies.ModeEnforce, namespaceTargets},
+		{PathValidateNamespaces, policies.Validating, policies.ModeEnforce, policies.RouteNamespaces},
 	}
 	mux := http.NewServeMux()
 	for _, p := range paths {
 		rv := &reviewer{
-			id:   strings.ReplaceAll(strings.TrimPrefix(p.path, "/"), "/", "-"),
-			kind: p.kind, mode: p.mode, targets: p.targets,
+			id:      strings.ReplaceAll(strings.TrimPrefix(p.path, "/"), "/", "-"),
+			webhook: p.webhook, mode: p.mode, targets: targetsOf(p.route),
 			engine: engine, metrics: m, logger: logger,
 		}
-		// kubewebhook logs nothing here: every failure it could report is
-		// answered by checkRequest first or logged by the reviewer.
-		h, err := kwhhttp.HandlerFor(kwhhttp.HandlerConfig{Webhook: kwhwebhook.NewMeasuredWebhook(m.recorder, rv)})
+		h, err := rv.handler()
 		if err != nil {
 			return nil, fmt.Errorf("webhook %s: %w", p.path, err)
 		}

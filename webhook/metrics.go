@@ -118,8 +118,8 @@ func (m *metrics) countUnhandled(kind string) {
 // keeps: the kinds of the objects the webhook decodes, spelled as it spells them.
 var judgedKinds = func() map[string]bool {
 	kinds := map[string]bool{}
-	for _, targets := range []map[resource]target{workloadTargets, namespaceTargets} {
-		for _, t := range targets {
+	for _, route := range []policies.Route{policies.RouteWorkloads, policies.RouteNamespaces} {
+		for _, t := range targetsOf(route) {
 			kinds[strings.Trim(t.object.Group+"/"+t.object.Version+"/"+t.object.Kind, "/")] = true
 		}
 	}

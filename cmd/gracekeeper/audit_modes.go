@@ -16,7 +16,8 @@ import (
 	"github.com/gracekeeper/gracekeeper/policies"
 )
 
-// alwaysExcluded are never covered, whatever the install (design.md).
+// alwaysExcluded are never covered, whatever the install: every webhook
+// entry's namespaceSelector leaves them out (the chart's _helpers.tpl).
 var alwaysExcluded = []string{"kube-system", "kube-public", "kube-node-lease"}
 
 // modeResolver decides each namespace's mode the way the API server will:

@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"strings"
+
+	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/gracekeeper/gracekeeper/policies"
 	"github.com/gracekeeper/gracekeeper/policies/api/v1alpha1"
@@ -136,13 +139,13 @@ func runCheck(_ context.Context, args []string, stdout, stderr io.Writer) error 
 
 // evaluate runs the engine on one manifest, as a CREATE in enforce mode.
 func evaluate(engine *policies.Engine, o *manifest.Object, report *checkReport) {
-	obj, ok := policies.NewObject(o.APIVersion, o.Kind)
-	if !ok {
+	obj, err := policies.Decode(schema.FromAPIVersionAndKind(o.APIVersion, o.Kind), o.JSON)
+	if errors.Is(err, policies.ErrUnknownKind) {
 		report.Skipped = append(report.Skipped, skippedObject{Source: o.Where(), Kind: o.Kind, Name: o.Name,
 			Reason: fmt.Sprintf("gracekeeper has no rules for %s %s", o.APIVersion, o.Kind)})
 		return
 	}
-	if err := json.Unmarshal(o.JSON, obj); err != nil {
+	if err != nil {
 		report.Errors = append(report.Errors, fmt.Sprintf("%s (%s %s): %v", o.Where(), o.Kind, o.Name, err))
 		return
 	}

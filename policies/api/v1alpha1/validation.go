@@ -11,12 +11,32 @@ import (
 	"k8s.io/apimachinery/pkg/util/version"
 )
 
+// The rule ids, defined here once: the configuration and the exemption
+// annotation name them, and package policies registers a rule under each.
+// They are stable: they also appear in messages, metrics and logs.
+const (
+	RulePreStopHook            = "prestop-hook"
+	RuleTerminationGracePeriod = "termination-grace-period"
+	RuleRollingUpdate          = "rolling-update"
+	RuleRecreateStrategy       = "recreate-strategy"
+	RuleRevisionHistory        = "revision-history"
+	RuleUpdateStrategy         = "update-strategy"
+	RuleScaleToZero            = "scale-to-zero"
+	RuleWorkloadDelete         = "workload-delete"
+	RulePodDelete              = "pod-delete"
+	RuleForceDelete            = "force-delete"
+	RuleReadinessProbe         = "readiness-probe"
+	RuleModeLabel              = "mode-label"
+	// AllRules names every rule at once, in an exemption and in the annotation.
+	AllRules = "all"
+)
+
 // RuleIDs are the ids an exemption may name. The policies package checks at
-// start-up that this list matches its registry.
+// start-up that its registry has a rule for each and no other.
 var RuleIDs = []string{
-	"prestop-hook", "termination-grace-period", "rolling-update", "recreate-strategy",
-	"revision-history", "update-strategy", "scale-to-zero", "workload-delete",
-	"pod-delete", "force-delete", "readiness-probe", "mode-label",
+	RulePreStopHook, RuleTerminationGracePeriod, RuleRollingUpdate, RuleRecreateStrategy,
+	RuleRevisionHistory, RuleUpdateStrategy, RuleScaleToZero, RuleWorkloadDelete,
+	RulePodDelete, RuleForceDelete, RuleReadinessProbe, RuleModeLabel,
 }
 
 const maxSeconds = 3600
@@ -104,8 +124,8 @@ func validateExemption(path *field.Path, e Exemption) field.ErrorList {
 		errs = append(errs, field.Required(path.Child("rules"), `name the rules to exempt, or "all"`))
 	}
 	for i, rule := range e.Rules {
-		if rule != "all" && !slices.Contains(RuleIDs, rule) {
-			errs = append(errs, field.NotSupported(path.Child("rules").Index(i), rule, append([]string{"all"}, RuleIDs...)))
+		if rule != AllRules && !slices.Contains(RuleIDs, rule) {
+			errs = append(errs, field.NotSupported(path.Child("rules").Index(i), rule, append([]string{AllRules}, RuleIDs...)))
 		}
 	}
 	if len(e.Users)+len(e.Groups)+len(e.ServiceAccounts) == 0 {
