@@ -1,0 +1,100 @@
+// Chart tests: RBAC, none for the webhook, and the uninstall hook's narrow role.
+
+package deploy
+
+import (
+	"fmt"
+	"reflect"
+	"strings"
+	"testing"
+
+	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+)
+
+func TestNoRBACBeyondDiscovery(t *testing.T) {
+	// gracekeeper only reads /version, which system:discovery grants every
+	// authenticated identity; only the uninstall hook has a role.
+	for _, obj := range render(t, "gracekeeper", "") {
+		switch obj.GetKind() {
+		case "Role", "RoleBinding", "ClusterRole", "ClusterRoleBinding":
+			if !IsHook(obj) {
+				t.Errorf("%s %s grants the webhook permissions it does not need", obj.GetKind(), obj.GetName())
+			}
+		}
+	}
+}
+
+func TestUninstallHookDeletesTheWebhookConfigurations(t *testing.T) {
+	objs := render(t, "gracekeeper", "")
+	mutating, validating := webhooks(t, objs)
+	var hooks []*unstructured.Unstructured
+	for _, obj := range objs {
+		if IsHook(obj) {
+			hooks = append(hooks, obj)
+		}
+	}
+	weight := map[string]string{}
+	for _, h := range hooks {
+		a := h.GetAnnotations()
+		if a["helm.sh/hook"] != "pre-delete" || !strings.Contains(a["helm.sh/hook-delete-policy"], "hook-succeeded") {
+			t.Errorf("hook %s %s has annotations %v, want a pre-delete hook deleted when it succeeds", h.GetKind(), h.GetName(), a)
+		}
+		weight[h.GetKind()] = a["helm.sh/hook-weight"]
+	}
+
+	job := find[batchv1.Job](t, objs, "Job", "gracekeeper-cleanup")
+	role := find[rbacv1.ClusterRole](t, objs, "ClusterRole", "gracekeeper-cleanup")
+	binding := find[rbacv1.ClusterRoleBinding](t, objs, "ClusterRoleBinding", "gracekeeper-cleanup")
+	sa := find[corev1.ServiceAccount](t, objs, "ServiceAccount", job.Spec.Template.Spec.ServiceAccountName)
+
+	c := job.Spec.Template.Spec.Containers[0]
+	wantArgs := []string{"cleanup", "--mutating=" + mutating.Name, "--validating=" + validating.Name}
+	if !reflect.DeepEqual(c.Args, wantArgs) {
+		t.Errorf("cleanup args = %v, want %v", c.Args, wantArgs)
+	}
+	if d := find[appsv1.Deployment](t, objs, "Deployment", "gracekeeper"); c.Image != d.Spec.Template.Spec.Containers[0].Image {
+		t.Errorf("cleanup image %s differs from the webhook's %s; no extra image should be needed", c.Image, d.Spec.Template.Spec.Containers[0].Image)
+	}
+	checkRestricted(t, c)
+	if psc := job.Spec.Template.Spec.SecurityContext; psc == nil || psc.RunAsNonRoot == nil || !*psc.RunAsNonRoot {
+		t.Errorf("cleanup pod securityContext = %+v, want runAsNonRoot", psc)
+	}
+
+	// The role may delete exactly the two configurations and nothing else.
+	wantRules := []rbacv1.PolicyRule{
+		{APIGroups: []string{"admissionregistration.k8s.io"}, Resources: []string{"mutatingwebhookconfigurations"}, ResourceNames: []string{mutating.Name}, Verbs: []string{"delete"}},
+		{APIGroups: []string{"admissionregistration.k8s.io"}, Resources: []string{"validatingwebhookconfigurations"}, ResourceNames: []string{validating.Name}, Verbs: []string{"delete"}},
+	}
+	if !reflect.DeepEqual(role.Rules, wantRules) {
+		t.Errorf("cleanup rules = %+v, want %+v", role.Rules, wantRules)
+	}
+	wantSubject := rbacv1.Subject{Kind: "ServiceAccount", Name: sa.Name, Namespace: sa.Namespace}
+	if binding.RoleRef.Name != role.Name || !reflect.DeepEqual(binding.Subjects, []rbacv1.Subject{wantSubject}) {
+		t.Errorf("binding %+v does not bind %s to %+v", binding, role.Name, wantSubject)
+	}
+	// Helm runs hooks by weight: the RBAC must exist before the Job starts.
+	for _, kind := range []string{"ServiceAccount", "ClusterRole", "ClusterRoleBinding"} {
+		if hookWeight(t, weight[kind]) >= hookWeight(t, weight["Job"]) {
+			t.Errorf("%s hook weight %s is not below the Job's %s", kind, weight[kind], weight["Job"])
+		}
+	}
+
+	for _, obj := range render(t, "gracekeeper", "cleanup: {enabled: false}\n") {
+		if IsHook(obj) {
+			t.Errorf("hook %s %s rendered with cleanup disabled", obj.GetKind(), obj.GetName())
+		}
+	}
+}
+
+func hookWeight(t *testing.T, s string) int {
+	t.Helper()
+	var w int
+	if _, err := fmt.Sscan(s, &w); err != nil {
+		t.Fatalf("hook weight %q: %v", s, err)
+	}
+	return w
+}
