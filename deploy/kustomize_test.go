@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
@@ -13,6 +11,8 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
+
+	"github.com/gracekeeper/gracekeeper/e2e/golden"
 )
 
 // The kustomize base is generated from the chart's default render, so the two
@@ -110,40 +110,11 @@ func kustomizeBase(t *testing.T) map[string][]byte {
 }
 
 func TestKustomizeBaseIsGeneratedFromTheChart(t *testing.T) {
-	want := kustomizeBase(t)
-	if os.Getenv("UPDATE_GOLDEN") != "" {
-		if err := os.RemoveAll(KustomizeDir); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.MkdirAll(KustomizeDir, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		for name, data := range want {
-			if err := os.WriteFile(filepath.Join(KustomizeDir, name), data, 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
-		return
-	}
-	entries, err := os.ReadDir(KustomizeDir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range entries {
-		if _, ok := want[e.Name()]; !ok {
-			t.Errorf("%s/%s is not generated from the chart; delete it or regenerate with UPDATE_GOLDEN=1", KustomizeDir, e.Name())
-		}
-	}
-	for name, data := range want {
-		got, err := os.ReadFile(filepath.Join(KustomizeDir, name))
-		if err != nil || !bytes.Equal(got, data) {
-			t.Errorf("%s/%s is stale or missing: the chart changed; regenerate with UPDATE_GOLDEN=1 go test ./deploy -run TestKustomizeBase", KustomizeDir, name)
-		}
-	}
+	golden.CheckDir(t, KustomizeDir, kustomizeBase(t))
 }
 
 func TestKustomizeBaseBuildsTheChartsObjects(t *testing.T) {
-	if os.Getenv("UPDATE_GOLDEN") != "" {
+	if golden.Updating() {
 		t.Skip("the embedded base predates this regeneration; run again without UPDATE_GOLDEN")
 	}
 	built, err := RenderKustomize()

@@ -22,6 +22,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/gracekeeper/gracekeeper/e2e/golden"
 )
 
 // The "gracekeeper audit" scenario: workloads that predate enforcement, new
@@ -73,27 +75,6 @@ func runAuditCommand(t *testing.T, args ...string) auditRun {
 		t.Fatalf("run gracekeeper audit: %v", err)
 	}
 	return run
-}
-
-// auditGolden compares got with e2e/testdata/audit/NAME, rewritten with UPDATE_GOLDEN=1.
-func auditGolden(t *testing.T, name, got string) {
-	t.Helper()
-	path := filepath.Join("testdata", "audit", name)
-	if os.Getenv("UPDATE_GOLDEN") != "" {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (rewrite with UPDATE_GOLDEN=1)", err)
-	}
-	if got != string(want) {
-		t.Errorf("audit output differs from %s:\n--- got\n%s\n--- want\n%s", path, got, want)
-	}
 }
 
 // podNames hides the random suffixes of ReplicaSet pods, so reports compare exactly.
@@ -148,7 +129,7 @@ spec:
 		if run.exitCode != 0 {
 			t.Fatalf("exit %d, want 0 without --exit-code; stderr:\n%s", run.exitCode, run.stderr)
 		}
-		auditGolden(t, "report.txt", run.stdout)
+		golden.Check(t, "testdata/audit/report.txt", []byte(run.stdout))
 	})
 
 	var report auditJSON
@@ -157,7 +138,7 @@ spec:
 		if run.exitCode != 1 {
 			t.Fatalf("exit %d, want 1: enforce would deny the Recreate Deployment and the OnDelete StatefulSet; stderr:\n%s", run.exitCode, run.stderr)
 		}
-		auditGolden(t, "report.json", podNames.ReplaceAllString(run.stdout, "$1-<pod>"))
+		golden.Check(t, "testdata/audit/report.json", []byte(podNames.ReplaceAllString(run.stdout, "$1-<pod>")))
 		if err := json.Unmarshal([]byte(run.stdout), &report); err != nil {
 			t.Fatal(err)
 		}
@@ -262,7 +243,7 @@ func TestAuditCommandGivesAPartialReportToAUserWhoMayOnlyListDeployments(t *test
 		t.Fatalf("exit %d, want 2 for an incomplete scan; stderr:\n%s", run.exitCode, run.stderr)
 	}
 	assertContains(t, "stderr", run.stderr, "gracekeeper audit: the report is incomplete: 4 requests failed, see the report")
-	auditGolden(t, "rbac.txt", run.stdout)
+	golden.Check(t, "testdata/audit/rbac.txt", []byte(run.stdout))
 }
 
 // auditJSON is what the tests read of "audit -o json".

@@ -12,6 +12,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	k8stesting "k8s.io/client-go/testing"
 	"sigs.k8s.io/yaml"
+
+	"github.com/gracekeeper/gracekeeper/e2e/golden"
 )
 
 func (c *testCluster) policyReport(t *testing.T, ns string) *unstructured.Unstructured {
@@ -68,7 +70,7 @@ func TestWriteReportsCreatesOneReportPerNamespaceAndWritesNothingElse(t *testing
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "audit/policyreport-shop.yaml", string(report))
+	golden.Check(t, "testdata/audit/policyreport-shop.yaml", report)
 }
 
 func TestWriteReportsUpdatesItsOwnReport(t *testing.T) {

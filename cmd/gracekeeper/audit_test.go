@@ -18,6 +18,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	k8stesting "k8s.io/client-go/testing"
 
+	"github.com/gracekeeper/gracekeeper/e2e/golden"
 	"github.com/gracekeeper/gracekeeper/policies"
 )
 
@@ -63,7 +64,7 @@ func TestAuditReportsEveryNamespaceAsText(t *testing.T) {
 	if err != nil {
 		t.Fatalf("without --exit-code a complete scan exits 0, even with denials; got %v", err)
 	}
-	golden(t, "audit/mixed.txt", out)
+	golden.Check(t, "testdata/audit/mixed.txt", []byte(out))
 }
 
 func TestAuditJSONIsStable(t *testing.T) {
@@ -71,7 +72,7 @@ func TestAuditJSONIsStable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "audit/mixed.json", out)
+	golden.Check(t, "testdata/audit/mixed.json", []byte(out))
 	var report auditReport
 	if err := json.Unmarshal([]byte(out), &report); err != nil {
 		t.Fatalf("the JSON report does not decode into its documented schema: %v", err)

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/gracekeeper/gracekeeper/e2e/golden"
 )
 
 // runCheckIn runs "gracekeeper check" with stdin and returns its outputs.
@@ -38,7 +40,7 @@ func TestCheckReportsTheSeedScenarioAndExitsZero(t *testing.T) {
 	if err != nil {
 		t.Fatalf("a manifest with only patches and warnings must pass, got %v", err)
 	}
-	golden(t, "check/seed.txt", out)
+	golden.Check(t, "testdata/check/seed.txt", []byte(out))
 }
 
 func TestCheckUsesExecBelowKubernetes133(t *testing.T) {
@@ -56,7 +58,7 @@ func TestCheckJSONIsStable(t *testing.T) {
 	if !errors.Is(err, errFindings) {
 		t.Fatalf("a Recreate Deployment must fail the check with exit 1, got %v", err)
 	}
-	golden(t, "check/mixed.json", out)
+	golden.Check(t, "testdata/check/mixed.json", []byte(out))
 }
 
 func TestCheckFixRewritesFilesKeepingCommentsAndUnknownFields(t *testing.T) {
@@ -69,7 +71,7 @@ func TestCheckFixRewritesFilesKeepingCommentsAndUnknownFields(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "check/mixed.fixed.yaml", string(fixed))
+	golden.Check(t, "testdata/check/mixed.fixed.yaml", fixed)
 	for _, keep := range []string{"# too few for rollout undo", "futureField: keep-me", "kind: Service", "schedule: \"0 3 * * *\""} {
 		if !strings.Contains(string(fixed), keep) {
 			t.Errorf("--fix lost %q", keep)

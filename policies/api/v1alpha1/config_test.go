@@ -9,10 +9,14 @@ import (
 
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"sigs.k8s.io/yaml"
+
+	"github.com/gracekeeper/gracekeeper/e2e/golden"
 )
 
-// TestDefaultsGolden pins every default a user gets without a file. Run with
-// UPDATE_GOLDEN=1 (make update-golden) to rewrite testdata/defaults.yaml.
+// goldenDefaults records every default a user gets without a file.
+const goldenDefaults = "testdata/defaults.yaml"
+
+// TestDefaultsGolden pins every default a user gets without a file.
 func TestDefaultsGolden(t *testing.T) {
 	c, err := Parse(nil)
 	if err != nil {
@@ -22,27 +26,15 @@ func TestDefaultsGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden := filepath.Join("testdata", "defaults.yaml")
-	if os.Getenv("UPDATE_GOLDEN") != "" {
-		if err := os.WriteFile(golden, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatalf("%v (run with UPDATE_GOLDEN=1 to create it)", err)
-	}
-	if string(got) != string(want) {
-		t.Errorf("the defaulted configuration differs from %s (UPDATE_GOLDEN=1 rewrites it)\ngot:\n%s\nwant:\n%s", golden, got, want)
-	}
+	golden.Check(t, goldenDefaults, got)
 
 	// The golden file is itself a valid configuration that changes nothing.
-	again, err := Parse(want)
+	again, err := Parse(got)
 	if err != nil {
-		t.Fatalf("parse %s: %v", golden, err)
+		t.Fatalf("parse %s: %v", goldenDefaults, err)
 	}
 	if !reflect.DeepEqual(again, c) {
-		t.Errorf("parsing %s gives %+v, want the defaults %+v", golden, again, c)
+		t.Errorf("parsing %s gives %+v, want the defaults %+v", goldenDefaults, again, c)
 	}
 }
 
