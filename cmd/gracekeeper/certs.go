@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/gracekeeper/gracekeeper/certs"
+	"github.com/gracekeeper/gracekeeper/cmd/gracekeeper/internal/cli"
 )
 
 const devCACommonName = "gracekeeper development CA"
@@ -22,7 +23,7 @@ const certsUsage = "Usage: gracekeeper certs generate --dir D --host H [--host H
 func runCerts(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		fmt.Fprintln(stderr, certsUsage)
-		return fmt.Errorf("%w: missing subcommand, want generate", errUsage)
+		return fmt.Errorf("%w: missing subcommand, want generate", cli.ErrUsage)
 	}
 	switch args[0] {
 	case "generate":
@@ -31,7 +32,7 @@ func runCerts(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fmt.Fprintln(stderr, certsUsage)
 		return nil
 	default:
-		return fmt.Errorf("%w: unknown certs subcommand %q, want generate", errUsage, args[0])
+		return fmt.Errorf("%w: unknown certs subcommand %q, want generate", cli.ErrUsage, args[0])
 	}
 }
 
@@ -64,18 +65,18 @@ func runCertsGenerate(_ context.Context, args []string, stdout, stderr io.Writer
 	validFor := flags.Duration("valid-for", 365*24*time.Hour, "validity of the serving certificate")
 	caValidFor := flags.Duration("ca-valid-for", 10*365*24*time.Hour, "validity of a newly created CA")
 	flags.Var(&hosts, "host", "DNS name or IP address for the certificate, repeatable (at least one)")
-	if err := parseFlags(flags, args); err != nil {
+	if err := cli.ParseFlags(flags, args); err != nil {
 		return err
 	}
 	switch {
 	case *dir == "":
-		return fmt.Errorf("%w: --dir is required", errUsage)
+		return fmt.Errorf("%w: --dir is required", cli.ErrUsage)
 	case len(hosts) == 0:
-		return fmt.Errorf("%w: at least one --host is required", errUsage)
+		return fmt.Errorf("%w: at least one --host is required", cli.ErrUsage)
 	case *validFor <= 0:
-		return fmt.Errorf("%w: --valid-for %s must be positive", errUsage, *validFor)
+		return fmt.Errorf("%w: --valid-for %s must be positive", cli.ErrUsage, *validFor)
 	case *caValidFor <= 0:
-		return fmt.Errorf("%w: --ca-valid-for %s must be positive", errUsage, *caValidFor)
+		return fmt.Errorf("%w: --ca-valid-for %s must be positive", cli.ErrUsage, *caValidFor)
 	}
 	if *caDir == "" {
 		*caDir = *dir

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/gracekeeper/gracekeeper/cmd/gracekeeper/internal/cli"
 )
 
 // loadServingDir verifies the pair in dir against dir/ca.crt for host and
@@ -118,7 +120,7 @@ func TestCertsRejectsBadArguments(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			var stdout, stderr bytes.Buffer
 			err := runCerts(t.Context(), tt.args, &stdout, &stderr)
-			if !errors.Is(err, errUsage) || !strings.Contains(err.Error(), tt.wantErr) {
+			if !errors.Is(err, cli.ErrUsage) || !strings.Contains(err.Error(), tt.wantErr) {
 				t.Errorf("error = %v, want a usage error containing %q", err, tt.wantErr)
 			}
 		})

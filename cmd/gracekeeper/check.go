@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -13,6 +12,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
+	"github.com/gracekeeper/gracekeeper/cmd/gracekeeper/internal/cli"
 	"github.com/gracekeeper/gracekeeper/policies"
 	"github.com/gracekeeper/gracekeeper/policies/api/v1alpha1"
 	"github.com/gracekeeper/gracekeeper/policies/manifest"
@@ -48,7 +48,7 @@ type skippedObject struct {
 
 type checkSummary struct {
 	Objects int `json:"objects"`
-	findingTally
+	cli.Tally
 	Fixed bool `json:"fixed"`
 }
 
@@ -66,15 +66,15 @@ func runCheck(_ context.Context, args []string, stdout, stderr io.Writer) error 
 		fmt.Fprintln(stderr, "Usage: gracekeeper check -f FILE|DIR|- [flags]\n\nEvaluates manifests as the webhook would on CREATE in enforce mode.\nExit code: 0 nothing denied, 1 a denial (or any finding with --strict), 2 bad input.\n\nFlags:")
 		fs.PrintDefaults()
 	}
-	if err := parseFlags(fs, args); err != nil {
+	if err := cli.ParseFlags(fs, args); err != nil {
 		return err
 	}
 	if len(files) == 0 {
 		fs.Usage()
-		return fmt.Errorf("%w: name manifests with -f", errUsage)
+		return fmt.Errorf("%w: name manifests with -f", cli.ErrUsage)
 	}
 	if *output != "text" && *output != "json" {
-		return fmt.Errorf("%w: -o must be text or json, not %q", errUsage, *output)
+		return fmt.Errorf("%w: -o must be text or json, not %q", cli.ErrUsage, *output)
 	}
 	cfg, err := v1alpha1.Load(*configPath)
 	if err != nil {
@@ -88,7 +88,7 @@ func runCheck(_ context.Context, args []string, stdout, stderr io.Writer) error 
 	report := checkReport{Objects: []checkedObject{}, Skipped: []skippedObject{}, Errors: []string{}}
 	paths, err := manifest.Paths(files)
 	if err != nil {
-		return fmt.Errorf("%w: %v", errUsage, err)
+		return fmt.Errorf("%w: %v", cli.ErrUsage, err)
 	}
 	var sources []*manifest.File
 	for _, path := range paths {
@@ -116,9 +116,7 @@ func runCheck(_ context.Context, args []string, stdout, stderr io.Writer) error 
 		}
 	}
 	if *output == "json" {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(report); err != nil {
+		if err := cli.WriteJSON(stdout, report); err != nil {
 			return err
 		}
 	} else {
@@ -132,7 +130,7 @@ func runCheck(_ context.Context, args []string, stdout, stderr io.Writer) error 
 		}
 		return fmt.Errorf("%d input error(s); fix them and run again", len(report.Errors))
 	case report.Summary.Denials > 0, *strict && report.Summary.Denials+report.Summary.Patches+report.Summary.Warnings > 0:
-		return errFindings
+		return cli.ErrFindings
 	}
 	return nil
 }
@@ -156,7 +154,7 @@ func evaluate(engine *policies.Engine, o *manifest.Object, report *checkReport) 
 	if checked.Findings == nil {
 		checked.Findings = []policies.Finding{}
 	}
-	report.Summary.count(findings)
+	report.Summary.Count(findings)
 	report.Summary.Objects++
 	report.Objects = append(report.Objects, checked)
 }
@@ -214,14 +212,14 @@ func printCheck(w io.Writer, report *checkReport, fixed bool) {
 		}
 		fmt.Fprintf(w, "%s  %s\n", o.Source, ref)
 		for _, f := range o.Findings {
-			fmt.Fprintf(w, "  %s\n", findingLine(f))
+			fmt.Fprintf(w, "  %s\n", cli.FindingLine(f))
 		}
 	}
 	for _, s := range report.Skipped {
 		fmt.Fprintf(w, "%s  %s/%s: skipped, %s\n", s.Source, strings.ToLower(s.Kind), s.Name, s.Reason)
 	}
 	sum := report.Summary
-	fmt.Fprintf(w, "\n%d checked, %d skipped: %s.", sum.Objects, len(report.Skipped), sum.findingTally)
+	fmt.Fprintf(w, "\n%d checked, %d skipped: %s.", sum.Objects, len(report.Skipped), sum.Tally)
 	switch {
 	case fixed && sum.Patches > 0:
 		fmt.Fprint(w, " The patches were written into the manifests.")

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gracekeeper/gracekeeper/cmd/gracekeeper/internal/cli"
 	"github.com/gracekeeper/gracekeeper/e2e/golden"
 )
 
@@ -55,7 +56,7 @@ func TestCheckUsesExecBelowKubernetes133(t *testing.T) {
 
 func TestCheckJSONIsStable(t *testing.T) {
 	out, _, err := runCheckIn(t, "", "-f", "testdata/check/mixed.yaml", "-o", "json")
-	if !errors.Is(err, errFindings) {
+	if !errors.Is(err, cli.ErrFindings) {
 		t.Fatalf("a Recreate Deployment must fail the check with exit 1, got %v", err)
 	}
 	golden.Check(t, "testdata/check/mixed.json", []byte(out))
@@ -64,7 +65,7 @@ func TestCheckJSONIsStable(t *testing.T) {
 func TestCheckFixRewritesFilesKeepingCommentsAndUnknownFields(t *testing.T) {
 	dir := t.TempDir()
 	path := copyTo(t, dir, "mixed.yaml")
-	if _, _, err := runCheckIn(t, "", "-f", dir, "--fix"); !errors.Is(err, errFindings) {
+	if _, _, err := runCheckIn(t, "", "-f", dir, "--fix"); !errors.Is(err, cli.ErrFindings) {
 		t.Fatalf("--fix cannot fix a denial, so the exit is still 1; got %v", err)
 	}
 	fixed, err := os.ReadFile(path)
@@ -98,7 +99,7 @@ func TestCheckFixFromStdinWritesManifestsToStdout(t *testing.T) {
 }
 
 func TestCheckStrictFailsOnAnyFinding(t *testing.T) {
-	if _, _, err := runCheckIn(t, "", "-f", "testdata/check/seed.yaml", "--strict"); !errors.Is(err, errFindings) {
+	if _, _, err := runCheckIn(t, "", "-f", "testdata/check/seed.yaml", "--strict"); !errors.Is(err, cli.ErrFindings) {
 		t.Fatalf("--strict must exit 1 on patches and warnings, got %v", err)
 	}
 }
@@ -123,7 +124,7 @@ func TestCheckBadInputNamesTheFileAndDocument(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			out, errOut, err := runCheckIn(t, tt.stdin, tt.args...)
-			if err == nil || errors.Is(err, errFindings) {
+			if err == nil || errors.Is(err, cli.ErrFindings) {
 				t.Fatalf("want exit 2, got %v", err)
 			}
 			if all := out + errOut + err.Error(); !strings.Contains(all, tt.want) {

@@ -10,6 +10,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+
+	"github.com/gracekeeper/gracekeeper/cmd/gracekeeper/internal/cli"
 )
 
 // runCleanup deletes gracekeeper's webhook configurations. The Helm chart runs
@@ -26,14 +28,14 @@ func runCleanup(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	mutating := flags.String("mutating", "", "name of the MutatingWebhookConfiguration to delete")
 	validating := flags.String("validating", "", "name of the ValidatingWebhookConfiguration to delete")
 	kubeconfig := flags.String("kubeconfig", "", "kubeconfig file; defaults to $KUBECONFIG, ~/.kube/config, then the in-cluster service account")
-	if err := parseFlags(flags, args); err != nil {
+	if err := cli.ParseFlags(flags, args); err != nil {
 		return err
 	}
 	if *mutating == "" && *validating == "" {
-		return fmt.Errorf("%w: give --mutating, --validating or both", errUsage)
+		return fmt.Errorf("%w: give --mutating, --validating or both", cli.ErrUsage)
 	}
 
-	config, err := kubeClientConfig(*kubeconfig, "").ClientConfig()
+	config, err := cli.KubeClientConfig(*kubeconfig, "").ClientConfig()
 	if err != nil {
 		return fmt.Errorf("load kubeconfig: %w", err)
 	}

@@ -14,6 +14,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
+
+	"github.com/gracekeeper/gracekeeper/cmd/gracekeeper/internal/cli"
 )
 
 func TestDeleteWebhookConfigurations(t *testing.T) {
@@ -116,7 +118,7 @@ func TestCleanupRejectsBadArguments(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			var stderr bytes.Buffer
 			err := runCleanup(context.Background(), tt.args, &bytes.Buffer{}, &stderr)
-			if !errors.Is(err, errUsage) || !strings.Contains(err.Error(), tt.wantErr) {
+			if !errors.Is(err, cli.ErrUsage) || !strings.Contains(err.Error(), tt.wantErr) {
 				t.Fatalf("error = %v, want a usage error containing %q", err, tt.wantErr)
 			}
 		})

@@ -5,7 +5,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -13,11 +12,12 @@ import (
 	"sort"
 	"syscall"
 
-	"k8s.io/client-go/tools/clientcmd"
+	"github.com/gracekeeper/gracekeeper/cmd/gracekeeper/internal/cli"
+	"github.com/gracekeeper/gracekeeper/cmd/gracekeeper/internal/clusteraudit"
 )
 
-// command runs one subcommand. It returns errUsage-wrapped errors for bad
-// arguments, errFindings when the command ran but the result is a failure.
+// command runs one subcommand. It returns cli.ErrUsage-wrapped errors for bad
+// arguments, cli.ErrFindings when the command ran but the result is a failure.
 type command struct {
 	summary string
 	run     func(ctx context.Context, args []string, stdout, stderr io.Writer) error
@@ -26,7 +26,7 @@ type command struct {
 var commands = map[string]command{
 	"cleanup": {"delete the webhook configurations (the chart's pre-delete hook)", runCleanup},
 	"version": {"print the version", runVersion},
-	"audit":   {"scan a cluster for what enforce mode would change or deny", runAudit},
+	"audit":   {"scan a cluster for what enforce mode would change or deny", clusteraudit.Run},
 	"check":   {"evaluate manifests offline, as in CI; --fix writes the patches", runCheck},
 	"certs":   {"generate a development CA and serving certificate", runCerts},
 	"serve":   {"serve the admission webhook", runServe},
@@ -34,15 +34,6 @@ var commands = map[string]command{
 
 // version is stamped at build time with -ldflags "-X main.version=...".
 var version = "dev"
-
-var (
-	// errUsage marks bad flags or input: exit code 2.
-	errUsage = errors.New("usage error")
-	// errFindings marks a run whose findings fail it (check, audit --exit-code): exit code 1.
-	errFindings = errors.New("findings")
-	// errHelp marks a run that only printed its help: exit code 0.
-	errHelp = errors.New("help shown")
-)
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -67,9 +58,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	err := cmd.run(ctx, args[1:], stdout, stderr)
 	switch {
-	case err == nil, errors.Is(err, errHelp):
+	case err == nil, errors.Is(err, cli.ErrHelp):
 		return 0
-	case errors.Is(err, errFindings):
+	case errors.Is(err, cli.ErrFindings):
 		return 1
 	default:
 		fmt.Fprintf(stderr, "gracekeeper %s: %v\n", args[0], err)
@@ -93,26 +84,4 @@ func usage(w io.Writer) {
 func runVersion(_ context.Context, _ []string, stdout, _ io.Writer) error {
 	_, err := fmt.Fprintln(stdout, version)
 	return err
-}
-
-// parseFlags parses a subcommand's flags, which take no positional arguments.
-func parseFlags(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return errHelp
-		}
-		return fmt.Errorf("%w: %w", errUsage, err)
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("%w: unexpected arguments %q", errUsage, fs.Args())
-	}
-	return nil
-}
-
-// kubeClientConfig loads client configuration by the standard rules: the named
-// kubeconfig, else $KUBECONFIG or ~/.kube/config, and in a pod its service account.
-func kubeClientConfig(kubeconfig, kubeContext string) clientcmd.ClientConfig {
-	rules := clientcmd.NewDefaultClientConfigLoadingRules()
-	rules.ExplicitPath = kubeconfig
-	return clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{CurrentContext: kubeContext})
 }

@@ -13,6 +13,7 @@ import (
 	"k8s.io/client-go/discovery"
 
 	"github.com/gracekeeper/gracekeeper/certs"
+	"github.com/gracekeeper/gracekeeper/cmd/gracekeeper/internal/cli"
 	"github.com/gracekeeper/gracekeeper/policies"
 	"github.com/gracekeeper/gracekeeper/policies/api/v1alpha1"
 	"github.com/gracekeeper/gracekeeper/webhook"
@@ -41,18 +42,18 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 	shutdownTimeout := flags.Duration("shutdown-timeout", webhook.DefaultShutdownTimeout, "how long in-flight reviews may take after the drain delay")
 	logFormat := flags.String("log-format", "json", "log format: json or text")
 	logLevel := flags.String("log-level", "info", "log level: debug, info, warn or error")
-	if err := parseFlags(flags, args); err != nil {
+	if err := cli.ParseFlags(flags, args); err != nil {
 		return err
 	}
 	switch {
 	case *drainDelay < 0:
-		return fmt.Errorf("%w: --drain-delay %s must not be negative", errUsage, *drainDelay)
+		return fmt.Errorf("%w: --drain-delay %s must not be negative", cli.ErrUsage, *drainDelay)
 	case *shutdownTimeout <= 0:
-		return fmt.Errorf("%w: --shutdown-timeout %s must be positive", errUsage, *shutdownTimeout)
+		return fmt.Errorf("%w: --shutdown-timeout %s must be positive", cli.ErrUsage, *shutdownTimeout)
 	}
 	logger, err := newLogger(stderr, *logFormat, *logLevel)
 	if err != nil {
-		return fmt.Errorf("%w: %w", errUsage, err)
+		return fmt.Errorf("%w: %w", cli.ErrUsage, err)
 	}
 
 	cfg, err := v1alpha1.Load(*configPath)
@@ -124,7 +125,7 @@ func serverVersion(ctx context.Context, cfg *v1alpha1.Configuration, kubeconfig 
 // discoverVersion asks the API server for its version, through --kubeconfig
 // when given, else the in-cluster service account.
 func discoverVersion(ctx context.Context, kubeconfig string) (string, error) {
-	restConfig, err := kubeClientConfig(kubeconfig, "").ClientConfig()
+	restConfig, err := cli.KubeClientConfig(kubeconfig, "").ClientConfig()
 	if err != nil {
 		return "", fmt.Errorf("client configuration: %w", err)
 	}

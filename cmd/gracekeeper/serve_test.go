@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/gracekeeper/gracekeeper/certs"
+	"github.com/gracekeeper/gracekeeper/cmd/gracekeeper/internal/cli"
 )
 
 func TestServeRejectsBadFlags(t *testing.T) {
@@ -35,7 +36,7 @@ func TestServeRejectsBadFlags(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			var stderr bytes.Buffer
 			err := runServe(t.Context(), tt.args, io.Discard, &stderr)
-			if !errors.Is(err, errUsage) || !strings.Contains(err.Error(), tt.want) {
+			if !errors.Is(err, cli.ErrUsage) || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("serve %q = %v, want a usage error containing %q", tt.args, err, tt.want)
 			}
 		})

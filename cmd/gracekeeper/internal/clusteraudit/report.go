@@ -1,4 +1,4 @@
-package main
+package clusteraudit
 
 import (
 	"encoding/json"
@@ -9,6 +9,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/types"
 
+	"github.com/gracekeeper/gracekeeper/cmd/gracekeeper/internal/cli"
 	"github.com/gracekeeper/gracekeeper/policies"
 )
 
@@ -98,7 +99,7 @@ type auditTally struct {
 	Compliant int `json:"compliant"`
 	// Denied workloads have at least one deny finding.
 	Denied int `json:"denied"`
-	findingTally
+	cli.Tally
 	// Pods counts the running pods scanned.
 	Pods               int `json:"pods"`
 	PodsWithoutPreStop int `json:"podsWithoutPreStop"`
@@ -108,7 +109,7 @@ func (t *auditTally) add(o auditTally) {
 	t.Workloads += o.Workloads
 	t.Compliant += o.Compliant
 	t.Denied += o.Denied
-	t.findingTally.add(o.findingTally)
+	t.Tally.Add(o.Tally)
 	t.Pods += o.Pods
 	t.PodsWithoutPreStop += o.PodsWithoutPreStop
 }
@@ -179,12 +180,12 @@ func printAudit(w io.Writer, r *auditReport) {
 	}
 
 	s := r.Summary
-	fmt.Fprintf(w, "\nTotal: %s (%s), %s.\n", plural(s.Namespaces, "namespace"), modeCounts(s.Modes), s.auditTally)
+	fmt.Fprintf(w, "\nTotal: %s (%s), %s.\n", cli.Plural(s.Namespaces, "namespace"), modeCounts(s.Modes), s.auditTally)
 	switch {
 	case !s.Complete:
 		fmt.Fprintln(w, "The report is incomplete: see what could not be read above.")
 	case s.Denied > 0:
-		fmt.Fprintf(w, "Enforce mode would deny %s if created now.\n", plural(s.Denied, "workload"))
+		fmt.Fprintf(w, "Enforce mode would deny %s if created now.\n", cli.Plural(s.Denied, "workload"))
 	default:
 		fmt.Fprintln(w, "Enforce mode would deny nothing.")
 	}
@@ -198,7 +199,7 @@ func printNamespace(w io.Writer, ns *auditNamespace) {
 		}
 		fmt.Fprintf(w, "  %s/%s\n", strings.ToLower(wl.Kind), wl.Name)
 		for _, f := range wl.Findings {
-			fmt.Fprintf(w, "    %s\n", findingLine(f))
+			fmt.Fprintf(w, "    %s\n", cli.FindingLine(f))
 			for _, op := range f.Patch {
 				value, _ := json.Marshal(op.Value)
 				fmt.Fprintf(w, "    %-33s  patch: %s %s %s\n", "", op.Op, op.Path, value)
@@ -212,7 +213,7 @@ func printNamespace(w io.Writer, ns *auditNamespace) {
 				fmt.Fprintf(w, "    pod/%s: no controller restarts it\n", g.names[0])
 				continue
 			}
-			fmt.Fprintf(w, "    %s: %s", g.owner, plural(len(g.names), "pod"))
+			fmt.Fprintf(w, "    %s: %s", g.owner, cli.Plural(len(g.names), "pod"))
 			if restartable(g.owner) {
 				fmt.Fprintf(w, " (kubectl -n %s rollout restart %s)", ns.Name, g.owner)
 			}
@@ -226,11 +227,11 @@ func printNamespace(w io.Writer, ns *auditNamespace) {
 }
 
 func (t auditTally) String() string {
-	s := fmt.Sprintf("%s (%d ok, %d denied): %s; ", plural(t.Workloads, "workload"), t.Compliant, t.Denied, t.findingTally)
+	s := fmt.Sprintf("%s (%d ok, %d denied): %s; ", cli.Plural(t.Workloads, "workload"), t.Compliant, t.Denied, t.Tally)
 	if t.Pods == 0 {
 		return s + "no running pods"
 	}
-	return s + fmt.Sprintf("%d of %s without a preStop hook", t.PodsWithoutPreStop, plural(t.Pods, "running pod"))
+	return s + fmt.Sprintf("%d of %s without a preStop hook", t.PodsWithoutPreStop, cli.Plural(t.Pods, "running pod"))
 }
 
 // describeMode says what the mode means and why, for the text report.

@@ -1,4 +1,4 @@
-package main
+package clusteraudit
 
 import (
 	"context"
@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
+	"github.com/gracekeeper/gracekeeper/cmd/gracekeeper/internal/cli"
 	"github.com/gracekeeper/gracekeeper/policies"
 )
 
@@ -148,7 +149,7 @@ func policyReportFor(ns *auditNamespace, at time.Time) *policyReport {
 			pr.Summary.Pass++
 			return r
 		}
-		r.Rule, r.Message = string(f.Rule), findingText(*f)
+		r.Rule, r.Message = string(f.Rule), cli.FindingText(*f)
 		r.Properties = map[string]string{"action": string(f.Action), "mode": string(ns.Mode)}
 		if len(f.Patch) > 0 {
 			patch, _ := json.Marshal(f.Patch)

@@ -1,8 +1,12 @@
-package main
+// Package clusteraudit is "gracekeeper audit": it reads a cluster's
+// workloads, running pods and webhook configurations, judges each workload as
+// a CREATE in enforce mode with the same engine the webhook runs, and reports
+// per namespace, as text, JSON or PolicyReports. It changes nothing in the
+// cluster but the PolicyReports it is asked to write.
+package clusteraudit
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -15,6 +19,7 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/gracekeeper/gracekeeper/cmd/gracekeeper/internal/cli"
 	"github.com/gracekeeper/gracekeeper/policies"
 	"github.com/gracekeeper/gracekeeper/policies/api/v1alpha1"
 )
@@ -47,7 +52,7 @@ type clusterClients struct {
 // connectCluster builds the clients from a kubeconfig with the standard
 // loading rules ($KUBECONFIG, ~/.kube/config, in-cluster); tests replace it.
 var connectCluster = func(kubeconfig, kubeContext string) (*clusterClients, error) {
-	loader := kubeClientConfig(kubeconfig, kubeContext)
+	loader := cli.KubeClientConfig(kubeconfig, kubeContext)
 	config, err := loader.ClientConfig()
 	if err != nil {
 		return nil, fmt.Errorf("load kubeconfig: %w", err)
@@ -73,7 +78,11 @@ var connectCluster = func(kubeconfig, kubeContext string) (*clusterClients, erro
 // now is the time stamped on PolicyReport results; tests fix it.
 var now = time.Now
 
-func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+// Run runs "gracekeeper audit" with args (the flags after the subcommand). It
+// returns cli.ErrUsage-wrapped errors for bad flags, cli.ErrFindings when
+// --exit-code is set and enforce mode would deny a workload, and an error when
+// the scan is incomplete.
+func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("audit", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var opts auditOptions
@@ -104,11 +113,11 @@ not be read).
 Flags:`)
 		fs.PrintDefaults()
 	}
-	if err := parseFlags(fs, args); err != nil {
+	if err := cli.ParseFlags(fs, args); err != nil {
 		return err
 	}
 	if err := opts.validate(*output, *defaultMode); err != nil {
-		return fmt.Errorf("%w: %v", errUsage, err)
+		return fmt.Errorf("%w: %v", cli.ErrUsage, err)
 	}
 	cfg, err := v1alpha1.Load(*configPath)
 	if err != nil {
@@ -135,9 +144,7 @@ Flags:`)
 	}
 
 	if *output == "json" {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(report); err != nil {
+		if err := cli.WriteJSON(stdout, report); err != nil {
 			return err
 		}
 	} else {
@@ -145,9 +152,9 @@ Flags:`)
 	}
 	switch {
 	case len(report.Problems) > 0:
-		return fmt.Errorf("the report is incomplete: %s failed, see the report", plural(len(report.Problems), "request"))
+		return fmt.Errorf("the report is incomplete: %s failed, see the report", cli.Plural(len(report.Problems), "request"))
 	case *exitCode && report.Summary.Denied > 0:
-		return errFindings
+		return cli.ErrFindings
 	}
 	return nil
 }

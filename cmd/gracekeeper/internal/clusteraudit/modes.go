@@ -1,4 +1,4 @@
-package main
+package clusteraudit
 
 import (
 	"context"
@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/gracekeeper/gracekeeper/cmd/gracekeeper/internal/cli"
 	"github.com/gracekeeper/gracekeeper/policies"
 )
 
@@ -134,7 +135,7 @@ func (m *modeResolver) entries(kind string, configs map[string][]webhookEntry, n
 		name = candidates[0]
 	default:
 		return nil, fmt.Errorf("%w: several %ss hold gracekeeper entries (%s): choose one with --webhook-name",
-			errUsage, kind, strings.Join(candidates, ", "))
+			cli.ErrUsage, kind, strings.Join(candidates, ", "))
 	}
 	found := &modeEntries{config: kind + "/" + name}
 	for _, e := range configs[name] {

@@ -1,4 +1,4 @@
-package main
+package clusteraudit
 
 import (
 	"context"
@@ -13,6 +13,7 @@ import (
 	k8stesting "k8s.io/client-go/testing"
 	"sigs.k8s.io/yaml"
 
+	"github.com/gracekeeper/gracekeeper/cmd/gracekeeper/internal/cli"
 	"github.com/gracekeeper/gracekeeper/e2e/golden"
 )
 
@@ -108,7 +109,7 @@ func TestWriteReportsLeavesOtherReportsAlone(t *testing.T) {
 		t.Fatal(err)
 	}
 	out, _, err := c.audit(t, "-n", "shop", "--write-reports")
-	if err == nil || errors.Is(err, errFindings) {
+	if err == nil || errors.Is(err, cli.ErrFindings) {
 		t.Fatalf("a report that could not be written makes the run incomplete, got %v", err)
 	}
 	if !strings.Contains(out, `PolicyReport gracekeeper in namespace "shop" exists without the label app.kubernetes.io/managed-by=gracekeeper, so gracekeeper leaves it alone`) {

@@ -1,11 +1,10 @@
-package main
+package clusteraudit
 
 import (
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -18,6 +17,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	k8stesting "k8s.io/client-go/testing"
 
+	"github.com/gracekeeper/gracekeeper/cmd/gracekeeper/internal/cli"
 	"github.com/gracekeeper/gracekeeper/e2e/golden"
 	"github.com/gracekeeper/gracekeeper/policies"
 )
@@ -85,7 +85,7 @@ func TestAuditExitCode(t *testing.T) {
 		args    []string
 		wantErr error
 	}{
-		{"With --exit-code, a workload enforce would deny makes the exit code 1.", []string{"-A", "--exit-code"}, errFindings},
+		{"With --exit-code, a workload enforce would deny makes the exit code 1.", []string{"-A", "--exit-code"}, cli.ErrFindings},
 		{"Without --exit-code, denials are only reported.", []string{"-A"}, nil},
 		{"With --exit-code, a namespace with only patches and warnings exits 0.", []string{"-n", "sandbox", "--exit-code"}, nil},
 	}
@@ -236,7 +236,7 @@ func TestAuditReportsWhatItCannotRead(t *testing.T) {
 				c.kube.PrependReactor("list", resource, forbidden(gr))
 			}
 			out, _, err := c.audit(t, append(tt.args, "-o", "json")...)
-			if err == nil || errors.Is(err, errFindings) || errors.Is(err, errUsage) || !strings.Contains(err.Error(), "the report is incomplete") {
+			if err == nil || errors.Is(err, cli.ErrFindings) || errors.Is(err, cli.ErrUsage) || !strings.Contains(err.Error(), "the report is incomplete") {
 				t.Fatalf("an incomplete scan exits 2 and says so, got %v", err)
 			}
 			var report auditReport
@@ -268,7 +268,7 @@ func TestAuditReportsWhatItCannotRead(t *testing.T) {
 		c := mixedCluster(t)
 		c.kube.PrependReactor("get", "namespaces", forbidden(namespacesResource))
 		out, _, err := c.audit(t, "-n", "staging")
-		if err == nil || errors.Is(err, errFindings) {
+		if err == nil || errors.Is(err, cli.ErrFindings) {
 			t.Fatalf("want exit 2, got %v", err)
 		}
 		for _, want := range []string{"namespace staging: mode unknown, the namespace could not be read\n  daemonset/agent\n",
@@ -307,30 +307,6 @@ func TestAuditReportsWhatItCannotRead(t *testing.T) {
 	})
 }
 
-func TestAuditFailsClearlyWhenTheServerIsUnreachable(t *testing.T) {
-	dir := t.TempDir()
-	kubeconfig := filepath.Join(dir, "kubeconfig")
-	// Port 1 on loopback refuses connections.
-	err := os.WriteFile(kubeconfig, []byte(`apiVersion: v1
-kind: Config
-clusters: [{name: c, cluster: {server: "https://127.0.0.1:1"}}]
-users: [{name: u, user: {token: x}}]
-contexts: [{name: nowhere, context: {cluster: c, user: u, namespace: shop}}]
-current-context: other
-`), 0o600)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stdout, stderr strings.Builder
-	code := run(t.Context(), []string{"audit", "--kubeconfig", kubeconfig, "--context", "nowhere"}, &stdout, &stderr)
-	if code != 2 || !strings.Contains(stderr.String(), "gracekeeper audit: cannot reach the API server at https://127.0.0.1:1") {
-		t.Fatalf("exit %d, stderr:\n%s", code, stderr.String())
-	}
-	if stdout.Len() > 0 {
-		t.Errorf("nothing was read, so no report is printed; got:\n%s", stdout.String())
-	}
-}
-
 func TestAuditRejectsBadFlags(t *testing.T) {
 	tests := []struct {
 		name string
@@ -347,7 +323,7 @@ func TestAuditRejectsBadFlags(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, _, err := mixedCluster(t).audit(t, tt.args...)
-			if !errors.Is(err, errUsage) || !strings.Contains(err.Error(), tt.want) {
+			if !errors.Is(err, cli.ErrUsage) || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("want a usage error containing %q, got %v", tt.want, err)
 			}
 		})
@@ -369,7 +345,7 @@ func TestAuditNeedsAWebhookNameWhenSeveralInstallsExist(t *testing.T) {
 		t.Errorf("with --webhook-name gracekeeper-b, the cluster-wide install decides:\n%s", out)
 	}
 	_, _, err = c.audit(t, "-A", "--webhook-name", "other")
-	if !errors.Is(err, errUsage) || !strings.Contains(err.Error(), "choose one with --webhook-name") {
+	if !errors.Is(err, cli.ErrUsage) || !strings.Contains(err.Error(), "choose one with --webhook-name") {
 		t.Errorf("two installs and no matching name must be a usage error, got %v", err)
 	}
 }

@@ -1,4 +1,4 @@
-package main
+package clusteraudit
 
 import (
 	"bytes"
@@ -58,7 +58,7 @@ func (c *testCluster) audit(t *testing.T, args ...string) (stdout, stderr string
 	}
 	now = func() time.Time { return time.Date(2026, 5, 4, 12, 0, 0, 0, time.UTC) }
 	var out, errOut bytes.Buffer
-	err = runAudit(context.Background(), args, &out, &errOut)
+	err = Run(context.Background(), args, &out, &errOut)
 	return out.String(), errOut.String(), err
 }
 

@@ -1,4 +1,4 @@
-package main
+package clusteraudit
 
 import (
 	"context"
@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/gracekeeper/gracekeeper/cmd/gracekeeper/internal/cli"
 	"github.com/gracekeeper/gracekeeper/policies"
 	"github.com/gracekeeper/gracekeeper/policies/api/v1alpha1"
 )
@@ -280,8 +281,8 @@ func (a *auditor) tick(kind string) {
 	a.scanned[kind]++
 	a.progress.update(func() string {
 		return fmt.Sprintf("%s, %s, %s, %s",
-			plural(a.scanned["Deployment"], "deployment"), plural(a.scanned["StatefulSet"], "statefulset"),
-			plural(a.scanned["DaemonSet"], "daemonset"), plural(a.scanned["Pod"], "pod"))
+			cli.Plural(a.scanned["Deployment"], "deployment"), cli.Plural(a.scanned["StatefulSet"], "statefulset"),
+			cli.Plural(a.scanned["DaemonSet"], "daemonset"), cli.Plural(a.scanned["Pod"], "pod"))
 	})
 }
 
@@ -319,7 +320,7 @@ func (a *auditor) finish() {
 		slices.SortFunc(ns.Pods, func(x, y auditPod) int { return strings.Compare(x.Name, y.Name) })
 		for _, w := range ns.Workloads {
 			ns.Summary.Workloads++
-			ns.Summary.count(w.Findings)
+			ns.Summary.Count(w.Findings)
 			if len(w.Findings) == 0 {
 				ns.Summary.Compliant++
 			}

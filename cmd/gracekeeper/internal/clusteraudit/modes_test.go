@@ -1,4 +1,4 @@
-package main
+package clusteraudit
 
 import (
 	"encoding/json"
