@@ -41,6 +41,15 @@ func run(t *testing.T, check func(testing.TB)) (r *recorder) {
 	return r
 }
 
+// setUpdating sets or clears UPDATE_GOLDEN for the test.
+func setUpdating(t *testing.T, update bool) {
+	if update {
+		t.Setenv(EnvUpdate, "1")
+	} else {
+		t.Setenv(EnvUpdate, "")
+	}
+}
+
 func writeFile(t *testing.T, path, data string) {
 	t.Helper()
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
@@ -73,11 +82,7 @@ func TestCheck(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if tt.update {
-				t.Setenv(EnvUpdate, "1")
-			} else {
-				t.Setenv(EnvUpdate, "")
-			}
+			setUpdating(t, tt.update)
 			r := run(t, func(tb testing.TB) { Check(tb, tt.path, []byte(tt.got)) })
 			got := strings.Join(r.errors, "\n")
 			if tt.wantError == "" && got != "" || !strings.Contains(got, tt.wantError) {
@@ -109,11 +114,7 @@ func TestCheckDir(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if tt.update {
-				t.Setenv(EnvUpdate, "1")
-			} else {
-				t.Setenv(EnvUpdate, "")
-			}
+			setUpdating(t, tt.update)
 			dir := t.TempDir()
 			for name, data := range tt.have {
 				writeFile(t, filepath.Join(dir, name), data)
