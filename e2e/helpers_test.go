@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -15,6 +17,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/gracekeeper/gracekeeper/policies"
 )
 
 // nginxManifest is what a user keeps in nginx.yaml: a Service and the
@@ -132,6 +136,56 @@ func gracekeeperWarnings(r result) []string {
 		}
 	}
 	return out
+}
+
+// messageRule finds the rule a gracekeeper warning or denial names:
+// "gracekeeper prestop-hook: ..." and, in audit mode, "gracekeeper [audit]
+// prestop-hook: ...". What follows is the rule's sentence, which the policies
+// goldens pin; these tests check who answered, and with which rules.
+var messageRule = regexp.MustCompile(`gracekeeper (\[audit\] )?([a-z]+(?:-[a-z]+)*): `)
+
+// namedRules returns the rules text names, each as "rule" or "[audit] rule".
+func namedRules(text string) []string {
+	var rules []string
+	for _, m := range messageRule.FindAllStringSubmatch(text, -1) {
+		rules = append(rules, m[1]+m[2])
+	}
+	return rules
+}
+
+// assertRules fails unless got holds each rule, marked [audit] in audit mode.
+func assertRules(t *testing.T, what string, got []string, mode policies.Mode, rules ...policies.RuleID) {
+	t.Helper()
+	for _, rule := range rules {
+		want := string(rule)
+		if mode == policies.ModeAudit {
+			want = "[audit] " + want
+		}
+		if !slices.Contains(got, want) {
+			t.Errorf("%s: want rule %s among %q", what, want, got)
+		}
+	}
+}
+
+// warned fails unless gracekeeper's warnings on r name each of rules, in mode.
+func warned(t *testing.T, r result, mode policies.Mode, rules ...policies.RuleID) {
+	t.Helper()
+	assertRules(t, "warnings", namedRules(strings.Join(gracekeeperWarnings(r), "\n")), mode, rules...)
+}
+
+// deniedBy fails unless the webhook entry (e.g. enforce.validate.gracekeeper.io)
+// denied r with a message naming each of rules.
+func deniedBy(t *testing.T, r result, entry string, rules ...policies.RuleID) {
+	t.Helper()
+	if r.err == nil {
+		t.Fatalf("want a denial, got success:\n%s", r)
+	}
+	prefix := fmt.Sprintf("admission webhook %q denied the request: ", entry)
+	_, message, ok := strings.Cut(r.stderr, prefix)
+	if !ok {
+		t.Fatalf("want a denial by %s, got:\n%s", entry, r)
+	}
+	assertRules(t, "denial by "+entry, namedRules(message), policies.ModeEnforce, rules...)
 }
 
 func assertContains(t *testing.T, what, got string, wants ...string) {

@@ -11,6 +11,8 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/gracekeeper/gracekeeper/policies"
 )
 
 // The seed scenario: a Deployment created, scaled and exposed the usual way,
@@ -19,9 +21,7 @@ func TestGracefulRolloutsKeepEveryEndpointReady(t *testing.T) {
 	ns := namespace(t, "rollout", "enforce")
 
 	r := mustKubectl(t, "-n", ns, "create", "deployment", "nginx", "--image=nginx:1.18")
-	assertContains(t, "warnings on create", strings.Join(gracekeeperWarnings(r), "\n"),
-		`gracekeeper prestop-hook: will add preStop sleep 5s to container "nginx" in the pods of deployment/nginx`,
-		`gracekeeper readiness-probe: container "nginx" has no readinessProbe`)
+	warned(t, r, policies.ModeEnforce, policies.RulePreStopHook, policies.RuleReadinessProbe)
 	mustKubectl(t, "-n", ns, "scale", "deployment", "nginx", "--replicas=2")
 	mustKubectl(t, "-n", ns, "scale", "deployment", "nginx", "--replicas=3")
 	mustKubectl(t, "-n", ns, "expose", "deployment", "nginx", "--port=80", "--type=NodePort")
