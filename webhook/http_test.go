@@ -13,6 +13,8 @@ import (
 
 	admissionv1 "k8s.io/api/admission/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/gracekeeper/gracekeeper/policies"
 )
 
 func TestBadRequestsGetAClearAnswer(t *testing.T) {
@@ -106,7 +108,7 @@ func TestRequestsAreDecodedByKindAndSubresource(t *testing.T) {
 	t.Run("A Scale sent to the scale subresource is read as a Scale", func(t *testing.T) {
 		fx := newFixture(t, "")
 		resp := fx.review(t, PathValidateEnforce, scaleToZero)
-		if resp.Allowed || !strings.Contains(message(resp), "scaling deployment/web from 3 to 0 replicas") {
+		if resp.Allowed || !slices.Equal(deniedRules(message(resp)), []policies.RuleID{policies.RuleScaleToZero}) {
 			t.Errorf("scale to zero answered allowed=%v %q, want a denial reading the Scale's replicas 3 -> 0", resp.Allowed, message(resp))
 		}
 	})
