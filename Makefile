@@ -42,7 +42,7 @@ fuzz: ## Run every fuzz target for FUZZTIME each (default 30s).
 	done
 
 .PHONY: update-golden
-update-golden: ## Rewrite the golden files under testdata/ from the code.
+update-golden: ## Rewrite the golden files (under testdata/, and deploy/kustomize) from the code.
 	UPDATE_GOLDEN=1 go test -count=1 $(GO_PACKAGES)
 
 .PHONY: tools
