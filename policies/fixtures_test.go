@@ -16,6 +16,7 @@ import (
 	sigsjson "sigs.k8s.io/json"
 	"sigs.k8s.io/yaml"
 
+	"github.com/gracekeeper/gracekeeper/e2e/golden"
 	"github.com/gracekeeper/gracekeeper/policies/api/v1alpha1"
 )
 
@@ -179,7 +180,7 @@ func answerOf(d Decision) fixtureAnswer {
 // one, and every result matches its golden file. Run with UPDATE_GOLDEN=1
 // (make update-golden) to rewrite the golden files.
 func TestRuleFixtures(t *testing.T) {
-	update := os.Getenv("UPDATE_GOLDEN") != ""
+	update := golden.Updating()
 	fixtures, goldens := listFixtures(t)
 
 	for _, id := range ruleIDs() {
@@ -199,15 +200,15 @@ func TestRuleFixtures(t *testing.T) {
 				id, pass, fail, filepath.Join(fixturesDir, string(id)))
 		}
 	}
-	for _, golden := range goldens {
-		if !slices.Contains(fixtures, strings.TrimSuffix(golden, goldenSuffix)+".yaml") {
+	for _, file := range goldens {
+		if !slices.Contains(fixtures, strings.TrimSuffix(file, goldenSuffix)+".yaml") {
 			if update {
-				if err := os.Remove(golden); err != nil {
+				if err := os.Remove(file); err != nil {
 					t.Error(err)
 				}
 				continue
 			}
-			t.Errorf("%s has no fixture (UPDATE_GOLDEN=1 removes it)", golden)
+			t.Errorf("%s has no fixture (UPDATE_GOLDEN=1 removes it)", file)
 		}
 	}
 
@@ -241,19 +242,7 @@ func TestRuleFixtures(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			golden := strings.TrimSuffix(path, ".yaml") + goldenSuffix
-			if update {
-				if err := os.WriteFile(golden, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (UPDATE_GOLDEN=1 creates it)", err)
-			}
-			if string(got) != string(want) {
-				t.Errorf("the result differs from %s (UPDATE_GOLDEN=1 rewrites it)\ngot:\n%s\nwant:\n%s", golden, got, want)
-			}
+			golden.Check(t, strings.TrimSuffix(path, ".yaml")+goldenSuffix, got)
 		})
 	}
 }
