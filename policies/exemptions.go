@@ -28,13 +28,14 @@ func (ev *evaluation) objectExemptions() []Finding {
 		ev.objectExempt[id] = true
 	}
 	ref := objectRef(ev.review.Kind, ev.name())
+	exemptField := "/metadata/annotations/" + escapePointer(ExemptAnnotation)
 	var findings []Finding
 	if len(unknown) > 0 {
-		findings = append(findings, Finding{Rule: RuleExemption, Action: ActionWarn, Object: ref,
+		findings = append(findings, Finding{Rule: RuleExemption, Action: ActionWarn, Object: ref, Field: exemptField,
 			Message: fmt.Sprintf("%s names unknown rule %s; see the rule ids in the docs", ExemptAnnotation, strings.Join(unknown, ","))})
 	}
 	if strings.TrimSpace(annotations[ExemptReasonAnnotation]) == "" {
-		findings = append(findings, Finding{Rule: RuleExemption, Action: ActionWarn, Object: ref,
+		findings = append(findings, Finding{Rule: RuleExemption, Action: ActionWarn, Object: ref, Field: exemptField,
 			Message: fmt.Sprintf("%s=%s has no %s; add one to record why", ExemptAnnotation, annotations[ExemptAnnotation], ExemptReasonAnnotation)})
 	}
 	return findings
@@ -101,6 +102,11 @@ func annotationsOf(obj runtime.Object) map[string]string {
 		return nil
 	}
 	return m.GetAnnotations()
+}
+
+// escapePointer escapes a key for a JSON pointer (RFC 6901).
+func escapePointer(key string) string {
+	return strings.ReplaceAll(strings.ReplaceAll(key, "~", "~0"), "/", "~1")
 }
 
 func lowerKind(kind string) string { return strings.ToLower(kind) }

@@ -18,7 +18,7 @@ func checkModeLabel(ev *evaluation) []Finding {
 	if !ok || ValidMode(value) {
 		return nil
 	}
-	return []Finding{{Rule: RuleModeLabel, Action: ActionDeny, Object: ev.ref(),
+	return []Finding{{Rule: RuleModeLabel, Action: ActionDeny, Object: ev.ref(), Field: "/metadata/labels/" + escapePointer(ModeLabel),
 		Message: fmt.Sprintf("label %s=%q is not a mode", ModeLabel, value),
 		Hint:    fmt.Sprintf("Use enforce, audit or off, e.g. \"kubectl label namespace %s %s=audit --overwrite\"", ns.Name, ModeLabel)}}
 }

@@ -14,8 +14,10 @@ func checkReadinessProbe(ev *evaluation) []Finding {
 	for i := range t.spec.Containers {
 		c := &t.spec.Containers[i]
 		if c.ReadinessProbe == nil {
-			findings = append(findings, t.finding(RuleReadinessProbe, ActionWarn, ev.ref(),
-				fmt.Sprintf("container %q has no readinessProbe, so a rollout cannot wait for it to serve", c.Name)))
+			f := t.finding(RuleReadinessProbe, ActionWarn, ev.ref(),
+				fmt.Sprintf("container %q has no readinessProbe, so a rollout cannot wait for it to serve", c.Name))
+			f.Field = fmt.Sprintf("%s/containers/%d", t.path, i)
+			findings = append(findings, f)
 		}
 	}
 	return findings

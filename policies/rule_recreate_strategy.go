@@ -13,6 +13,8 @@ import (
 // starting new ones. It is denied on CREATE and on an UPDATE that switches to
 // it; a Deployment that already was Recreate only gets a warning (the ratchet),
 // so rollout restart, set image and finalizer removal keep working on it.
+const strategyTypeField = "/spec/strategy/type"
+
 func checkRecreateStrategy(ev *evaluation) []Finding {
 	d, ok := ev.review.Object.(*appsv1.Deployment)
 	if !ok || ev.review.SubResource != "" || d.Spec.Strategy.Type != appsv1.RecreateDeploymentStrategyType {
@@ -21,17 +23,17 @@ func checkRecreateStrategy(ev *evaluation) []Finding {
 	ref := ev.ref()
 	problem := "strategy Recreate stops every pod before new ones start"
 	if why := cannotSurge(&d.Spec.Template); why != "" {
-		return []Finding{{Rule: RuleRecreateStrategy, Action: ActionWarn, Object: ref,
+		return []Finding{{Rule: RuleRecreateStrategy, Action: ActionWarn, Object: ref, Field: strategyTypeField,
 			Message: fmt.Sprintf("strategy Recreate allowed because the pod %s; every rollout is an outage", why)}}
 	}
 	if old, ok := ev.review.OldObject.(*appsv1.Deployment); ok && ev.review.Operation == Update &&
 		old.Spec.Strategy.Type == appsv1.RecreateDeploymentStrategyType {
-		return []Finding{{Rule: RuleRecreateStrategy, Action: ActionWarn, Object: ref,
+		return []Finding{{Rule: RuleRecreateStrategy, Action: ActionWarn, Object: ref, Field: strategyTypeField,
 			Message: problem + "; switch to RollingUpdate with maxUnavailable: 0"}}
 	}
 	switch ev.cfg.Recreate {
 	case v1alpha1.RecreateWarn:
-		return []Finding{{Rule: RuleRecreateStrategy, Action: ActionWarn, Object: ref,
+		return []Finding{{Rule: RuleRecreateStrategy, Action: ActionWarn, Object: ref, Field: strategyTypeField,
 			Message: problem + "; switch to RollingUpdate with maxUnavailable: 0"}}
 	case v1alpha1.RecreateConvert:
 		surge := ev.cfg.RollingUpdate.MaxSurge
@@ -42,6 +44,6 @@ func checkRecreateStrategy(ev *evaluation) []Finding {
 				set(d.Spec.Strategy.RollingUpdate != nil, "/spec/strategy/rollingUpdate",
 					map[string]any{"maxUnavailable": 0, "maxSurge": surge})}}}
 	}
-	return []Finding{{Rule: RuleRecreateStrategy, Action: ActionDeny, Object: ref, Message: problem,
+	return []Finding{{Rule: RuleRecreateStrategy, Action: ActionDeny, Object: ref, Field: strategyTypeField, Message: problem,
 		Hint: fmt.Sprintf("Use strategy RollingUpdate with maxUnavailable: 0, and %q to restart", "kubectl rollout restart "+ref)}}
 }

@@ -22,7 +22,7 @@ func checkRevisionHistory(ev *evaluation) []Finding {
 	if limit == nil || *limit >= minimum {
 		return nil
 	}
-	f := Finding{Rule: RuleRevisionHistory, Object: ev.ref()}
+	f := Finding{Rule: RuleRevisionHistory, Object: ev.ref(), Field: "/spec/revisionHistoryLimit"}
 	problem := fmt.Sprintf("revisionHistoryLimit %d leaves %q too few revisions", *limit, "kubectl rollout undo")
 	switch ev.cfg.RevisionHistory.Action {
 	case v1alpha1.MutationWarn:

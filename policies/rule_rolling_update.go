@@ -14,6 +14,8 @@ import (
 // go down at once (100%, or any value resolving to >= replicas) becomes
 // maxUnavailable 0 with a surge, so the rollout never drops below the desired
 // count. Pods that cannot surge (PVC, hostPort) are only warned about.
+const maxUnavailableField = "/spec/strategy/rollingUpdate/maxUnavailable"
+
 func checkRollingUpdate(ev *evaluation) []Finding {
 	d, ok := ev.review.Object.(*appsv1.Deployment)
 	if !ok || ev.review.SubResource != "" || ev.review.Operation == Delete {
@@ -38,14 +40,14 @@ func checkRollingUpdate(ev *evaluation) []Finding {
 	found := describeIntOrPercent(unavailable)
 	problem := fmt.Sprintf("maxUnavailable %s lets %s go down at once", found, allReplicas(want))
 	if why := cannotSurge(&d.Spec.Template); why != "" {
-		return []Finding{{Rule: RuleRollingUpdate, Action: ActionWarn, Object: ev.ref(),
+		return []Finding{{Rule: RuleRollingUpdate, Action: ActionWarn, Object: ev.ref(), Field: maxUnavailableField,
 			Message: problem + "; left as is because the pod " + why + " and cannot surge"}}
 	}
 	switch ev.cfg.RollingUpdate.Action {
 	case v1alpha1.MutationWarn:
-		return []Finding{{Rule: RuleRollingUpdate, Action: ActionWarn, Object: ev.ref(), Message: problem + "; use maxUnavailable: 0"}}
+		return []Finding{{Rule: RuleRollingUpdate, Action: ActionWarn, Object: ev.ref(), Field: maxUnavailableField, Message: problem + "; use maxUnavailable: 0"}}
 	case v1alpha1.MutationDeny:
-		return []Finding{{Rule: RuleRollingUpdate, Action: ActionDeny, Object: ev.ref(), Message: problem,
+		return []Finding{{Rule: RuleRollingUpdate, Action: ActionDeny, Object: ev.ref(), Field: maxUnavailableField, Message: problem,
 			Hint: fmt.Sprintf("Set spec.strategy.rollingUpdate.maxUnavailable: 0 and maxSurge: %s", ev.cfg.RollingUpdate.MaxSurge.String())}}
 	}
 

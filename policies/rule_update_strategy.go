@@ -13,6 +13,8 @@ import (
 // change only when someone deletes them. It is denied on CREATE and on a
 // switch to it; an object that already was OnDelete, one managed by an
 // operator (which may switch on purpose) or one being deleted only gets a warning.
+const updateStrategyField = "/spec/updateStrategy/type"
+
 func checkUpdateStrategy(ev *evaluation) []Finding {
 	if ev.review.SubResource != "" || !isOnDelete(ev.review.Object) {
 		return nil
@@ -21,7 +23,7 @@ func checkUpdateStrategy(ev *evaluation) []Finding {
 	ref := ev.ref()
 	problem := "updateStrategy OnDelete never rolls out a change: pods update only when deleted"
 	warn := func(why string) []Finding {
-		return []Finding{{Rule: RuleUpdateStrategy, Action: ActionWarn, Object: ref, Message: problem + why}}
+		return []Finding{{Rule: RuleUpdateStrategy, Action: ActionWarn, Object: ref, Field: updateStrategyField, Message: problem + why}}
 	}
 	switch {
 	case ev.review.Operation == Update && isOnDelete(ev.review.OldObject):
@@ -31,7 +33,7 @@ func checkUpdateStrategy(ev *evaluation) []Finding {
 	case obj.GetDeletionTimestamp() != nil:
 		return warn("; allowed because it is being deleted")
 	}
-	return []Finding{{Rule: RuleUpdateStrategy, Action: ActionDeny, Object: ref, Message: problem,
+	return []Finding{{Rule: RuleUpdateStrategy, Action: ActionDeny, Object: ref, Field: updateStrategyField, Message: problem,
 		Hint: fmt.Sprintf("Use updateStrategy RollingUpdate, and %q to restart", "kubectl rollout restart "+ref)}}
 }
 

@@ -107,9 +107,24 @@ type Finding struct {
 	Hint string `json:"hint,omitempty"`
 	// Patch holds explicit JSON Patch operations against the reviewed object.
 	Patch []PatchOp `json:"patch,omitempty"`
+	// Field is the JSON pointer of the field the finding is about in the
+	// reviewed object, e.g. "/spec/strategy/type"; "" means the object itself,
+	// or for a patch the path of its first operation (see Locus). Reports use it
+	// to point at the line of a manifest; it is not part of the JSON form.
+	Field string `json:"-"`
 	// OnPods marks a pod-template finding: the webhook applies it to the Pods the
 	// controller creates (so the workload is not rewritten), `check --fix` to the template.
 	OnPods bool `json:"onPods,omitempty"`
+}
+
+// Locus is the JSON pointer of the field the finding is about: Field, else
+// the first patch operation's path (a field it adds is located at its parent
+// by the reader), else "" for the object itself.
+func (f Finding) Locus() string {
+	if f.Field == "" && len(f.Patch) > 0 {
+		return f.Patch[0].Path
+	}
+	return f.Field
 }
 
 // IsMutation reports whether the mutating webhook applies this finding to the request's object.

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -30,14 +29,33 @@ type checkReport struct {
 }
 
 type checkedObject struct {
-	Source     string             `json:"source"`
-	APIVersion string             `json:"apiVersion"`
-	Kind       string             `json:"kind"`
-	Namespace  string             `json:"namespace,omitempty"`
-	Name       string             `json:"name"`
-	Findings   []policies.Finding `json:"findings"`
+	Source     string           `json:"source"`
+	APIVersion string           `json:"apiVersion"`
+	Kind       string           `json:"kind"`
+	Namespace  string           `json:"namespace,omitempty"`
+	Name       string           `json:"name"`
+	Findings   []checkedFinding `json:"findings"`
 	object     *manifest.Object
 }
+
+// checkedFinding is a finding with the place in the manifest it is about.
+type checkedFinding struct {
+	policies.Finding
+	Location findingLocation `json:"location"`
+}
+
+// findingLocation is where a finding points in the manifest as read: the key
+// of its field, or of the nearest parent that is written when a patch adds
+// the field; line and column are 1-based.
+type findingLocation struct {
+	File   string `json:"file"`
+	Line   int    `json:"line"`
+	Column int    `json:"column"`
+	// Field is the JSON pointer of the field within the object.
+	Field string `json:"field,omitempty"`
+}
+
+func (l findingLocation) String() string { return fmt.Sprintf("%s:%d:%d", l.File, l.Line, l.Column) }
 
 type skippedObject struct {
 	Source string `json:"source"`
@@ -57,7 +75,7 @@ func runCheck(_ context.Context, args []string, stdout, stderr io.Writer) error 
 	fs.SetOutput(stderr)
 	var files stringList
 	fs.Var(&files, "f", "manifest file, directory (recursive) or - for stdin; repeatable")
-	output := fs.String("o", "text", "output format: text or json")
+	output := fs.String("o", "text", "output format: text, json or sarif (SARIF 2.1.0, for code-scanning tools)")
 	configPath := fs.String("config", "", "policy configuration file (default: built-in defaults)")
 	kubeVersion := fs.String("kube-version", "1.33", "Kubernetes version the manifests target; from 1.33 the preStop hook uses the native sleep action, below it exec \"sleep N\"")
 	fix := fs.Bool("fix", false, "apply the patches to the manifests: files are rewritten in place, stdin goes to stdout")
@@ -73,8 +91,8 @@ func runCheck(_ context.Context, args []string, stdout, stderr io.Writer) error 
 		fs.Usage()
 		return fmt.Errorf("%w: name manifests with -f", cli.ErrUsage)
 	}
-	if *output != "text" && *output != "json" {
-		return fmt.Errorf("%w: -o must be text or json, not %q", cli.ErrUsage, *output)
+	if *output != "text" && *output != "json" && *output != "sarif" {
+		return fmt.Errorf("%w: -o must be text, json or sarif, not %q", errUsage, *output)
 	}
 	cfg, err := v1alpha1.Load(*configPath)
 	if err != nil {
@@ -86,13 +104,13 @@ func runCheck(_ context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 
 	report := checkReport{Objects: []checkedObject{}, Skipped: []skippedObject{}, Errors: []string{}}
-	paths, err := manifest.Paths(files)
+	paths, err := manifestPaths(files)
 	if err != nil {
 		return fmt.Errorf("%w: %v", cli.ErrUsage, err)
 	}
 	var sources []*manifest.File
 	for _, path := range paths {
-		f, err := manifest.Read(path, stdin)
+		f, err := readManifest(path, stdin)
 		if err != nil {
 			report.Errors = append(report.Errors, fmt.Sprintf("%s: %v", path, err))
 			continue
@@ -115,11 +133,16 @@ func runCheck(_ context.Context, args []string, stdout, stderr io.Writer) error 
 			stdout = stderr // the fixed manifests went to stdout
 		}
 	}
-	if *output == "json" {
-		if err := cli.WriteJSON(stdout, report); err != nil {
+	switch *output {
+	case "json":
+		if err := writeJSON(stdout, report); err != nil {
 			return err
 		}
-	} else {
+	case "sarif":
+		if err := writeJSON(stdout, sarifOf(&report)); err != nil {
+			return err
+		}
+	default:
 		printCheck(stdout, &report, *fix)
 	}
 
@@ -150,9 +173,11 @@ func evaluate(engine *policies.Engine, o *manifest.Object, report *checkReport) 
 	findings := engine.Evaluate(&policies.Review{Operation: policies.Create, Kind: o.Kind,
 		Namespace: o.Namespace, Name: o.Name, Object: obj})
 	checked := checkedObject{Source: o.Where(), APIVersion: o.APIVersion, Kind: o.Kind, Namespace: o.Namespace,
-		Name: o.Name, Findings: findings, object: o}
-	if checked.Findings == nil {
-		checked.Findings = []policies.Finding{}
+		Name: o.Name, Findings: []checkedFinding{}, object: o}
+	for _, f := range findings {
+		at := o.Locate(f.Locus())
+		checked.Findings = append(checked.Findings, checkedFinding{Finding: f,
+			Location: findingLocation{File: o.File.Path, Line: at.Line, Column: at.Column, Field: f.Locus()}})
 	}
 	report.Summary.Count(findings)
 	report.Summary.Objects++
@@ -162,7 +187,6 @@ func evaluate(engine *policies.Engine, o *manifest.Object, report *checkReport) 
 // applyFixes writes every patch into the manifests: pod patches go into the
 // templates, so what is committed is what the cluster would run.
 func applyFixes(report *checkReport, sources []*manifest.File, stdout io.Writer) error {
-	changed := map[*manifest.File]bool{}
 	for _, o := range report.Objects {
 		for _, f := range o.Findings {
 			if f.Action != policies.ActionPatch {
@@ -171,29 +195,18 @@ func applyFixes(report *checkReport, sources []*manifest.File, stdout io.Writer)
 			if err := o.object.Apply(f.Patch); err != nil {
 				return err
 			}
-			changed[o.object.File] = true
 		}
 	}
 	for _, f := range sources {
-		if f.Path == "-" {
-			if err := f.Encode(stdout); err != nil {
+		switch {
+		case f.Path == "-":
+			if _, err := stdout.Write(f.Bytes()); err != nil {
 				return fmt.Errorf("write fixed manifests: %w", err)
 			}
-			continue
-		}
-		if !changed[f] {
-			continue
-		}
-		var buf bytes.Buffer
-		if err := f.Encode(&buf); err != nil {
-			return fmt.Errorf("write %s: %w", f.Path, err)
-		}
-		info, err := os.Stat(f.Path)
-		if err != nil {
-			return err
-		}
-		if err := os.WriteFile(f.Path, buf.Bytes(), info.Mode().Perm()); err != nil {
-			return fmt.Errorf("write %s: %w", f.Path, err)
+		case f.Changed():
+			if err := writeManifest(f); err != nil {
+				return fmt.Errorf("write %s: %w", f.Path, err)
+			}
 		}
 	}
 	report.Summary.Fixed = true
@@ -212,7 +225,7 @@ func printCheck(w io.Writer, report *checkReport, fixed bool) {
 		}
 		fmt.Fprintf(w, "%s  %s\n", o.Source, ref)
 		for _, f := range o.Findings {
-			fmt.Fprintf(w, "  %s\n", cli.FindingLine(f))
+			fmt.Fprintf(w, "  %s  %s\n", f.Location, findingLine(f.Finding))
 		}
 	}
 	for _, s := range report.Skipped {
@@ -234,3 +247,9 @@ type stringList []string
 
 func (s *stringList) String() string     { return strings.Join(*s, ",") }
 func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}

@@ -1,6 +1,9 @@
-// Package manifest reads Kubernetes manifests from files, directories or
-// stdin and writes JSON Patch fixes back into them, keeping comments, key
-// order and sequence indentation, so `check --fix` output is fit to commit.
+// Package manifest parses Kubernetes manifests (YAML or JSON text) into
+// objects, finds where a field is written, and writes JSON Patch fixes back
+// into the text by splicing: bytes a fix does not need are never touched, so
+// indentation, sequence style, document separators, comments, quoting and key
+// order stay as written and a `check --fix` diff holds only the fix. It is
+// pure: it reads and writes no files (cmd/gracekeeper does).
 package manifest
 
 import (
@@ -9,24 +12,24 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
-	"os"
-	"path/filepath"
-	"slices"
 	"strings"
 
-	"sigs.k8s.io/kustomize/kyaml/yaml"
+	yaml "go.yaml.in/yaml/v3"
 )
 
-// File is one source of manifests: a file, or "-" for stdin.
+// File is one source of manifests: its name and text, fixes included.
 type File struct {
-	Path      string
-	Documents []*yaml.Node
-	seqIndent yaml.SequenceIndentStyle
+	// Path names the source in messages and locations: a file path, or "-" for stdin.
+	Path string
+	data []byte
+	// read holds the documents as read; locations refer to them, so they stay
+	// true to the input after fixes are applied.
+	read    []*yaml.Node
+	changed bool
 }
 
 // Object is one resource inside a document; a List's items are objects of
-// their own, addressed by Pointer within the document.
+// their own, addressed by Pointer (a JSON pointer) within the document.
 type Object struct {
 	File       *File
 	Document   int
@@ -35,76 +38,50 @@ type Object struct {
 	Kind       string
 	Namespace  string
 	Name       string
-	JSON       []byte
+	// JSON is the object as the API server would receive it.
+	JSON []byte
 }
 
-// Where names the object's place for messages: "app.yaml#2" or "app.yaml#2/items/0".
-func (o *Object) Where() string {
-	return fmt.Sprintf("%s#%d%s", o.File.Path, o.Document, o.Pointer)
+// Location is a place in a File: 1-based line and column (in characters).
+type Location struct {
+	Line   int `json:"line"`
+	Column int `json:"column"`
 }
 
-// Paths expands files and directories (recursively: *.yaml, *.yml, *.json) in a stable order.
-func Paths(args []string) ([]string, error) {
-	var paths []string
-	for _, arg := range args {
-		if arg == "-" {
-			paths = append(paths, arg)
-			continue
-		}
-		info, err := os.Stat(arg)
-		if err != nil {
-			return nil, err
-		}
-		if !info.IsDir() {
-			paths = append(paths, arg)
-			continue
-		}
-		var found []string
-		err = filepath.WalkDir(arg, func(p string, d fs.DirEntry, err error) error {
-			if err != nil {
-				return err
-			}
-			switch strings.ToLower(filepath.Ext(p)) {
-			case ".yaml", ".yml", ".json":
-				if !d.IsDir() {
-					found = append(found, p)
-				}
-			}
-			return nil
-		})
-		if err != nil {
-			return nil, err
-		}
-		slices.Sort(found)
-		paths = append(paths, found...)
-	}
-	return paths, nil
-}
-
-// Read parses every YAML (or JSON) document of a source.
-func Read(path string, stdin io.Reader) (*File, error) {
-	var data []byte
-	var err error
-	if path == "-" {
-		data, err = io.ReadAll(stdin)
-	} else {
-		data, err = os.ReadFile(path)
-	}
+// Parse reads every YAML (or JSON) document of a source. An error names the
+// document (counted from 0) that is not valid YAML.
+func Parse(path string, data []byte) (*File, error) {
+	docs, err := parseDocuments(data)
 	if err != nil {
 		return nil, err
 	}
-	f := &File{Path: path, seqIndent: yaml.SequenceIndentStyle(yaml.DeriveSeqIndentStyle(string(data)))}
+	return &File{Path: path, data: data, read: docs}, nil
+}
+
+func parseDocuments(data []byte) ([]*yaml.Node, error) {
+	var docs []*yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	for i := 0; ; i++ {
 		doc := &yaml.Node{}
 		if err := dec.Decode(doc); err != nil {
 			if errors.Is(err, io.EOF) {
-				return f, nil
+				return docs, nil
 			}
 			return nil, fmt.Errorf("document %d: not valid YAML: %w", i, err)
 		}
-		f.Documents = append(f.Documents, doc)
+		docs = append(docs, doc)
 	}
+}
+
+// Bytes is the text of the file with every applied fix.
+func (f *File) Bytes() []byte { return f.data }
+
+// Changed reports whether a fix was applied.
+func (f *File) Changed() bool { return f.changed }
+
+// Where names the object's place for messages: "app.yaml#2" or "app.yaml#2/items/0".
+func (o *Object) Where() string {
+	return fmt.Sprintf("%s#%d%s", o.File.Path, o.Document, o.Pointer)
 }
 
 // Objects lists the resources of every document. A document that is empty is
@@ -112,9 +89,9 @@ func Read(path string, stdin io.Reader) (*File, error) {
 func (f *File) Objects() ([]Object, []error) {
 	var objects []Object
 	var errs []error
-	for i, doc := range f.Documents {
-		var v any
-		if err := doc.Decode(&v); err != nil {
+	for i, doc := range f.read {
+		v, err := plain(doc)
+		if err != nil {
 			errs = append(errs, fmt.Errorf("%s#%d: %w", f.Path, i, err))
 			continue
 		}
@@ -133,6 +110,39 @@ func (f *File) Objects() ([]Object, []error) {
 		}
 	}
 	return objects, errs
+}
+
+// plain decodes a YAML node into JSON-compatible values: mappings with
+// string keys, lists, strings, numbers, booleans and null.
+func plain(n *yaml.Node) (any, error) {
+	var v any
+	if err := n.Decode(&v); err != nil {
+		return nil, err
+	}
+	if err := jsonCompatible(v); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+func jsonCompatible(v any) error {
+	switch v := v.(type) {
+	case map[string]any:
+		for _, c := range v {
+			if err := jsonCompatible(c); err != nil {
+				return err
+			}
+		}
+	case []any:
+		for _, c := range v {
+			if err := jsonCompatible(c); err != nil {
+				return err
+			}
+		}
+	case map[any]any:
+		return fmt.Errorf("a mapping has a key that is not a string; quote the key")
+	}
+	return nil
 }
 
 func objectsOf(f *File, doc int, pointer string, m map[string]any) ([]Object, error) {
@@ -169,21 +179,80 @@ func objectsOf(f *File, doc int, pointer string, m map[string]any) ([]Object, er
 	return []Object{o}, nil
 }
 
-// Encode writes every document back, in the source's sequence indentation.
-func (f *File) Encode(w io.Writer) error {
-	for i, doc := range f.Documents {
-		if i > 0 {
-			if _, err := io.WriteString(w, "---\n"); err != nil {
-				return err
+// Locate finds where a field of the object (a JSON pointer such as
+// "/spec/strategy/type") is written in the file as read: the line and column
+// of its key, or of its list item. For a field that is absent (a patch that
+// adds it) it is the nearest parent that is present; for "" the object itself.
+func (o *Object) Locate(pointer string) Location {
+	n := documentRoot(o.File.read[o.Document])
+	at := Location{Line: n.Line, Column: n.Column}
+	n, at = descend(n, at, o.Pointer)
+	_, at = descend(n, at, pointer)
+	return at
+}
+
+// descend follows a JSON pointer as far as it exists, remembering the
+// position of the last key or item it reached.
+func descend(n *yaml.Node, at Location, pointer string) (*yaml.Node, Location) {
+	if pointer == "" {
+		return n, at
+	}
+	for _, token := range strings.Split(strings.TrimPrefix(pointer, "/"), "/") {
+		key, value := child(n, unescape(token))
+		if value == nil {
+			return n, at
+		}
+		at = Location{Line: key.Line, Column: key.Column}
+		n = value
+	}
+	return n, at
+}
+
+func documentRoot(doc *yaml.Node) *yaml.Node {
+	if doc.Kind == yaml.DocumentNode && len(doc.Content) == 1 {
+		return doc.Content[0]
+	}
+	return doc
+}
+
+// child finds a mapping key or a list item; for a list item, key is the item.
+func child(n *yaml.Node, token string) (key, value *yaml.Node) {
+	for n.Kind == yaml.AliasNode && n.Alias != nil {
+		n = n.Alias
+	}
+	switch n.Kind {
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if n.Content[i].Value == token {
+				return n.Content[i], n.Content[i+1]
 			}
 		}
-		enc := yaml.NewEncoderWithOptions(w, &yaml.EncoderOptions{SeqIndent: f.seqIndent})
-		if err := enc.Encode(doc); err != nil {
-			return err
-		}
-		if err := enc.Close(); err != nil {
-			return err
+	case yaml.SequenceNode:
+		if i, ok := index(token, len(n.Content)); ok && i < len(n.Content) {
+			return n.Content[i], n.Content[i]
 		}
 	}
-	return nil
+	return nil, nil
+}
+
+// index parses a JSON pointer list index: digits only, at most size.
+func index(token string, size int) (int, bool) {
+	if token == "" || (len(token) > 1 && token[0] == '0') {
+		return 0, false
+	}
+	i := 0
+	for _, r := range token {
+		if r < '0' || r > '9' {
+			return 0, false
+		}
+		i = i*10 + int(r-'0')
+		if i > size {
+			return 0, false
+		}
+	}
+	return i, true
+}
+
+func unescape(token string) string {
+	return strings.ReplaceAll(strings.ReplaceAll(token, "~1", "/"), "~0", "~")
 }

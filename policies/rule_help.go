@@ -1,0 +1,41 @@
+package policies
+
+// ruleHelp is each rule's help text for code-scanning tools (the SARIF
+// output of `gracekeeper check`): what the rule looks at and what to do.
+var ruleHelp = map[RuleID]string{
+	RulePreStopHook: "Every serving container needs a preStop hook that sleeps a few seconds (5 by default), so the pod " +
+		"leaves the Service endpoints before it gets SIGTERM. gracekeeper adds lifecycle.preStop.sleep (exec sleep below " +
+		"Kubernetes 1.33); Job and CronJob pods, run-once and mirror pods are skipped.",
+	RuleTerminationGracePeriod: "terminationGracePeriodSeconds must cover the longest preStop sleep plus the shutdown time " +
+		"(25 s by default). gracekeeper raises it, never lowers it.",
+	RuleRollingUpdate: "A Deployment's rollingUpdate.maxUnavailable must not let every replica go down at once. " +
+		"gracekeeper sets maxUnavailable: 0 with a surge; pods that cannot surge (PVC, hostPort) are only warned about.",
+	RuleRecreateStrategy: "strategy Recreate stops every pod before new ones start: each rollout is an outage. Use " +
+		"RollingUpdate with maxUnavailable: 0, and \"kubectl rollout restart\" to restart.",
+	RuleRevisionHistory: "revisionHistoryLimit below the minimum (3 by default) leaves \"kubectl rollout undo\" nothing " +
+		"to go back to. gracekeeper raises it.",
+	RuleUpdateStrategy: "A StatefulSet's or DaemonSet's updateStrategy OnDelete never rolls a change out: pods change only " +
+		"when deleted. Use RollingUpdate, and \"kubectl rollout restart\" to restart.",
+	RuleScaleToZero: "Taking replicas from more than 0 to 0 stops the service; scaling back is a cold start. Use " +
+		"\"kubectl rollout restart\" to restart, or record an exemption to scale to zero on purpose.",
+	RuleWorkloadDelete: "Deleting a Deployment or StatefulSet with replicas, or a DaemonSet with scheduled pods, stops the " +
+		"service. Use \"kubectl rollout restart\", or delete with --cascade=orphan.",
+	RulePodDelete: "Deleting a controller's pod is a restart without a rollout: use \"kubectl rollout restart\". A bare " +
+		"pod is not recreated at all.",
+	RuleForceDelete: "--grace-period=0 on a running pod skips its preStop hook and graceful shutdown. A pod stuck " +
+		"Terminating can still be force-deleted.",
+	RuleReadinessProbe: "A container without a readinessProbe is Ready before it serves, so a rolling update cannot wait " +
+		"for it. Add a readinessProbe.",
+	RuleModeLabel: "The namespace label gracekeeper.io/mode must be enforce, audit or off: any other value matches no " +
+		"webhook and silently switches enforcement off.",
+	RuleExemption: "The gracekeeper.io/exempt annotation must name known rule ids (or all) and come with a " +
+		"gracekeeper.io/exempt-reason that records why.",
+}
+
+// RuleHelp is a rule's help text: what it looks at and what to do, a few
+// sentences. It is "" for an id that is not a rule.
+func RuleHelp(id RuleID) string { return ruleHelp[id] }
+
+// ReportedRules lists every id a finding can carry: the registered rules in
+// report order, then RuleExemption.
+func ReportedRules() []RuleID { return append(ruleIDs(), RuleExemption) }
