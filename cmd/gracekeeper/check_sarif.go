@@ -13,7 +13,7 @@ import (
 
 const (
 	sarifVersion = "2.1.0"
-	sarifSchema  = "https://json.schemastore.org/sarif-2.1.0.json"
+	sarifSchema  = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
 )
 
 type sarifLog struct {

@@ -119,7 +119,7 @@ func TestCheckBadInputNamesTheFileAndDocument(t *testing.T) {
 		{name: "a missing file", args: []string{"-f", filepath.Join(dir, "nope.yaml")}, want: "nope.yaml: no such file"},
 		{name: "a config with an unknown field", stdin: "", args: []string{"-f", "-", "--config", badConfig}, want: `unknown field "preStop.sleepSecond"`},
 		{name: "no -f at all", args: nil, want: "name manifests with -f"},
-		{name: "an unknown output format", args: []string{"-f", "-", "-o", "yaml"}, want: "-o must be text or json"},
+		{name: "an unknown output format", args: []string{"-f", "-", "-o", "yaml"}, want: "-o must be text, json or sarif"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

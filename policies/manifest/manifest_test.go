@@ -1,127 +1,383 @@
 package manifest
 
 import (
-	"bytes"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/gracekeeper/gracekeeper/policies"
 )
 
-func read(t *testing.T, text string) *File {
+func parse(t *testing.T, text string) *File {
 	t.Helper()
-	f, err := Read("-", strings.NewReader(text))
+	f, err := Parse("app.yaml", []byte(text))
 	if err != nil {
 		t.Fatal(err)
 	}
 	return f
 }
 
-func encode(t *testing.T, f *File) string {
+func objectsOfText(t *testing.T, f *File) []Object {
 	t.Helper()
-	var buf bytes.Buffer
-	if err := f.Encode(&buf); err != nil {
-		t.Fatal(err)
-	}
-	return buf.String()
-}
-
-func TestApplyEditsOnlyWhatThePatchNamesAndKeepsComments(t *testing.T) {
-	f := read(t, `# app
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: web}
-spec:
-  revisionHistoryLimit: 0 # too low
-  template:
-    spec:
-      containers:
-        - name: web # the app
-          image: web:1
-`)
-	objects, errs := f.Objects()
-	if len(errs) > 0 || len(objects) != 1 {
-		t.Fatalf("objects %v, errors %v", objects, errs)
-	}
-	err := objects[0].Apply([]policies.PatchOp{
-		{Op: "replace", Path: "/spec/revisionHistoryLimit", Value: 3},
-		{Op: "add", Path: "/spec/template/spec/containers/0/lifecycle", Value: map[string]any{"preStop": map[string]any{"sleep": map[string]any{"seconds": 5}}}},
-		{Op: "add", Path: "/metadata/annotations", Value: map[string]string{"a/b": "0"}},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := `# app
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: web, annotations: {a/b: "0"}}
-spec:
-  revisionHistoryLimit: 3 # too low
-  template:
-    spec:
-      containers:
-        - name: web # the app
-          image: web:1
-          lifecycle:
-            preStop:
-              sleep:
-                seconds: 5
-`
-	if got := encode(t, f); got != want {
-		t.Errorf("got:\n%s\nwant:\n%s", got, want)
-	}
-}
-
-func TestApplyRefusesPathsThatDoNotExist(t *testing.T) {
-	f := read(t, "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {}\n")
-	objects, _ := f.Objects()
-	for _, op := range []policies.PatchOp{
-		{Op: "replace", Path: "/spec/terminationGracePeriodSeconds", Value: 30},
-		{Op: "add", Path: "/spec/containers/0/lifecycle", Value: 1},
-		{Op: "remove", Path: "/spec"},
-	} {
-		if err := objects[0].Apply([]policies.PatchOp{op}); err == nil {
-			t.Errorf("%s %s: want an error", op.Op, op.Path)
-		} else if !strings.Contains(err.Error(), "-#0") {
-			t.Errorf("the error must name the document: %v", err)
-		}
-	}
-}
-
-func TestListItemsAreObjectsAddressedByPointer(t *testing.T) {
-	f := read(t, "apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: Pod\n  metadata: {name: a, namespace: n}\n---\n---\napiVersion: v1\nkind: Service\nmetadata: {name: s}\n")
 	objects, errs := f.Objects()
 	if len(errs) > 0 {
 		t.Fatal(errs)
 	}
+	return objects
+}
+
+var lifecycle = map[string]any{"preStop": map[string]any{"sleep": map[string]any{"seconds": 5}}}
+
+// Each case is a manifest, the operations written into its first object,
+// and the exact text expected: only the lines that carry the fix change.
+func TestApplyChangesOnlyTheLinesOfTheFix(t *testing.T) {
+	tests := []struct {
+		name, in string
+		ops      []policies.PatchOp
+		want     string
+	}{{
+		name: "indented sequences, a leading comment block and its separator",
+		in: `# Copyright the authors
+#
+# generated, do not edit
+
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+    name: web
+spec:
+    revisionHistoryLimit: 0   # too low
+    template:
+        spec:
+            containers:
+                - name: web # the app
+                  image: "web:1"
+                  args:
+                      - --port=8080
+                - name: sidecar
+                  image: 'proxy:1'
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web}
+`,
+		ops: []policies.PatchOp{
+			{Op: "replace", Path: "/spec/revisionHistoryLimit", Value: 3},
+			{Op: "add", Path: "/spec/template/spec/containers/0/lifecycle", Value: lifecycle},
+			{Op: "add", Path: "/spec/template/spec/containers/1/lifecycle", Value: lifecycle},
+			{Op: "add", Path: "/spec/template/spec/terminationGracePeriodSeconds", Value: 30},
+		},
+		want: `# Copyright the authors
+#
+# generated, do not edit
+
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+    name: web
+spec:
+    revisionHistoryLimit: 3   # too low
+    template:
+        spec:
+            containers:
+                - name: web # the app
+                  image: "web:1"
+                  args:
+                      - --port=8080
+                  lifecycle:
+                      preStop:
+                          sleep:
+                              seconds: 5
+                - name: sidecar
+                  image: 'proxy:1'
+                  lifecycle:
+                      preStop:
+                          sleep:
+                              seconds: 5
+            terminationGracePeriodSeconds: 30
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web}
+`,
+	}, {
+		name: "sequences not indented, a new list follows them",
+		in: `apiVersion: v1
+kind: Pod
+metadata:
+  name: p
+spec:
+  containers:
+  - name: app
+    image: app:1
+    command: [serve]
+`,
+		ops: []policies.PatchOp{
+			{Op: "add", Path: "/spec/tolerations", Value: []map[string]any{{"key": "k", "operator": "Exists"}}},
+			{Op: "add", Path: "/spec/containers/0/args", Value: []string{"--a", "0"}},
+			{Op: "add", Path: "/spec/containers/0/command/-", Value: "--flag"},
+		},
+		want: `apiVersion: v1
+kind: Pod
+metadata:
+  name: p
+spec:
+  containers:
+  - name: app
+    image: app:1
+    command: [serve, --flag]
+    args:
+    - --a
+    - "0"
+  tolerations:
+  - key: k
+    operator: Exists
+`,
+	}, {
+		name: "a file that mixes sequence styles keeps each list's own",
+		in: `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: mixed
+spec:
+  template:
+    spec:
+      containers:
+        - name: server
+          ports:
+          - containerPort: 8080
+          env:
+          - name: A
+            value: "1"
+      volumes:
+      - name: data
+`,
+		ops: []policies.PatchOp{
+			{Op: "add", Path: "/spec/template/spec/containers/0/env/-", Value: map[string]string{"name": "B", "value": "2"}},
+			{Op: "add", Path: "/spec/template/spec/containers/-", Value: map[string]string{"name": "proxy"}},
+		},
+		want: `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: mixed
+spec:
+  template:
+    spec:
+      containers:
+        - name: server
+          ports:
+          - containerPort: 8080
+          env:
+          - name: A
+            value: "1"
+          - name: B
+            value: "2"
+        - name: proxy
+      volumes:
+      - name: data
+`,
+	}, {
+		name: "flow mappings, quotes, a block scalar and a plain scalar over two lines",
+		in: `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, labels: {app: web}}
+spec:
+  strategy: {type: Recreate}
+  template:
+    metadata:
+      annotations:
+        note: |
+          first
+          second
+        other: a long plain value
+          that goes on
+    spec:
+      containers:
+      - name: web
+        image: "web:1"
+`,
+		ops: []policies.PatchOp{
+			{Op: "add", Path: "/metadata/annotations", Value: map[string]string{"a/b": "0"}},
+			{Op: "replace", Path: "/spec/strategy/type", Value: "RollingUpdate"},
+			{Op: "add", Path: "/spec/strategy/rollingUpdate", Value: map[string]any{"maxUnavailable": 0, "maxSurge": "25%"}},
+			{Op: "add", Path: "/spec/template/metadata/annotations/x", Value: "true"},
+			{Op: "replace", Path: "/spec/template/spec/containers/0/image", Value: "web:2"},
+		},
+		want: `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, labels: {app: web}, annotations: {a/b: "0"}}
+spec:
+  strategy: {type: RollingUpdate, rollingUpdate: {maxSurge: 25%, maxUnavailable: 0}}
+  template:
+    metadata:
+      annotations:
+        note: |
+          first
+          second
+        other: a long plain value
+          that goes on
+        x: "true"
+    spec:
+      containers:
+      - name: web
+        image: "web:2"
+`,
+	}, {
+		name: "a block value replaced by a larger one keeps the comment on its key",
+		in: `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  strategy: # how to roll out
+    type: Recreate
+  replicas: 2
+`,
+		ops: []policies.PatchOp{
+			{Op: "replace", Path: "/spec/strategy", Value: map[string]any{"type": "RollingUpdate", "rollingUpdate": map[string]any{"maxUnavailable": 0}}},
+		},
+		want: `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  strategy: # how to roll out
+    rollingUpdate:
+      maxUnavailable: 0
+    type: RollingUpdate
+  replicas: 2
+`,
+	}, {
+		name: "JSON stays JSON",
+		in: `{
+  "apiVersion": "v1",
+  "kind": "Pod",
+  "metadata": {"name": "p"},
+  "spec": {"containers": [{"name": "app", "image": "app:1"}]}
+}
+`,
+		ops: []policies.PatchOp{
+			{Op: "add", Path: "/spec/containers/0/lifecycle", Value: lifecycle},
+			{Op: "add", Path: "/spec/terminationGracePeriodSeconds", Value: 30},
+		},
+		want: `{
+  "apiVersion": "v1",
+  "kind": "Pod",
+  "metadata": {"name": "p"},
+  "spec": {"containers": [{"name": "app", "image": "app:1", "lifecycle": {"preStop": {"sleep": {"seconds": 5}}}}], "terminationGracePeriodSeconds": 30}
+}
+`,
+	}, {
+		name: "CRLF line ends and no final line break",
+		in:   "apiVersion: v1\r\nkind: Pod\r\nmetadata:\r\n  name: p\r\nspec:\r\n  containers:\r\n  - name: app",
+		ops:  []policies.PatchOp{{Op: "add", Path: "/spec/containers/0/image", Value: "app:1"}},
+		want: "apiVersion: v1\r\nkind: Pod\r\nmetadata:\r\n  name: p\r\nspec:\r\n  containers:\r\n  - name: app\r\n    image: app:1",
+	}}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := parse(t, tt.in)
+			o := objectsOfText(t, f)[0]
+			if err := o.Apply(tt.ops); err != nil {
+				t.Fatal(err)
+			}
+			if got := string(f.Bytes()); got != tt.want {
+				t.Errorf("got:\n%s\nwant:\n%s", got, tt.want)
+			}
+			if !f.Changed() {
+				t.Error("Changed must report the fix")
+			}
+		})
+	}
+}
+
+func TestApplyRefusesWhatItCannotWriteAndLeavesTheTextAsItWas(t *testing.T) {
+	in := "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nbase: &base {a: 1}\nspec:\n  containers: []\n  other: *base\n"
+	for _, op := range []policies.PatchOp{
+		{Op: "replace", Path: "/spec/terminationGracePeriodSeconds", Value: 30},
+		{Op: "add", Path: "/spec/containers/0/lifecycle", Value: 1},
+		{Op: "remove", Path: "/spec"},
+		{Op: "add", Path: "/spec/other/b", Value: 2},
+	} {
+		f := parse(t, in)
+		o := objectsOfText(t, f)[0]
+		err := o.Apply([]policies.PatchOp{{Op: "add", Path: "/metadata/labels", Value: map[string]string{"a": "b"}}, op})
+		if err == nil {
+			t.Errorf("%s %s: want an error", op.Op, op.Path)
+			continue
+		}
+		if !strings.Contains(err.Error(), "app.yaml#0") {
+			t.Errorf("the error must name the document: %v", err)
+		}
+		if string(f.Bytes()) != in || f.Changed() {
+			t.Errorf("%s %s: a failed patch must leave the text as it was, got:\n%s", op.Op, op.Path, f.Bytes())
+		}
+	}
+}
+
+func TestLocatePointsAtTheFieldOrItsNearestParent(t *testing.T) {
+	f := parse(t, `# header
+---
+apiVersion: v1
+kind: List
+items:
+- apiVersion: apps/v1
+  kind: Deployment
+  metadata: {name: web, annotations: {gracekeeper.io/exempt: all}}
+  spec:
+    strategy:
+      type: Recreate
+    template:
+      spec:
+        containers:
+          - name: web
+`)
+	o := objectsOfText(t, f)[0]
+	tests := []struct {
+		pointer      string
+		line, column int
+	}{
+		{"", 6, 3},
+		{"/spec/strategy/type", 11, 7},
+		{"/spec/strategy/rollingUpdate/maxUnavailable", 10, 5},
+		{"/spec/template/spec/containers/0/lifecycle", 15, 13},
+		{"/spec/template/spec/containers/1", 14, 9},
+		{"/metadata/annotations/gracekeeper.io~1exempt", 8, 39},
+	}
+	for _, tt := range tests {
+		if got := o.Locate(tt.pointer); got.Line != tt.line || got.Column != tt.column {
+			t.Errorf("Locate(%q) = %d:%d, want %d:%d", tt.pointer, got.Line, got.Column, tt.line, tt.column)
+		}
+	}
+	// Locations refer to the text as read, also after a fix moved lines.
+	if err := o.Apply([]policies.PatchOp{{Op: "add", Path: "/metadata/labels", Value: map[string]string{"a": "b"}},
+		{Op: "add", Path: "/spec/replicas", Value: 2}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := o.Locate("/spec/strategy/type"); got.Line != 11 {
+		t.Errorf("after a fix, Locate must still give the line as read (11), got %d", got.Line)
+	}
+}
+
+func TestListItemsAreObjectsAddressedByPointer(t *testing.T) {
+	f := parse(t, "apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: Pod\n  metadata: {name: a, namespace: n}\n---\n---\napiVersion: v1\nkind: Service\nmetadata: {name: s}\n")
 	var got []string
-	for _, o := range objects {
+	for _, o := range objectsOfText(t, f) {
 		got = append(got, o.Where()+" "+o.Kind+" "+o.Namespace+"/"+o.Name)
 	}
-	want := []string{"-#0/items/0 Pod n/a", "-#2 Service /s"}
+	want := []string{"app.yaml#0/items/0 Pod n/a", "app.yaml#2 Service /s"}
 	if strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Errorf("got %q, want %q", got, want)
 	}
 }
 
-func TestPathsWalksDirectoriesInOrderAndKeepsStdin(t *testing.T) {
-	dir := t.TempDir()
-	for _, name := range []string{"b.yaml", "a/c.yml", "a/d.json", "notes.txt"} {
-		path := filepath.Join(dir, name)
-		os.MkdirAll(filepath.Dir(path), 0o755)
-		os.WriteFile(path, []byte("{}"), 0o644)
+func TestParseNamesTheDocumentThatIsNotYAML(t *testing.T) {
+	_, err := Parse("app.yaml", []byte("a: 1\n---\nb: [\n"))
+	if err == nil || !strings.Contains(err.Error(), "document 1: not valid YAML") {
+		t.Errorf("want the document index in the error, got %v", err)
 	}
-	got, err := Paths([]string{"-", dir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := []string{"-", filepath.Join(dir, "a/c.yml"), filepath.Join(dir, "a/d.json"), filepath.Join(dir, "b.yaml")}
-	if strings.Join(got, "|") != strings.Join(want, "|") {
-		t.Errorf("got %q, want %q", got, want)
-	}
-	if _, err := Paths([]string{filepath.Join(dir, "missing")}); err == nil {
-		t.Error("a missing path must be an error")
+	f := parse(t, "1: a\n")
+	if _, errs := f.Objects(); len(errs) != 1 || !strings.Contains(errs[0].Error(), "not a string") {
+		t.Errorf("a non-string key must be an error that says so, got %v", errs)
 	}
 }

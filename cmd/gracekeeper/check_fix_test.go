@@ -1,0 +1,254 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	jsonpatch "github.com/evanphx/json-patch/v5"
+	yaml "go.yaml.in/yaml/v3"
+
+	"github.com/gracekeeper/gracekeeper/policies"
+	"github.com/gracekeeper/gracekeeper/policies/manifest"
+)
+
+// TestCheckFixChangesOnlyTheLinesOfTheFixes runs --fix on manifests in both
+// sequence styles, with leading comment blocks, separators and several
+// documents, and on a release manifest shaped like a generated one
+// (shop.yaml: 12 Deployments, lists indented in some places and not in
+// others). The diff may hold at most 1.1 times the lines the fixes need,
+// the fixed text must read back as the objects plus their patches, and a
+// second --fix must change nothing.
+func TestCheckFixChangesOnlyTheLinesOfTheFixes(t *testing.T) {
+	for _, name := range []string{"styles-indented.yaml", "styles-compact.yaml", "shop.yaml"} {
+		t.Run(name, func(t *testing.T) {
+			path := copyTo(t, t.TempDir(), name)
+			before, _ := os.ReadFile(path)
+			out, _, err := runCheckIn(t, "", "-f", path, "-o", "json")
+			if err != nil {
+				t.Fatal(err)
+			}
+			var report struct {
+				Objects []struct {
+					Source   string
+					Findings []policies.Finding
+				}
+			}
+			if err := json.Unmarshal([]byte(out), &report); err != nil {
+				t.Fatal(err)
+			}
+			want := map[string][]policies.PatchOp{}
+			fixLines, replaced := 0, 0
+			for _, o := range report.Objects {
+				for _, f := range o.Findings {
+					if f.Action != policies.ActionPatch {
+						continue
+					}
+					want[o.Source] = append(want[o.Source], f.Patch...)
+					for _, op := range f.Patch {
+						fixLines += linesOf(t, op)
+						if op.Op == "replace" {
+							replaced++
+						}
+					}
+				}
+			}
+			if fixLines == 0 {
+				t.Fatal("the fixture needs no fix, so it tests nothing")
+			}
+
+			if _, _, err := runCheckIn(t, "", "-f", path, "--fix"); err != nil {
+				t.Fatal(err)
+			}
+			after, _ := os.ReadFile(path)
+			added, removed := lineDiff(string(before), string(after))
+			t.Logf("%d lines, fixes need %d lines: %d added, %d removed", strings.Count(string(before), "\n"), fixLines, added, removed)
+			if float64(added) > 1.1*float64(fixLines) || removed > replaced {
+				t.Errorf("the diff adds %d and removes %d lines for fixes of %d lines with %d replaced values", added, removed, fixLines, replaced)
+			}
+			assertPatched(t, before, after, want)
+
+			if _, _, err := runCheckIn(t, "", "-f", path, "--fix"); err != nil {
+				t.Fatal(err)
+			}
+			if again, _ := os.ReadFile(path); string(again) != string(after) {
+				t.Errorf("a second --fix changed the file:\n%s", again)
+			}
+		})
+	}
+}
+
+// linesOf is the number of lines a patch operation needs in block YAML: its
+// key and value as a YAML encoder writes them.
+func linesOf(t *testing.T, op policies.PatchOp) int {
+	t.Helper()
+	key := op.Path[strings.LastIndex(op.Path, "/")+1:]
+	data, err := yaml.Marshal(map[string]any{key: op.Value})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.Count(string(data), "\n")
+}
+
+// lineDiff counts the lines added and removed between two texts (longest
+// common subsequence of lines).
+func lineDiff(a, b string) (added, removed int) {
+	x, y := strings.Split(a, "\n"), strings.Split(b, "\n")
+	lcs := make([][]int, len(x)+1)
+	for i := range lcs {
+		lcs[i] = make([]int, len(y)+1)
+	}
+	for i := len(x) - 1; i >= 0; i-- {
+		for j := len(y) - 1; j >= 0; j-- {
+			if x[i] == y[j] {
+				lcs[i][j] = lcs[i+1][j+1] + 1
+			} else {
+				lcs[i][j] = max(lcs[i+1][j], lcs[i][j+1])
+			}
+		}
+	}
+	common := lcs[0][0]
+	return len(y) - common, len(x) - common
+}
+
+// assertPatched checks that the fixed text reads back as the objects as read
+// with their patches applied by an RFC 6902 implementation, and nothing else.
+func assertPatched(t *testing.T, before, after []byte, patches map[string][]policies.PatchOp) {
+	t.Helper()
+	objects := func(data []byte) map[string]any {
+		f, err := manifest.Parse("x", data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		objs, errs := f.Objects()
+		if len(errs) > 0 {
+			t.Fatal(errs)
+		}
+		m := map[string]any{}
+		for _, o := range objs {
+			var v any
+			if err := json.Unmarshal(o.JSON, &v); err != nil {
+				t.Fatal(err)
+			}
+			m[strings.TrimPrefix(o.Where(), "x")] = v
+		}
+		return m
+	}
+	want, got := objects(before), objects(after)
+	for source, ops := range patches {
+		key := source[strings.Index(source, "#"):]
+		data, _ := json.Marshal(ops)
+		patch, err := jsonpatch.DecodePatch(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		original, _ := json.Marshal(want[key])
+		patched, err := patch.Apply(original)
+		if err != nil {
+			t.Fatalf("%s: %v", source, err)
+		}
+		var v any
+		json.Unmarshal(patched, &v)
+		want[key] = v
+	}
+	if !reflect.DeepEqual(got, want) {
+		g, _ := json.MarshalIndent(got, "", " ")
+		w, _ := json.MarshalIndent(want, "", " ")
+		t.Errorf("the fixed manifests do not read back as the patched objects:\ngot  %s\nwant %s", g, w)
+	}
+}
+
+// The API server decodes field names case-sensitively and ignores a field
+// spelled "Strategy"; check must too, or it denies what the cluster accepts.
+func TestCheckDecodesFieldNamesAsTheAPIServerDoes(t *testing.T) {
+	in := `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  Strategy: {type: Recreate}
+  replicas: 2
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers:
+      - name: web
+        image: web:1
+        lifecycle: {preStop: {sleep: {seconds: 5}}}
+        readinessProbe: {httpGet: {path: /, port: 80}}
+`
+	out, _, err := runCheckIn(t, in, "-f", "-", "-o", "json")
+	if err != nil {
+		t.Fatalf("the API server ignores Strategy, so check must pass (exit 0), got %v:\n%s", err, out)
+	}
+	if strings.Contains(out, string(policies.RuleRecreateStrategy)) {
+		t.Errorf("check found recreate-strategy in a field the API server ignores:\n%s", out)
+	}
+}
+
+// Every finding points at the line of its field; a patch that adds a field
+// points at the parent it goes into.
+func TestCheckFindingsCarryTheLineOfTheirField(t *testing.T) {
+	out, _, err := runCheckIn(t, "", "-f", "testdata/check/mixed.yaml", "-o", "json")
+	if !errors.Is(err, errFindings) {
+		t.Fatal(err)
+	}
+	var report checkReport
+	if err := json.Unmarshal([]byte(out), &report); err != nil {
+		t.Fatal(err)
+	}
+	data, _ := os.ReadFile("testdata/check/mixed.yaml")
+	lines := strings.Split(string(data), "\n")
+	want := map[policies.RuleID]string{
+		policies.RuleRecreateStrategy:       "type: Recreate",
+		policies.RuleRevisionHistory:        "revisionHistoryLimit: 0",
+		policies.RulePreStopHook:            "- name: app",
+		policies.RuleTerminationGracePeriod: "terminationGracePeriodSeconds: 10",
+	}
+	seen := 0
+	for _, o := range report.Objects {
+		for _, f := range o.Findings {
+			l := f.Location
+			if l.File != "testdata/check/mixed.yaml" || l.Line < 1 || l.Line > len(lines) || l.Column < 1 {
+				t.Errorf("%s: bad location %+v", f.Rule, l)
+				continue
+			}
+			text := lines[l.Line-1]
+			if !strings.Contains(text, want[f.Rule]) || !strings.HasPrefix(strings.TrimLeft(text[l.Column-1:], "- "), strings.TrimLeft(want[f.Rule], "- ")) {
+				t.Errorf("%s points at %d:%d %q, want the line with %q", f.Rule, l.Line, l.Column, text, want[f.Rule])
+			}
+			seen++
+		}
+	}
+	if seen != len(want) {
+		t.Errorf("want %d findings, saw %d", len(want), seen)
+	}
+	text, _, _ := runCheckIn(t, "", "-f", "testdata/check/mixed.yaml")
+	if !strings.Contains(text, "testdata/check/mixed.yaml:12:7  DENY   recreate-strategy") {
+		t.Errorf("the text output must start each finding with file:line:column, got:\n%s", text)
+	}
+}
+
+func TestManifestPathsWalkDirectoriesInOrderAndKeepStdin(t *testing.T) {
+	dir := t.TempDir()
+	for _, name := range []string{"b.yaml", "a/c.yml", "a/d.json", "notes.txt"} {
+		path := filepath.Join(dir, name)
+		os.MkdirAll(filepath.Dir(path), 0o755)
+		os.WriteFile(path, []byte("{}"), 0o644)
+	}
+	got, err := manifestPaths([]string{"-", dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"-", filepath.Join(dir, "a/c.yml"), filepath.Join(dir, "a/d.json"), filepath.Join(dir, "b.yaml")}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("got %q, want %q", got, want)
+	}
+	if _, err := manifestPaths([]string{filepath.Join(dir, "missing")}); err == nil {
+		t.Error("a missing path must be an error")
+	}
+}

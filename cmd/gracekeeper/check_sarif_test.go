@@ -1,0 +1,121 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
+
+	"github.com/gracekeeper/gracekeeper/policies"
+)
+
+// sarifSchemaFile is the OASIS SARIF 2.1.0 schema (errata 01), from
+// oasis-tcs/sarif-spec, sarif-2.1/schema/sarif-schema-2.1.0.json.
+const sarifSchemaFile = "testdata/check/sarif-schema-2.1.0.json"
+
+func TestCheckSARIFIsValidAndHoldsEveryFindingWithItsLocation(t *testing.T) {
+	out, _, err := runCheckIn(t, "", "-f", "testdata/check/mixed.yaml", "-f", "testdata/check/styles-indented.yaml", "-o", "sarif")
+	if !errors.Is(err, errFindings) {
+		t.Fatalf("the denial in mixed.yaml must still exit 1, got %v", err)
+	}
+
+	c := jsonschema.NewCompiler()
+	c.AssertFormat()
+	f, err := os.Open(sarifSchemaFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	schemaDoc, err := jsonschema.UnmarshalJSON(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.AddResource(sarifSchemaFile, schemaDoc); err != nil {
+		t.Fatal(err)
+	}
+	schema, err := c.Compile(sarifSchemaFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := jsonschema.UnmarshalJSON(strings.NewReader(out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := schema.Validate(doc); err != nil {
+		t.Fatalf("the output is not valid SARIF 2.1.0: %v", err)
+	}
+	// The schema does reject: a result without a message is not SARIF.
+	broken, _ := jsonschema.UnmarshalJSON(strings.NewReader(strings.Replace(out, `"message"`, `"messages"`, 1)))
+	if schema.Validate(broken) == nil {
+		t.Fatal("the schema accepted a result without a message, so this test checks nothing")
+	}
+
+	var log sarifLog
+	if err := json.Unmarshal([]byte(out), &log); err != nil {
+		t.Fatal(err)
+	}
+	if log.Version != "2.1.0" || len(log.Runs) != 1 {
+		t.Fatalf("want one SARIF 2.1.0 run, got version %q and %d runs", log.Version, len(log.Runs))
+	}
+	run := log.Runs[0]
+	ids := map[string]bool{}
+	for _, r := range run.Tool.Driver.Rules {
+		if ids[r.ID] {
+			t.Errorf("rule %s listed twice", r.ID)
+		}
+		ids[r.ID] = true
+		if r.Help.Text != policies.RuleHelp(policies.RuleID(r.ID)) || r.Help.Text == "" {
+			t.Errorf("rule %s: help %q", r.ID, r.Help.Text)
+		}
+	}
+	if len(ids) != len(policies.ReportedRules()) {
+		t.Errorf("want one rule per rule id (%d), got %d", len(policies.ReportedRules()), len(ids))
+	}
+
+	// One result per finding, at the finding's location, with its level.
+	jsonOut, _, _ := runCheckIn(t, "", "-f", "testdata/check/mixed.yaml", "-f", "testdata/check/styles-indented.yaml", "-o", "json")
+	var report checkReport
+	if err := json.Unmarshal([]byte(jsonOut), &report); err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	for _, o := range report.Objects {
+		for _, f := range o.Findings {
+			want = append(want, strings.Join([]string{string(f.Rule), sarifLevel(f.Action), f.Location.String()}, " "))
+		}
+	}
+	var got []string
+	for _, r := range run.Results {
+		loc := r.Locations[0].PhysicalLocation
+		if run.Tool.Driver.Rules[r.RuleIndex].ID != r.RuleID {
+			t.Errorf("result %s has ruleIndex %d, which is rule %s", r.RuleID, r.RuleIndex, run.Tool.Driver.Rules[r.RuleIndex].ID)
+		}
+		got = append(got, strings.Join([]string{r.RuleID, r.Level,
+			findingLocation{File: loc.ArtifactLocation.URI, Line: loc.Region.StartLine, Column: loc.Region.StartColumn}.String()}, " "))
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("results:\n%s\nwant one per finding:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if !strings.Contains(strings.Join(got, "\n"), "recreate-strategy error testdata/check/mixed.yaml:12:7") {
+		t.Errorf("the denial must be an error at the strategy type's line, got:\n%s", strings.Join(got, "\n"))
+	}
+}
+
+func TestCheckSARIFReportsInputErrorsAsAFailedRun(t *testing.T) {
+	out, _, err := runCheckIn(t, "apiVersion: v1\n---\nmetadata: {}\n", "-f", "-", "-o", "sarif")
+	if err == nil || errors.Is(err, errFindings) {
+		t.Fatalf("bad input exits 2, got %v", err)
+	}
+	var log sarifLog
+	if err := json.Unmarshal([]byte(out), &log); err != nil {
+		t.Fatal(err)
+	}
+	inv := log.Runs[0].Invocations[0]
+	if inv.ExecutionSuccessful || len(inv.ToolExecutionNotifications) == 0 ||
+		!strings.Contains(inv.ToolExecutionNotifications[0].Message.Text, "missing apiVersion or kind") {
+		t.Errorf("want a failed invocation that names the error, got %+v", inv)
+	}
+}
