@@ -255,7 +255,6 @@ func (t *text) offset(n *yaml.Node) int {
 	return i
 }
 
-
 // lineEnd is the offset of the line break (or the end) of the line holding i.
 func (t *text) lineEnd(i int) int {
 	j := bytes.IndexByte(t.data[i:], '\n')
