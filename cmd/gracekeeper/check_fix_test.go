@@ -20,66 +20,105 @@ import (
 // sequence styles, with leading comment blocks, separators and several
 // documents, and on a release manifest shaped like a generated one
 // (shop.yaml: 12 Deployments, lists indented in some places and not in
-// others). The diff may hold at most 1.1 times the lines the fixes need,
-// the fixed text must read back as the objects plus their patches, and a
-// second --fix must change nothing.
+// others); see assertMinimalFix.
 func TestCheckFixChangesOnlyTheLinesOfTheFixes(t *testing.T) {
 	for _, name := range []string{"styles-indented.yaml", "styles-compact.yaml", "shop.yaml"} {
 		t.Run(name, func(t *testing.T) {
-			path := copyTo(t, t.TempDir(), name)
-			before, _ := os.ReadFile(path)
-			out, _, err := runCheckIn(t, "", "-f", path, "-o", "json")
-			if err != nil {
-				t.Fatal(err)
-			}
-			var report struct {
-				Objects []struct {
-					Source   string
-					Findings []policies.Finding
-				}
-			}
-			if err := json.Unmarshal([]byte(out), &report); err != nil {
-				t.Fatal(err)
-			}
-			want := map[string][]policies.PatchOp{}
-			fixLines, replaced := 0, 0
-			for _, o := range report.Objects {
-				for _, f := range o.Findings {
-					if f.Action != policies.ActionPatch {
-						continue
-					}
-					want[o.Source] = append(want[o.Source], f.Patch...)
-					for _, op := range f.Patch {
-						fixLines += linesOf(t, op)
-						if op.Op == "replace" {
-							replaced++
-						}
-					}
-				}
-			}
-			if fixLines == 0 {
-				t.Fatal("the fixture needs no fix, so it tests nothing")
-			}
-
-			if _, _, err := runCheckIn(t, "", "-f", path, "--fix"); err != nil {
-				t.Fatal(err)
-			}
-			after, _ := os.ReadFile(path)
-			added, removed := lineDiff(string(before), string(after))
-			t.Logf("%d lines, fixes need %d lines: %d added, %d removed", strings.Count(string(before), "\n"), fixLines, added, removed)
-			if float64(added) > 1.1*float64(fixLines) || removed > replaced {
-				t.Errorf("the diff adds %d and removes %d lines for fixes of %d lines with %d replaced values", added, removed, fixLines, replaced)
-			}
-			assertPatched(t, before, after, want)
-
-			if _, _, err := runCheckIn(t, "", "-f", path, "--fix"); err != nil {
-				t.Fatal(err)
-			}
-			if again, _ := os.ReadFile(path); string(again) != string(after) {
-				t.Errorf("a second --fix changed the file:\n%s", again)
-			}
+			assertMinimalFix(t, copyTo(t, t.TempDir(), name))
 		})
 	}
+}
+
+// The same holds for every manifest among the rule fixtures and the JSON
+// patch fixtures, with the
+// native sleep hook and with the exec fallback (which adds a list).
+func TestCheckFixOfEveryRuleFixtureIsMinimal(t *testing.T) {
+	paths, _ := filepath.Glob("../../policies/testdata/rules/*/*.yaml")
+	raw, _ := filepath.Glob("../../policies/testdata/patches/*.json")
+	paths = append(paths, raw...)
+	tested := 0
+	for _, path := range paths {
+		data, _ := os.ReadFile(path)
+		if strings.HasSuffix(path, ".golden.yaml") || strings.Contains(string(data), "kind: Review") {
+			continue
+		}
+		for _, kubeVersion := range []string{"1.33", "1.32"} {
+			t.Run(filepath.Base(path)+" at "+kubeVersion, func(t *testing.T) {
+				copied := filepath.Join(t.TempDir(), filepath.Base(path))
+				os.WriteFile(copied, data, 0o644)
+				if assertMinimalFix(t, copied, "--kube-version", kubeVersion) {
+					tested++
+				}
+			})
+		}
+	}
+	if tested == 0 {
+		t.Fatal("no rule fixture needed a fix, so this test checks nothing")
+	}
+}
+
+// assertMinimalFix runs --fix on a manifest file. The diff may hold at most
+// 1.1 times the lines the fixes need, the fixed text must read back as the
+// objects plus their patches, and a second --fix must change nothing. It
+// reports whether there was anything to fix.
+func assertMinimalFix(t *testing.T, path string, args ...string) bool {
+	t.Helper()
+	before, _ := os.ReadFile(path)
+	out, _, err := runCheckIn(t, "", append([]string{"-f", path, "-o", "json"}, args...)...)
+	if err != nil && !errors.Is(err, errFindings) {
+		t.Fatal(err)
+	}
+	var report struct {
+		Objects []struct {
+			Source   string
+			Findings []policies.Finding
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &report); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string][]policies.PatchOp{}
+	fixLines, rewritten := 0, 0
+	for _, o := range report.Objects {
+		for _, f := range o.Findings {
+			if f.Action != policies.ActionPatch {
+				continue
+			}
+			want[o.Source] = append(want[o.Source], f.Patch...)
+			for _, op := range f.Patch {
+				fixLines += linesOf(t, op)
+				// A replaced value rewrites its line; in JSON an added
+				// member also puts a comma on the line before it.
+				if op.Op == "replace" || filepath.Ext(path) == ".json" {
+					rewritten++
+				}
+			}
+		}
+	}
+	if fixLines == 0 {
+		return false
+	}
+
+	fix := append([]string{"-f", path, "--fix"}, args...)
+	if _, _, err := runCheckIn(t, "", fix...); err != nil && !errors.Is(err, errFindings) {
+		t.Fatal(err)
+	}
+	after, _ := os.ReadFile(path)
+	added, removed := lineDiff(string(before), string(after))
+	t.Logf("%d lines, fixes need %d lines: %d added, %d removed", strings.Count(string(before), "\n"), fixLines, added, removed)
+	if float64(added) > 1.1*float64(fixLines) || removed > rewritten {
+		t.Errorf("the diff adds %d and removes %d lines for fixes of %d lines with %d rewritten lines allowed:\n%s",
+			added, removed, fixLines, rewritten, after)
+	}
+	assertPatched(t, before, after, want)
+
+	if _, _, err := runCheckIn(t, "", fix...); err != nil && !errors.Is(err, errFindings) {
+		t.Fatal(err)
+	}
+	if again, _ := os.ReadFile(path); string(again) != string(after) {
+		t.Errorf("a second --fix changed the file:\n%s", again)
+	}
+	return true
 }
 
 // linesOf is the number of lines a patch operation needs in block YAML: its

@@ -461,7 +461,7 @@ func (t *text) setKey(m *yaml.Node, key string, value *yaml.Node, mustExist, flo
 			return edit{end - 1, end - 1, member}, err
 		}
 		end, err := t.end(m.Content[len(m.Content)-1], 0, true)
-		return edit{end, end, ", " + member}, err
+		return edit{end, end, t.flowSeparator(m, m.Content[len(m.Content)-2]) + member}, err
 	}
 	lastKey := m.Content[len(m.Content)-2]
 	end, err := t.end(m.Content[len(m.Content)-1], lastKey.Column-1, false)
@@ -540,7 +540,7 @@ func (t *text) setItem(s *yaml.Node, token string, value *yaml.Node, mustExist, 
 			return edit{end - 1, end - 1, item}, err
 		case i == size:
 			end, err := t.end(s.Content[size-1], 0, true)
-			return edit{end, end, ", " + item}, err
+			return edit{end, end, t.flowSeparator(s, s.Content[size-1]) + item}, err
 		}
 		at := t.offset(s.Content[i])
 		return edit{at, at, item + ", "}, nil
@@ -562,6 +562,16 @@ func (t *text) setItem(s *yaml.Node, token string, value *yaml.Node, mustExist, 
 		return edit{}, fmt.Errorf("list item %d does not start its line; apply the patch by hand", i)
 	}
 	return edit{at, at, text}, nil
+}
+
+// flowSeparator goes before a member appended to a flow collection: ", " on
+// one line, or a line break and the last member's indentation when the
+// collection puts its members on lines of their own (pretty-printed JSON).
+func (t *text) flowSeparator(c, last *yaml.Node) string {
+	if last.Line == c.Line || t.offset(last) != t.lines[last.Line-1]+indentOf(t.data[t.lines[last.Line-1]:]) {
+		return ", "
+	}
+	return "," + t.nl + strings.Repeat(" ", last.Column-1)
 }
 
 // inline reports whether a value is written on the line of its key.
