@@ -23,7 +23,9 @@ type sarifLog struct {
 }
 
 type sarifRun struct {
-	Tool        sarifTool         `json:"tool"`
+	Tool sarifTool `json:"tool"`
+	// ColumnKind says columns count characters, as the YAML parser does.
+	ColumnKind  string            `json:"columnKind"`
 	Invocations []sarifInvocation `json:"invocations"`
 	Results     []sarifResult     `json:"results"`
 }
@@ -116,7 +118,7 @@ func sarifOf(report *checkReport) sarifLog {
 			FullDescription:  sarifMessage{help}, Help: sarifMessage{help},
 			DefaultConfiguration: sarifConfiguration{Level: "warning"}})
 	}
-	run := sarifRun{Tool: sarifTool{Driver: driver}, Results: []sarifResult{},
+	run := sarifRun{Tool: sarifTool{Driver: driver}, ColumnKind: "unicodeCodePoints", Results: []sarifResult{},
 		Invocations: []sarifInvocation{{ExecutionSuccessful: len(report.Errors) == 0}}}
 	for _, e := range report.Errors {
 		run.Invocations[0].ToolExecutionNotifications = append(run.Invocations[0].ToolExecutionNotifications,
