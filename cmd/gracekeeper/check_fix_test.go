@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -290,4 +291,75 @@ func TestManifestPathsWalkDirectoriesInOrderAndKeepStdin(t *testing.T) {
 	if _, err := manifestPaths([]string{filepath.Join(dir, "missing")}); err == nil {
 		t.Error("a missing path must be an error")
 	}
+}
+
+// Across the rule fixtures, every finding points at a field that is written
+// in the manifest (a denial or warning at the field it judges, a patch at
+// the field it replaces or the parent it adds to), and at that field's line.
+func TestEveryFindingOfTheRuleFixturesPointsAtItsField(t *testing.T) {
+	paths, _ := filepath.Glob("../../policies/testdata/rules/*/*.yaml")
+	judged := map[policies.Action]int{}
+	for _, path := range paths {
+		data, _ := os.ReadFile(path)
+		if strings.HasSuffix(path, ".golden.yaml") || strings.Contains(string(data), "kind: Review") {
+			continue
+		}
+		out, _, err := runCheckIn(t, "", "-f", path, "-o", "json")
+		if err != nil && !errors.Is(err, errFindings) {
+			t.Fatalf("%s: %v", path, err)
+		}
+		var report checkReport
+		if err := json.Unmarshal([]byte(out), &report); err != nil {
+			t.Fatal(err)
+		}
+		file, _ := manifest.Parse(path, data)
+		objects, _ := file.Objects()
+		for i, o := range report.Objects {
+			var object any
+			json.Unmarshal(objects[i].JSON, &object)
+			for _, f := range o.Findings {
+				pointer := f.Location.Field
+				if f.Action == policies.ActionPatch && f.Patch[0].Op == "add" && !resolves(object, pointer) {
+					pointer = pointer[:strings.LastIndex(pointer, "/")] // added: its parent is written
+				}
+				if pointer == "" || !resolves(object, pointer) {
+					t.Errorf("%s: %s %s points at %q, which the manifest does not hold", path, f.Action, f.Rule, f.Location.Field)
+					continue
+				}
+				if want := objects[i].Locate(pointer); f.Location.Line != want.Line || f.Location.Column != want.Column {
+					t.Errorf("%s: %s at %s, want %d:%d", path, f.Rule, f.Location, want.Line, want.Column)
+				}
+				judged[f.Action]++
+			}
+		}
+	}
+	if judged[policies.ActionDeny] == 0 || judged[policies.ActionWarn] == 0 || judged[policies.ActionPatch] == 0 {
+		t.Errorf("want denials, warnings and patches among the fixtures, got %v", judged)
+	}
+}
+
+// resolves reports whether a JSON pointer names a value in a JSON document.
+func resolves(doc any, pointer string) bool {
+	if pointer == "" {
+		return true
+	}
+	for _, token := range strings.Split(pointer[1:], "/") {
+		token = strings.ReplaceAll(strings.ReplaceAll(token, "~1", "/"), "~0", "~")
+		switch v := doc.(type) {
+		case map[string]any:
+			var ok bool
+			if doc, ok = v[token]; !ok {
+				return false
+			}
+		case []any:
+			i, err := strconv.Atoi(token)
+			if err != nil || i < 0 || i >= len(v) {
+				return false
+			}
+			doc = v[i]
+		default:
+			return false
+		}
+	}
+	return true
 }
