@@ -21,10 +21,16 @@ import (
 type File struct {
 	// Path names the source in messages and locations: a file path, or "-" for stdin.
 	Path string
-	data []byte
+	// chunks is the text cut before each "---" line, so a fix parses and
+	// edits only its own document; chunks[i] holds the documents from
+	// first[i] up to first[i+1].
+	chunks [][]byte
+	first  []int
 	// read holds the documents as read; locations refer to them, so they stay
 	// true to the input after fixes are applied.
-	read    []*yaml.Node
+	read []*yaml.Node
+	// style is the file's, for documents that show none of their own.
+	style   style
 	changed bool
 }
 
@@ -55,7 +61,52 @@ func Parse(path string, data []byte) (*File, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &File{Path: path, data: data, read: docs}, nil
+	f := &File{Path: path, read: docs, style: defaultStyle}
+	for i := len(docs) - 1; i >= 0; i-- { // the first document to show a style sets it
+		f.style = styleOf(docs[i], f.style)
+	}
+	f.chunks, f.first = chunk(data, len(docs))
+	return f, nil
+}
+
+// chunk cuts the text before each line that starts a document ("---"). A
+// cut whose pieces do not parse into the same number of documents (a %YAML
+// directive before "---", for example) is not made: the file stays one piece.
+func chunk(data []byte, documents int) ([][]byte, []int) {
+	var chunks [][]byte
+	start := 0
+	for i := 0; i < len(data); {
+		next := len(data)
+		if j := bytes.IndexByte(data[i:], '\n'); j >= 0 {
+			next = i + j + 1
+		}
+		line := data[i:next]
+		if i > start && bytes.HasPrefix(line, []byte("---")) && (len(line) == 3 || strings.ContainsRune(" \t\r\n", rune(line[3]))) {
+			chunks = append(chunks, data[start:i])
+			start = i
+		}
+		i = next
+	}
+	chunks = append(chunks, data[start:])
+	first := make([]int, len(chunks)+1)
+	for i, c := range chunks {
+		docs, err := parseDocuments(c)
+		if err != nil {
+			return [][]byte{data}, []int{0, documents}
+		}
+		first[i+1] = first[i] + len(docs)
+	}
+	if first[len(chunks)] != documents {
+		return [][]byte{data}, []int{0, documents}
+	}
+	return chunks, first
+}
+
+// piece is the chunk holding a document, and the document's index in it.
+func (f *File) piece(doc int) (chunk, local int) {
+	for chunk = 0; chunk < len(f.chunks)-1 && f.first[chunk+1] <= doc; chunk++ {
+	}
+	return chunk, doc - f.first[chunk]
 }
 
 func parseDocuments(data []byte) ([]*yaml.Node, error) {
@@ -74,7 +125,7 @@ func parseDocuments(data []byte) ([]*yaml.Node, error) {
 }
 
 // Bytes is the text of the file with every applied fix.
-func (f *File) Bytes() []byte { return f.data }
+func (f *File) Bytes() []byte { return bytes.Join(f.chunks, nil) }
 
 // Changed reports whether a fix was applied.
 func (f *File) Changed() bool { return f.changed }

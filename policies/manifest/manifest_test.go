@@ -381,3 +381,32 @@ func TestParseNamesTheDocumentThatIsNotYAML(t *testing.T) {
 		t.Errorf("a non-string key must be an error that says so, got %v", errs)
 	}
 }
+
+// A fix edits only its own document's piece of the text; where the text
+// cannot be cut at its "---" lines (a directive belongs to the document
+// after it), the file is edited as one piece, with the same result.
+func TestApplyFindsTheDocumentWhereverTheTextIsCut(t *testing.T) {
+	tests := []struct{ name, in, want string }{
+		{"separators, an empty document and an end marker",
+			"# head\n---\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: a}\n...\n--- # b\napiVersion: v1\nkind: Pod\nmetadata: {name: b}\n",
+			"# head\n---\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: a}\n...\n--- # b\napiVersion: v1\nkind: Pod\nmetadata: {name: b, labels: {x: \"1\"}}\n"},
+		{"a directive before a separator",
+			"apiVersion: v1\nkind: Pod\nmetadata: {name: a}\n...\n%YAML 1.1\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: b}\n",
+			"apiVersion: v1\nkind: Pod\nmetadata: {name: a}\n...\n%YAML 1.1\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: b, labels: {x: \"1\"}}\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := parse(t, tt.in)
+			objects := objectsOfText(t, f)
+			if len(objects) != 2 || objects[1].Name != "b" {
+				t.Fatalf("want pods a and b, got %v", objects)
+			}
+			if err := objects[1].Apply([]policies.PatchOp{{Op: "add", Path: "/metadata/labels", Value: map[string]string{"x": "1"}}}); err != nil {
+				t.Fatal(err)
+			}
+			if got := string(f.Bytes()); got != tt.want {
+				t.Errorf("got:\n%s\nwant:\n%s", got, tt.want)
+			}
+		})
+	}
+}

@@ -23,34 +23,34 @@ import (
 // the operation.
 func (o *Object) Apply(ops []policies.PatchOp) error {
 	f := o.File
-	before := f.data
-	want, err := f.patched(o.Document, o.Pointer, ops)
+	c, doc := f.piece(o.Document)
+	before := f.chunks[c]
+	want, err := patched(before, doc, o.Pointer, ops)
 	if err != nil {
 		return fmt.Errorf("%s: %w", o.Where(), err)
 	}
+	text := before
 	for _, op := range ops {
-		if err := f.apply(o.Document, o.Pointer+op.Path, op); err != nil {
-			f.data = before
+		if text, err = f.apply(text, doc, o.Pointer+op.Path, op); err != nil {
 			return fmt.Errorf("%s: %s %s: %w", o.Where(), op.Op, op.Path, err)
 		}
 	}
-	got, err := documentsJSON(f.data)
-	if err != nil || !reflect.DeepEqual(got, want) {
-		f.data = before
+	if got, err := documentsJSON(text); err != nil || !reflect.DeepEqual(got, want) {
 		return fmt.Errorf("%s: the edited text would not read back as the patched object, so it was left unchanged; "+
 			"apply the patch by hand and report this with the manifest", o.Where())
 	}
-	if !bytes.Equal(before, f.data) {
+	if !bytes.Equal(before, text) {
+		f.chunks[c] = text
 		f.changed = true
 	}
 	return nil
 }
 
-// patched is every document of the file as JSON values, with the operations
+// patched is every document of a text as JSON values, with the operations
 // applied to one object by an RFC 6902 implementation: what the edited text
 // must read back as.
-func (f *File) patched(doc int, pointer string, ops []policies.PatchOp) ([]any, error) {
-	docs, err := documentsJSON(f.data)
+func patched(data []byte, doc int, pointer string, ops []policies.PatchOp) ([]any, error) {
+	docs, err := documentsJSON(data)
 	if err != nil {
 		return nil, err
 	}
@@ -59,11 +59,11 @@ func (f *File) patched(doc int, pointer string, ops []policies.PatchOp) ([]any, 
 		prefixed[i] = op
 		prefixed[i].Path = pointer + op.Path
 	}
-	data, err := json.Marshal(prefixed)
+	patchJSON, err := json.Marshal(prefixed)
 	if err != nil {
 		return nil, err
 	}
-	patch, err := jsonpatch.DecodePatch(data)
+	patch, err := jsonpatch.DecodePatch(patchJSON)
 	if err != nil {
 		return nil, err
 	}
@@ -107,31 +107,31 @@ func documentsJSON(data []byte) ([]any, error) {
 	return out, nil
 }
 
-// apply splices one operation into the text. It parses the text afresh, so
-// the positions are those of the text as it is now.
-func (f *File) apply(doc int, pointer string, op policies.PatchOp) error {
+// apply splices one operation into a text and returns the new text. It
+// parses the text afresh, so the positions are those of the text as it is.
+func (f *File) apply(data []byte, doc int, pointer string, op policies.PatchOp) ([]byte, error) {
 	if op.Op != "add" && op.Op != "replace" {
-		return fmt.Errorf("only add and replace can be written into a manifest")
+		return nil, fmt.Errorf("only add and replace can be written into a manifest")
 	}
-	docs, err := parseDocuments(f.data)
+	docs, err := parseDocuments(data)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	value, err := valueNode(op.Value)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	t := newText(f.data, styleOf(docs, doc))
+	t := newText(data, styleOf(docs[doc], f.style))
 	tokens := strings.Split(strings.TrimPrefix(pointer, "/"), "/")
 	parent := documentRoot(docs[doc])
 	flow := isFlow(parent)
 	for _, token := range tokens[:len(tokens)-1] {
 		_, c := child(parent, unescape(token))
 		if c == nil {
-			return fmt.Errorf("path element %q not found", unescape(token))
+			return nil, fmt.Errorf("path element %q not found", unescape(token))
 		}
 		if c.Kind == yaml.AliasNode {
-			return fmt.Errorf("the path goes through the YAML alias *%s; expand it or apply the patch by hand", c.Value)
+			return nil, fmt.Errorf("the path goes through the YAML alias *%s; expand it or apply the patch by hand", c.Value)
 		}
 		parent = c
 		flow = flow || isFlow(c)
@@ -144,13 +144,12 @@ func (f *File) apply(doc int, pointer string, op policies.PatchOp) error {
 	case yaml.SequenceNode:
 		e, err = t.setItem(parent, last, value, op.Op == "replace", flow)
 	default:
-		return fmt.Errorf("the parent of %q is not an object or a list", last)
+		return nil, fmt.Errorf("the parent of %q is not an object or a list", last)
 	}
 	if err != nil {
-		return err
+		return nil, err
 	}
-	f.data = e.apply(f.data)
-	return nil
+	return e.apply(data), nil
 }
 
 // edit replaces the bytes [start, end) with text.
@@ -174,11 +173,14 @@ type style struct {
 	seqIndented bool
 }
 
-// styleOf reads the indentation step and the sequence style of a document;
-// a document without block sequences (or nesting) takes the file's, and a
-// file without any takes kubectl's (2 spaces, sequences not indented).
-func styleOf(docs []*yaml.Node, doc int) style {
-	st, stepFound, seqFound := style{step: 2}, false, false
+// defaultStyle is kubectl's: 2 spaces, sequences not indented.
+var defaultStyle = style{step: 2}
+
+// styleOf reads the indentation step and the sequence style of a document:
+// the first nested block mapping and the first block list under a key.
+// What the document does not show is taken from fallback.
+func styleOf(doc *yaml.Node, fallback style) style {
+	st, stepFound, seqFound := fallback, false, false
 	var walk func(n *yaml.Node)
 	walk = func(n *yaml.Node) {
 		if n.Kind == yaml.MappingNode && !isFlow(n) {
@@ -198,10 +200,7 @@ func styleOf(docs []*yaml.Node, doc int) style {
 			walk(c)
 		}
 	}
-	walk(docs[doc])
-	for _, d := range docs {
-		walk(d)
-	}
+	walk(doc)
 	return st
 }
 
