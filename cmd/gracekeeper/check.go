@@ -186,14 +186,17 @@ func evaluate(engine *policies.Engine, o *manifest.Object, report *checkReport) 
 
 // applyFixes writes every patch into the manifests: pod patches go into the
 // templates, so what is committed is what the cluster would run.
+// A patch that cannot be written is an input error; the others still are.
 func applyFixes(report *checkReport, sources []*manifest.File, stdout io.Writer) error {
+	written := true
 	for _, o := range report.Objects {
 		for _, f := range o.Findings {
 			if f.Action != policies.ActionPatch {
 				continue
 			}
 			if err := o.object.Apply(f.Patch); err != nil {
-				return err
+				report.Errors = append(report.Errors, err.Error())
+				written = false
 			}
 		}
 	}
@@ -209,11 +212,11 @@ func applyFixes(report *checkReport, sources []*manifest.File, stdout io.Writer)
 			}
 		}
 	}
-	report.Summary.Fixed = true
+	report.Summary.Fixed = written
 	return nil
 }
 
-func printCheck(w io.Writer, report *checkReport, fixed bool) {
+func printCheck(w io.Writer, report *checkReport, fix bool) {
 	for _, o := range report.Objects {
 		ref := strings.ToLower(o.Kind) + "/" + o.Name
 		if o.Namespace != "" {
@@ -234,8 +237,10 @@ func printCheck(w io.Writer, report *checkReport, fixed bool) {
 	sum := report.Summary
 	fmt.Fprintf(w, "\n%d checked, %d skipped: %s.", sum.Objects, len(report.Skipped), sum.Tally)
 	switch {
-	case fixed && sum.Patches > 0:
+	case fix && sum.Patches > 0 && sum.Fixed:
 		fmt.Fprint(w, " The patches were written into the manifests.")
+	case fix && sum.Patches > 0:
+		fmt.Fprint(w, " The other patches were written into the manifests; apply the ones in the errors by hand.")
 	case sum.Patches > 0:
 		fmt.Fprint(w, " Run with --fix to write the patches into the manifests.")
 	}

@@ -363,3 +363,40 @@ func resolves(doc any, pointer string) bool {
 	}
 	return true
 }
+
+// A patch that cannot be written into the text (its path goes through a
+// YAML alias) is an input error naming the object; the other patches are
+// still written, and the file with the alias is left as it was for it.
+func TestCheckFixWritesWhatItCanAndNamesWhatItCannot(t *testing.T) {
+	dir := t.TempDir()
+	aliased := filepath.Join(dir, "aliased.yaml")
+	in := `x-container: &app {name: app, image: app:1, readinessProbe: {tcpSocket: {port: 80}}}
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: aliased}
+spec:
+  selector: {matchLabels: {app: a}}
+  template:
+    metadata: {labels: {app: a}}
+    spec:
+      containers: [*app]
+`
+	os.WriteFile(aliased, []byte(in), 0o644)
+	plain := copyTo(t, dir, "seed.yaml")
+	out, errOut, err := runCheckIn(t, "", "-f", dir, "--fix")
+	if err == nil || errors.Is(err, errFindings) {
+		t.Fatalf("want exit 2 for the patch that cannot be written, got %v", err)
+	}
+	if !strings.Contains(errOut, "aliased.yaml#0: add /spec/template/spec/containers/0/lifecycle") || !strings.Contains(errOut, "alias *app") {
+		t.Errorf("the error must name the object, the operation and the alias, got:\n%s", errOut)
+	}
+	if !strings.Contains(out, "The other patches were written") {
+		t.Errorf("the report must say which patches were written, got:\n%s", out)
+	}
+	if data, _ := os.ReadFile(plain); !strings.Contains(string(data), "preStop:") {
+		t.Errorf("the other file must still be fixed, got:\n%s", data)
+	}
+	if data, _ := os.ReadFile(aliased); string(data) != in {
+		t.Errorf("the aliased container must be left as it was, got:\n%s", data)
+	}
+}
