@@ -92,7 +92,7 @@ func runCheck(_ context.Context, args []string, stdout, stderr io.Writer) error 
 		return fmt.Errorf("%w: name manifests with -f", cli.ErrUsage)
 	}
 	if *output != "text" && *output != "json" && *output != "sarif" {
-		return fmt.Errorf("%w: -o must be text, json or sarif, not %q", errUsage, *output)
+		return fmt.Errorf("%w: -o must be text, json or sarif, not %q", cli.ErrUsage, *output)
 	}
 	cfg, err := v1alpha1.Load(*configPath)
 	if err != nil {
@@ -135,11 +135,11 @@ func runCheck(_ context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	switch *output {
 	case "json":
-		if err := writeJSON(stdout, report); err != nil {
+		if err := cli.WriteJSON(stdout, report); err != nil {
 			return err
 		}
 	case "sarif":
-		if err := writeJSON(stdout, sarifOf(&report)); err != nil {
+		if err := cli.WriteJSON(stdout, sarifOf(&report)); err != nil {
 			return err
 		}
 	default:
@@ -228,7 +228,7 @@ func printCheck(w io.Writer, report *checkReport, fix bool) {
 		}
 		fmt.Fprintf(w, "%s  %s\n", o.Source, ref)
 		for _, f := range o.Findings {
-			fmt.Fprintf(w, "  %s  %s\n", f.Location, findingLine(f.Finding))
+			fmt.Fprintf(w, "  %s  %s\n", f.Location, cli.FindingLine(f.Finding))
 		}
 	}
 	for _, s := range report.Skipped {
@@ -252,9 +252,3 @@ type stringList []string
 
 func (s *stringList) String() string     { return strings.Join(*s, ",") }
 func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
-
-func writeJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
-}

@@ -13,6 +13,7 @@ import (
 	jsonpatch "github.com/evanphx/json-patch/v5"
 	yaml "go.yaml.in/yaml/v3"
 
+	"github.com/gracekeeper/gracekeeper/cmd/gracekeeper/internal/cli"
 	"github.com/gracekeeper/gracekeeper/policies"
 	"github.com/gracekeeper/gracekeeper/policies/manifest"
 )
@@ -66,7 +67,7 @@ func assertMinimalFix(t *testing.T, path string, args ...string) bool {
 	t.Helper()
 	before, _ := os.ReadFile(path)
 	out, _, err := runCheckIn(t, "", append([]string{"-f", path, "-o", "json"}, args...)...)
-	if err != nil && !errors.Is(err, errFindings) {
+	if err != nil && !errors.Is(err, cli.ErrFindings) {
 		t.Fatal(err)
 	}
 	var report struct {
@@ -101,7 +102,7 @@ func assertMinimalFix(t *testing.T, path string, args ...string) bool {
 	}
 
 	fix := append([]string{"-f", path, "--fix"}, args...)
-	if _, _, err := runCheckIn(t, "", fix...); err != nil && !errors.Is(err, errFindings) {
+	if _, _, err := runCheckIn(t, "", fix...); err != nil && !errors.Is(err, cli.ErrFindings) {
 		t.Fatal(err)
 	}
 	after, _ := os.ReadFile(path)
@@ -113,7 +114,7 @@ func assertMinimalFix(t *testing.T, path string, args ...string) bool {
 	}
 	assertPatched(t, before, after, want)
 
-	if _, _, err := runCheckIn(t, "", fix...); err != nil && !errors.Is(err, errFindings) {
+	if _, _, err := runCheckIn(t, "", fix...); err != nil && !errors.Is(err, cli.ErrFindings) {
 		t.Fatal(err)
 	}
 	if again, _ := os.ReadFile(path); string(again) != string(after) {
@@ -234,7 +235,7 @@ spec:
 // points at the parent it goes into.
 func TestCheckFindingsCarryTheLineOfTheirField(t *testing.T) {
 	out, _, err := runCheckIn(t, "", "-f", "testdata/check/mixed.yaml", "-o", "json")
-	if !errors.Is(err, errFindings) {
+	if !errors.Is(err, cli.ErrFindings) {
 		t.Fatal(err)
 	}
 	var report checkReport
@@ -305,7 +306,7 @@ func TestEveryFindingOfTheRuleFixturesPointsAtItsField(t *testing.T) {
 			continue
 		}
 		out, _, err := runCheckIn(t, "", "-f", path, "-o", "json")
-		if err != nil && !errors.Is(err, errFindings) {
+		if err != nil && !errors.Is(err, cli.ErrFindings) {
 			t.Fatalf("%s: %v", path, err)
 		}
 		var report checkReport
@@ -384,7 +385,7 @@ spec:
 	os.WriteFile(aliased, []byte(in), 0o644)
 	plain := copyTo(t, dir, "seed.yaml")
 	out, errOut, err := runCheckIn(t, "", "-f", dir, "--fix")
-	if err == nil || errors.Is(err, errFindings) {
+	if err == nil || errors.Is(err, cli.ErrFindings) {
 		t.Fatalf("want exit 2 for the patch that cannot be written, got %v", err)
 	}
 	if !strings.Contains(errOut, "aliased.yaml#0: add /spec/template/spec/containers/0/lifecycle") || !strings.Contains(errOut, "alias *app") {

@@ -4,6 +4,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/gracekeeper/gracekeeper/cmd/gracekeeper/internal/cli"
 	"github.com/gracekeeper/gracekeeper/policies"
 )
 
@@ -128,7 +129,7 @@ func sarifOf(report *checkReport) sarifLog {
 		for _, f := range o.Findings {
 			run.Results = append(run.Results, sarifResult{RuleID: string(f.Rule), RuleIndex: index[f.Rule],
 				Level:   sarifLevel(f.Action),
-				Message: sarifMessage{o.Source + " " + f.Object + ": " + findingText(f.Finding)},
+				Message: sarifMessage{o.Source + " " + f.Object + ": " + cli.FindingText(f.Finding)},
 				Locations: []sarifLocation{{PhysicalLocation: sarifPhysicalLocation{
 					ArtifactLocation: sarifArtifactLocation{URI: filepath.ToSlash(f.Location.File)},
 					Region:           sarifRegion{StartLine: f.Location.Line, StartColumn: f.Location.Column}}}}})

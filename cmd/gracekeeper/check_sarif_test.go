@@ -9,6 +9,7 @@ import (
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
+	"github.com/gracekeeper/gracekeeper/cmd/gracekeeper/internal/cli"
 	"github.com/gracekeeper/gracekeeper/policies"
 )
 
@@ -18,7 +19,7 @@ const sarifSchemaFile = "testdata/check/sarif-schema-2.1.0.json"
 
 func TestCheckSARIFIsValidAndHoldsEveryFindingWithItsLocation(t *testing.T) {
 	out, _, err := runCheckIn(t, "", "-f", "testdata/check/mixed.yaml", "-f", "testdata/check/styles-indented.yaml", "-o", "sarif")
-	if !errors.Is(err, errFindings) {
+	if !errors.Is(err, cli.ErrFindings) {
 		t.Fatalf("the denial in mixed.yaml must still exit 1, got %v", err)
 	}
 
@@ -106,7 +107,7 @@ func TestCheckSARIFIsValidAndHoldsEveryFindingWithItsLocation(t *testing.T) {
 
 func TestCheckSARIFReportsInputErrorsAsAFailedRun(t *testing.T) {
 	out, _, err := runCheckIn(t, "apiVersion: v1\n---\nmetadata: {}\n", "-f", "-", "-o", "sarif")
-	if err == nil || errors.Is(err, errFindings) {
+	if err == nil || errors.Is(err, cli.ErrFindings) {
 		t.Fatalf("bad input exits 2, got %v", err)
 	}
 	var log sarifLog
