@@ -32,18 +32,13 @@ func TestCheckFixChangesOnlyTheLinesOfTheFixes(t *testing.T) {
 }
 
 // The same holds for every manifest among the rule fixtures and the JSON
-// patch fixtures, with the
-// native sleep hook and with the exec fallback (which adds a list).
+// patch fixtures, with the native sleep hook and with the exec fallback
+// (which adds a list).
 func TestCheckFixOfEveryRuleFixtureIsMinimal(t *testing.T) {
-	paths, _ := filepath.Glob("../../policies/testdata/rules/*/*.yaml")
 	raw, _ := filepath.Glob("../../policies/testdata/patches/*.json")
-	paths = append(paths, raw...)
 	tested := 0
-	for _, path := range paths {
+	for _, path := range append(ruleFixtureManifests(t), raw...) {
 		data, _ := os.ReadFile(path)
-		if strings.HasSuffix(path, ".golden.yaml") || strings.Contains(string(data), "kind: Review") {
-			continue
-		}
 		for _, kubeVersion := range []string{"1.33", "1.32"} {
 			t.Run(filepath.Base(path)+" at "+kubeVersion, func(t *testing.T) {
 				copied := filepath.Join(t.TempDir(), filepath.Base(path))
@@ -57,6 +52,27 @@ func TestCheckFixOfEveryRuleFixtureIsMinimal(t *testing.T) {
 	if tested == 0 {
 		t.Fatal("no rule fixture needed a fix, so this test checks nothing")
 	}
+}
+
+// ruleFixtureManifests lists the rule fixtures that are plain manifests
+// (policies/testdata/README.md), not Reviews or golden files.
+func ruleFixtureManifests(t *testing.T) []string {
+	t.Helper()
+	paths, _ := filepath.Glob("../../policies/testdata/rules/*/*.yaml")
+	var manifests []string
+	for _, path := range paths {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasSuffix(path, ".golden.yaml") && !strings.Contains(string(data), "kind: Review") {
+			manifests = append(manifests, path)
+		}
+	}
+	if len(manifests) == 0 {
+		t.Fatal("no rule fixtures found")
+	}
+	return manifests
 }
 
 // assertMinimalFix runs --fix on a manifest file. The diff may hold at most
@@ -298,13 +314,9 @@ func TestManifestPathsWalkDirectoriesInOrderAndKeepStdin(t *testing.T) {
 // in the manifest (a denial or warning at the field it judges, a patch at
 // the field it replaces or the parent it adds to), and at that field's line.
 func TestEveryFindingOfTheRuleFixturesPointsAtItsField(t *testing.T) {
-	paths, _ := filepath.Glob("../../policies/testdata/rules/*/*.yaml")
 	judged := map[policies.Action]int{}
-	for _, path := range paths {
+	for _, path := range ruleFixtureManifests(t) {
 		data, _ := os.ReadFile(path)
-		if strings.HasSuffix(path, ".golden.yaml") || strings.Contains(string(data), "kind: Review") {
-			continue
-		}
 		out, _, err := runCheckIn(t, "", "-f", path, "-o", "json")
 		if err != nil && !errors.Is(err, cli.ErrFindings) {
 			t.Fatalf("%s: %v", path, err)
