@@ -50,8 +50,7 @@ type Object struct {
 
 // Location is a place in a File: 1-based line and column (in characters).
 type Location struct {
-	Line   int `json:"line"`
-	Column int `json:"column"`
+	Line, Column int
 }
 
 // Parse reads every YAML (or JSON) document of a source. An error names the
