@@ -249,6 +249,47 @@ spec:
   replicas: 2
 `,
 	}, {
+		name: "list items inserted and replaced, empty flow collections filled",
+		in: `apiVersion: v1
+kind: Pod
+metadata:
+  name: p
+  labels: {}
+spec:
+  volumes: []
+  hostAliases: [{ip: 10.0.0.1}, {ip: 10.0.0.3}]
+  nodeSelector: disk # replaced by a mapping
+  containers:
+  - name: app
+  - name: old
+    image: old:1
+`,
+		ops: []policies.PatchOp{
+			{Op: "add", Path: "/metadata/labels/app", Value: "p"},
+			{Op: "add", Path: "/spec/volumes/0", Value: map[string]any{"name": "data", "emptyDir": map[string]any{}}},
+			{Op: "add", Path: "/spec/hostAliases/1", Value: map[string]string{"ip": "10.0.0.2"}},
+			{Op: "replace", Path: "/spec/nodeSelector", Value: map[string]string{"disk": "ssd"}},
+			{Op: "add", Path: "/spec/containers/0", Value: map[string]string{"name": "init", "image": "init:1"}},
+			{Op: "replace", Path: "/spec/containers/2", Value: map[string]string{"name": "new", "image": "new:1"}},
+		},
+		want: `apiVersion: v1
+kind: Pod
+metadata:
+  name: p
+  labels: {app: p}
+spec:
+  volumes: [{emptyDir: {}, name: data}]
+  hostAliases: [{ip: 10.0.0.1}, {ip: 10.0.0.2}, {ip: 10.0.0.3}]
+  nodeSelector:
+    disk: ssd # replaced by a mapping
+  containers:
+  - image: init:1
+    name: init
+  - name: app
+  - image: new:1
+    name: new
+`,
+	}, {
 		name: "JSON stays JSON",
 		in: `{
   "apiVersion": "v1",
