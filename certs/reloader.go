@@ -45,6 +45,8 @@ type Reloader struct {
 	// names are the served names a new pair must be valid for; empty means
 	// the names of the pair in service.
 	names []string
+	// now is the clock the validity checks read; tests set it.
+	now func() time.Time
 
 	current  atomic.Pointer[tls.Certificate]
 	failures atomic.Uint64
@@ -111,7 +113,7 @@ func NewReloader(dir string, logger *slog.Logger, opts ...Option) (*Reloader, er
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	r := &Reloader{dir: dir, logger: logger, resync: DefaultResyncInterval}
+	r := &Reloader{dir: dir, logger: logger, resync: DefaultResyncInterval, now: time.Now}
 	for _, opt := range opts {
 		opt(r)
 	}
@@ -143,7 +145,7 @@ func (r *Reloader) Ready() error {
 		defer r.mu.Unlock()
 		return fmt.Errorf("no certificate loaded from %s: %w", r.dir, r.lastErr)
 	}
-	now := time.Now()
+	now := r.now()
 	switch leaf := cert.Leaf; {
 	case now.Before(leaf.NotBefore):
 		return fmt.Errorf("certificate from %s is not valid before %s", r.dir, leaf.NotBefore.UTC().Format(time.RFC3339))
@@ -181,7 +183,7 @@ func (r *Reloader) reload() {
 	seen := fingerprint(certPEM, keyPEM, err)
 	if seen == r.lastSeen {
 		// A refused pair that was not valid yet is tried again, quietly.
-		if r.early != nil && r.acceptable(r.early.Leaf, time.Now()) == nil {
+		if r.early != nil && r.acceptable(r.early.Leaf, r.now()) == nil {
 			r.use(r.early)
 		}
 		return
@@ -199,7 +201,7 @@ func (r *Reloader) reload() {
 			"failures", r.failures.Load())
 		return
 	}
-	now := time.Now()
+	now := r.now()
 	if err := r.acceptable(cert.Leaf, now); err != nil {
 		if now.Before(cert.Leaf.NotBefore) {
 			r.early = cert
