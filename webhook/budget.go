@@ -39,10 +39,22 @@ type reviewBudget struct {
 	sem     *semaphore.Weighted
 	size    int64
 	metrics *metrics
+	// onWait, if set, is called when a review of weight bytes starts to wait.
+	onWait func(weight int64)
 }
 
 func newReviewBudget(size int64, m *metrics) *reviewBudget {
 	return &reviewBudget{sem: semaphore.NewWeighted(size), size: size, metrics: m}
+}
+
+func (b *reviewBudget) acquire(ctx context.Context, weight int64) error {
+	if b.sem.TryAcquire(weight) {
+		return nil
+	}
+	if b.onWait != nil {
+		b.onWait(weight)
+	}
+	return b.sem.Acquire(ctx, weight)
 }
 
 func (b *reviewBudget) limit(next http.Handler) http.Handler {
@@ -58,7 +70,7 @@ func (b *reviewBudget) limit(next http.Handler) http.Handler {
 		ctx, cancel := context.WithTimeout(r.Context(), wait)
 		defer cancel()
 		started := time.Now()
-		if err := b.sem.Acquire(ctx, weight); err != nil {
+		if err := b.acquire(ctx, weight); err != nil {
 			b.metrics.budgetTimeouts.Inc()
 			why := fmt.Sprintf("its timeout of %s passed", wait)
 			if r.Context().Err() != nil {

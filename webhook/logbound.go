@@ -6,7 +6,10 @@ import (
 	"fmt"
 	"log/slog"
 	"reflect"
+	"strings"
 	"unicode/utf8"
+
+	"github.com/gracekeeper/gracekeeper/policies"
 )
 
 // maxLogFieldBytes bounds each field of a log line: a request's fields
@@ -92,4 +95,22 @@ func boundLogText(s string) string {
 		cut--
 	}
 	return fmt.Sprintf("%s…[%d more bytes]", s[:cut], len(s)-cut)
+}
+
+// findingDetail is the patch of a finding's log line: at info level its
+// operations and paths, which keep a line near 400 bytes; at debug level the
+// full JSON patch, which the short warnings leave out, and the hint.
+func findingDetail(ctx context.Context, logger *slog.Logger, f policies.Reported) []any {
+	if logger.Enabled(ctx, slog.LevelDebug) {
+		detail := []any{"patch", patchLog(f.Patch)}
+		if f.Hint != "" {
+			detail = append(detail, "hint", f.Hint)
+		}
+		return detail
+	}
+	ops := make([]string, len(f.Patch))
+	for i, op := range f.Patch {
+		ops[i] = op.Op + " " + op.Path
+	}
+	return []any{"patch", strings.Join(ops, ", ")}
 }

@@ -136,9 +136,9 @@ func New(cfg Config) (*Server, error) {
 	handler = closeWhileDraining(&s.draining, newReviewBudget(cfg.MaxInFlightBytes, m).limit(handler))
 	errorLog := slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelWarn)
 	s.webhook = &http.Server{
-		Handler:           handler,
-		TLSConfig:         serverTLSConfig(cfg.Certificates, cfg.ClientCAs),
-		ConnState:         s.conns.track,
+		Handler:   handler,
+		TLSConfig: serverTLSConfig(cfg.Certificates, cfg.ClientCAs),
+		ConnState: s.conns.track,
 		// Not nil: HTTP/1.1 only. The API server needs no more, and HTTP/2
 		// would add a protocol's worth of attack surface.
 		TLSNextProto:      map[string]func(*http.Server, *tls.Conn, http.Handler){},

@@ -93,16 +93,31 @@ type running struct {
 	runErr  error
 	client  *http.Client
 	logs    *syncBuffer
+	// loaded receives the leaf of each serving pair put in service after New.
+	loaded chan *x509.Certificate
 }
 
-// startServer runs a server on loopback ports with the certificates in dir.
-func startServer(t *testing.T, d *servingDir, drainDelay time.Duration) *running {
+// startServer runs a server on loopback ports with the certificates in dir;
+// each option may change its configuration.
+func startServer(t *testing.T, d *servingDir, drainDelay time.Duration, options ...func(*Config)) *running {
 	t.Helper()
 	logs := &syncBuffer{}
 	logger := slog.New(slog.NewJSONHandler(logs, nil))
-	reloader, err := certs.NewReloader(d.dir, logger, certs.WithResyncInterval(500*time.Millisecond))
+	loaded := make(chan *x509.Certificate, 16)
+	reloader, err := certs.NewReloader(d.dir, logger, certs.WithResyncInterval(500*time.Millisecond),
+		certs.WithLoadHook(func(c *x509.Certificate) {
+			select {
+			case loaded <- c:
+			default:
+			}
+		}))
 	if err != nil {
 		t.Fatal(err)
+	}
+	// The first pair, if any, is loaded: only later ones are news.
+	select {
+	case <-loaded:
+	default:
 	}
 	cfg, err := v1alpha1.Parse(nil)
 	if err != nil {
@@ -112,16 +127,21 @@ func startServer(t *testing.T, d *servingDir, drainDelay time.Duration) *running
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := New(Config{
+	config := Config{
 		Engine: engine, Certificates: reloader, Logger: logger,
 		Listen: "127.0.0.1:0", ProbeListen: "127.0.0.1:0",
 		DrainDelay: drainDelay, ShutdownTimeout: 5 * time.Second,
-	})
+	}
+	for _, option := range options {
+		option(&config)
+	}
+	srv, err := New(config)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	r := &running{Server: srv, cancel: cancel, stopped: make(chan struct{}), logs: logs}
+	r := &running{Server: srv, cancel: cancel, stopped: make(chan struct{}), logs: logs, loaded: loaded}
+	t.Cleanup(func() { r.client.CloseIdleConnections() })
 	go func() {
 		r.runErr = srv.Run(ctx)
 		close(r.stopped)

@@ -1,0 +1,185 @@
+package webhook
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	admissionv1 "k8s.io/api/admission/v1"
+)
+
+func TestTLS12OffersOnlyECDHEWithAEADSuites(t *testing.T) {
+	d := newServingDir(t)
+	d.issue()
+	r := startServer(t, d, 0)
+	base := r.client.Transport.(*http.Transport).TLSClientConfig
+	for _, suite := range append(tls.CipherSuites(), tls.InsecureCipherSuites()...) {
+		if !slices.Contains(suite.SupportedVersions, tls.VersionTLS12) {
+			continue
+		}
+		t.Run(suite.Name, func(t *testing.T) {
+			config := base.Clone()
+			config.MaxVersion = tls.VersionTLS12
+			config.CipherSuites = []uint16{suite.ID}
+			conn, err := tls.Dial("tcp", r.Addr().String(), config)
+			if err == nil {
+				conn.Close()
+			}
+			// The test certificate is ECDSA, so only the ECDSA suites can
+			// complete; the RSA ones among aeadCipherSuites are offered too.
+			want := slices.Contains(aeadCipherSuites, suite.ID) && strings.HasPrefix(suite.Name, "TLS_ECDHE_ECDSA_")
+			if got := err == nil; got != want {
+				t.Errorf("a TLS 1.2 handshake offering only %s succeeded: %v, want %v (err %v)", suite.Name, got, want, err)
+			}
+		})
+	}
+}
+
+// bigPodReview is a pod review of about size bytes, padded by an annotation.
+func bigPodReview(t *testing.T, size int) []byte {
+	t.Helper()
+	body := request{op: admissionv1.Create, resource: "pods", object: podYAML}.body(t)
+	pad := fmt.Sprintf(`"metadata":{"annotations":{"pad":"%s"},`, strings.Repeat("x", size-len(body)))
+	padded := bytes.Replace(body, []byte(`"metadata":{`), []byte(pad), 1)
+	if len(padded) <= len(body) {
+		t.Fatal("the review has no object metadata to pad")
+	}
+	return padded
+}
+
+func TestConcurrentBigReviewsWaitForTheBudgetThenSucceed(t *testing.T) {
+	d := newServingDir(t)
+	d.issue()
+	// Room for one maximum-size review: the others wait their turn.
+	r := startServer(t, d, 0, func(c *Config) { c.MaxInFlightBytes = maxBodyBytes })
+	body := bigPodReview(t, 5<<20)
+	var wg sync.WaitGroup
+	errs := make(chan error, 4)
+	for range 4 {
+		wg.Go(func() {
+			if _, err := r.postReview(body); err != nil {
+				errs <- err
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Errorf("a big review failed instead of waiting: %v", err)
+	}
+	_, metrics := r.probe(t, "/metrics")
+	for _, want := range []string{"gracekeeper_inflight_review_bytes 0", "gracekeeper_review_budget_timeouts_total 0"} {
+		if !strings.Contains(metrics, want+"\n") {
+			t.Errorf("/metrics lacks %q after the reviews", want)
+		}
+	}
+}
+
+// budgetFixture is a review budget in front of a handler that holds each
+// request until it is released.
+type budgetFixture struct {
+	budget   *reviewBudget
+	handler  http.Handler
+	entered  chan string
+	release  chan struct{}
+	waiting  chan int64
+	timeouts prometheus.Counter
+}
+
+func newBudgetFixture(t *testing.T, size int64) *budgetFixture {
+	m, err := newMetrics(prometheus.NewRegistry(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &budgetFixture{entered: make(chan string, 8), release: make(chan struct{}), waiting: make(chan int64, 8), timeouts: m.budgetTimeouts}
+	f.budget = newReviewBudget(size, m)
+	f.budget.onWait = func(weight int64) { f.waiting <- weight }
+	f.handler = f.budget.limit(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		f.entered <- r.URL.Path
+		<-f.release
+		io.WriteString(w, "answered")
+	}))
+	return f
+}
+
+// serve sends a request of length bytes to path in the background.
+func (f *budgetFixture) serve(ctx context.Context, path string, length int64) <-chan *httptest.ResponseRecorder {
+	done := make(chan *httptest.ResponseRecorder, 1)
+	req := httptest.NewRequestWithContext(ctx, http.MethodPost, path, strings.NewReader(""))
+	req.ContentLength = length
+	go func() {
+		rec := httptest.NewRecorder()
+		f.handler.ServeHTTP(rec, req)
+		done <- rec
+	}()
+	return done
+}
+
+func TestAReviewWaitsForRoomInTheBudget(t *testing.T) {
+	f := newBudgetFixture(t, 2*maxBodyBytes)
+	first := f.serve(t.Context(), "/first", maxBodyBytes)
+	second := f.serve(t.Context(), "/second", -1) // no length: counted as the maximum
+	<-f.entered
+	<-f.entered
+	third := f.serve(t.Context(), "/third", 1<<20)
+	if w := <-f.waiting; w != 1<<20 {
+		t.Errorf("the waiting review weighs %d bytes, want its Content-Length", w)
+	}
+	f.release <- struct{}{} // one of the first two answers
+	if path := <-f.entered; path != "/third" {
+		t.Errorf("%s entered, want the waiting review", path)
+	}
+	close(f.release)
+	for _, done := range []<-chan *httptest.ResponseRecorder{first, second, third} {
+		if rec := <-done; rec.Code != http.StatusOK || rec.Body.String() != "answered" {
+			t.Errorf("answer %d %q, want 200 answered", rec.Code, rec.Body.String())
+		}
+	}
+}
+
+func TestAWaitingReviewWhoseCallerLeavesGetsAClearError(t *testing.T) {
+	tests := map[string]struct {
+		path    string
+		cancel  bool
+		wantErr string
+	}{
+		"The caller goes away":              {path: "/validate/enforce", cancel: true, wantErr: "its caller went away"},
+		"The API server's timeout runs out": {path: "/validate/enforce?timeout=1ms", wantErr: "its timeout of 1ms passed"},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			f := newBudgetFixture(t, maxBodyBytes)
+			defer close(f.release)
+			held := f.serve(t.Context(), "/held", maxBodyBytes)
+			<-f.entered
+			ctx, cancel := context.WithCancel(t.Context())
+			defer cancel()
+			waiter := f.serve(ctx, tt.path, 1024)
+			<-f.waiting
+			if tt.cancel {
+				cancel()
+			}
+			rec := <-waiter
+			if body := rec.Body.String(); rec.Code != http.StatusServiceUnavailable || !strings.Contains(body, tt.wantErr) || !strings.Contains(body, "--max-inflight-bytes") {
+				t.Errorf("answer %d %q, want 503 saying %q and naming --max-inflight-bytes", rec.Code, body, tt.wantErr)
+			}
+			f.release <- struct{}{}
+			if rec := <-held; rec.Code != http.StatusOK {
+				t.Errorf("the held review = %d, want 200", rec.Code)
+			}
+			if got := testutil.ToFloat64(f.timeouts); got != 1 {
+				t.Errorf("gracekeeper_review_budget_timeouts_total = %v, want 1", got)
+			}
+		})
+	}
+}
