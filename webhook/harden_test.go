@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -16,6 +19,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	admissionv1 "k8s.io/api/admission/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/gracekeeper/gracekeeper/policies"
 )
 
 func TestTLS12OffersOnlyECDHEWithAEADSuites(t *testing.T) {
@@ -181,5 +187,98 @@ func TestAWaitingReviewWhoseCallerLeavesGetsAClearError(t *testing.T) {
 				t.Errorf("gracekeeper_review_budget_timeouts_total = %v, want 1", got)
 			}
 		})
+	}
+}
+
+func TestMadeUpKindsReachNeitherLabelsNorLogsWhole(t *testing.T) {
+	d := newServingDir(t)
+	d.issue()
+	r := startServer(t, d, 0)
+	kinds := map[string]string{
+		"long":    strings.Repeat("K", 1<<20),
+		"control": "Kind\n{evil=\"1\"}",
+		"short":   "Made",
+	}
+	for _, kind := range kinds {
+		body := request{op: admissionv1.Create, resource: "replicasets", object: `{apiVersion: apps/v1, kind: ReplicaSet, metadata: {name: web, namespace: shop}}`,
+			kind: &metav1.GroupVersionKind{Group: "example.com", Version: "v1", Kind: kind}}.body(t)
+		resp, err := r.client.Post(r.url(PathValidateEnforce), "application/json", bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("answer %d, want 200 allowed", resp.StatusCode)
+		}
+	}
+	_, metrics := r.probe(t, "/metrics")
+	for _, want := range []string{
+		`gracekeeper_unhandled_requests_total{kind="other"} 2`,
+		`gracekeeper_unhandled_requests_total{kind="example.com/v1 Made"} 1`,
+	} {
+		if !strings.Contains(metrics, want+"\n") {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	if len(metrics) > 64<<10 {
+		t.Errorf("/metrics is %d bytes after three made-up kinds", len(metrics))
+	}
+	warned := 0
+	for line := range strings.SplitSeq(r.logs.String(), "\n") {
+		if len(line) > 16<<10 {
+			t.Errorf("a log line of %d bytes: %.200s", len(line), line)
+		}
+		if strings.Contains(line, "does not judge") {
+			warned++
+		}
+	}
+	if warned != 3 {
+		t.Errorf("%d warnings of unhandled requests, want 3", warned)
+	}
+}
+
+func TestLogFieldsAreBounded(t *testing.T) {
+	var buf bytes.Buffer
+	logger := slog.New(boundFields(slog.NewJSONHandler(&buf, nil)))
+	long := strings.Repeat("é", maxLogFieldBytes)
+	logger.With("kept", "short").Info("event", "string", long, "err", errors.New(long),
+		"operation", admissionv1.Operation(long), "patch", patchLog{{Op: "add", Path: "/" + long}},
+		slog.Group("group", "inner", long))
+	line := buf.String()
+	if n := len(line); n > 6*maxLogFieldBytes {
+		t.Errorf("log line is %d bytes, want each of its 5 long fields cut to %d", n, maxLogFieldBytes)
+	}
+	if got := strings.Count(line, "more bytes]"); got != 5 {
+		t.Errorf("%d fields say they were cut, want 5:\n%.300s", got, line)
+	}
+	if !json.Valid([]byte(line)) || !strings.Contains(line, `"kept":"short"`) {
+		t.Errorf("log line is not valid JSON with the short field kept:\n%.300s", line)
+	}
+}
+
+func TestFindingsLogTheirFullPatchAtDebugLevel(t *testing.T) {
+	f := policies.Reported{Finding: policies.Finding{Patch: []policies.PatchOp{{Op: "add", Path: "/spec/x", Value: 5}}, Hint: "do this"}}
+	var buf bytes.Buffer
+	info := slog.New(slog.NewJSONHandler(&buf, nil))
+	debug := slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	if got := fmt.Sprint(findingDetail(t.Context(), info, f)); got != "[patch add /spec/x]" {
+		t.Errorf("info detail = %s, want the operations and paths only", got)
+	}
+	debug.Info("finding", findingDetail(t.Context(), debug, f)...)
+	if !strings.Contains(buf.String(), `"patch":[{"op":"add","path":"/spec/x","value":5}],"hint":"do this"`) {
+		t.Errorf("debug line = %s, want the full patch and the hint", buf.String())
+	}
+}
+
+func TestTheDefaultBudgetFollowsTheMemoryLimit(t *testing.T) {
+	tests := map[int64]int64{
+		0:         DefaultMaxInFlightBytes,
+		256 << 20: 32 << 20,
+		16 << 20:  maxBodyBytes,
+	}
+	for limit, want := range tests {
+		if got := MaxInFlightBytesFor(limit); got != want {
+			t.Errorf("MaxInFlightBytesFor(%d) = %d, want %d", limit, got, want)
+		}
 	}
 }
