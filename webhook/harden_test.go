@@ -11,16 +11,20 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	admissionv1 "k8s.io/api/admission/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/gracekeeper/gracekeeper/certs"
 	"github.com/gracekeeper/gracekeeper/policies"
 )
 
@@ -280,5 +284,63 @@ func TestTheDefaultBudgetFollowsTheMemoryLimit(t *testing.T) {
 		if got := MaxInFlightBytesFor(limit); got != want {
 			t.Errorf("MaxInFlightBytesFor(%d) = %d, want %d", limit, got, want)
 		}
+	}
+}
+
+func TestMutualTLSServesOnlyCallersWithAClientCertificateFromTheCA(t *testing.T) {
+	d := newServingDir(t)
+	d.issue()
+	caFile := filepath.Join(t.TempDir(), "client-ca.crt")
+	clientCA, err := certs.GenerateCA("API server client CA", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(caFile, clientCA.CertPEM, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	clientCAs, err := certs.NewClientCAs(caFile, nil, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := startServer(t, d, 0, func(c *Config) { c.ClientCAs = clientCAs })
+	r.mustBeReady(t)
+	otherCA, err := certs.GenerateCA("another CA", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pair := func(ca *certs.CA) []tls.Certificate {
+		certPEM, keyPEM, err := ca.IssueClient("kube-apiserver", time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cert, err := tls.X509KeyPair(certPEM, keyPEM)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return []tls.Certificate{cert}
+	}
+	body := request{op: admissionv1.Create, resource: "pods", object: podYAML}.body(t)
+	tests := map[string]struct {
+		certificates []tls.Certificate
+		wantServed   bool
+	}{
+		"A caller with a certificate from the client CA is served": {pair(clientCA), true},
+		"A caller without a certificate is refused":                {nil, false},
+		"A caller with a certificate from another CA is refused":   {pair(otherCA), false},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			config := r.client.Transport.(*http.Transport).TLSClientConfig.Clone()
+			config.Certificates = tt.certificates
+			client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: config}}
+			defer client.CloseIdleConnections()
+			resp, err := client.Post(r.url(PathMutateEnforce), "application/json", bytes.NewReader(body))
+			if err == nil {
+				resp.Body.Close()
+			}
+			if served := err == nil && resp.StatusCode == http.StatusOK; served != tt.wantServed {
+				t.Errorf("served = %v (err %v), want %v", served, err, tt.wantServed)
+			}
+		})
 	}
 }
