@@ -59,7 +59,7 @@ func TestMutualTLSServesTheAPIServerAndRefusesOtherCallers(t *testing.T) {
 		t.Fatal(err)
 	}
 	for name, certificates := range map[string][]tls.Certificate{
-		"a call without a client certificate is refused":         nil,
+		"a call without a client certificate is refused":       nil,
 		"a call with a certificate from another CA is refused": {other},
 	} {
 		t.Run(name, func(t *testing.T) {
