@@ -277,7 +277,7 @@ func TestFindingsLogTheirFullPatchAtDebugLevel(t *testing.T) {
 func TestTheDefaultBudgetFollowsTheMemoryLimit(t *testing.T) {
 	tests := map[int64]int64{
 		0:         DefaultMaxInFlightBytes,
-		256 << 20: 32 << 20,
+		256 << 20: 16 << 20,
 		16 << 20:  maxBodyBytes,
 	}
 	for limit, want := range tests {
