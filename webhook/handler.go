@@ -110,11 +110,10 @@ func (rv *reviewer) report(ctx context.Context, req *admissionv1.AdmissionReques
 		attrs := []any{
 			"webhook", rv.id, "uid", req.UID, "operation", r.Operation,
 			"object", f.Object, "namespace", r.Namespace,
-			"rule", f.Rule, "action", f.Action, "outcome", f.Outcome, "mode", f.Mode,
-			"user", r.User.Username, "dryRun", r.DryRun,
-			"message", f.Message,
+			"rule", f.Rule, "outcome", f.Outcome, "mode", f.Mode,
+			"user", r.User.Username, "message", f.Message,
 		}
-		rv.logger.InfoContext(ctx, "finding", append(attrs, findingDetail(ctx, rv.logger, f)...)...)
+		rv.logger.InfoContext(ctx, "finding", append(attrs, findingDetail(ctx, rv.logger, r, f)...)...)
 	}
 }
 

@@ -261,15 +261,18 @@ func TestLogFieldsAreBounded(t *testing.T) {
 }
 
 func TestFindingsLogTheirFullPatchAtDebugLevel(t *testing.T) {
-	f := policies.Reported{Finding: policies.Finding{Patch: []policies.PatchOp{{Op: "add", Path: "/spec/x", Value: 5}}, Hint: "do this"}}
+	f := policies.Reported{Finding: policies.Finding{Action: policies.ActionPatch, Patch: []policies.PatchOp{{Op: "add", Path: "/spec/x", Value: 5}}, Hint: "do this"}}
 	var buf bytes.Buffer
 	info := slog.New(slog.NewJSONHandler(&buf, nil))
 	debug := slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	if got := fmt.Sprint(findingDetail(t.Context(), info, f)); got != "[patch add /spec/x]" {
+	if got := fmt.Sprint(findingDetail(t.Context(), info, &policies.Review{}, f)); got != "[patch add /spec/x]" {
 		t.Errorf("info detail = %s, want the operations and paths only", got)
 	}
-	debug.Info("finding", findingDetail(t.Context(), debug, f)...)
-	if !strings.Contains(buf.String(), `"patch":[{"op":"add","path":"/spec/x","value":5}],"hint":"do this"`) {
+	if got := fmt.Sprint(findingDetail(t.Context(), info, &policies.Review{DryRun: true}, f)); got != "[dryRun true patch add /spec/x]" {
+		t.Errorf("info detail of a dry run = %s, want dryRun true first", got)
+	}
+	debug.Info("finding", findingDetail(t.Context(), debug, &policies.Review{}, f)...)
+	if !strings.Contains(buf.String(), `"action":"patch","patch":[{"op":"add","path":"/spec/x","value":5}],"hint":"do this"`) {
 		t.Errorf("debug line = %s, want the full patch and the hint", buf.String())
 	}
 }

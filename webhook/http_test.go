@@ -249,8 +249,8 @@ func TestEachFindingIsLoggedAndCountedOnce(t *testing.T) {
 	first := lines[0]
 	want := map[string]any{
 		"msg": "finding", "webhook": "mutate-enforce", "uid": "uid-create-pods", "operation": "CREATE",
-		"object": "pod/web-7d9f8b6c5d-x2x4k", "namespace": "shop", "rule": "prestop-hook", "action": "patch",
-		"outcome": "patched", "mode": "enforce", "user": "jane@example.com", "dryRun": false,
+		"object": "pod/web-7d9f8b6c5d-x2x4k", "namespace": "shop", "rule": "prestop-hook",
+		"outcome": "patched", "mode": "enforce", "user": "jane@example.com",
 	}
 	for k, v := range want {
 		if first[k] != v {

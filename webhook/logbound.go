@@ -97,12 +97,17 @@ func boundLogText(s string) string {
 	return fmt.Sprintf("%s…[%d more bytes]", s[:cut], len(s)-cut)
 }
 
-// findingDetail is the patch of a finding's log line: at info level its
-// operations and paths, which keep a line near 400 bytes; at debug level the
-// full JSON patch, which the short warnings leave out, and the hint.
-func findingDetail(ctx context.Context, logger *slog.Logger, f policies.Reported) []any {
+// findingDetail ends a finding's log line. At info level it keeps the line
+// short (about 450 bytes): the patch's operations and paths, and dryRun only
+// when set; the outcome says the action. At debug level it adds the action,
+// the full JSON patch, which the short warnings leave out, and the hint.
+func findingDetail(ctx context.Context, logger *slog.Logger, r *policies.Review, f policies.Reported) []any {
+	var detail []any
+	if r.DryRun {
+		detail = append(detail, "dryRun", true)
+	}
 	if logger.Enabled(ctx, slog.LevelDebug) {
-		detail := []any{"patch", patchLog(f.Patch)}
+		detail = append(detail, "action", f.Action, "patch", patchLog(f.Patch))
 		if f.Hint != "" {
 			detail = append(detail, "hint", f.Hint)
 		}
@@ -112,5 +117,5 @@ func findingDetail(ctx context.Context, logger *slog.Logger, f policies.Reported
 	for i, op := range f.Patch {
 		ops[i] = op.Op + " " + op.Path
 	}
-	return []any{"patch", strings.Join(ops, ", ")}
+	return append(detail, "patch", strings.Join(ops, ", "))
 }
