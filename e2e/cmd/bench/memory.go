@@ -6,12 +6,10 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
-	"github.com/gracekeeper/gracekeeper/certs"
 	"github.com/gracekeeper/gracekeeper/e2e/bench"
 	"github.com/gracekeeper/gracekeeper/webhook"
 )
@@ -69,24 +67,9 @@ func bigPodReview() ([]byte, error) {
 // GOMEMLIMIT, a budget that holds every review at once), and reads each
 // process's peak RSS.
 func runMemory(ctx context.Context, opts *options, tmp string, logf func(string, ...any)) (_ *memoryResult, err error) {
-	dir := filepath.Join(tmp, "memory")
-	tlsDir := filepath.Join(dir, "tls")
-	ca, err := certs.GenerateCA("gracekeeper bench CA", 24*time.Hour)
+	files, err := writeServerFiles(filepath.Join(tmp, "memory"))
 	if err != nil {
 		return nil, err
-	}
-	certPEM, keyPEM, err := ca.Issue([]string{"127.0.0.1", "localhost"}, 24*time.Hour)
-	if err != nil {
-		return nil, err
-	}
-	if err := certs.WriteServing(tlsDir, ca.CertPEM, certPEM, keyPEM); err != nil {
-		return nil, err
-	}
-	roots := x509.NewCertPool()
-	roots.AppendCertsFromPEM(ca.CertPEM)
-	configPath := filepath.Join(dir, "config.yaml")
-	if err := os.WriteFile(configPath, []byte("apiVersion: gracekeeper.io/v1alpha1\nkind: Configuration\nserverVersion: v1.37.2\n"), 0o644); err != nil {
-		return nil, fmt.Errorf("write gracekeeper config: %w", err)
 	}
 	body, err := bigPodReview()
 	if err != nil {
@@ -110,14 +93,14 @@ func runMemory(ctx context.Context, opts *options, tmp string, logf func(string,
 		}
 		url := fmt.Sprintf("https://127.0.0.1:%d", ports[0])
 		// env(1) execs the server, which keeps its PID.
-		args := append(append(append([]string{"-i"}, s.env...), opts.gracekeeper, "serve", "--tls-dir", tlsDir,
+		args := append(append(append([]string{"-i"}, s.env...), opts.gracekeeper, "serve", "--tls-dir", files.tlsDir,
 			"--listen", strings.TrimPrefix(url, "https://"), "--probe-listen", fmt.Sprintf("127.0.0.1:%d", ports[1]),
-			"--config", configPath, "--drain-delay", "0s"), s.args...)
-		p, err := startServer("env", args, filepath.Join(dir, fmt.Sprintf("server-%d.log", i)))
+			"--config", files.configPath, "--drain-delay", "0s"), s.args...)
+		p, err := startServer("env", args, filepath.Join(tmp, "memory", fmt.Sprintf("server-%d.log", i)))
 		if err != nil {
 			return nil, err
 		}
-		run, err := loadBigReviews(ctx, p, url, fmt.Sprintf("http://127.0.0.1:%d/readyz", ports[1]), body, roots)
+		run, err := loadBigReviews(ctx, p, url, fmt.Sprintf("http://127.0.0.1:%d/readyz", ports[1]), body, files.roots)
 		err = errors.Join(err, p.stop())
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", s.name, err)
