@@ -10,60 +10,6 @@ import (
 	"time"
 )
 
-func TestReloaderRefusesAPairThatWouldServeWorse(t *testing.T) {
-	ca := newTestCA(t)
-	now := time.Now()
-	tests := []struct {
-		name      string
-		hosts     []string
-		notBefore time.Time
-		notAfter  time.Time
-		wantInErr string
-	}{
-		{"An expired pair is refused.", loopbackHosts, now.Add(-2 * time.Hour), now.Add(-time.Hour), "expired at"},
-		{"A pair not valid yet is refused.", loopbackHosts, now.Add(time.Hour), now.Add(2 * time.Hour), "not valid before"},
-		{"A pair for another name is refused.", []string{"other.example"}, now.Add(-time.Hour), now.Add(time.Hour), `served name "localhost"`},
-		{"A pair for fewer names is refused.", []string{"localhost"}, now.Add(-time.Hour), now.Add(time.Hour), `served name "127.0.0.1"`},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			dir := t.TempDir()
-			certPEM, keyPEM := issue(t, ca)
-			if err := WriteServing(dir, ca.CertPEM, certPEM, keyPEM); err != nil {
-				t.Fatal(err)
-			}
-			var hooked []error
-			r := newReloader(t, dir, WithFailureHook(func(err error) { hooked = append(hooked, err) }))
-			badCert, badKey, err := ca.issue(tt.hosts, tt.notBefore, tt.notAfter)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := WriteServing(dir, ca.CertPEM, badCert, badKey); err != nil {
-				t.Fatal(err)
-			}
-			r.reload()
-			r.reload() // unchanged files are refused once
-
-			cert, err := r.GetCertificate(nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if want := parseCert(t, certPEM).SerialNumber; cert.Leaf.SerialNumber.Cmp(want) != 0 {
-				t.Errorf("serving serial %x, want the pair in service %x", cert.Leaf.SerialNumber, want)
-			}
-			if err := r.Ready(); err != nil {
-				t.Errorf("Ready = %v, want ready with the pair in service", err)
-			}
-			if r.Refusals() != 1 || r.Failures() != 0 {
-				t.Errorf("Refusals, Failures = %d, %d, want 1, 0", r.Refusals(), r.Failures())
-			}
-			if len(hooked) != 1 || !strings.Contains(hooked[0].Error(), tt.wantInErr) || !strings.Contains(hooked[0].Error(), dir) {
-				t.Errorf("failure hook got %v, want one error naming %s and containing %q", hooked, dir, tt.wantInErr)
-			}
-		})
-	}
-}
-
 func TestReloaderPutsARefusedEarlyPairInServiceOnceItIsValid(t *testing.T) {
 	ca := newTestCA(t)
 	dir := t.TempDir()
