@@ -135,20 +135,34 @@ func (ca *CA) Issue(hosts []string, validFor time.Duration) (certPEM, keyPEM []b
 	return ca.issue(hosts, now.Add(-backdate), now.Add(validFor))
 }
 
+// IssueClient signs an ECDSA P-256 client certificate for commonName, such
+// as the one the API server presents to a webhook that requires mutual TLS.
+func (ca *CA) IssueClient(commonName string, validFor time.Duration) (certPEM, keyPEM []byte, err error) {
+	if validFor <= 0 {
+		return nil, nil, fmt.Errorf("issue client certificate: validity %s must be positive", validFor)
+	}
+	if commonName == "" {
+		return nil, nil, errors.New("issue client certificate: a common name is required")
+	}
+	now := time.Now()
+	template := &x509.Certificate{
+		Subject:     pkix.Name{CommonName: commonName},
+		NotBefore:   now.Add(-backdate),
+		NotAfter:    now.Add(validFor),
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+	}
+	return ca.sign(template)
+}
+
 func (ca *CA) issue(hosts []string, notBefore, notAfter time.Time) (certPEM, keyPEM []byte, err error) {
 	if len(hosts) == 0 {
 		return nil, nil, errors.New("issue certificate: at least one host is required")
 	}
-	if notAfter.After(ca.Cert.NotAfter) {
-		notAfter = ca.Cert.NotAfter
-	}
 	template := &x509.Certificate{
-		Subject:               pkix.Name{CommonName: hosts[0]},
-		NotBefore:             notBefore,
-		NotAfter:              notAfter,
-		KeyUsage:              x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		BasicConstraintsValid: true,
+		Subject:     pkix.Name{CommonName: hosts[0]},
+		NotBefore:   notBefore,
+		NotAfter:    notAfter,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 	}
 	for _, host := range hosts {
 		if host == "" || strings.TrimSpace(host) != host {
@@ -160,6 +174,17 @@ func (ca *CA) issue(hosts []string, notBefore, notAfter time.Time) (certPEM, key
 			template.DNSNames = append(template.DNSNames, host)
 		}
 	}
+	return ca.sign(template)
+}
+
+// sign completes template with a serial, a new key and the CA's bounds, and
+// signs it.
+func (ca *CA) sign(template *x509.Certificate) (certPEM, keyPEM []byte, err error) {
+	if template.NotAfter.After(ca.Cert.NotAfter) {
+		template.NotAfter = ca.Cert.NotAfter
+	}
+	template.KeyUsage = x509.KeyUsageDigitalSignature
+	template.BasicConstraintsValid = true
 	if template.SerialNumber, err = randomSerial(); err != nil {
 		return nil, nil, err
 	}
@@ -169,7 +194,7 @@ func (ca *CA) issue(hosts []string, notBefore, notAfter time.Time) (certPEM, key
 	}
 	der, err := x509.CreateCertificate(rand.Reader, template, ca.Cert, key.Public(), ca.Key)
 	if err != nil {
-		return nil, nil, fmt.Errorf("sign certificate for %s: %w", strings.Join(hosts, ","), err)
+		return nil, nil, fmt.Errorf("sign certificate for %s: %w", template.Subject.CommonName, err)
 	}
 	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
 	if err != nil {

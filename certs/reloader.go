@@ -10,11 +10,10 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/fsnotify/fsnotify"
 )
 
 const (
@@ -33,21 +32,34 @@ const (
 //
 // A pair that cannot be read, is partial, or whose key does not match keeps
 // the previous pair in service; the failure is logged, counted by Failures and
-// passed to the hook set with WithFailureHook.
+// passed to the hook set with WithFailureHook. A pair that reads well but is
+// not valid now, or not for the served names, is refused: it never replaces
+// a pair in service, and is logged, counted by Refusals and passed to the
+// same hook.
 type Reloader struct {
 	dir       string
 	logger    *slog.Logger
 	resync    time.Duration
 	onFailure func(error)
+	onLoad    func(*x509.Certificate)
+	// names are the served names a new pair must be valid for; empty means
+	// the names of the pair in service.
+	names []string
+	// now is the clock the validity checks read; tests set it.
+	now func() time.Time
 
 	current  atomic.Pointer[tls.Certificate]
 	failures atomic.Uint64
+	refusals atomic.Uint64
 
 	mu sync.Mutex // serialises reloads and guards the fields below
 	// lastSeen fingerprints the last files read (or the error reading them),
 	// so unchanged files are neither swapped again nor counted twice.
 	lastSeen string
 	lastErr  error
+	// early is a refused pair that was not valid yet, put in service once it
+	// is acceptable.
+	early *tls.Certificate
 }
 
 // Option configures a Reloader.
@@ -69,6 +81,19 @@ func WithFailureHook(hook func(error)) Option {
 	return func(r *Reloader) { r.onFailure = hook }
 }
 
+// WithServedNames sets the DNS names or IP addresses a new pair must be
+// valid for to replace the pair in service, and the first pair too. Without
+// it a new pair must be valid for every name of the pair in service.
+func WithServedNames(names ...string) Option {
+	return func(r *Reloader) { r.names = names }
+}
+
+// WithLoadHook calls hook with the leaf of each pair put in service. The hook
+// runs on the reloading goroutine and must not block.
+func WithLoadHook(hook func(*x509.Certificate)) Option {
+	return func(r *Reloader) { r.onLoad = hook }
+}
+
 // NewReloader loads dir/tls.crt and dir/tls.key. It fails only when dir is
 // not an existing directory, a configuration mistake that no later file event
 // can repair. A missing or bad pair is not an error here: the Reloader is
@@ -88,7 +113,7 @@ func NewReloader(dir string, logger *slog.Logger, opts ...Option) (*Reloader, er
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	r := &Reloader{dir: dir, logger: logger, resync: DefaultResyncInterval}
+	r := &Reloader{dir: dir, logger: logger, resync: DefaultResyncInterval, now: time.Now}
 	for _, opt := range opts {
 		opt(r)
 	}
@@ -98,70 +123,9 @@ func NewReloader(dir string, logger *slog.Logger, opts ...Option) (*Reloader, er
 
 // Run watches the directory and reloads the pair on change until ctx is done.
 // It reacts to events on tls.crt, tls.key and the kubelet's ..data symlink,
-// and rereads the files every resync interval in case an event is missed. If
-// the directory cannot be watched (inotify limits, say) it logs a warning and
-// relies on the resync alone.
+// and rereads the files every resync interval in case an event is missed.
 func (r *Reloader) Run(ctx context.Context) {
-	var events <-chan fsnotify.Event
-	var watchErrs <-chan error
-	if watcher, err := r.watch(); err != nil {
-		r.logger.Warn("cannot watch certificate directory, reloading on resync only",
-			"dir", r.dir, "resync", r.resync, "err", err)
-	} else {
-		defer watcher.Close()
-		events, watchErrs = watcher.Events, watcher.Errors
-	}
-	// Catch a change made between NewReloader and the start of the watch.
-	r.reload()
-
-	resync := time.NewTicker(r.resync)
-	defer resync.Stop()
-	var settled <-chan time.Time
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case event, ok := <-events:
-			if !ok {
-				events = nil
-				continue
-			}
-			if settled == nil && watched(event.Name) {
-				settled = time.After(settleDelay)
-			}
-		case err, ok := <-watchErrs:
-			if !ok {
-				watchErrs = nil
-				continue
-			}
-			r.logger.Warn("certificate directory watch error", "dir", r.dir, "err", err)
-		case <-settled:
-			settled = nil
-			r.reload()
-		case <-resync.C:
-			r.reload()
-		}
-	}
-}
-
-func (r *Reloader) watch() (*fsnotify.Watcher, error) {
-	watcher, err := fsnotify.NewWatcher()
-	if err != nil {
-		return nil, err
-	}
-	if err := watcher.Add(r.dir); err != nil {
-		watcher.Close()
-		return nil, err
-	}
-	return watcher, nil
-}
-
-func watched(path string) bool {
-	switch filepath.Base(path) {
-	case CertFile, KeyFile, kubeletDataLink:
-		return true
-	}
-	return false
+	watchDir(ctx, r.dir, []string{CertFile, KeyFile}, r.resync, r.logger, r.reload)
 }
 
 // GetCertificate serves the current pair; use it as tls.Config.GetCertificate.
@@ -181,7 +145,7 @@ func (r *Reloader) Ready() error {
 		defer r.mu.Unlock()
 		return fmt.Errorf("no certificate loaded from %s: %w", r.dir, r.lastErr)
 	}
-	now := time.Now()
+	now := r.now()
 	switch leaf := cert.Leaf; {
 	case now.Before(leaf.NotBefore):
 		return fmt.Errorf("certificate from %s is not valid before %s", r.dir, leaf.NotBefore.UTC().Format(time.RFC3339))
@@ -204,6 +168,12 @@ func (r *Reloader) Failures() uint64 {
 	return r.failures.Load()
 }
 
+// Refusals counts the pairs that loaded but were refused, since the Reloader
+// was created, because they were not valid now or not for the served names.
+func (r *Reloader) Refusals() uint64 {
+	return r.refusals.Load()
+}
+
 // reload reads the pair and swaps it in if the files changed and are valid.
 func (r *Reloader) reload() {
 	r.mu.Lock()
@@ -212,29 +182,94 @@ func (r *Reloader) reload() {
 	certPEM, keyPEM, err := r.read()
 	seen := fingerprint(certPEM, keyPEM, err)
 	if seen == r.lastSeen {
+		// A refused pair that was not valid yet is tried again, quietly.
+		if r.early != nil && r.acceptable(r.early.Leaf, r.now()) == nil {
+			r.use(r.early)
+		}
 		return
 	}
 	r.lastSeen = seen
+	r.early = nil
 
 	var cert *tls.Certificate
 	if err == nil {
 		cert, err = parsePair(certPEM, keyPEM)
 	}
 	if err != nil {
-		r.lastErr = fmt.Errorf("load certificate from %s: %w", r.dir, err)
 		r.failures.Add(1)
-		r.logger.Error("certificate reload failed, keeping the current certificate",
-			"dir", r.dir, "err", err, "failures", r.failures.Load())
-		if r.onFailure != nil {
-			r.onFailure(r.lastErr)
-		}
+		r.refuse(fmt.Errorf("load certificate from %s: %w", r.dir, err), "certificate reload failed, keeping the current certificate",
+			"failures", r.failures.Load())
 		return
 	}
+	now := r.now()
+	if err := r.acceptable(cert.Leaf, now); err != nil {
+		if now.Before(cert.Leaf.NotBefore) {
+			r.early = cert
+		}
+		r.refusals.Add(1)
+		r.refuse(fmt.Errorf("refused certificate from %s: %w", r.dir, err), "refused a new certificate, keeping the current certificate",
+			"serial", cert.Leaf.SerialNumber.Text(16), "refusals", r.refusals.Load())
+		return
+	}
+	r.use(cert)
+}
+
+// use puts cert in service.
+func (r *Reloader) use(cert *tls.Certificate) {
+	r.early = nil
 	r.lastErr = nil
 	r.current.Store(cert)
 	r.logger.Info("loaded serving certificate", "dir", r.dir,
 		"serial", cert.Leaf.SerialNumber.Text(16), "dns_names", cert.Leaf.DNSNames,
 		"ip_addresses", cert.Leaf.IPAddresses, "not_after", cert.Leaf.NotAfter)
+	if r.onLoad != nil {
+		r.onLoad(cert.Leaf)
+	}
+}
+
+// refuse keeps the pair in service after a failed or refused load, and logs
+// and reports why.
+func (r *Reloader) refuse(err error, msg string, attrs ...any) {
+	r.lastErr = err
+	r.logger.Error(msg, append([]any{"dir", r.dir, "err", err}, attrs...)...)
+	if r.onFailure != nil {
+		r.onFailure(err)
+	}
+}
+
+// acceptable says why leaf may not be put in service at now: a pair in
+// service is replaced only by one that is valid now and for the served names
+// (WithServedNames, else the names of the pair in service). The first pair is
+// checked against configured names only, so that Ready can say why an
+// expired or early first pair is not usable.
+func (r *Reloader) acceptable(leaf *x509.Certificate, now time.Time) error {
+	names := r.names
+	if current := r.current.Load(); current != nil {
+		if now.Before(leaf.NotBefore) {
+			return fmt.Errorf("it is not valid before %s", leaf.NotBefore.UTC().Format(time.RFC3339))
+		}
+		if !now.Before(leaf.NotAfter) {
+			return fmt.Errorf("it expired at %s", leaf.NotAfter.UTC().Format(time.RFC3339))
+		}
+		if len(names) == 0 {
+			names = certificateNames(current.Leaf)
+		}
+	}
+	for _, name := range names {
+		if err := leaf.VerifyHostname(name); err != nil {
+			return fmt.Errorf("it is not valid for the served name %q: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// certificateNames are the DNS names and IP addresses a certificate is for.
+func certificateNames(cert *x509.Certificate) []string {
+	names := slices.Clone(cert.DNSNames)
+	for _, ip := range cert.IPAddresses {
+		names = append(names, ip.String())
+	}
+	return names
 }
 
 func (r *Reloader) read() (certPEM, keyPEM []byte, err error) {

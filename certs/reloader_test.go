@@ -210,17 +210,35 @@ func TestReloaderKeepsServingTheOldPairWhenTheNewFilesAreBad(t *testing.T) {
 	otherCert, _ := issue(t, ca)
 	_, otherKey := issue(t, ca)
 	goodCert, _ := issue(t, ca)
+	now := time.Now()
+	pair := func(hosts []string, notBefore, notAfter time.Time) (certPEM, keyPEM []byte) {
+		certPEM, keyPEM, err := ca.issue(hosts, notBefore, notAfter)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return certPEM, keyPEM
+	}
+	expiredCert, expiredKey := pair(loopbackHosts, now.Add(-2*time.Hour), now.Add(-time.Hour))
+	earlyCert, earlyKey := pair(loopbackHosts, now.Add(time.Hour), now.Add(2*time.Hour))
+	elsewhereCert, elsewhereKey := pair([]string{"other.example"}, now.Add(-time.Hour), now.Add(time.Hour))
+	narrowerCert, narrowerKey := pair([]string{"localhost"}, now.Add(-time.Hour), now.Add(time.Hour))
 
 	tests := []struct {
 		name      string
 		certPEM   []byte
 		keyPEM    []byte
 		wantInErr string
+		// refused pairs load but would serve worse: Refusals counts them.
+		refused bool
 	}{
-		{"A garbage certificate is rejected.", []byte("garbage"), otherKey, "failed to find any PEM data"},
-		{"A certificate with another certificate's key is rejected.", otherCert, otherKey, "does not match"},
-		{"A certificate cut off halfway is rejected.", goodCert[:len(goodCert)/2], otherKey, "failed to find"},
-		{"An empty key is rejected.", otherCert, nil, "failed to find any PEM data in key"},
+		{"A garbage certificate is rejected.", []byte("garbage"), otherKey, "failed to find any PEM data", false},
+		{"A certificate with another certificate's key is rejected.", otherCert, otherKey, "does not match", false},
+		{"A certificate cut off halfway is rejected.", goodCert[:len(goodCert)/2], otherKey, "failed to find", false},
+		{"An empty key is rejected.", otherCert, nil, "failed to find any PEM data in key", false},
+		{"An expired pair is refused.", expiredCert, expiredKey, "expired at", true},
+		{"A pair not valid yet is refused.", earlyCert, earlyKey, "not valid before", true},
+		{"A pair for another name is refused.", elsewhereCert, elsewhereKey, `served name "localhost"`, true},
+		{"A pair for fewer names is refused.", narrowerCert, narrowerKey, `served name "127.0.0.1"`, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -248,8 +266,8 @@ func TestReloaderKeepsServingTheOldPairWhenTheNewFilesAreBad(t *testing.T) {
 			if err := r.Ready(); err != nil {
 				t.Errorf("Ready: %v, want ready with the old pair", err)
 			}
-			if r.Failures() != 1 {
-				t.Errorf("Failures = %d, want 1", r.Failures())
+			if failed, refused := r.Failures(), r.Refusals(); tt.refused && (failed != 0 || refused != 1) || !tt.refused && (failed != 1 || refused != 0) {
+				t.Errorf("Failures, Refusals = %d, %d, want one counted as refused: %v", failed, refused, tt.refused)
 			}
 			if len(hooked) != 1 || !strings.Contains(hooked[0].Error(), tt.wantInErr) || !strings.Contains(hooked[0].Error(), dir) {
 				t.Errorf("failure hook got %v, want one error naming %s and containing %q", hooked, dir, tt.wantInErr)

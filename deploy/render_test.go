@@ -28,6 +28,7 @@ var valueSets = map[string]string{
 	"exempt namespaces, users, groups": "exemptNamespaces: [ci]\nexemptUsers: [break-glass]\nexemptGroups: [sre]\n",
 	"guards that fail closed":          "failurePolicy: {mutating: Fail, validating: Fail, namespaces: Fail}\n",
 	"no priority class, no cleanup":    "priorityClassName: \"\"\ncleanup: {enabled: false}\n",
+	"mutual TLS and a NetworkPolicy":   hardenedValues,
 }
 
 func readValues(t *testing.T, valuesYAML string) map[string]any {

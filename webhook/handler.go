@@ -102,22 +102,18 @@ func (rv *reviewer) respond(d policies.Decision) (model.AdmissionResponse, error
 	return &model.MutatingAdmissionResponse{JSONPatchPatch: patch, Warnings: d.Warnings}, nil
 }
 
-// report counts and logs every reported finding, one line each, with the
-// full patch, which the short warnings leave out.
+// report counts and logs every reported finding, one line each (see
+// findingDetail for the patch).
 func (rv *reviewer) report(ctx context.Context, req *admissionv1.AdmissionRequest, r *policies.Review, d policies.Decision) {
 	rv.metrics.countReported(d.Reported)
 	for _, f := range d.Reported {
 		attrs := []any{
 			"webhook", rv.id, "uid", req.UID, "operation", r.Operation,
 			"object", f.Object, "namespace", r.Namespace,
-			"rule", f.Rule, "action", f.Action, "outcome", f.Outcome, "mode", f.Mode,
-			"user", r.User.Username, "dryRun", r.DryRun,
-			"message", f.Message, "patch", patchLog(f.Patch),
+			"rule", f.Rule, "outcome", f.Outcome, "mode", f.Mode,
+			"user", r.User.Username, "message", f.Message,
 		}
-		if f.Hint != "" {
-			attrs = append(attrs, "hint", f.Hint)
-		}
-		rv.logger.InfoContext(ctx, "finding", attrs...)
+		rv.logger.InfoContext(ctx, "finding", append(attrs, findingDetail(ctx, rv.logger, r, f)...)...)
 	}
 }
 

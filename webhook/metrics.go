@@ -23,19 +23,26 @@ type metrics struct {
 	findings       *prometheus.CounterVec
 	internalErrors prometheus.Counter
 	unhandled      *prometheus.CounterVec
+	inFlightBytes  prometheus.Gauge
+	budgetTimeouts prometheus.Counter
 
 	mu             sync.Mutex
 	unhandledKinds map[string]bool
 }
 
-// maxUnhandledKinds bounds the kind label of the unhandled counter: anyone
-// who can reach the port can make up kinds.
-const maxUnhandledKinds = 32
+// maxUnhandledKinds and maxKindLabelBytes bound the kind label of the
+// unhandled counter: anyone who can reach the port can make up kinds. The
+// longest real group/version/kind is 253+1+63+1+63 bytes.
+const (
+	maxUnhandledKinds = 32
+	maxKindLabelBytes = 384
+)
 
 // certificateSource is what the metrics read from the certificate reloader.
 type certificateSource interface {
 	NotAfter() time.Time
 	Failures() uint64
+	Refusals() uint64
 }
 
 // newMetrics registers every metric the server exports on reg, which must be
@@ -61,9 +68,17 @@ func newMetrics(reg *prometheus.Registry, certificates certificateSource) (*metr
 			Name: "gracekeeper_unhandled_requests_total",
 			Help: "Admission reviews of a kind or subresource the path does not judge, answered allowed. Non-zero means the webhook configuration sends more than it should.",
 		}, []string{"kind"}),
+		inFlightBytes: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "gracekeeper_inflight_review_bytes",
+			Help: "Bytes of review bodies being read or judged now (Content-Length, or the maximum body size when not given); bounded by serve --max-inflight-bytes.",
+		}),
+		budgetTimeouts: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "gracekeeper_review_budget_timeouts_total",
+			Help: "Reviews answered 503 because they waited for room under --max-inflight-bytes until their timeout passed or their caller left.",
+		}),
 	}
 	cs := []prometheus.Collector{
-		m.findings, m.internalErrors, m.unhandled,
+		m.findings, m.internalErrors, m.unhandled, m.inFlightBytes, m.budgetTimeouts,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	}
@@ -83,6 +98,10 @@ func newMetrics(reg *prometheus.Registry, certificates certificateSource) (*metr
 				Name: "gracekeeper_certificate_reload_failures_total",
 				Help: "Serving certificate loads that failed; the previous certificate stays in use.",
 			}, func() float64 { return float64(certificates.Failures()) }),
+			prometheus.NewCounterFunc(prometheus.CounterOpts{
+				Name: "gracekeeper_certificate_refusals_total",
+				Help: "Serving certificate pairs that loaded but were refused, because they were not valid now or not for the served names; the previous certificate stays in use.",
+			}, func() float64 { return float64(certificates.Refusals()) }),
 		)
 	}
 	for _, c := range cs {
@@ -100,8 +119,12 @@ func (m *metrics) countReported(reported []policies.Reported) {
 }
 
 // countUnhandled counts a request of a kind the path does not judge, under
-// "other" once maxUnhandledKinds kinds have been seen.
+// "other" once maxUnhandledKinds kinds have been seen, or when the kind is
+// not one the API server could send.
 func (m *metrics) countUnhandled(kind string) {
+	if !plausibleKind(kind) {
+		kind = "other"
+	}
 	m.mu.Lock()
 	if !m.unhandledKinds[kind] {
 		if len(m.unhandledKinds) < maxUnhandledKinds {
@@ -112,6 +135,20 @@ func (m *metrics) countUnhandled(kind string) {
 	}
 	m.mu.Unlock()
 	m.unhandled.WithLabelValues(kind).Inc()
+}
+
+// plausibleKind reports whether kind is short enough, and spelled with the
+// characters a group, version and kind may hold.
+func plausibleKind(kind string) bool {
+	if kind == "" || len(kind) > maxKindLabelBytes {
+		return false
+	}
+	for _, c := range kind {
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.' || c == '-' || c == '/' || c == ' ') {
+			return false
+		}
+	}
+	return true
 }
 
 // judgedKinds are the resource_kind label values kubewebhook's recorder

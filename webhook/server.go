@@ -57,6 +57,14 @@ type Config struct {
 	// ShutdownTimeout bounds the wait for in-flight reviews after the drain
 	// (DefaultShutdownTimeout).
 	ShutdownTimeout time.Duration
+	// ClientCAs, when set, requires every caller of the webhook port to
+	// present a client certificate that this bundle verifies (mutual TLS);
+	// readiness fails while no bundle is loaded. Nil accepts any caller.
+	ClientCAs *certs.ClientCAs
+	// MaxInFlightBytes bounds the bytes of review bodies read or judged at
+	// once; more reviews wait (DefaultMaxInFlightBytes). It must hold at least
+	// one maximum-size review.
+	MaxInFlightBytes int64
 }
 
 func (c *Config) defaults() error {
@@ -69,6 +77,11 @@ func (c *Config) defaults() error {
 		return fmt.Errorf("drain delay %s must not be negative", c.DrainDelay)
 	case c.ShutdownTimeout < 0:
 		return fmt.Errorf("shutdown timeout %s must not be negative", c.ShutdownTimeout)
+	case c.MaxInFlightBytes != 0 && c.MaxInFlightBytes < maxBodyBytes:
+		return fmt.Errorf("in-flight budget of %d bytes must hold at least one review of the maximum %d bytes", c.MaxInFlightBytes, maxBodyBytes)
+	}
+	if c.MaxInFlightBytes == 0 {
+		c.MaxInFlightBytes = DefaultMaxInFlightBytes
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
@@ -91,8 +104,13 @@ type Server struct {
 	cfg                Config
 	webhook, probe     *http.Server
 	webhookLn, probeLn net.Listener
-	// draining fails readiness once shutdown has begun.
+	// draining fails readiness once shutdown has begun, and closes
+	// connections after each answer.
 	draining atomic.Bool
+	conns    connections
+	// drainTimer and idleSweeps are the clock of the drain; tests replace them.
+	drainTimer func(time.Duration) <-chan time.Time
+	idleSweeps func() (<-chan time.Time, func())
 }
 
 // New builds a Server and binds its addresses, so a port in use fails at
@@ -102,6 +120,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("webhook server: %w", err)
 	}
 	reg := prometheus.NewRegistry()
+	cfg.Logger = slog.New(boundFields(cfg.Logger.Handler()))
 	m, err := newMetrics(reg, cfg.Certificates)
 	if err != nil {
 		return nil, err
@@ -110,14 +129,16 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg}
+	s := &Server{cfg: cfg, drainTimer: time.After, idleSweeps: func() (<-chan time.Time, func()) {
+		t := time.NewTicker(idleSweepInterval)
+		return t.C, t.Stop
+	}}
+	handler = closeWhileDraining(&s.draining, newReviewBudget(cfg.MaxInFlightBytes, m).limit(handler))
 	errorLog := slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelWarn)
 	s.webhook = &http.Server{
-		Handler: handler,
-		TLSConfig: &tls.Config{
-			MinVersion:     tls.VersionTLS12,
-			GetCertificate: cfg.Certificates.GetCertificate,
-		},
+		Handler:   handler,
+		TLSConfig: serverTLSConfig(cfg.Certificates, cfg.ClientCAs),
+		ConnState: s.conns.track,
 		// Not nil: HTTP/1.1 only. The API server needs no more, and HTTP/2
 		// would add a protocol's worth of attack surface.
 		TLSNextProto:      map[string]func(*http.Server, *tls.Conn, http.Handler){},
@@ -173,6 +194,11 @@ func (s *Server) ready() error {
 	if s.draining.Load() {
 		return errors.New("shutting down")
 	}
+	if s.cfg.ClientCAs != nil {
+		if err := s.cfg.ClientCAs.Ready(); err != nil {
+			return err
+		}
+	}
 	return s.cfg.Certificates.Ready()
 }
 
@@ -186,6 +212,9 @@ func (s *Server) Run(ctx context.Context) error {
 	certsCtx, stopCerts := context.WithCancel(context.Background())
 	defer stopCerts()
 	wg.Go(func() { s.cfg.Certificates.Run(certsCtx) })
+	if s.cfg.ClientCAs != nil {
+		wg.Go(func() { s.cfg.ClientCAs.Run(certsCtx) })
+	}
 
 	served := make(chan error, 2)
 	wg.Go(func() { served <- serving("webhook", s.webhook.ServeTLS(s.webhookLn, "", "")) })
@@ -198,15 +227,29 @@ func (s *Server) Run(ctx context.Context) error {
 		s.draining.Store(true)
 	case <-ctx.Done():
 		s.draining.Store(true)
-		s.cfg.Logger.Info("shutting down: readiness fails, reviews are answered for the drain delay", "drainDelay", s.cfg.DrainDelay)
-		drained := time.NewTimer(s.cfg.DrainDelay)
-		select {
-		case <-drained.C:
-		case failed = <-served:
-			drained.Stop()
-		}
+		s.cfg.Logger.Info("shutting down: readiness fails, reviews are answered with Connection: close for the drain delay", "drainDelay", s.cfg.DrainDelay)
+		failed = s.drain(served)
 	}
 	return errors.Join(failed, s.shutdown())
+}
+
+// drain waits for the drain delay, or a server's failure, and meanwhile
+// closes the connections that stay idle, which answers alone would not reach.
+func (s *Server) drain(served <-chan error) error {
+	drained := s.drainTimer(s.cfg.DrainDelay)
+	sweeps, stop := s.idleSweeps()
+	defer stop()
+	var idle map[net.Conn]uint64
+	for {
+		select {
+		case <-drained:
+			return nil
+		case err := <-served:
+			return err
+		case <-sweeps:
+			idle = s.conns.closeIdle(idle)
+		}
+	}
 }
 
 // serving is a server's error, nil when it was shut down.

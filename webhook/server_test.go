@@ -93,16 +93,32 @@ type running struct {
 	runErr  error
 	client  *http.Client
 	logs    *syncBuffer
+	// loaded receives the leaf of each serving pair put in service after New.
+	loaded chan *x509.Certificate
 }
 
 // startServer runs a server on loopback ports with the certificates in dir.
-func startServer(t *testing.T, d *servingDir, drainDelay time.Duration) *running {
+// Each option is a func(*Config), which may change the configuration, or a
+// func(*Server), called before Run (to replace the drain's clock).
+func startServer(t *testing.T, d *servingDir, drainDelay time.Duration, options ...any) *running {
 	t.Helper()
 	logs := &syncBuffer{}
 	logger := slog.New(slog.NewJSONHandler(logs, nil))
-	reloader, err := certs.NewReloader(d.dir, logger, certs.WithResyncInterval(500*time.Millisecond))
+	loaded := make(chan *x509.Certificate, 16)
+	reloader, err := certs.NewReloader(d.dir, logger, certs.WithResyncInterval(500*time.Millisecond),
+		certs.WithLoadHook(func(c *x509.Certificate) {
+			select {
+			case loaded <- c:
+			default:
+			}
+		}))
 	if err != nil {
 		t.Fatal(err)
+	}
+	// The first pair, if any, is loaded: only later ones are news.
+	select {
+	case <-loaded:
+	default:
 	}
 	cfg, err := v1alpha1.Parse(nil)
 	if err != nil {
@@ -112,16 +128,28 @@ func startServer(t *testing.T, d *servingDir, drainDelay time.Duration) *running
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := New(Config{
+	config := Config{
 		Engine: engine, Certificates: reloader, Logger: logger,
 		Listen: "127.0.0.1:0", ProbeListen: "127.0.0.1:0",
 		DrainDelay: drainDelay, ShutdownTimeout: 5 * time.Second,
-	})
+	}
+	for _, option := range options {
+		if configure, ok := option.(func(*Config)); ok {
+			configure(&config)
+		}
+	}
+	srv, err := New(config)
 	if err != nil {
 		t.Fatal(err)
 	}
+	for _, option := range options {
+		if prepare, ok := option.(func(*Server)); ok {
+			prepare(srv)
+		}
+	}
 	ctx, cancel := context.WithCancel(context.Background())
-	r := &running{Server: srv, cancel: cancel, stopped: make(chan struct{}), logs: logs}
+	r := &running{Server: srv, cancel: cancel, stopped: make(chan struct{}), logs: logs, loaded: loaded}
+	t.Cleanup(func() { r.client.CloseIdleConnections() })
 	go func() {
 		r.runErr = srv.Run(ctx)
 		close(r.stopped)
@@ -162,15 +190,23 @@ func (r *running) probe(t *testing.T, path string) (int, string) {
 	return resp.StatusCode, string(body)
 }
 
-// waitFor polls cond every 20ms until it holds or timeout passes.
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+// mustBeReady checks /readyz passes: the pair is loaded before Run starts.
+func (r *running) mustBeReady(t *testing.T) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting until %s", timeout, what)
-		}
-		time.Sleep(20 * time.Millisecond)
+	if code, body := r.probe(t, "/readyz"); code != http.StatusOK {
+		t.Fatalf("/readyz = %d %q, want 200", code, body)
+	}
+}
+
+// nextLoad waits until the server puts a new serving pair in service.
+func (r *running) nextLoad(t *testing.T) *x509.Certificate {
+	t.Helper()
+	select {
+	case cert := <-r.loaded:
+		return cert
+	case <-time.After(10 * time.Second):
+		t.Fatal("no new certificate was put in service within 10s")
+		return nil
 	}
 }
 
@@ -195,7 +231,7 @@ func TestTheServerSpeaksHTTP11OverTLS12OrNewer(t *testing.T) {
 	d := newServingDir(t)
 	d.issue()
 	r := startServer(t, d, 0)
-	waitFor(t, 5*time.Second, "the server is ready", func() bool { code, _ := r.probe(t, "/readyz"); return code == http.StatusOK })
+	r.mustBeReady(t)
 
 	resp, err := r.postReview(request{op: admissionv1.Create, resource: "pods", object: podYAML}.body(t))
 	if err != nil {
@@ -234,10 +270,10 @@ func TestProbesReportHealthReadinessAndMetrics(t *testing.T) {
 	}
 
 	cert := d.issue()
-	waitFor(t, 5*time.Second, "/readyz passes once a certificate appears", func() bool {
-		code, _ := r.probe(t, "/readyz")
-		return code == http.StatusOK
-	})
+	if loaded := r.nextLoad(t); loaded.SerialNumber.Cmp(cert.SerialNumber) != 0 {
+		t.Fatalf("loaded serial %x, want the issued %x", loaded.SerialNumber, cert.SerialNumber)
+	}
+	r.mustBeReady(t)
 
 	if _, err := r.postReview(request{op: admissionv1.Create, resource: "pods", object: podYAML}.body(t)); err != nil {
 		t.Fatal(err)
@@ -246,6 +282,8 @@ func TestProbesReportHealthReadinessAndMetrics(t *testing.T) {
 	for _, want := range []string{
 		fmt.Sprintf("gracekeeper_certificate_expiry_timestamp_seconds %g", float64(cert.NotAfter.Unix())),
 		"gracekeeper_certificate_reload_failures_total ",
+		"gracekeeper_certificate_refusals_total 0",
+		"gracekeeper_inflight_review_bytes 0",
 		`gracekeeper_findings_total{action="patched",mode="enforce",rule="prestop-hook"} 1`,
 		"gracekeeper_internal_errors_total 0",
 		`kubewebhook_mutating_webhook_review_duration_seconds_count{dry_run="false",mutated="true",operation="create",resource_kind="v1/Pod",resource_namespace="",success="true",webhook_id="mutate-enforce",webhook_version="v1"} 1`,
@@ -262,7 +300,7 @@ func TestCertificateRotationFailsNoRequest(t *testing.T) {
 	d := newServingDir(t)
 	first := d.issue()
 	r := startServer(t, d, 0)
-	waitFor(t, 5*time.Second, "the server is ready", func() bool { code, _ := r.probe(t, "/readyz"); return code == http.StatusOK })
+	r.mustBeReady(t)
 	body := request{op: admissionv1.Create, resource: "pods", object: podYAML}.body(t)
 
 	var (
@@ -270,8 +308,10 @@ func TestCertificateRotationFailsNoRequest(t *testing.T) {
 		firstErr     atomic.Value
 		stop         = make(chan struct{})
 		wg           sync.WaitGroup
+		answered     = make(chan struct{}, 64)
 	)
-	for range 2 {
+	const callers = 2
+	for range callers {
 		wg.Go(func() {
 			deadline := time.Now().Add(20 * time.Second)
 			for i := 0; i < 5000 && time.Now().Before(deadline); i++ {
@@ -285,10 +325,26 @@ func TestCertificateRotationFailsNoRequest(t *testing.T) {
 					failed.Add(1)
 					firstErr.CompareAndSwap(nil, err)
 				}
+				select {
+				case answered <- struct{}{}:
+				default:
+				}
 			}
 		})
 	}
-	waitFor(t, 10*time.Second, "some reviews were answered with the first certificate", func() bool { return sent.Load() >= 10 })
+	// awaitAnswers waits for n more answers.
+	awaitAnswers := func(n int, what string) {
+		t.Helper()
+		timeout := time.After(20 * time.Second)
+		for range n {
+			select {
+			case <-answered:
+			case <-timeout:
+				t.Fatalf("the load stopped before %s", what)
+			}
+		}
+	}
+	awaitAnswers(10, "10 reviews were answered with the first certificate")
 
 	second := d.issue()
 	servedSerial := func() string {
@@ -299,9 +355,18 @@ func TestCertificateRotationFailsNoRequest(t *testing.T) {
 		defer conn.Close()
 		return conn.ConnectionState().PeerCertificates[0].SerialNumber.String()
 	}
-	waitFor(t, 10*time.Second, "the new certificate is served", func() bool { return servedSerial() == second.SerialNumber.String() })
-	afterSwap := sent.Load()
-	waitFor(t, 10*time.Second, "more reviews were answered with the new certificate", func() bool { return sent.Load() >= afterSwap+10 })
+	if loaded := r.nextLoad(t); loaded.SerialNumber.Cmp(second.SerialNumber) != 0 {
+		t.Fatalf("loaded serial %x, want the second %x", loaded.SerialNumber, second.SerialNumber)
+	}
+	if served := servedSerial(); served != second.SerialNumber.String() {
+		t.Fatalf("served serial %s once loaded, want the second %s", served, second.SerialNumber)
+	}
+	for len(answered) > 0 {
+		<-answered
+	}
+	// Each review has its own handshake: past the ones in flight, the
+	// answers come with the new certificate.
+	awaitAnswers(10+callers, "10 reviews were answered with the new certificate")
 	close(stop)
 	wg.Wait()
 
@@ -317,9 +382,13 @@ func TestCertificateRotationFailsNoRequest(t *testing.T) {
 func TestShutdownDrainsThenAnswersInFlightReviews(t *testing.T) {
 	d := newServingDir(t)
 	d.issue()
-	const drain = 2 * time.Second
-	r := startServer(t, d, drain)
-	waitFor(t, 5*time.Second, "the server is ready", func() bool { code, _ := r.probe(t, "/readyz"); return code == http.StatusOK })
+	drainStarted, drained, closedListeners := make(chan struct{}), make(chan time.Time), make(chan struct{})
+	r := startServer(t, d, time.Hour, func(s *Server) {
+		s.drainTimer = func(time.Duration) <-chan time.Time { close(drainStarted); return drained }
+		// Shutdown calls this once it has closed the listeners.
+		s.webhook.RegisterOnShutdown(func() { close(closedListeners) })
+	})
+	r.mustBeReady(t)
 	body := request{op: admissionv1.Create, resource: "pods", object: podYAML}.body(t)
 
 	// An in-flight review: the body arrives in two halves, the second after
@@ -345,10 +414,10 @@ func TestShutdownDrainsThenAnswersInFlightReviews(t *testing.T) {
 	}
 
 	r.cancel()
-	waitFor(t, drain/2, "/readyz fails once shutdown begins", func() bool {
-		code, _ := r.probe(t, "/readyz")
-		return code == http.StatusServiceUnavailable
-	})
+	<-drainStarted
+	if code, body := r.probe(t, "/readyz"); code != http.StatusServiceUnavailable {
+		t.Errorf("/readyz = %d %q once shutdown began, want 503", code, body)
+	}
 	if _, err := r.postReview(body); err != nil {
 		t.Errorf("a review sent while draining failed: %v", err)
 	}
@@ -358,13 +427,12 @@ func TestShutdownDrainsThenAnswersInFlightReviews(t *testing.T) {
 	default:
 	}
 
-	waitFor(t, drain+5*time.Second, "the webhook port stops accepting connections", func() bool {
-		conn, err := net.DialTimeout("tcp", r.Addr().String(), time.Second)
-		if err == nil {
-			conn.Close()
-		}
-		return err != nil
-	})
+	close(drained)
+	<-closedListeners
+	if conn, err := net.DialTimeout("tcp", r.Addr().String(), time.Second); err == nil {
+		conn.Close()
+		t.Error("the webhook port accepts connections after the drain")
+	}
 	if code, body := r.probe(t, "/readyz"); code != http.StatusServiceUnavailable {
 		t.Errorf("/readyz = %d %q while in-flight reviews finish, want 503", code, body)
 	}

@@ -7,6 +7,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
+	"runtime/debug"
+	"strings"
 	"time"
 
 	apiversion "k8s.io/apimachinery/pkg/version"
@@ -41,7 +44,10 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 	drainDelay := flags.Duration("drain-delay", 10*time.Second, "how long to keep serving after SIGTERM while readiness fails")
 	shutdownTimeout := flags.Duration("shutdown-timeout", webhook.DefaultShutdownTimeout, "how long in-flight reviews may take after the drain delay")
 	logFormat := flags.String("log-format", "json", "log format: json or text")
-	logLevel := flags.String("log-level", "info", "log level: debug, info, warn or error")
+	logLevel := flags.String("log-level", "info", "log level: debug, info, warn or error (debug adds each finding's full JSON patch)")
+	clientCAFile := flags.String("client-ca-file", "", "PEM CA bundle that must verify the client certificate of every caller of the webhook port (mutual TLS), reloaded when it changes; empty accepts any caller")
+	serverNames := flags.String("tls-server-names", "", "comma-separated DNS names or IPs a new serving certificate must be valid for to be used; empty means the names of the certificate in use")
+	maxInFlight := flags.Int64("max-inflight-bytes", 0, "bytes of review bodies judged at once; more reviews wait for room within their timeout. 0 means a sixteenth of the Go memory limit (GOMEMLIMIT), or 48 MiB without one")
 	if err := cli.ParseFlags(flags, args); err != nil {
 		return err
 	}
@@ -50,10 +56,18 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 		return fmt.Errorf("%w: --drain-delay %s must not be negative", cli.ErrUsage, *drainDelay)
 	case *shutdownTimeout <= 0:
 		return fmt.Errorf("%w: --shutdown-timeout %s must be positive", cli.ErrUsage, *shutdownTimeout)
+	case *maxInFlight < 0:
+		return fmt.Errorf("%w: --max-inflight-bytes %d must not be negative", cli.ErrUsage, *maxInFlight)
 	}
 	logger, err := newLogger(stderr, *logFormat, *logLevel)
 	if err != nil {
 		return fmt.Errorf("%w: %w", cli.ErrUsage, err)
+	}
+	var clientCAs *certs.ClientCAs
+	if *clientCAFile != "" {
+		if clientCAs, err = certs.NewClientCAs(*clientCAFile, logger, 0); err != nil {
+			return fmt.Errorf("%w: --client-ca-file: %w", cli.ErrUsage, err)
+		}
 	}
 
 	cfg, err := v1alpha1.Load(*configPath)
@@ -70,18 +84,32 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 	}
 	logger.Info("policy configuration loaded", "config", *configPath, "preStopHook", preStop)
 
-	reloader, err := certs.NewReloader(*tlsDir, logger)
+	var reloaderOptions []certs.Option
+	if names := splitList(*serverNames); len(names) > 0 {
+		reloaderOptions = append(reloaderOptions, certs.WithServedNames(names...))
+	}
+	reloader, err := certs.NewReloader(*tlsDir, logger, reloaderOptions...)
 	if err != nil {
 		return err
 	}
+	memoryLimit := debug.SetMemoryLimit(-1)
+	if memoryLimit == math.MaxInt64 {
+		memoryLimit = 0
+	}
+	if *maxInFlight == 0 {
+		*maxInFlight = webhook.MaxInFlightBytesFor(memoryLimit)
+	}
+	logger.Info("memory bounds", "goMemoryLimitBytes", memoryLimit, "maxInFlightBytes", *maxInFlight, "mutualTLS", clientCAs != nil)
 	srv, err := webhook.New(webhook.Config{
-		Engine:          engine,
-		Certificates:    reloader,
-		Logger:          logger,
-		Listen:          *listen,
-		ProbeListen:     *probeListen,
-		DrainDelay:      *drainDelay,
-		ShutdownTimeout: *shutdownTimeout,
+		Engine:           engine,
+		Certificates:     reloader,
+		Logger:           logger,
+		Listen:           *listen,
+		ProbeListen:      *probeListen,
+		DrainDelay:       *drainDelay,
+		ShutdownTimeout:  *shutdownTimeout,
+		ClientCAs:        clientCAs,
+		MaxInFlightBytes: *maxInFlight,
 	})
 	if err != nil {
 		return err
@@ -143,4 +171,15 @@ func discoverVersion(ctx context.Context, kubeconfig string) (string, error) {
 		return "", fmt.Errorf("decode /version: %w", err)
 	}
 	return info.GitVersion, nil
+}
+
+// splitList splits a comma-separated flag value, dropping empty items.
+func splitList(value string) []string {
+	var items []string
+	for item := range strings.SplitSeq(value, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			items = append(items, item)
+		}
+	}
+	return items
 }

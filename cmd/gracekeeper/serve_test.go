@@ -3,10 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -31,6 +31,8 @@ func TestServeRejectsBadFlags(t *testing.T) {
 		"A negative drain delay":         {[]string{"--drain-delay", "-1s"}, "--drain-delay -1s must not be negative"},
 		"A zero shutdown timeout":        {[]string{"--shutdown-timeout", "0s"}, "--shutdown-timeout 0s must be positive"},
 		"An argument that is not a flag": {[]string{"now"}, `unexpected arguments ["now"]`},
+		"A negative in-flight budget":    {[]string{"--max-inflight-bytes", "-1"}, "--max-inflight-bytes -1 must not be negative"},
+		"A client CA in no directory":    {[]string{"--client-ca-file", "/no/such/dir/ca.crt"}, "--client-ca-file: client CA file /no/such/dir/ca.crt: its directory does not exist"},
 	}
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -48,7 +50,7 @@ func TestServeHelpListsEveryFlag(t *testing.T) {
 	if code := run(t.Context(), []string{"serve", "--help"}, io.Discard, &stderr); code != 0 {
 		t.Fatalf("serve --help exits %d, want 0", code)
 	}
-	for _, flag := range []string{"-tls-dir", "-listen", "-probe-listen", "-config", "-kubeconfig", "-drain-delay", "-shutdown-timeout", "-log-format", "-log-level"} {
+	for _, flag := range []string{"-tls-dir", "-listen", "-probe-listen", "-config", "-kubeconfig", "-drain-delay", "-shutdown-timeout", "-log-format", "-log-level", "-client-ca-file", "-tls-server-names", "-max-inflight-bytes"} {
 		if !strings.Contains(stderr.String(), flag) {
 			t.Errorf("serve --help does not mention %s:\n%s", flag, stderr.String())
 		}
@@ -104,22 +106,24 @@ func TestServeStartsWhateverDiscoverySays(t *testing.T) {
 			if err := certs.WriteServing(tlsDir, ca.CertPEM, certPEM, keyPEM); err != nil {
 				t.Fatal(err)
 			}
-			listen, probeListen := freeAddr(t), freeAddr(t)
-			logs := &serveLogs{}
+			logs := &serveLogs{serving: make(chan string, 1)}
 			ctx, cancel := context.WithCancel(t.Context())
 			done := make(chan error, 1)
 			go func() {
-				done <- runServe(ctx, []string{"--tls-dir", tlsDir, "--listen", listen, "--probe-listen", probeListen,
+				done <- runServe(ctx, []string{"--tls-dir", tlsDir, "--listen", "127.0.0.1:0", "--probe-listen", "127.0.0.1:0",
 					"--kubeconfig", tt.kubeconfig, "--drain-delay", "0s"}, io.Discard, logs)
 			}()
 
-			deadline := time.Now().Add(10 * time.Second)
-			for !ready(probeListen) {
-				if time.Now().After(deadline) {
-					cancel()
-					t.Fatalf("not ready within 10s; logs:\n%s", logs.String())
-				}
-				time.Sleep(50 * time.Millisecond)
+			// The ports are bound before this line is logged.
+			var probeListen string
+			select {
+			case probeListen = <-logs.serving:
+			case err := <-done:
+				t.Fatalf("serve = %v before serving; logs:\n%s", err, logs.String())
+			}
+			if !ready(probeListen) {
+				cancel()
+				t.Fatalf("not ready once serving; logs:\n%s", logs.String())
 			}
 			cancel()
 			select {
@@ -164,26 +168,24 @@ current-context: test
 	return path
 }
 
-// freeAddr returns a loopback address that was free a moment ago.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
-// serveLogs collects the server's logs across its goroutines.
+// serveLogs collects the server's logs across its goroutines, and sends the
+// probe address on serving once the server logs that it serves.
 type serveLogs struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
+	mu      sync.Mutex
+	buf     bytes.Buffer
+	serving chan string
 }
 
 func (l *serveLogs) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	var line struct {
+		Msg         string `json:"msg"`
+		ProbeListen string `json:"probeListen"`
+	}
+	if json.Unmarshal(p, &line) == nil && line.Msg == "serving admission reviews" && l.serving != nil {
+		l.serving <- line.ProbeListen
+	}
 	return l.buf.Write(p)
 }
 

@@ -80,6 +80,9 @@ type Cluster struct {
 	Kubeconfig string
 	// Server is the API server's URL.
 	Server string
+	// WebhookClientCA is the CA file of the client certificate the API server
+	// presents to webhooks: pass it to serve --client-ca-file for mutual TLS.
+	WebhookClientCA string
 
 	opts   Options
 	config *rest.Config
@@ -180,6 +183,7 @@ func (c *Cluster) start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	c.WebhookClientCA = files.webhookClientCA
 	if err := writeKubeconfig(c.Kubeconfig, c.Server, files.caPEM, "admin", files.adminToken); err != nil {
 		return err
 	}
@@ -225,6 +229,7 @@ func (c *Cluster) start(ctx context.Context) error {
 		"--tls-cert-file="+files.servingCert, "--tls-private-key-file="+files.servingKey,
 		"--token-auth-file="+files.tokens,
 		"--authorization-mode=RBAC",
+		"--admission-control-config-file="+files.admissionConfig,
 		"--service-account-key-file="+files.saPub, "--service-account-signing-key-file="+files.saKey,
 		"--service-account-issuer=https://kubernetes.default.svc",
 		"--service-cluster-ip-range=10.0.0.0/24",

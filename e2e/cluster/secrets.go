@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"k8s.io/client-go/tools/clientcmd"
@@ -27,6 +28,10 @@ type secrets struct {
 	saKey, saPub            string // service-account token signing pair
 	tokens                  string // the static token file
 	adminToken, kwokToken   string
+	// admissionConfig is the API server's AdmissionConfiguration: its
+	// webhook plugins present a client certificate from webhookClientCA
+	// (webhook.kubeconfig), which a webhook requiring mutual TLS verifies.
+	admissionConfig, webhookClientCA string
 }
 
 func writeSecrets(dir string) (*secrets, error) {
@@ -42,6 +47,9 @@ func writeSecrets(dir string) (*secrets, error) {
 		tokens:      filepath.Join(pki, "tokens.csv"),
 		adminToken:  randomToken(),
 		kwokToken:   randomToken(),
+
+		admissionConfig: filepath.Join(pki, "admission.yaml"),
+		webhookClientCA: filepath.Join(pki, "webhook-client-ca.crt"),
 	}
 	ca, err := certs.GenerateCA("gracekeeper local cluster CA", 10*365*24*time.Hour)
 	if err != nil {
@@ -54,6 +62,9 @@ func writeSecrets(dir string) (*secrets, error) {
 	s.caPEM = ca.CertPEM
 	saKey, saPub, err := signingKeyPair()
 	if err != nil {
+		return nil, err
+	}
+	if err := writeWebhookClientAuth(s, pki); err != nil {
 		return nil, err
 	}
 	tokens := fmt.Sprintf("%s,admin,admin,\"system:masters\"\n%s,system:node:%s,kwok,\"system:nodes\"\n",
@@ -70,6 +81,39 @@ func writeSecrets(dir string) (*secrets, error) {
 		}
 	}
 	return s, nil
+}
+
+// writeWebhookClientAuth writes a client CA, the kubeconfig holding a client
+// certificate it signed, and the AdmissionConfiguration that points both
+// webhook admission plugins at that kubeconfig.
+func writeWebhookClientAuth(s *secrets, pki string) error {
+	ca, err := certs.GenerateCA("gracekeeper local cluster webhook client CA", 10*365*24*time.Hour)
+	if err != nil {
+		return err
+	}
+	certPEM, keyPEM, err := ca.IssueClient("kube-apiserver-webhook-client", 10*365*24*time.Hour)
+	if err != nil {
+		return err
+	}
+	config := clientcmdapi.NewConfig()
+	// The user's name is the webhook's host; every webhook here is
+	// gracekeeper on loopback, on a port picked later, so "*" names them all.
+	config.AuthInfos["*"] = &clientcmdapi.AuthInfo{ClientCertificateData: certPEM, ClientKeyData: keyPEM}
+	kubeconfig := filepath.Join(pki, "webhook.kubeconfig")
+	if err := clientcmd.WriteToFile(*config, kubeconfig); err != nil {
+		return fmt.Errorf("write webhook client kubeconfig: %w", err)
+	}
+	var admission strings.Builder
+	admission.WriteString("apiVersion: apiserver.config.k8s.io/v1\nkind: AdmissionConfiguration\nplugins:\n")
+	for _, plugin := range []string{"ValidatingAdmissionWebhook", "MutatingAdmissionWebhook"} {
+		fmt.Fprintf(&admission, "  - name: %s\n    configuration:\n      apiVersion: apiserver.config.k8s.io/v1\n      kind: WebhookAdmissionConfiguration\n      kubeConfigFile: %q\n", plugin, kubeconfig)
+	}
+	for path, data := range map[string][]byte{s.webhookClientCA: ca.CertPEM, s.admissionConfig: []byte(admission.String())} {
+		if err := os.WriteFile(path, data, 0o600); err != nil {
+			return fmt.Errorf("write %s: %w", path, err)
+		}
+	}
+	return nil
 }
 
 func randomToken() string {

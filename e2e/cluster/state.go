@@ -16,16 +16,17 @@ const stateFile = "state.json"
 
 // state is what another program needs to use or stop a detached cluster.
 type state struct {
-	Server     string     `json:"server"`
-	Kubeconfig string     `json:"kubeconfig"`
-	BinDir     string     `json:"binDir"`
-	Processes  []*process `json:"processes"`
-	Webhook    *webhook   `json:"webhook,omitempty"`
+	Server          string     `json:"server"`
+	Kubeconfig      string     `json:"kubeconfig"`
+	BinDir          string     `json:"binDir"`
+	WebhookClientCA string     `json:"webhookClientCA"`
+	Processes       []*process `json:"processes"`
+	Webhook         *webhook   `json:"webhook,omitempty"`
 }
 
 // saveState writes the state file atomically. The caller holds c.mu.
 func (c *Cluster) saveState() error {
-	s := state{Server: c.Server, Kubeconfig: c.Kubeconfig, BinDir: c.BinDir, Processes: c.procs, Webhook: c.webhook}
+	s := state{Server: c.Server, Kubeconfig: c.Kubeconfig, BinDir: c.BinDir, WebhookClientCA: c.WebhookClientCA, Processes: c.procs, Webhook: c.webhook}
 	data, err := json.MarshalIndent(s, "", "  ")
 	if err != nil {
 		return fmt.Errorf("encode cluster state: %w", err)
@@ -61,7 +62,7 @@ func Attach(dir string) (*Cluster, error) {
 		return nil, fmt.Errorf("decode cluster state %s: %w", filepath.Join(dir, stateFile), err)
 	}
 	c := &Cluster{
-		Dir: dir, BinDir: s.BinDir, Kubeconfig: s.Kubeconfig, Server: s.Server,
+		Dir: dir, BinDir: s.BinDir, Kubeconfig: s.Kubeconfig, Server: s.Server, WebhookClientCA: s.WebhookClientCA,
 		opts:    Options{Detached: true, Timeout: 90 * time.Second, Progress: func(string, ...any) {}},
 		procs:   s.Processes,
 		webhook: s.Webhook,

@@ -307,6 +307,16 @@ func (c *Cluster) WebhookProbeURL() string {
 	return fmt.Sprintf("http://127.0.0.1:%d", w.ProbePort)
 }
 
+// WebhookURL is the base URL of the webhook's HTTPS port, which the API
+// server calls. It is empty before StartWebhook.
+func (c *Cluster) WebhookURL() string {
+	w, err := c.currentWebhook()
+	if err != nil {
+		return ""
+	}
+	return fmt.Sprintf("https://127.0.0.1:%d", w.Port)
+}
+
 // WebhookTLSDir is the directory the webhook reads ca.crt, tls.crt and
 // tls.key from. It is empty before StartWebhook.
 func (c *Cluster) WebhookTLSDir() string {

@@ -70,11 +70,17 @@ func (s *serverLoad) cpuMicros() []float64 {
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
-// runLoad starts gracekeeper and the no-op server on loopback and sends
-// each the same reviews, alternating between them round by round.
-func runLoad(ctx context.Context, opts *options, tmp string, logf func(string, ...any)) (_ *loadResult, err error) {
-	dir := filepath.Join(tmp, "load")
-	tlsDir := filepath.Join(dir, "tls")
+// serverFiles are what a benchmarked gracekeeper serve reads: a serving pair
+// for loopback and a configuration that gives the API server's version, so
+// that it asks no one for it.
+type serverFiles struct {
+	tlsDir, configPath string
+	// roots verify the serving certificate.
+	roots *x509.CertPool
+}
+
+func writeServerFiles(dir string) (*serverFiles, error) {
+	f := &serverFiles{tlsDir: filepath.Join(dir, "tls"), configPath: filepath.Join(dir, "config.yaml"), roots: x509.NewCertPool()}
 	ca, err := certs.GenerateCA("gracekeeper bench CA", 24*time.Hour)
 	if err != nil {
 		return nil, err
@@ -83,20 +89,29 @@ func runLoad(ctx context.Context, opts *options, tmp string, logf func(string, .
 	if err != nil {
 		return nil, err
 	}
-	if err := certs.WriteServing(tlsDir, ca.CertPEM, certPEM, keyPEM); err != nil {
+	if err := certs.WriteServing(f.tlsDir, ca.CertPEM, certPEM, keyPEM); err != nil {
 		return nil, err
 	}
-	roots := x509.NewCertPool()
-	roots.AppendCertsFromPEM(ca.CertPEM)
+	f.roots.AppendCertsFromPEM(ca.CertPEM)
+	if err := os.WriteFile(f.configPath, []byte("apiVersion: gracekeeper.io/v1alpha1\nkind: Configuration\nserverVersion: v1.37.2\n"), 0o644); err != nil {
+		return nil, fmt.Errorf("write gracekeeper config: %w", err)
+	}
+	return f, nil
+}
+
+// runLoad starts gracekeeper and the no-op server on loopback and sends
+// each the same reviews, alternating between them round by round.
+func runLoad(ctx context.Context, opts *options, tmp string, logf func(string, ...any)) (_ *loadResult, err error) {
+	dir := filepath.Join(tmp, "load")
+	files, err := writeServerFiles(dir)
+	if err != nil {
+		return nil, err
+	}
+	tlsDir, configPath, roots := files.tlsDir, files.configPath, files.roots
 	noopBinary := filepath.Join(dir, "noop")
 	logf("building the no-op server (e2e/bench/noop)")
 	if err := buildGo(ctx, noopBinary, "./e2e/bench/noop"); err != nil {
 		return nil, err
-	}
-	// The API server's version is given, so gracekeeper asks no one for it.
-	configPath := filepath.Join(dir, "config.yaml")
-	if err := os.WriteFile(configPath, []byte("apiVersion: gracekeeper.io/v1alpha1\nkind: Configuration\nserverVersion: v1.37.2\n"), 0o644); err != nil {
-		return nil, fmt.Errorf("write gracekeeper config: %w", err)
 	}
 	ports, err := freePorts(3)
 	if err != nil {

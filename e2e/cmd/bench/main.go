@@ -59,14 +59,14 @@ type options struct {
 	binDir, gracekeeper string
 }
 
-var allParts = []string{"go", "load", "apiserver"}
+var allParts = []string{"go", "load", "apiserver", "memory"}
 
 func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	o := &options{}
 	flags := flag.NewFlagSet("bench", flag.ContinueOnError)
 	flags.SetOutput(stderr)
 	flags.StringVar(&o.out, "out", filepath.Join("docs", "benchmarks.md"), "report to write")
-	parts := flags.String("parts", strings.Join(allParts, ","), "parts to run, comma-separated: go, load, apiserver")
+	parts := flags.String("parts", strings.Join(allParts, ","), "parts to run, comma-separated: go, load, apiserver, memory")
 	flags.IntVar(&o.count, "count", 6, "rounds of Go benchmarks, each running every benchmark once")
 	flags.StringVar(&o.benchtime, "benchtime", "1s", "duration of each Go benchmark run (go test -benchtime)")
 	flags.IntVar(&o.loadConcurrency, "load-concurrency", 8, "clients of the HTTPS load test, each with its own keep-alive connection")
@@ -160,6 +160,12 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		logf("part 3: %d dry-run creates of each kind per namespace through a local API server", opts.creates)
 		if r.api, err = runAPIServer(ctx, opts, logf); err != nil {
 			return fmt.Errorf("API server benchmark: %w", err)
+		}
+	}
+	if opts.runs("memory") {
+		logf("part 4: peak RSS with %d concurrent maximum-size reviews", memoryConcurrency)
+		if r.memory, err = runMemory(ctx, opts, tmp, logf); err != nil {
+			return fmt.Errorf("memory benchmark: %w", err)
 		}
 	}
 	r.elapsed = time.Since(started)

@@ -24,6 +24,7 @@ type report struct {
 	goBench *goBenchResult
 	load    *loadResult
 	api     *apiResult
+	memory  *memoryResult
 }
 
 // goal is one of the goals, judged on this run's figures.
@@ -58,6 +59,11 @@ func (r *report) goals() []goal {
 		goals = append(goals,
 			goal{fmt.Sprintf("gracekeeper serves %.2f× the no-op server's throughput (at least %.1f×)", rate, minThroughputRate), rate >= minThroughputRate},
 			goal{fmt.Sprintf("gracekeeper's peak RSS is %s (at most %s)", mib(gk.peakRSS), mib(maxPeakRSS)), gk.peakRSS <= maxPeakRSS})
+	}
+	if r.memory != nil {
+		peak := r.memory.bounded().peakRSS
+		goals = append(goals, goal{fmt.Sprintf("%d concurrent maximum-size reviews peak at %s RSS (under the chart's %s limit)",
+			memoryConcurrency, mib(peak), mib(chartMemoryLimit)), peak < chartMemoryLimit})
 	}
 	if r.api != nil {
 		for _, run := range r.api.runs {
@@ -99,6 +105,9 @@ func (r *report) write(path string) error {
 	}
 	if r.api != nil {
 		r.writeAPI(&b)
+	}
+	if r.memory != nil {
+		r.writeMemory(&b)
 	}
 	b.WriteString(profilingNotes)
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {

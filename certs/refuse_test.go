@@ -1,0 +1,134 @@
+package certs
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestReloaderPutsARefusedEarlyPairInServiceOnceItIsValid(t *testing.T) {
+	ca := newTestCA(t)
+	dir := t.TempDir()
+	certPEM, keyPEM := issue(t, ca)
+	if err := WriteServing(dir, ca.CertPEM, certPEM, keyPEM); err != nil {
+		t.Fatal(err)
+	}
+	var loaded []*x509.Certificate
+	r := newReloader(t, dir, WithLoadHook(func(c *x509.Certificate) { loaded = append(loaded, c) }))
+	now := time.Now()
+	earlyCert, earlyKey, err := ca.issue(loopbackHosts, now.Add(time.Minute), now.Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteServing(dir, ca.CertPEM, earlyCert, earlyKey); err != nil {
+		t.Fatal(err)
+	}
+	r.reload()
+	if len(loaded) != 1 {
+		t.Fatalf("loaded %d pairs, want only the first: the early pair is refused", len(loaded))
+	}
+	r.now = func() time.Time { return now.Add(2 * time.Minute) }
+	r.reload()
+	if len(loaded) != 2 || loaded[1].SerialNumber.Cmp(parseCert(t, earlyCert).SerialNumber) != 0 {
+		t.Fatalf("loaded %d pairs, want the early pair once its time came", len(loaded))
+	}
+	if r.Refusals() != 1 {
+		t.Errorf("Refusals = %d, want 1: a retry is not counted again", r.Refusals())
+	}
+}
+
+func TestReloaderChecksConfiguredServedNames(t *testing.T) {
+	ca := newTestCA(t)
+	dir := t.TempDir()
+	certPEM, keyPEM, err := ca.Issue([]string{"other.example"}, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteServing(dir, ca.CertPEM, certPEM, keyPEM); err != nil {
+		t.Fatal(err)
+	}
+	r := newReloader(t, dir, WithServedNames("gracekeeper.gracekeeper.svc"))
+	if err := r.Ready(); err == nil || !strings.Contains(err.Error(), `served name "gracekeeper.gracekeeper.svc"`) {
+		t.Errorf("Ready = %v, want the first pair refused for the configured name", err)
+	}
+	if r.Refusals() != 1 {
+		t.Errorf("Refusals = %d, want 1", r.Refusals())
+	}
+	certPEM, keyPEM, err = ca.Issue([]string{"gracekeeper.gracekeeper.svc"}, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteServing(dir, ca.CertPEM, certPEM, keyPEM); err != nil {
+		t.Fatal(err)
+	}
+	r.reload()
+	if err := r.Ready(); err != nil {
+		t.Errorf("Ready = %v after a pair for the served name", err)
+	}
+}
+
+func TestReadyFailsWhenTheServedCertificateExpires(t *testing.T) {
+	ca := newTestCA(t)
+	dir := t.TempDir()
+	certPEM, keyPEM := issue(t, ca)
+	if err := WriteServing(dir, ca.CertPEM, certPEM, keyPEM); err != nil {
+		t.Fatal(err)
+	}
+	r := newReloader(t, dir)
+	if err := r.Ready(); err != nil {
+		t.Fatal(err)
+	}
+	r.now = func() time.Time { return time.Now().Add(2 * time.Hour) }
+	if err := r.Ready(); err == nil || !strings.Contains(err.Error(), "expired at") {
+		t.Errorf("Ready = %v once the served certificate expired, want an error saying so", err)
+	}
+}
+
+func TestClientCAsReloadAndKeepTheLastGoodBundle(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "ca.crt")
+	c, err := NewClientCAs(file, testLogger(t), time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Ready(); err == nil || !strings.Contains(err.Error(), file) {
+		t.Errorf("Ready = %v with no file, want an error naming %s", err, file)
+	}
+	ca := newTestCA(t)
+	clientPEM, clientKey, err := ca.IssueClient("kube-apiserver", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pair, err := tls.X509KeyPair(clientPEM, clientKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	verify := func() error {
+		_, err := pair.Leaf.Verify(x509.VerifyOptions{Roots: c.Pool(), KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}})
+		return err
+	}
+	if verify() == nil {
+		t.Error("a client certificate verified against the empty pool")
+	}
+	if err := os.WriteFile(file, ca.CertPEM, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c.reload()
+	if err := c.Ready(); err != nil {
+		t.Errorf("Ready = %v after the bundle appeared", err)
+	}
+	if err := verify(); err != nil {
+		t.Errorf("the client certificate does not verify: %v", err)
+	}
+	if err := os.WriteFile(file, []byte("garbage"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c.reload()
+	if err := verify(); err != nil || c.Failures() != 2 {
+		t.Errorf("after a bad bundle: verify = %v, Failures = %d; want the last good bundle kept and 2 failures (missing, garbage)", err, c.Failures())
+	}
+}

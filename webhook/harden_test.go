@@ -1,0 +1,360 @@
+package webhook
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	admissionv1 "k8s.io/api/admission/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/gracekeeper/gracekeeper/certs"
+	"github.com/gracekeeper/gracekeeper/policies"
+)
+
+func TestTLS12OffersOnlyECDHEWithAEADSuites(t *testing.T) {
+	d := newServingDir(t)
+	d.issue()
+	r := startServer(t, d, 0)
+	base := r.client.Transport.(*http.Transport).TLSClientConfig
+	for _, suite := range append(tls.CipherSuites(), tls.InsecureCipherSuites()...) {
+		if !slices.Contains(suite.SupportedVersions, tls.VersionTLS12) {
+			continue
+		}
+		t.Run(suite.Name, func(t *testing.T) {
+			config := base.Clone()
+			config.MaxVersion = tls.VersionTLS12
+			config.CipherSuites = []uint16{suite.ID}
+			conn, err := tls.Dial("tcp", r.Addr().String(), config)
+			if err == nil {
+				conn.Close()
+			}
+			// The test certificate is ECDSA, so only the ECDSA suites can
+			// complete; the RSA ones among aeadCipherSuites are offered too.
+			want := slices.Contains(aeadCipherSuites, suite.ID) && strings.HasPrefix(suite.Name, "TLS_ECDHE_ECDSA_")
+			if got := err == nil; got != want {
+				t.Errorf("a TLS 1.2 handshake offering only %s succeeded: %v, want %v (err %v)", suite.Name, got, want, err)
+			}
+		})
+	}
+}
+
+// bigPodReview is a pod review of about size bytes, padded by an annotation.
+func bigPodReview(t *testing.T, size int) []byte {
+	t.Helper()
+	body := request{op: admissionv1.Create, resource: "pods", object: podYAML}.body(t)
+	pad := fmt.Sprintf(`"metadata":{"annotations":{"pad":"%s"},`, strings.Repeat("x", size-len(body)))
+	padded := bytes.Replace(body, []byte(`"metadata":{`), []byte(pad), 1)
+	if len(padded) <= len(body) {
+		t.Fatal("the review has no object metadata to pad")
+	}
+	return padded
+}
+
+func TestConcurrentBigReviewsWaitForTheBudgetThenSucceed(t *testing.T) {
+	d := newServingDir(t)
+	d.issue()
+	// Room for one maximum-size review: the others wait their turn.
+	r := startServer(t, d, 0, func(c *Config) { c.MaxInFlightBytes = maxBodyBytes })
+	body := bigPodReview(t, 4<<20)
+	// As the API server does, each caller says how long it waits; on a
+	// loaded machine (or under -race) a 4 MiB review takes seconds.
+	r.client.Timeout = 2 * time.Minute
+	url := r.url(PathMutateEnforce) + "?timeout=2m"
+	var wg sync.WaitGroup
+	errs := make(chan error, 3)
+	for range 3 {
+		wg.Go(func() {
+			resp, err := r.client.Post(url, "application/json", bytes.NewReader(body))
+			if err != nil {
+				errs <- err
+				return
+			}
+			answer, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK || !bytes.Contains(answer, []byte(`"allowed":true`)) {
+				errs <- fmt.Errorf("answer %d %.300s, want 200 allowed", resp.StatusCode, answer)
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Errorf("a big review failed instead of waiting: %v", err)
+	}
+	_, metrics := r.probe(t, "/metrics")
+	for _, want := range []string{"gracekeeper_inflight_review_bytes 0", "gracekeeper_review_budget_timeouts_total 0"} {
+		if !strings.Contains(metrics, want+"\n") {
+			t.Errorf("/metrics lacks %q after the reviews", want)
+		}
+	}
+}
+
+// budgetFixture is a review budget in front of a handler that holds each
+// request until it is released.
+type budgetFixture struct {
+	budget   *reviewBudget
+	handler  http.Handler
+	entered  chan string
+	release  chan struct{}
+	waiting  chan int64
+	timeouts prometheus.Counter
+}
+
+func newBudgetFixture(t *testing.T, size int64) *budgetFixture {
+	m, err := newMetrics(prometheus.NewRegistry(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &budgetFixture{entered: make(chan string, 8), release: make(chan struct{}), waiting: make(chan int64, 8), timeouts: m.budgetTimeouts}
+	f.budget = newReviewBudget(size, m)
+	f.budget.onWait = func(weight int64) { f.waiting <- weight }
+	f.handler = f.budget.limit(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		f.entered <- r.URL.Path
+		<-f.release
+		io.WriteString(w, "answered")
+	}))
+	return f
+}
+
+// serve sends a request of length bytes to path in the background.
+func (f *budgetFixture) serve(ctx context.Context, path string, length int64) <-chan *httptest.ResponseRecorder {
+	done := make(chan *httptest.ResponseRecorder, 1)
+	req := httptest.NewRequestWithContext(ctx, http.MethodPost, path, strings.NewReader(""))
+	req.ContentLength = length
+	go func() {
+		rec := httptest.NewRecorder()
+		f.handler.ServeHTTP(rec, req)
+		done <- rec
+	}()
+	return done
+}
+
+func TestAReviewWaitsForRoomInTheBudget(t *testing.T) {
+	f := newBudgetFixture(t, 2*maxBodyBytes)
+	first := f.serve(t.Context(), "/first", maxBodyBytes)
+	second := f.serve(t.Context(), "/second", -1) // no length: counted as the maximum
+	<-f.entered
+	<-f.entered
+	third := f.serve(t.Context(), "/third", 1<<20)
+	if w := <-f.waiting; w != 1<<20 {
+		t.Errorf("the waiting review weighs %d bytes, want its Content-Length", w)
+	}
+	f.release <- struct{}{} // one of the first two answers
+	if path := <-f.entered; path != "/third" {
+		t.Errorf("%s entered, want the waiting review", path)
+	}
+	close(f.release)
+	for _, done := range []<-chan *httptest.ResponseRecorder{first, second, third} {
+		if rec := <-done; rec.Code != http.StatusOK || rec.Body.String() != "answered" {
+			t.Errorf("answer %d %q, want 200 answered", rec.Code, rec.Body.String())
+		}
+	}
+}
+
+func TestAWaitingReviewWhoseCallerLeavesGetsAClearError(t *testing.T) {
+	tests := map[string]struct {
+		path    string
+		cancel  bool
+		wantErr string
+	}{
+		"The caller goes away":              {path: "/validate/enforce", cancel: true, wantErr: "its caller went away"},
+		"The API server's timeout runs out": {path: "/validate/enforce?timeout=1ms", wantErr: "its timeout of 1ms passed"},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			f := newBudgetFixture(t, maxBodyBytes)
+			defer close(f.release)
+			held := f.serve(t.Context(), "/held", maxBodyBytes)
+			<-f.entered
+			ctx, cancel := context.WithCancel(t.Context())
+			defer cancel()
+			waiter := f.serve(ctx, tt.path, 1024)
+			<-f.waiting
+			if tt.cancel {
+				cancel()
+			}
+			rec := <-waiter
+			if body := rec.Body.String(); rec.Code != http.StatusServiceUnavailable || !strings.Contains(body, tt.wantErr) || !strings.Contains(body, "--max-inflight-bytes") {
+				t.Errorf("answer %d %q, want 503 saying %q and naming --max-inflight-bytes", rec.Code, body, tt.wantErr)
+			}
+			f.release <- struct{}{}
+			if rec := <-held; rec.Code != http.StatusOK {
+				t.Errorf("the held review = %d, want 200", rec.Code)
+			}
+			if got := testutil.ToFloat64(f.timeouts); got != 1 {
+				t.Errorf("gracekeeper_review_budget_timeouts_total = %v, want 1", got)
+			}
+		})
+	}
+}
+
+func TestMadeUpKindsReachNeitherLabelsNorLogsWhole(t *testing.T) {
+	d := newServingDir(t)
+	d.issue()
+	r := startServer(t, d, 0)
+	kinds := map[string]string{
+		"long":    strings.Repeat("K", 1<<20),
+		"control": "Kind\n{evil=\"1\"}",
+		"short":   "Made",
+	}
+	for _, kind := range kinds {
+		body := request{op: admissionv1.Create, resource: "replicasets", object: `{apiVersion: apps/v1, kind: ReplicaSet, metadata: {name: web, namespace: shop}}`,
+			kind: &metav1.GroupVersionKind{Group: "example.com", Version: "v1", Kind: kind}}.body(t)
+		resp, err := r.client.Post(r.url(PathValidateEnforce), "application/json", bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("answer %d, want 200 allowed", resp.StatusCode)
+		}
+	}
+	_, metrics := r.probe(t, "/metrics")
+	for _, want := range []string{
+		`gracekeeper_unhandled_requests_total{kind="other"} 2`,
+		`gracekeeper_unhandled_requests_total{kind="example.com/v1 Made"} 1`,
+	} {
+		if !strings.Contains(metrics, want+"\n") {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	if len(metrics) > 64<<10 {
+		t.Errorf("/metrics is %d bytes after three made-up kinds", len(metrics))
+	}
+	warned := 0
+	for line := range strings.SplitSeq(r.logs.String(), "\n") {
+		if len(line) > 16<<10 {
+			t.Errorf("a log line of %d bytes: %.200s", len(line), line)
+		}
+		if strings.Contains(line, "does not judge") {
+			warned++
+		}
+	}
+	if warned != 3 {
+		t.Errorf("%d warnings of unhandled requests, want 3", warned)
+	}
+}
+
+func TestLogFieldsAreBounded(t *testing.T) {
+	var buf bytes.Buffer
+	logger := slog.New(boundFields(slog.NewJSONHandler(&buf, nil)))
+	long := strings.Repeat("é", maxLogFieldBytes)
+	logger.With("kept", "short").Info("event", "string", long, "err", errors.New(long),
+		"operation", admissionv1.Operation(long), "patch", patchLog{{Op: "add", Path: "/" + long}},
+		slog.Group("group", "inner", long))
+	line := buf.String()
+	if n := len(line); n > 6*maxLogFieldBytes {
+		t.Errorf("log line is %d bytes, want each of its 5 long fields cut to %d", n, maxLogFieldBytes)
+	}
+	if got := strings.Count(line, "more bytes]"); got != 5 {
+		t.Errorf("%d fields say they were cut, want 5:\n%.300s", got, line)
+	}
+	if !json.Valid([]byte(line)) || !strings.Contains(line, `"kept":"short"`) {
+		t.Errorf("log line is not valid JSON with the short field kept:\n%.300s", line)
+	}
+}
+
+func TestFindingsLogTheirFullPatchAtDebugLevel(t *testing.T) {
+	f := policies.Reported{Finding: policies.Finding{Action: policies.ActionPatch, Patch: []policies.PatchOp{{Op: "add", Path: "/spec/x", Value: 5}}, Hint: "do this"}}
+	var buf bytes.Buffer
+	info := slog.New(slog.NewJSONHandler(&buf, nil))
+	debug := slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	if got := fmt.Sprint(findingDetail(t.Context(), info, &policies.Review{}, f)); got != "[patch add /spec/x]" {
+		t.Errorf("info detail = %s, want the operations and paths only", got)
+	}
+	if got := fmt.Sprint(findingDetail(t.Context(), info, &policies.Review{DryRun: true}, f)); got != "[dryRun true patch add /spec/x]" {
+		t.Errorf("info detail of a dry run = %s, want dryRun true first", got)
+	}
+	debug.Info("finding", findingDetail(t.Context(), debug, &policies.Review{}, f)...)
+	if !strings.Contains(buf.String(), `"action":"patch","patch":[{"op":"add","path":"/spec/x","value":5}],"hint":"do this"`) {
+		t.Errorf("debug line = %s, want the full patch and the hint", buf.String())
+	}
+}
+
+func TestTheDefaultBudgetFollowsTheMemoryLimit(t *testing.T) {
+	tests := map[int64]int64{
+		0:         DefaultMaxInFlightBytes,
+		256 << 20: 16 << 20,
+		16 << 20:  maxBodyBytes,
+	}
+	for limit, want := range tests {
+		if got := MaxInFlightBytesFor(limit); got != want {
+			t.Errorf("MaxInFlightBytesFor(%d) = %d, want %d", limit, got, want)
+		}
+	}
+}
+
+func TestMutualTLSServesOnlyCallersWithAClientCertificateFromTheCA(t *testing.T) {
+	d := newServingDir(t)
+	d.issue()
+	caFile := filepath.Join(t.TempDir(), "client-ca.crt")
+	clientCA, err := certs.GenerateCA("API server client CA", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(caFile, clientCA.CertPEM, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	clientCAs, err := certs.NewClientCAs(caFile, nil, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := startServer(t, d, 0, func(c *Config) { c.ClientCAs = clientCAs })
+	r.mustBeReady(t)
+	otherCA, err := certs.GenerateCA("another CA", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pair := func(ca *certs.CA) []tls.Certificate {
+		certPEM, keyPEM, err := ca.IssueClient("kube-apiserver", time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cert, err := tls.X509KeyPair(certPEM, keyPEM)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return []tls.Certificate{cert}
+	}
+	body := request{op: admissionv1.Create, resource: "pods", object: podYAML}.body(t)
+	tests := map[string]struct {
+		certificates []tls.Certificate
+		wantServed   bool
+	}{
+		"A caller with a certificate from the client CA is served": {pair(clientCA), true},
+		"A caller without a certificate is refused":                {nil, false},
+		"A caller with a certificate from another CA is refused":   {pair(otherCA), false},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			config := r.client.Transport.(*http.Transport).TLSClientConfig.Clone()
+			config.Certificates = tt.certificates
+			client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: config}}
+			defer client.CloseIdleConnections()
+			resp, err := client.Post(r.url(PathMutateEnforce), "application/json", bytes.NewReader(body))
+			if err == nil {
+				resp.Body.Close()
+			}
+			if served := err == nil && resp.StatusCode == http.StatusOK; served != tt.wantServed {
+				t.Errorf("served = %v (err %v), want %v", served, err, tt.wantServed)
+			}
+		})
+	}
+}

@@ -1,0 +1,121 @@
+package webhook
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"reflect"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/gracekeeper/gracekeeper/policies"
+)
+
+// maxLogFieldBytes bounds each field of a log line: a request's fields
+// (names, kinds, errors quoting its body) are the caller's to choose, and a
+// 6 MiB review must not make a 6 MiB log line. It is large enough for a stack.
+const maxLogFieldBytes = 4096
+
+// boundFields wraps a log handler so that no string, error, string-typed or
+// JSON value it writes is longer than maxLogFieldBytes: a longer one is cut
+// and says how many bytes were left out.
+func boundFields(h slog.Handler) slog.Handler {
+	if _, ok := h.(boundedHandler); ok {
+		return h
+	}
+	return boundedHandler{h}
+}
+
+type boundedHandler struct{ next slog.Handler }
+
+func (h boundedHandler) Enabled(ctx context.Context, level slog.Level) bool {
+	return h.next.Enabled(ctx, level)
+}
+
+func (h boundedHandler) Handle(ctx context.Context, r slog.Record) error {
+	bounded := slog.NewRecord(r.Time, r.Level, boundLogText(r.Message), r.PC)
+	r.Attrs(func(a slog.Attr) bool {
+		bounded.AddAttrs(boundAttr(a))
+		return true
+	})
+	return h.next.Handle(ctx, bounded)
+}
+
+func (h boundedHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	bounded := make([]slog.Attr, len(attrs))
+	for i, a := range attrs {
+		bounded[i] = boundAttr(a)
+	}
+	return boundedHandler{h.next.WithAttrs(bounded)}
+}
+
+func (h boundedHandler) WithGroup(name string) slog.Handler {
+	return boundedHandler{h.next.WithGroup(name)}
+}
+
+func boundAttr(a slog.Attr) slog.Attr {
+	v := a.Value.Resolve()
+	switch v.Kind() {
+	case slog.KindString:
+		return slog.String(a.Key, boundLogText(v.String()))
+	case slog.KindGroup:
+		group := v.Group()
+		bounded := make([]any, len(group))
+		for i, g := range group {
+			bounded[i] = boundAttr(g)
+		}
+		return slog.Group(a.Key, bounded...)
+	case slog.KindAny:
+		switch x := v.Any().(type) {
+		case error:
+			return slog.String(a.Key, boundLogText(x.Error()))
+		case json.Marshaler:
+			if data, err := x.MarshalJSON(); err == nil && len(data) > maxLogFieldBytes {
+				return slog.String(a.Key, boundLogText(string(data)))
+			}
+		default:
+			// Named string types: the request's operation, uid, user.
+			if rv := reflect.ValueOf(x); rv.Kind() == reflect.String {
+				return slog.String(a.Key, boundLogText(rv.String()))
+			}
+		}
+	}
+	return slog.Attr{Key: a.Key, Value: v}
+}
+
+// boundLogText cuts s to maxLogFieldBytes on a rune boundary and says how much
+// was left out.
+func boundLogText(s string) string {
+	if len(s) <= maxLogFieldBytes {
+		return s
+	}
+	cut := maxLogFieldBytes
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return fmt.Sprintf("%s…[%d more bytes]", s[:cut], len(s)-cut)
+}
+
+// findingDetail ends a finding's log line. At info level it keeps the line
+// short (about 450 bytes): the patch's operations and paths, and dryRun only
+// when set; the outcome says the action. At debug level it adds the action,
+// the full JSON patch, which the short warnings leave out, and the hint.
+func findingDetail(ctx context.Context, logger *slog.Logger, r *policies.Review, f policies.Reported) []any {
+	var detail []any
+	if r.DryRun {
+		detail = append(detail, "dryRun", true)
+	}
+	if logger.Enabled(ctx, slog.LevelDebug) {
+		detail = append(detail, "action", f.Action, "patch", patchLog(f.Patch))
+		if f.Hint != "" {
+			detail = append(detail, "hint", f.Hint)
+		}
+		return detail
+	}
+	ops := make([]string, len(f.Patch))
+	for i, op := range f.Patch {
+		ops[i] = op.Op + " " + op.Path
+	}
+	return append(detail, "patch", strings.Join(ops, ", "))
+}
