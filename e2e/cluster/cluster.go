@@ -68,6 +68,11 @@ type Options struct {
 	// Timeout bounds each wait for readiness. Zero means 90 s, which allows
 	// for a loaded machine; a healthy start takes a few seconds per step.
 	Timeout time.Duration
+	// RealNode, if set, is the name of a real node the caller runs
+	// (e2e/realnode) in place of kwok's: see realNodeAPIServerArgs for what
+	// changes. NodeKubeconfig and ProxyKubeconfig then hold the kubelet's
+	// and kube-proxy's credentials. Start returns before the node exists.
+	RealNode string
 }
 
 // Cluster is a running control plane. Its methods are safe for concurrent use.
@@ -83,6 +88,10 @@ type Cluster struct {
 	// WebhookClientCA is the CA file of the client certificate the API server
 	// presents to webhooks: pass it to serve --client-ca-file for mutual TLS.
 	WebhookClientCA string
+	// NodeKubeconfig and ProxyKubeconfig are the credentials of the kubelet
+	// (system:node:<RealNode>) and of kube-proxy (system:kube-proxy) when
+	// Options.RealNode is set, and empty otherwise.
+	NodeKubeconfig, ProxyKubeconfig string
 
 	opts   Options
 	config *rest.Config
@@ -179,12 +188,15 @@ func (c *Cluster) start(ctx context.Context) error {
 	etcdPort, etcdPeerPort, apiPort, kwokPort := ports[0], ports[1], ports[2], ports[3]
 	c.Server = fmt.Sprintf("https://127.0.0.1:%d", apiPort)
 
-	files, err := writeSecrets(c.Dir)
+	files, err := writeSecrets(c.Dir, c.opts.RealNode)
 	if err != nil {
 		return err
 	}
 	c.WebhookClientCA = files.webhookClientCA
 	if err := writeKubeconfig(c.Kubeconfig, c.Server, files.caPEM, "admin", files.adminToken); err != nil {
+		return err
+	}
+	if err := c.writeRealNodeKubeconfigs(files); err != nil {
 		return err
 	}
 	kwokKubeconfig := filepath.Join(c.Dir, "kwok.kubeconfig")
@@ -219,22 +231,24 @@ func (c *Cluster) start(ctx context.Context) error {
 		return err
 	}
 
-	if err := c.run("kube-apiserver",
-		"--etcd-servers="+etcdURL,
+	apiServerArgs := []string{
+		"--etcd-servers=" + etcdURL,
 		"--bind-address=127.0.0.1", fmt.Sprintf("--secure-port=%d", apiPort),
 		// Loopback is no address to publish in the kubernetes Service's
 		// endpoints, and nothing here needs them.
 		"--advertise-address=127.0.0.1", "--endpoint-reconciler-type=none",
-		"--cert-dir="+filepath.Join(c.Dir, "apiserver"),
-		"--tls-cert-file="+files.servingCert, "--tls-private-key-file="+files.servingKey,
-		"--token-auth-file="+files.tokens,
+		"--cert-dir=" + filepath.Join(c.Dir, "apiserver"),
+		"--tls-cert-file=" + files.servingCert, "--tls-private-key-file=" + files.servingKey,
+		"--token-auth-file=" + files.tokens,
 		"--authorization-mode=RBAC",
-		"--admission-control-config-file="+files.admissionConfig,
-		"--service-account-key-file="+files.saPub, "--service-account-signing-key-file="+files.saKey,
+		"--admission-control-config-file=" + files.admissionConfig,
+		"--service-account-key-file=" + files.saPub, "--service-account-signing-key-file=" + files.saKey,
 		"--service-account-issuer=https://kubernetes.default.svc",
 		"--service-cluster-ip-range=10.0.0.0/24",
 		"--profiling=false",
-	); err != nil {
+	}
+	// Later flags win: a real node's cluster overrides some of these.
+	if err := c.run("kube-apiserver", append(apiServerArgs, realNodeAPIServerArgs(c.opts.RealNode, files)...)...); err != nil {
 		return err
 	}
 	if err := c.waitFor(ctx, "kube-apiserver /readyz", func(ctx context.Context) (bool, error) {
@@ -247,13 +261,15 @@ func (c *Cluster) start(ctx context.Context) error {
 
 	// kwok acts as a node, as a kubelet would: its final pod deletes then come
 	// from system:nodes, like a kubelet's. Only RBAC authorizes here, so the
-	// node user needs a binding.
-	if _, err := c.client.RbacV1().ClusterRoleBindings().Create(ctx, &rbacv1.ClusterRoleBinding{
-		ObjectMeta: metav1.ObjectMeta{Name: "kwok-node"},
-		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "cluster-admin"},
-		Subjects:   []rbacv1.Subject{{APIGroup: rbacv1.GroupName, Kind: rbacv1.UserKind, Name: "system:node:" + NodeName}},
-	}, metav1.CreateOptions{}); err != nil {
-		return fmt.Errorf("bind kwok's node user to cluster-admin: %w", err)
+	// node user needs a binding. A real node's kubelet has the Node authorizer.
+	if c.opts.RealNode == "" {
+		if _, err := c.client.RbacV1().ClusterRoleBindings().Create(ctx, &rbacv1.ClusterRoleBinding{
+			ObjectMeta: metav1.ObjectMeta{Name: "kwok-node"},
+			RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "cluster-admin"},
+			Subjects:   []rbacv1.Subject{{APIGroup: rbacv1.GroupName, Kind: rbacv1.UserKind, Name: "system:node:" + NodeName}},
+		}, metav1.CreateOptions{}); err != nil {
+			return fmt.Errorf("bind kwok's node user to cluster-admin: %w", err)
+		}
 	}
 
 	kubeconfigFlags := []string{"--kubeconfig=" + c.Kubeconfig, "--authentication-kubeconfig=" + c.Kubeconfig, "--authorization-kubeconfig=" + c.Kubeconfig}
@@ -264,6 +280,8 @@ func (c *Cluster) start(ctx context.Context) error {
 		"--use-service-account-credentials=true",
 		"--controllers=*,-nodeipam,-serviceaccount-token",
 		"--bind-address=127.0.0.1", "--secure-port=0", "--leader-elect=false",
+		// The kube-root-ca.crt ConfigMap, which service-account volumes mount.
+		"--root-ca-file="+files.caCert,
 	)...); err != nil {
 		return err
 	}
@@ -272,19 +290,10 @@ func (c *Cluster) start(ctx context.Context) error {
 	)...); err != nil {
 		return err
 	}
-	if err := c.runEnv("kwok", []string{"HOME=" + c.Dir}, // no ~/.kwok/kwok.yaml of the user's
-		"--kubeconfig="+kwokKubeconfig, "--config="+stages,
-		"--manage-all-nodes=false", "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
-		"--cidr=10.0.0.1/24", "--node-ip=10.0.0.1",
-		fmt.Sprintf("--server-address=127.0.0.1:%d", kwokPort),
-	); err != nil {
-		return err
-	}
-	if err := c.createNode(ctx); err != nil {
-		return err
-	}
-	if err := c.waitFor(ctx, "kwok to make node "+NodeName+" Ready", c.nodeReady); err != nil {
-		return err
+	if c.opts.RealNode == "" { // else the caller starts the node
+		if err := c.startKwok(ctx, kwokKubeconfig, stages, kwokPort); err != nil {
+			return err
+		}
 	}
 	if err := c.waitFor(ctx, "the default ServiceAccount (controllers running)", func(ctx context.Context) (bool, error) {
 		_, err := c.client.CoreV1().ServiceAccounts("default").Get(ctx, "default", metav1.GetOptions{})
@@ -294,6 +303,22 @@ func (c *Cluster) start(ctx context.Context) error {
 	}
 	c.opts.Progress("cluster ready (%s)", since(started))
 	return nil
+}
+
+// startKwok runs kwok as node NodeName and waits until the node is Ready.
+func (c *Cluster) startKwok(ctx context.Context, kubeconfig, stages string, port int) error {
+	if err := c.runEnv("kwok", []string{"HOME=" + c.Dir}, // no ~/.kwok/kwok.yaml of the user's
+		"--kubeconfig="+kubeconfig, "--config="+stages,
+		"--manage-all-nodes=false", "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
+		"--cidr=10.0.0.1/24", "--node-ip=10.0.0.1",
+		fmt.Sprintf("--server-address=127.0.0.1:%d", port),
+	); err != nil {
+		return err
+	}
+	if err := c.createNode(ctx); err != nil {
+		return err
+	}
+	return c.waitFor(ctx, "kwok to make node "+NodeName+" Ready", c.nodeReady)
 }
 
 // connect builds the admin client from the kubeconfig.

@@ -24,6 +24,7 @@ import (
 // secrets are the files the control plane authenticates with.
 type secrets struct {
 	caPEM                   []byte // the CA of the API server's certificate
+	caCert                  string // caPEM's file, for --root-ca-file
 	servingCert, servingKey string
 	saKey, saPub            string // service-account token signing pair
 	tokens                  string // the static token file
@@ -32,9 +33,12 @@ type secrets struct {
 	// webhook plugins present a client certificate from webhookClientCA
 	// (webhook.kubeconfig), which a webhook requiring mutual TLS verifies.
 	admissionConfig, webhookClientCA string
+	// nodeToken and proxyToken authenticate a real node's kubelet and
+	// kube-proxy; they are in the token file only for Options.RealNode.
+	nodeToken, proxyToken string
 }
 
-func writeSecrets(dir string) (*secrets, error) {
+func writeSecrets(dir, realNode string) (*secrets, error) {
 	pki := filepath.Join(dir, "pki")
 	if err := os.MkdirAll(pki, 0o700); err != nil {
 		return nil, fmt.Errorf("create pki dir: %w", err)
@@ -44,12 +48,15 @@ func writeSecrets(dir string) (*secrets, error) {
 		servingKey:  filepath.Join(pki, "apiserver.key"),
 		saKey:       filepath.Join(pki, "sa.key"),
 		saPub:       filepath.Join(pki, "sa.pub"),
+		caCert:      filepath.Join(pki, "ca.crt"),
 		tokens:      filepath.Join(pki, "tokens.csv"),
 		adminToken:  randomToken(),
 		kwokToken:   randomToken(),
 
 		admissionConfig: filepath.Join(pki, "admission.yaml"),
 		webhookClientCA: filepath.Join(pki, "webhook-client-ca.crt"),
+		nodeToken:       randomToken(),
+		proxyToken:      randomToken(),
 	}
 	ca, err := certs.GenerateCA("gracekeeper local cluster CA", 10*365*24*time.Hour)
 	if err != nil {
@@ -69,12 +76,19 @@ func writeSecrets(dir string) (*secrets, error) {
 	}
 	tokens := fmt.Sprintf("%s,admin,admin,\"system:masters\"\n%s,system:node:%s,kwok,\"system:nodes\"\n",
 		s.adminToken, s.kwokToken, NodeName)
+	if realNode != "" {
+		// The users a kubelet and kube-proxy have on any cluster: the Node
+		// authorizer and the bootstrap RBAC policy know them by these names.
+		tokens += fmt.Sprintf("%s,system:node:%s,%s,\"system:nodes\"\n%s,system:kube-proxy,kube-proxy\n",
+			s.nodeToken, realNode, realNode, s.proxyToken)
+	}
 	for path, data := range map[string][]byte{
 		s.servingCert: certPEM,
 		s.servingKey:  keyPEM,
 		s.saKey:       saKey,
 		s.saPub:       saPub,
 		s.tokens:      []byte(tokens),
+		s.caCert:      ca.CertPEM,
 	} {
 		if err := os.WriteFile(path, data, 0o600); err != nil {
 			return nil, fmt.Errorf("write %s: %w", path, err)
