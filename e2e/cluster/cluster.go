@@ -44,8 +44,8 @@ import (
 )
 
 // Binaries are the programs Options.BinDir must hold (e2e/tools/build.sh
-// builds them).
-var Binaries = []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl", "kwok"}
+// builds them); kubelet and kube-proxy are for a real node (e2e/realnode).
+var Binaries = []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl", "kwok", "kubelet", "kube-proxy"}
 
 // NodeName is the node kwok simulates. kwok authenticates as this node.
 const NodeName = "kwok-node-0"

@@ -64,10 +64,6 @@ const (
 	InstallCommand = "sudo apt-get update && sudo apt-get install -y " + Packages
 )
 
-// NodeBinaries are the programs, besides cluster.Binaries, that the binary
-// directory must hold (e2e/tools/build.sh builds them).
-var NodeBinaries = []string{"kubelet", "kube-proxy"}
-
 // hostPrograms are what Packages install, with the package of each.
 var hostPrograms = map[string]string{
 	"containerd":                    containerdPackage,
@@ -86,7 +82,7 @@ var hostPrograms = map[string]string{
 const containerdPackage = "containerd"
 
 // Check returns nil if this machine can run a real node: root, Linux, the
-// programs of Packages, and kubelet and kube-proxy in binDir. Otherwise its
+// programs of Packages, and cluster.Binaries in binDir. Otherwise its
 // error says what is missing and how to get it.
 func Check(binDir string) error {
 	var missing []string
@@ -102,10 +98,8 @@ func Check(binDir string) error {
 			missing = append(missing, prog+" (package "+pkg+")")
 		}
 	}
-	for _, b := range NodeBinaries {
-		if _, err := os.Stat(filepath.Join(binDir, b)); err != nil {
-			missing = append(missing, filepath.Join(binDir, b)+" (make tools)")
-		}
+	if err := cluster.CheckBinaries(binDir); err != nil {
+		missing = append(missing, err.Error())
 	}
 	if len(missing) > 0 {
 		return fmt.Errorf("a real node needs %s; install the packages with `%s`",
@@ -116,7 +110,7 @@ func Check(binDir string) error {
 
 // Options configure Start.
 type Options struct {
-	// BinDir holds cluster.Binaries and NodeBinaries. Required.
+	// BinDir holds cluster.Binaries. Required.
 	BinDir string
 	// Images are image archives (see Image) to import before the node
 	// registers. The pause image is built and imported by Start.
