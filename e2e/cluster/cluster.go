@@ -247,8 +247,7 @@ func (c *Cluster) start(ctx context.Context) error {
 		"--service-cluster-ip-range=10.0.0.0/24",
 		"--profiling=false",
 	}
-	// Later flags win: a real node's cluster overrides some of these.
-	if err := c.run("kube-apiserver", append(apiServerArgs, realNodeAPIServerArgs(c.opts.RealNode, files)...)...); err != nil {
+	if err := c.run("kube-apiserver", withFlags(apiServerArgs, realNodeAPIServerArgs(c.opts.RealNode, files))...); err != nil {
 		return err
 	}
 	if err := c.waitFor(ctx, "kube-apiserver /readyz", func(ctx context.Context) (bool, error) {

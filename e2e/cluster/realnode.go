@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -12,8 +14,8 @@ import (
 // may use it.
 const RealNodeServiceCIDR = "10.96.0.0/24"
 
-// realNodeAPIServerArgs are the API server flags a real node needs, appended
-// after (and so overriding) the kwok cluster's: the Node authorizer for the
+// realNodeAPIServerArgs are the API server flags a real node needs, in place
+// of the kwok cluster's (see withFlags): the Node authorizer for the
 // kubelet, privileged containers allowed as on any cluster, and a Service
 // range of its own. None for a kwok cluster.
 func realNodeAPIServerArgs(realNode string, files *secrets) []string {
@@ -26,6 +28,22 @@ func realNodeAPIServerArgs(realNode string, files *secrets) []string {
 		"--allow-privileged=true",
 		"--service-cluster-ip-range=" + RealNodeServiceCIDR,
 	}
+}
+
+// withFlags returns args with each --name=value of overrides in place of the
+// argument of the same flag, or appended if args has none. (Some flags, such
+// as --authorization-mode, add up when repeated instead of overriding.)
+func withFlags(args, overrides []string) []string {
+	out := slices.Clone(args)
+	for _, o := range overrides {
+		name, _, _ := strings.Cut(o, "=")
+		if i := slices.IndexFunc(out, func(a string) bool { return strings.HasPrefix(a, name+"=") }); i >= 0 {
+			out[i] = o
+		} else {
+			out = append(out, o)
+		}
+	}
+	return out
 }
 
 // writeRealNodeKubeconfigs writes NodeKubeconfig and ProxyKubeconfig when the

@@ -44,6 +44,8 @@ var createdPaths = []string{
 	"/var/log/pods",   // in case the kubelet ignores podLogsDir
 	"/var/log/containers",
 	"/etc/cni",
+	"/var/lib/kubelet", // its device-plugin socket, which ignores --root-dir
+	"/run/mount",       // libmount's table of the mounts runc makes
 }
 
 // hostRecord is what a node changed on the host, saved in StateDir before

@@ -139,7 +139,7 @@ const procSys = "/proc/sys"
 // the host, and starts a control plane, containerd, the kubelet and
 // kube-proxy. It returns once the node is Ready. On failure it undoes
 // everything and the error ends with the logs' tails.
-func Start(ctx context.Context, opts Options) (n *Node, err error) {
+func Start(ctx context.Context, opts Options) (_ *Node, err error) {
 	if err := Check(opts.BinDir); err != nil {
 		return nil, err
 	}
@@ -153,7 +153,7 @@ func Start(ctx context.Context, opts Options) (n *Node, err error) {
 	if err := checkRangesFree(); err != nil {
 		return nil, err
 	}
-	n = &Node{IP: ip, started: time.Now(), progress: opts.Progress}
+	n := &Node{IP: ip, started: time.Now(), progress: opts.Progress}
 	if n.lock, err = lockHost(); err != nil {
 		return nil, err
 	}
@@ -386,6 +386,7 @@ func (n *Node) Stop() error {
 	}
 	errs = append(errs, restoreHost())
 	if n.lock != nil {
+		_ = os.Remove(n.lock.Name())
 		n.lock.Close()
 	}
 	return errors.Join(errs...)
@@ -433,8 +434,12 @@ func restoreHost() error {
 	errs = append(errs, killPodProcesses(10*time.Second))
 	killByArgument(filepath.Join(RunDir, "containerd.sock"))
 	if _, err := exec.LookPath("conntrack"); err == nil {
-		// Connections to pods that are gone would capture new ones.
-		_ = exec.Command("conntrack", "-D", "-d", cluster.RealNodeServiceCIDR).Run()
+		// Entries for the pods' and Services' addresses, which a later run
+		// reuses: one of a connection to a pod that is gone would capture a
+		// new connection from the same port. (Exit 1 means none matched.)
+		for _, filter := range [][]string{{"-d", cluster.RealNodeServiceCIDR}, {"-d", PodCIDR}, {"-s", PodCIDR}} {
+			_ = exec.Command("conntrack", append([]string{"-D"}, filter...)...).Run()
+		}
 	}
 	// Mounts: containers' root file systems and volumes, the sandboxes' shm,
 	// and the pods' network namespaces created during the run.
