@@ -61,8 +61,8 @@ realnode: tools build ## Run the real-node tests (real containers and requests; 
 	go test -count=1 -tags e2e -timeout 20m -v ./e2e/realnode/
 
 .PHONY: up
-up: tools build ## Start a local cluster with gracekeeper installed; prints how to use it.
-	go run ./e2e/cmd/up -bin $(BIN_DIR)
+up: tools build ## Start a local cluster with gracekeeper installed; REAL_NODE=1 runs a real node (root).
+	go run ./e2e/cmd/up -bin $(BIN_DIR) $(if $(REAL_NODE),-real-node)
 
 .PHONY: down
 down: ## Stop the local cluster started by `make up`.

@@ -57,6 +57,9 @@ type hostRecord struct {
 	Absent []string `json:"absent"`
 	// Netns lists /run/netns before the node started: only the others go.
 	Netns []string `json:"netns"`
+	// Owner is the cluster directory of a detached node (make up), which
+	// keeps the host until make down; empty for a node of this program.
+	Owner string `json:"owner,omitempty"`
 }
 
 const recordFile = "host.json"

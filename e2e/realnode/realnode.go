@@ -117,6 +117,11 @@ type Options struct {
 	Images []string
 	// Progress, if set, gets one line per start-up step.
 	Progress func(format string, args ...any)
+	// Dir and Detached are the cluster's (see cluster.Options). A detached
+	// node (make up) outlives this program; Attach finds it again, and until
+	// it is stopped no other node starts on this machine.
+	Dir      string
+	Detached bool
 }
 
 // Node is a control plane with one real node. Stop it.
@@ -167,12 +172,20 @@ func Start(ctx context.Context, opts Options) (_ *Node, err error) {
 			}
 		}
 	}()
+	if err := checkNoDetachedNode(); err != nil {
+		return nil, err
+	}
 	// A crashed run's record holds the true originals: restore them first.
 	if err := restoreHost(); err != nil {
 		return nil, fmt.Errorf("restore the host after an earlier run: %w", err)
 	}
 	if n.record, err = recordHost(procSys); err != nil {
 		return nil, err
+	}
+	if opts.Detached {
+		if n.record.Owner, err = filepath.Abs(opts.Dir); err != nil {
+			return nil, err
+		}
 	}
 	if err := n.record.save(StateDir); err != nil {
 		return nil, err
@@ -186,7 +199,7 @@ func Start(ctx context.Context, opts Options) (_ *Node, err error) {
 		}
 	}
 
-	c, err := cluster.Start(ctx, cluster.Options{BinDir: opts.BinDir, RealNode: NodeName, Progress: opts.Progress})
+	c, err := cluster.Start(ctx, cluster.Options{Dir: opts.Dir, BinDir: opts.BinDir, Detached: opts.Detached, RealNode: NodeName, Progress: opts.Progress})
 	if err != nil {
 		return nil, err
 	}
@@ -217,6 +230,39 @@ func Start(ctx context.Context, opts Options) (_ *Node, err error) {
 }
 
 const modulePath = "github.com/gracekeeper/gracekeeper"
+
+// Attach returns the detached node that Start ran with Options.Dir dir, for
+// make down to Stop it. It returns an error wrapping cluster.ErrNotRunning
+// if dir holds no cluster, and ErrNoNode if its cluster has no real node.
+func Attach(dir string) (*Node, error) {
+	record, err := loadRecord(StateDir)
+	if err != nil {
+		return nil, err
+	}
+	if abs, _ := filepath.Abs(dir); record == nil || record.Owner != abs {
+		return nil, ErrNoNode
+	}
+	c, err := cluster.Attach(dir)
+	if err != nil {
+		return nil, err
+	}
+	return &Node{Cluster: c}, nil
+}
+
+// ErrNoNode is returned by Attach for a cluster without a real node.
+var ErrNoNode = errors.New("no real node")
+
+// checkNoDetachedNode refuses to start while a detached node (make up) runs.
+func checkNoDetachedNode() error {
+	record, err := loadRecord(StateDir)
+	if err != nil || record == nil || record.Owner == "" {
+		return err
+	}
+	if c, err := cluster.Attach(record.Owner); err == nil && c.Running() > 0 {
+		return fmt.Errorf("the real node of make up runs (%s): stop it with make down first", record.Owner)
+	}
+	return nil
+}
 
 // nodeIP is the IPv4 address of the default route's interface. The kubelet
 // refuses loopback, and this machine has no dummy interfaces.
@@ -385,8 +431,10 @@ func (n *Node) Stop() error {
 		errs = append(errs, n.Cluster.Stop())
 	}
 	errs = append(errs, restoreHost())
+	if err := errors.Join(errs...); err == nil {
+		_ = os.Remove(RunDir + ".lock")
+	}
 	if n.lock != nil {
-		_ = os.Remove(n.lock.Name())
 		n.lock.Close()
 	}
 	return errors.Join(errs...)

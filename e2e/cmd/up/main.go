@@ -24,6 +24,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/gracekeeper/gracekeeper/e2e/cluster"
+	"github.com/gracekeeper/gracekeeper/e2e/realnode"
 )
 
 // namespaces are created for the demo, one per mode.
@@ -45,6 +46,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	down := flags.Bool("down", false, "stop the cluster and remove its directory")
 	dir := flags.String("dir", ".up", "directory for the cluster's files and logs")
 	binDir := flags.String("bin", filepath.Join(".cache", "bin", "v1.37.2"), "directory of the control-plane binaries (built there if missing)")
+	realNode := flags.Bool("real-node", false, "run a real node (containerd, kubelet, kube-proxy) instead of kwok's; needs root and the packages of "+realnode.InstallCommand)
 	if err := flags.Parse(args); err != nil {
 		return err
 	}
@@ -65,7 +67,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if *down {
 		return stopCluster(dirAbs, stdout)
 	}
-	return startCluster(ctx, dirAbs, *binDir, stdout, stderr)
+	return startCluster(ctx, dirAbs, *binDir, *realNode, stdout, stderr)
 }
 
 // lock takes an exclusive lock on dir, creating it, so that a second make up
@@ -89,7 +91,7 @@ func lock(dir string) (unlock func(), err error) {
 	return func() { f.Close() }, nil
 }
 
-func startCluster(ctx context.Context, dir, binDir string, stdout, stderr io.Writer) error {
+func startCluster(ctx context.Context, dir, binDir string, realNode bool, stdout, stderr io.Writer) error {
 	switch c, err := cluster.Attach(dir); {
 	case err == nil && c.Healthy(ctx):
 		fmt.Fprintf(stdout, "gracekeeper's local cluster is already up (%s).\n", c.Server)
@@ -97,7 +99,7 @@ func startCluster(ctx context.Context, dir, binDir string, stdout, stderr io.Wri
 		return nil
 	case err == nil:
 		fmt.Fprintf(stderr, "Found a cluster in %s that no longer answers; stopping what is left of it.\n", dir)
-		if err := c.Stop(); err != nil {
+		if err := stopCluster(dir, io.Discard); err != nil {
 			return err
 		}
 	case !errors.Is(err, cluster.ErrNotRunning):
@@ -115,21 +117,64 @@ func startCluster(ctx context.Context, dir, binDir string, stdout, stderr io.Wri
 	if err := cluster.BuildGracekeeper(ctx, binary); err != nil {
 		return err
 	}
-	c, err := cluster.Start(ctx, cluster.Options{
-		Dir:      dir,
-		BinDir:   binDir,
-		Detached: true,
-		Progress: func(format string, args ...any) { fmt.Fprintf(stderr, format+"\n", args...) },
-	})
-	if err != nil {
-		return err
+	progress := func(format string, args ...any) { fmt.Fprintf(stderr, format+"\n", args...) }
+	var c *cluster.Cluster
+	stop := func() error { return c.Stop() }
+	if realNode {
+		n, err := startRealNode(ctx, dir, binDir, progress)
+		if err != nil {
+			return err
+		}
+		c, stop = n.Cluster, n.Stop
+	} else {
+		var err error
+		if c, err = cluster.Start(ctx, cluster.Options{Dir: dir, BinDir: binDir, Detached: true, Progress: progress}); err != nil {
+			return err
+		}
 	}
 	if err := installGracekeeper(ctx, c, binary); err != nil {
-		return errors.Join(err, c.Stop())
+		return errors.Join(err, stop())
 	}
 	fmt.Fprintf(stdout, "gracekeeper's local cluster is up (%s), in %s.\n", c.Server, time.Since(started).Round(time.Second))
 	printUsage(stdout, c)
+	if realNode {
+		printRealNodeUsage(stdout)
+	}
 	return nil
+}
+
+// testAppImage is the image of e2e/realnode/testapp that a real node gets,
+// for pods to try with at once.
+const testAppImage = "docker.io/local/app:1"
+
+// startRealNode runs a real node in place of kwok's, with the test app's
+// image imported.
+func startRealNode(ctx context.Context, dir, binDir string, progress func(string, ...any)) (*realnode.Node, error) {
+	if err := realnode.Check(binDir); err != nil {
+		return nil, err
+	}
+	archive := filepath.Join(dir, "app.tar")
+	img := realnode.Image{Refs: []string{testAppImage}, Package: "github.com/gracekeeper/gracekeeper/e2e/realnode/testapp", Entrypoint: "/app"}
+	if err := img.Build(ctx, archive); err != nil {
+		return nil, err
+	}
+	return realnode.Start(ctx, realnode.Options{Dir: dir, BinDir: binDir, Detached: true, Images: []string{archive}, Progress: progress})
+}
+
+func printRealNodeUsage(w io.Writer) {
+	fmt.Fprintf(w, `The node %[1]s is real: containerd runs the containers and kube-proxy routes
+each Service's ClusterIP on this machine, so curl reaches your pods. Nothing is
+pulled: import images in "docker save" format (imagePullPolicy IfNotPresent or
+Never finds them).
+%[2]s answers HTTP on :8080 and exits at once on SIGTERM:
+
+  kubectl -n demo create deployment web --image=%[2]s --replicas=3
+  kubectl -n demo expose deployment web --port=80 --target-port=8080
+  curl http://$(kubectl -n demo get service web -o jsonpath='{.spec.clusterIP}')/
+  ctr --address %[3]s -n k8s.io images import IMAGE.tar   # your own image
+
+make down stops the node and restores the host (sysctls, iptables, the bridge).
+`, realnode.NodeName, testAppImage, filepath.Join(realnode.RunDir, "containerd.sock"))
 }
 
 // installGracekeeper starts the webhook with the chart's default values and
@@ -148,6 +193,16 @@ func installGracekeeper(ctx context.Context, c *cluster.Cluster, binary string) 
 }
 
 func stopCluster(dir string, stdout io.Writer) error {
+	if n, err := realnode.Attach(dir); err == nil {
+		running := n.Running()
+		if err := n.Stop(); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "Stopped %d processes, restored the host and removed %s.\n", running, dir)
+		return nil
+	} else if !errors.Is(err, realnode.ErrNoNode) {
+		return err
+	}
 	c, err := cluster.Attach(dir)
 	if errors.Is(err, cluster.ErrNotRunning) {
 		// A start that died before its first process leaves only files.
