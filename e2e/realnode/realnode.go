@@ -431,17 +431,17 @@ func (n *Node) Stop() error {
 		errs = append(errs, n.Cluster.Stop())
 	}
 	errs = append(errs, restoreHost())
-	if err := errors.Join(errs...); err == nil {
-		_ = os.Remove(RunDir + ".lock")
-	}
+	_ = os.Remove(RunDir + ".lock")
 	if n.lock != nil {
 		n.lock.Close()
 	}
 	return errors.Join(errs...)
 }
 
-// deleteAllPods deletes the workloads and pods of every namespace and
-// waits, up to a minute, for the kubelet to remove the pods.
+// deleteAllPods deletes the webhook configurations (an enforcing
+// gracekeeper would deny deleting the workloads), then the workloads and
+// pods of every namespace, and waits, up to a minute, for the kubelet to
+// remove the pods.
 func (n *Node) deleteAllPods() error {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -453,12 +453,20 @@ func (n *Node) deleteAllPods() error {
 	if err != nil {
 		return fmt.Errorf("list namespaces: %w", err)
 	}
+	all := metav1.ListOptions{}
+	_ = client.AdmissionregistrationV1().ValidatingWebhookConfigurations().DeleteCollection(ctx, metav1.DeleteOptions{}, all)
+	_ = client.AdmissionregistrationV1().MutatingWebhookConfigurations().DeleteCollection(ctx, metav1.DeleteOptions{}, all)
 	grace := int64(1)
+	background := metav1.DeletePropagationBackground
 	for _, ns := range namespaces.Items {
 		// The controllers would replace deleted pods.
-		_ = client.AppsV1().Deployments(ns.Name).DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{})
-		_ = client.AppsV1().ReplicaSets(ns.Name).DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{})
-		_ = client.CoreV1().Pods(ns.Name).DeleteCollection(ctx, metav1.DeleteOptions{GracePeriodSeconds: &grace}, metav1.ListOptions{})
+		apps := client.AppsV1()
+		_ = apps.Deployments(ns.Name).DeleteCollection(ctx, metav1.DeleteOptions{PropagationPolicy: &background}, all)
+		_ = apps.StatefulSets(ns.Name).DeleteCollection(ctx, metav1.DeleteOptions{PropagationPolicy: &background}, all)
+		_ = apps.DaemonSets(ns.Name).DeleteCollection(ctx, metav1.DeleteOptions{PropagationPolicy: &background}, all)
+		_ = apps.ReplicaSets(ns.Name).DeleteCollection(ctx, metav1.DeleteOptions{PropagationPolicy: &background}, all)
+		_ = client.BatchV1().Jobs(ns.Name).DeleteCollection(ctx, metav1.DeleteOptions{PropagationPolicy: &background}, all)
+		_ = client.CoreV1().Pods(ns.Name).DeleteCollection(ctx, metav1.DeleteOptions{GracePeriodSeconds: &grace}, all)
 	}
 	for ctx.Err() == nil {
 		pods, err := client.CoreV1().Pods("").List(ctx, metav1.ListOptions{FieldSelector: "spec.nodeName=" + NodeName})

@@ -162,7 +162,8 @@ func startRealNode(ctx context.Context, dir, binDir string, progress func(string
 }
 
 func printRealNodeUsage(w io.Writer) {
-	fmt.Fprintf(w, `The node %[1]s is real: containerd runs the containers and kube-proxy routes
+	fmt.Fprintf(w, `
+The node %[1]s is real: containerd runs the containers and kube-proxy routes
 each Service's ClusterIP on this machine, so curl reaches your pods. Nothing is
 pulled: import images in "docker save" format (imagePullPolicy IfNotPresent or
 Never finds them).
