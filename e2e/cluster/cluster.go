@@ -317,7 +317,9 @@ func (c *Cluster) startKwok(ctx context.Context, kubeconfig, stages string, port
 	if err := c.createNode(ctx); err != nil {
 		return err
 	}
-	return c.waitFor(ctx, "kwok to make node "+NodeName+" Ready", c.nodeReady)
+	return c.waitFor(ctx, "kwok to make node "+NodeName+" Ready", func(ctx context.Context) (bool, error) {
+		return c.NodeReady(ctx, NodeName)
+	})
 }
 
 // connect builds the admin client from the kubeconfig.
@@ -360,8 +362,10 @@ func (c *Cluster) createNode(ctx context.Context) error {
 	return nil
 }
 
-func (c *Cluster) nodeReady(ctx context.Context) (bool, error) {
-	node, err := c.client.CoreV1().Nodes().Get(ctx, NodeName, metav1.GetOptions{})
+// NodeReady reports whether the named node's Ready condition is True; a
+// node not registered yet is not ready, and no error.
+func (c *Cluster) NodeReady(ctx context.Context, name string) (bool, error) {
+	node, err := c.client.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
 	if err != nil {
 		return false, nil
 	}

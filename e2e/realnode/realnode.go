@@ -35,7 +35,6 @@ import (
 	"syscall"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/gracekeeper/gracekeeper/e2e/cluster"
@@ -222,7 +221,9 @@ func Start(ctx context.Context, opts Options) (_ *Node, err error) {
 	if err := n.startKubeProxy(); err != nil {
 		return nil, err
 	}
-	if err := n.WaitFor(ctx, "node "+NodeName+" Ready", n.ready); err != nil {
+	if err := n.WaitFor(ctx, "node "+NodeName+" Ready", func(ctx context.Context) (bool, error) {
+		return n.NodeReady(ctx, NodeName)
+	}); err != nil {
 		return nil, err
 	}
 	opts.Progress("node %s Ready at %s (%s)", NodeName, n.IP, time.Since(n.started).Round(100*time.Millisecond))
@@ -400,19 +401,6 @@ func (n *Node) startKubeProxy() error {
 		return err
 	}
 	return n.StartProcess("kube-proxy", filepath.Join(n.BinDir, "kube-proxy"), "--config="+config, "-v=2")
-}
-
-func (n *Node) ready(ctx context.Context) (bool, error) {
-	node, err := n.Client().CoreV1().Nodes().Get(ctx, NodeName, metav1.GetOptions{})
-	if err != nil {
-		return false, nil
-	}
-	for _, cond := range node.Status.Conditions {
-		if cond.Type == corev1.NodeReady {
-			return cond.Status == corev1.ConditionTrue, nil
-		}
-	}
-	return false, nil
 }
 
 // Stop deletes every pod (the kubelet tears each down: CNI DEL, unmounts),
