@@ -237,6 +237,9 @@ const modulePath = "github.com/gracekeeper/gracekeeper"
 // if dir holds no cluster, and ErrNoNode if its cluster has no real node.
 func Attach(dir string) (*Node, error) {
 	record, err := loadRecord(StateDir)
+	if errors.Is(err, os.ErrPermission) {
+		return nil, ErrNoNode // only root runs a real node
+	}
 	if err != nil {
 		return nil, err
 	}
