@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
+	"os"
 	"strings"
 	"time"
 
@@ -23,12 +24,16 @@ const (
 	// servingSecret is the serving Secret provided in place of
 	// cert-manager's, which does not run here.
 	servingSecret = "gracekeeper-serving"
+	// clientCASecret holds the CA of the client certificate the API server
+	// presents to webhooks, for mutual TLS.
+	clientCASecret = "gracekeeper-client-ca"
 )
 
 // installValues are the chart values of the real-node install: the image
 // built here, never pulled; a serving Secret provided like `gracekeeper
-// certs` writes one; and the server version given, because the pods cannot
-// reach the API server, which listens on the host's loopback only.
+// certs` writes one; mutual TLS with the API server's webhook client
+// certificate; and the server version given, because the pods cannot reach
+// the API server, which listens on the host's loopback only.
 func installValues(caPEM []byte) map[string]any {
 	repo, tag, _ := strings.Cut(gracekeeperImage, ":")
 	return map[string]any{
@@ -37,7 +42,8 @@ func installValues(caPEM []byte) map[string]any {
 			"mode":     "provided",
 			"provided": map[string]any{"secretName": servingSecret, "caBundle": base64.StdEncoding.EncodeToString(caPEM)},
 		},
-		"config": map[string]any{"serverVersion": "1.37"},
+		"mutualTLS": map[string]any{"enabled": true, "clientCASecretName": clientCASecret},
+		"config":    map[string]any{"serverVersion": "1.37"},
 	}
 }
 
@@ -79,6 +85,16 @@ func installGracekeeper(ctx context.Context, n *Node) error {
 		Data:       map[string][]byte{"ca.crt": ca.CertPEM, corev1.TLSCertKey: certPEM, corev1.TLSPrivateKeyKey: keyPEM},
 	}, metav1.CreateOptions{}); err != nil {
 		return fmt.Errorf("create serving secret: %w", err)
+	}
+	clientCA, err := os.ReadFile(n.WebhookClientCA)
+	if err != nil {
+		return fmt.Errorf("read the API server's webhook client CA: %w", err)
+	}
+	if _, err := client.CoreV1().Secrets(gracekeeperNamespace).Create(ctx, &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: clientCASecret},
+		Data:       map[string][]byte{"ca.crt": clientCA},
+	}, metav1.CreateOptions{}); err != nil {
+		return fmt.Errorf("create client CA secret: %w", err)
 	}
 	if _, _, err := n.KubectlInput(ctx, strings.Join(docs, "---\n"), "apply", "--server-side", "-f", "-"); err != nil {
 		return err
