@@ -132,3 +132,37 @@ func TestClientCAsReloadAndKeepTheLastGoodBundle(t *testing.T) {
 		t.Errorf("after a bad bundle: verify = %v, Failures = %d; want the last good bundle kept and 2 failures (missing, garbage)", err, c.Failures())
 	}
 }
+
+// A pair in service that has expired serves no one, so the names it was for
+// must not keep out a pair that is valid now: the renewal may be for other
+// names (a renamed Service, a fixed typo).
+func TestReloaderReplacesAnExpiredPairWithAValidOneForOtherNames(t *testing.T) {
+	ca := newTestCA(t)
+	dir := t.TempDir()
+	now := time.Now()
+	expiredCert, expiredKey, err := ca.issue(loopbackHosts, now.Add(-2*time.Hour), now.Add(-time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteServing(dir, ca.CertPEM, expiredCert, expiredKey); err != nil {
+		t.Fatal(err)
+	}
+	r := newReloader(t, dir)
+	if err := r.Ready(); err == nil {
+		t.Fatal("Ready = nil with an expired pair in service")
+	}
+	renewedCert, renewedKey, err := ca.Issue([]string{"gracekeeper.gracekeeper.svc"}, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteServing(dir, ca.CertPEM, renewedCert, renewedKey); err != nil {
+		t.Fatal(err)
+	}
+	r.reload()
+	if err := r.Ready(); err != nil {
+		t.Errorf("Ready = %v, want the valid pair in service in place of the expired one", err)
+	}
+	if r.Refusals() != 0 {
+		t.Errorf("Refusals = %d, want 0", r.Refusals())
+	}
+}

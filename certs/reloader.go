@@ -239,7 +239,8 @@ func (r *Reloader) refuse(err error, msg string, attrs ...any) {
 
 // acceptable says why leaf may not be put in service at now: a pair in
 // service is replaced only by one that is valid now and for the served names
-// (WithServedNames, else the names of the pair in service). The first pair is
+// (WithServedNames, else the names of the pair in service while that pair is
+// valid). The first pair is
 // checked against configured names only, so that Ready can say why an
 // expired or early first pair is not usable.
 func (r *Reloader) acceptable(leaf *x509.Certificate, now time.Time) error {
@@ -251,7 +252,9 @@ func (r *Reloader) acceptable(leaf *x509.Certificate, now time.Time) error {
 		if !now.Before(leaf.NotAfter) {
 			return fmt.Errorf("it expired at %s", leaf.NotAfter.UTC().Format(time.RFC3339))
 		}
-		if len(names) == 0 {
+		// A pair in service that is not valid now serves no one: its names
+		// must not keep out one that is.
+		if len(names) == 0 && validAt(current.Leaf, now) {
 			names = certificateNames(current.Leaf)
 		}
 	}
@@ -261,6 +264,11 @@ func (r *Reloader) acceptable(leaf *x509.Certificate, now time.Time) error {
 		}
 	}
 	return nil
+}
+
+// validAt reports whether now is within cert's validity period.
+func validAt(cert *x509.Certificate, now time.Time) bool {
+	return !now.Before(cert.NotBefore) && now.Before(cert.NotAfter)
 }
 
 // certificateNames are the DNS names and IP addresses a certificate is for.
