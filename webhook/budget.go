@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/url"
 	"time"
 
 	"golang.org/x/sync/semaphore"
@@ -15,8 +16,22 @@ const DefaultMaxInFlightBytes = 8 * maxBodyBytes
 
 // defaultReviewWait bounds the wait for room in the budget when the caller
 // says nothing: the API server's default webhook timeout. The API server says
-// its own timeout in the URL's timeout parameter.
-const defaultReviewWait = 10 * time.Second
+// its own timeout in the URL's timeout parameter, at most maxReviewWait (the
+// largest timeoutSeconds a webhook configuration may set); a longer one is
+// not the API server's and is cut, so that no caller can wait for good.
+const (
+	defaultReviewWait = 10 * time.Second
+	maxReviewWait     = 30 * time.Second
+)
+
+// reviewWait is how long a review to url may wait for room in the budget.
+func reviewWait(url *url.URL) time.Duration {
+	d, err := time.ParseDuration(url.Query().Get("timeout"))
+	if err != nil || d <= 0 {
+		return defaultReviewWait
+	}
+	return min(d, maxReviewWait)
+}
 
 // MaxInFlightBytesFor is the default budget under a Go memory limit of
 // memoryLimit bytes: a sixteenth of it. A review takes up to about ten times
@@ -64,10 +79,7 @@ func (b *reviewBudget) limit(next http.Handler) http.Handler {
 		if weight < 0 || weight > maxBodyBytes {
 			weight = maxBodyBytes
 		}
-		wait := defaultReviewWait
-		if d, err := time.ParseDuration(r.URL.Query().Get("timeout")); err == nil && d > 0 {
-			wait = d
-		}
+		wait := reviewWait(r.URL)
 		ctx, cancel := context.WithTimeout(r.Context(), wait)
 		defer cancel()
 		started := time.Now()

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -356,5 +357,28 @@ func TestMutualTLSServesOnlyCallersWithAClientCertificateFromTheCA(t *testing.T)
 				t.Errorf("served = %v (err %v), want %v", served, err, tt.wantServed)
 			}
 		})
+	}
+}
+
+// The API server says its timeout (at most 30s) in the URL; a caller that
+// asks for more must not hold a place in the budget's queue for good.
+func TestAReviewWaitsAtMostTheAPIServersLongestTimeout(t *testing.T) {
+	tests := map[string]time.Duration{
+		"/validate/enforce?timeout=10s":   10 * time.Second,
+		"/validate/enforce?timeout=30s":   30 * time.Second,
+		"/validate/enforce?timeout=1h":    maxReviewWait,
+		"/validate/enforce?timeout=1000h": maxReviewWait,
+		"/validate/enforce":               defaultReviewWait,
+		"/validate/enforce?timeout=-5s":   defaultReviewWait,
+		"/validate/enforce?timeout=soon":  defaultReviewWait,
+	}
+	for path, want := range tests {
+		u, err := url.Parse(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := reviewWait(u); got != want {
+			t.Errorf("%s waits at most %s, want %s", path, got, want)
+		}
 	}
 }
