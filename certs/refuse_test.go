@@ -166,3 +166,83 @@ func TestReloaderReplacesAnExpiredPairWithAValidOneForOtherNames(t *testing.T) {
 		t.Errorf("Refusals = %d, want 0", r.Refusals())
 	}
 }
+
+// A bundle in which no certificate is valid now verifies no caller: it must
+// not replace one that does, and a bundle in use that has expired fails
+// readiness, as the serving pair does.
+func TestClientCAsRefuseABundleThatVerifiesNoOneNow(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "ca.crt")
+	ca := newTestCA(t) // valid for a day
+	if err := os.WriteFile(file, ca.CertPEM, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c, err := NewClientCAs(file, testLogger(t), time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clientPEM, _, err := ca.IssueClient("kube-apiserver", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := parseCert(t, clientPEM)
+	shortCA, err := GenerateCA("short-lived CA", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(file, shortCA.CertPEM, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	c.now = func() time.Time { return now.Add(2 * time.Hour) } // the short-lived CA has expired
+	c.reload()
+	if _, err := client.Verify(x509.VerifyOptions{Roots: c.Pool(), KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}); err != nil {
+		t.Errorf("the bundle in use no longer verifies its callers: %v; want the expired bundle refused", err)
+	}
+	if c.Failures() != 1 {
+		t.Errorf("Failures = %d, want 1 for the refused bundle", c.Failures())
+	}
+	if err := c.Ready(); err != nil {
+		t.Errorf("Ready = %v, want nil: the bundle in use is valid", err)
+	}
+	c.now = func() time.Time { return now.Add(48 * time.Hour) } // the bundle in use has expired too
+	if err := c.Ready(); err == nil || !strings.Contains(err.Error(), "valid now") {
+		t.Errorf("Ready = %v once the bundle in use expired, want an error saying no CA in it is valid now", err)
+	}
+}
+
+func TestClientCAsPutARefusedEarlyBundleInServiceOnceItIsValid(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "ca.crt")
+	if err := os.WriteFile(file, newTestCA(t).CertPEM, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c, err := NewClientCAs(file, testLogger(t), time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	next := newTestCA(t)
+	if err := os.WriteFile(file, next.CertPEM, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	c.now = func() time.Time { return now.Add(-time.Hour) } // before the next CA's notBefore
+	c.reload()
+	clientPEM, _, err := next.IssueClient("kube-apiserver", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	verify := func() error {
+		_, err := parseCert(t, clientPEM).Verify(x509.VerifyOptions{Roots: c.Pool(), KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}})
+		return err
+	}
+	if verify() == nil {
+		t.Fatal("a bundle not valid yet was put in service")
+	}
+	c.now = time.Now
+	c.reload()
+	if err := verify(); err != nil {
+		t.Errorf("the early bundle is not in service once valid: %v", err)
+	}
+	if c.Failures() != 1 {
+		t.Errorf("Failures = %d, want 1: a retry is not counted again", c.Failures())
+	}
+}

@@ -358,6 +358,10 @@ func TestMutualTLSServesOnlyCallersWithAClientCertificateFromTheCA(t *testing.T)
 			}
 		})
 	}
+	// A client CA that fails to reload is alerted on like the serving pair.
+	if _, metrics := r.probe(t, "/metrics"); !strings.Contains(metrics, "\ngracekeeper_client_ca_reload_failures_total 0\n") {
+		t.Error("/metrics lacks gracekeeper_client_ca_reload_failures_total 0")
+	}
 }
 
 // The API server says its timeout (at most 30s) in the URL; a caller that

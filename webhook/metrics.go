@@ -112,6 +112,19 @@ func newMetrics(reg *prometheus.Registry, certificates certificateSource) (*metr
 	return m, nil
 }
 
+// registerClientCAMetrics exports the reload failures of the client CA
+// bundle of mutual TLS on reg.
+func registerClientCAMetrics(reg *prometheus.Registry, clientCAs interface{ Failures() uint64 }) error {
+	err := reg.Register(prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "gracekeeper_client_ca_reload_failures_total",
+		Help: "Client CA bundles (serve --client-ca-file) that did not load, or held no certificate valid now; the previous bundle stays in use.",
+	}, func() float64 { return float64(clientCAs.Failures()) }))
+	if err != nil {
+		return fmt.Errorf("register metrics: %w", err)
+	}
+	return nil
+}
+
 func (m *metrics) countReported(reported []policies.Reported) {
 	for _, r := range reported {
 		m.findings.WithLabelValues(string(r.Rule), string(r.Mode), string(r.Outcome)).Inc()

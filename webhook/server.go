@@ -125,6 +125,11 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	if cfg.ClientCAs != nil {
+		if err := registerClientCAMetrics(reg, cfg.ClientCAs); err != nil {
+			return nil, err
+		}
+	}
 	handler, err := newWebhookHandler(cfg.Engine, m, cfg.Logger)
 	if err != nil {
 		return nil, err
