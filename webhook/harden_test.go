@@ -386,3 +386,47 @@ func TestAReviewWaitsAtMostTheAPIServersLongestTimeout(t *testing.T) {
 		}
 	}
 }
+
+// Headers are read before a review takes room in the budget, so each
+// connection could hold up to net/http's default of 1 MiB of them outside it
+// (200 connections held 260 MiB). Neither port needs more than a few KiB.
+func TestHeadersLargerThanAnyCallerSendsAreRefused(t *testing.T) {
+	d := newServingDir(t)
+	d.issue()
+	r := startServer(t, d, 0)
+	body := request{op: admissionv1.Create, resource: "pods", object: podYAML}.body(t)
+	webhook := func(pad string) (*http.Request, *http.Client) {
+		req, err := http.NewRequest(http.MethodPost, r.url(PathMutateEnforce), bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-Pad", pad)
+		return req, r.client
+	}
+	probe := func(pad string) (*http.Request, *http.Client) {
+		req, err := http.NewRequest(http.MethodGet, "http://"+r.ProbeAddr().String()+"/metrics", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("X-Pad", pad)
+		return req, http.DefaultClient
+	}
+	for name, send := range map[string]func(string) (*http.Request, *http.Client){"webhook": webhook, "probe": probe} {
+		for _, tt := range []struct {
+			pad  int
+			want int
+		}{{pad: 8 << 10, want: http.StatusOK}, {pad: 256 << 10, want: http.StatusRequestHeaderFieldsTooLarge}} {
+			req, client := send(strings.Repeat("p", tt.pad))
+			resp, err := client.Do(req)
+			if err != nil {
+				t.Errorf("%s with %d bytes of headers: %v", name, tt.pad, err)
+				continue
+			}
+			resp.Body.Close()
+			if resp.StatusCode != tt.want {
+				t.Errorf("%s with %d bytes of headers = %d, want %d", name, tt.pad, resp.StatusCode, tt.want)
+			}
+		}
+	}
+}

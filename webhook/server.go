@@ -36,6 +36,13 @@ const (
 	idleTimeout       = 120 * time.Second
 )
 
+// maxHeaderBytes bounds a request's headers on both servers. They are read
+// before a review takes room in the in-flight budget, and net/http's default
+// of 1 MiB a connection would let callers hold memory outside it. The API
+// server, kubelet probes and Prometheus send well under 1 KiB; a bearer
+// token from a webhook kubeconfig is a few KiB.
+const maxHeaderBytes = 32 << 10
+
 // Config configures a Server.
 type Config struct {
 	// Engine judges the reviews. Required.
@@ -148,6 +155,7 @@ func New(cfg Config) (*Server, error) {
 		// would add a protocol's worth of attack surface.
 		TLSNextProto:      map[string]func(*http.Server, *tls.Conn, http.Handler){},
 		ReadHeaderTimeout: readHeaderTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
 		ReadTimeout:       readTimeout,
 		WriteTimeout:      writeTimeout,
 		IdleTimeout:       idleTimeout,
@@ -156,6 +164,7 @@ func New(cfg Config) (*Server, error) {
 	s.probe = &http.Server{
 		Handler:           s.probeMux(reg),
 		ReadHeaderTimeout: readHeaderTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
 		ReadTimeout:       readTimeout,
 		WriteTimeout:      writeTimeout,
 		IdleTimeout:       idleTimeout,
