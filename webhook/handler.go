@@ -125,11 +125,12 @@ func (rv *reviewer) fail(ctx context.Context, err error, attrs ...any) error {
 	return err
 }
 
+// objectName is the request's namespace/name, bounded: answers quote it.
 func objectName(req *admissionv1.AdmissionRequest) string {
 	if req.Namespace == "" {
-		return req.Name
+		return boundText(req.Name)
 	}
-	return req.Namespace + "/" + req.Name
+	return boundText(req.Namespace) + "/" + boundText(req.Name)
 }
 
 // patchLog logs a patch as JSON with either slog handler: embedded by the

@@ -430,3 +430,45 @@ func TestHeadersLargerThanAnyCallerSendsAreRefused(t *testing.T) {
 		}
 	}
 }
+
+// An answer that quotes a caller's text quotes it bounded: quoted whole, a
+// 6 MiB apiVersion of DEL bytes made a 24 MiB answer, and 32 such reviews
+// took the server past its memory limit with the budget holding two.
+func TestAnswersDoNotQuoteCallerTextWhole(t *testing.T) {
+	fx := newFixture(t, "")
+	long := strings.Repeat("n", 1<<20)
+	tests := map[string]struct {
+		path string
+		body []byte
+		code int
+	}{
+		"An apiVersion of control characters": {
+			path: PathValidateEnforce,
+			body: []byte(`{"apiVersion":"` + strings.Repeat("\x7f", 1<<20) + `","kind":"AdmissionReview"}`),
+			code: http.StatusBadRequest,
+		},
+		"A kind that is not AdmissionReview": {
+			path: PathValidateEnforce,
+			body: []byte(`{"apiVersion":"admission.k8s.io/v1","kind":"` + long + `"}`),
+			code: http.StatusBadRequest,
+		},
+		"The name of a pod that does not decode": {
+			path: PathMutateEnforce,
+			body: request{op: admissionv1.Create, resource: "pods",
+				object: `{apiVersion: v1, kind: Pod, metadata: {name: ` + long + `, namespace: shop}, spec: {containers: oops}}`}.body(t),
+			code: http.StatusInternalServerError,
+		},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			rec := fx.post(tt.path, tt.body)
+			if rec.Code != tt.code {
+				t.Errorf("answer %d %.300s, want %d", rec.Code, rec.Body.String(), tt.code)
+			}
+			// Two quoted fields of 4 KiB, 4 bytes a character at worst.
+			if rec.Body.Len() > 40<<10 {
+				t.Errorf("answer of %d bytes to a %d-byte review: %.200s", rec.Body.Len(), len(tt.body), rec.Body.String())
+			}
+		})
+	}
+}

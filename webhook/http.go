@@ -138,7 +138,7 @@ func checkTypeMeta(body []byte) error {
 
 func checkKind(typeMeta metav1.TypeMeta) error {
 	if typeMeta.APIVersion != admissionv1.SchemeGroupVersion.String() || typeMeta.Kind != "AdmissionReview" {
-		return fmt.Errorf("body is apiVersion %q kind %q: send an admission.k8s.io/v1 AdmissionReview", typeMeta.APIVersion, typeMeta.Kind)
+		return fmt.Errorf("body is apiVersion %q kind %q: send an admission.k8s.io/v1 AdmissionReview", boundText(typeMeta.APIVersion), boundText(typeMeta.Kind))
 	}
 	return nil
 }

@@ -34,7 +34,7 @@ func (h boundedHandler) Enabled(ctx context.Context, level slog.Level) bool {
 }
 
 func (h boundedHandler) Handle(ctx context.Context, r slog.Record) error {
-	bounded := slog.NewRecord(r.Time, r.Level, boundLogText(r.Message), r.PC)
+	bounded := slog.NewRecord(r.Time, r.Level, boundText(r.Message), r.PC)
 	r.Attrs(func(a slog.Attr) bool {
 		bounded.AddAttrs(boundAttr(a))
 		return true
@@ -58,7 +58,7 @@ func boundAttr(a slog.Attr) slog.Attr {
 	v := a.Value.Resolve()
 	switch v.Kind() {
 	case slog.KindString:
-		return slog.String(a.Key, boundLogText(v.String()))
+		return slog.String(a.Key, boundText(v.String()))
 	case slog.KindGroup:
 		group := v.Group()
 		bounded := make([]any, len(group))
@@ -69,24 +69,25 @@ func boundAttr(a slog.Attr) slog.Attr {
 	case slog.KindAny:
 		switch x := v.Any().(type) {
 		case error:
-			return slog.String(a.Key, boundLogText(x.Error()))
+			return slog.String(a.Key, boundText(x.Error()))
 		case json.Marshaler:
 			if data, err := x.MarshalJSON(); err == nil && len(data) > maxLogFieldBytes {
-				return slog.String(a.Key, boundLogText(string(data)))
+				return slog.String(a.Key, boundText(string(data)))
 			}
 		default:
 			// Named string types: the request's operation, uid, user.
 			if rv := reflect.ValueOf(x); rv.Kind() == reflect.String {
-				return slog.String(a.Key, boundLogText(rv.String()))
+				return slog.String(a.Key, boundText(rv.String()))
 			}
 		}
 	}
 	return slog.Attr{Key: a.Key, Value: v}
 }
 
-// boundLogText cuts s to maxLogFieldBytes on a rune boundary and says how much
-// was left out.
-func boundLogText(s string) string {
+// boundText cuts s to maxLogFieldBytes on a rune boundary and says how much
+// was left out. Answers use it too for any text of the caller's they quote:
+// quoted whole, it can take several times its size (a DEL byte quotes as 4).
+func boundText(s string) string {
 	if len(s) <= maxLogFieldBytes {
 		return s
 	}
