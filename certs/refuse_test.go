@@ -246,3 +246,44 @@ func TestClientCAsPutARefusedEarlyBundleInServiceOnceItIsValid(t *testing.T) {
 		t.Errorf("Failures = %d, want 1: a retry is not counted again", c.Failures())
 	}
 }
+
+// Every certificate of tls.crt is sent to callers, who parse and verify the
+// whole chain: a malformed or expired one after a good leaf fails every
+// handshake as surely as a bad leaf.
+func TestReloaderRefusesAPairWhoseChainCallersCannotVerify(t *testing.T) {
+	ca := newTestCA(t)
+	now := time.Now()
+	expired, _, err := ca.issue(loopbackHosts, now.Add(-2*time.Hour), now.Add(-time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := map[string]struct {
+		chain              []byte
+		failures, refusals uint64
+	}{
+		"A malformed certificate after the leaf": {[]byte("-----BEGIN CERTIFICATE-----\nZ2FyYmFnZQ==\n-----END CERTIFICATE-----\n"), 1, 0},
+		"An expired certificate after the leaf":  {expired, 0, 1},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			certPEM, keyPEM := issue(t, ca)
+			if err := WriteServing(dir, ca.CertPEM, certPEM, keyPEM); err != nil {
+				t.Fatal(err)
+			}
+			r := newReloader(t, dir)
+			served := r.current.Load()
+			certPEM, keyPEM = issue(t, ca)
+			if err := WriteServing(dir, ca.CertPEM, append(certPEM, tt.chain...), keyPEM); err != nil {
+				t.Fatal(err)
+			}
+			r.reload()
+			if r.current.Load() != served {
+				t.Error("the pair with the bad chain replaced the pair in service")
+			}
+			if r.Failures() != tt.failures || r.Refusals() != tt.refusals {
+				t.Errorf("Failures = %d, Refusals = %d; want %d, %d", r.Failures(), r.Refusals(), tt.failures, tt.refusals)
+			}
+		})
+	}
+}

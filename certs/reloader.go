@@ -145,12 +145,8 @@ func (r *Reloader) Ready() error {
 		defer r.mu.Unlock()
 		return fmt.Errorf("no certificate loaded from %s: %w", r.dir, r.lastErr)
 	}
-	now := r.now()
-	switch leaf := cert.Leaf; {
-	case now.Before(leaf.NotBefore):
-		return fmt.Errorf("certificate from %s is not valid before %s", r.dir, leaf.NotBefore.UTC().Format(time.RFC3339))
-	case !now.Before(leaf.NotAfter):
-		return fmt.Errorf("certificate from %s expired at %s", r.dir, leaf.NotAfter.UTC().Format(time.RFC3339))
+	if err := chainValidity(cert, r.now()); err != nil {
+		return fmt.Errorf("certificate from %s: %w", r.dir, err)
 	}
 	return nil
 }
@@ -183,7 +179,7 @@ func (r *Reloader) reload() {
 	seen := fingerprint(certPEM, keyPEM, err)
 	if seen == r.lastSeen {
 		// A refused pair that was not valid yet is tried again, quietly.
-		if r.early != nil && r.acceptable(r.early.Leaf, r.now()) == nil {
+		if r.early != nil && r.acceptable(r.early, r.now()) == nil {
 			r.use(r.early)
 		}
 		return
@@ -202,7 +198,7 @@ func (r *Reloader) reload() {
 		return
 	}
 	now := r.now()
-	if err := r.acceptable(cert.Leaf, now); err != nil {
+	if err := r.acceptable(cert, now); err != nil {
 		if now.Before(cert.Leaf.NotBefore) {
 			r.early = cert
 		}
@@ -237,30 +233,50 @@ func (r *Reloader) refuse(err error, msg string, attrs ...any) {
 	}
 }
 
-// acceptable says why leaf may not be put in service at now: a pair in
-// service is replaced only by one that is valid now and for the served names
+// acceptable says why cert may not be put in service at now: a pair in
+// service is replaced only by one whose chain is valid now and whose leaf is
+// for the served names
 // (WithServedNames, else the names of the pair in service while that pair is
 // valid). The first pair is
 // checked against configured names only, so that Ready can say why an
 // expired or early first pair is not usable.
-func (r *Reloader) acceptable(leaf *x509.Certificate, now time.Time) error {
-	names := r.names
+func (r *Reloader) acceptable(cert *tls.Certificate, now time.Time) error {
+	leaf, names := cert.Leaf, r.names
 	if current := r.current.Load(); current != nil {
-		if now.Before(leaf.NotBefore) {
-			return fmt.Errorf("it is not valid before %s", leaf.NotBefore.UTC().Format(time.RFC3339))
-		}
-		if !now.Before(leaf.NotAfter) {
-			return fmt.Errorf("it expired at %s", leaf.NotAfter.UTC().Format(time.RFC3339))
+		if err := chainValidity(cert, now); err != nil {
+			return err
 		}
 		// A pair in service that is not valid now serves no one: its names
 		// must not keep out one that is.
-		if len(names) == 0 && validAt(current.Leaf, now) {
+		if len(names) == 0 && chainValidity(current, now) == nil {
 			names = certificateNames(current.Leaf)
 		}
 	}
 	for _, name := range names {
 		if err := leaf.VerifyHostname(name); err != nil {
 			return fmt.Errorf("it is not valid for the served name %q: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// chainValidity says which certificate of cert's chain, the leaf ("it")
+// first, is not valid at now: a caller verifies every one it is sent.
+func chainValidity(cert *tls.Certificate, now time.Time) error {
+	for i, der := range cert.Certificate {
+		c, what := cert.Leaf, "it"
+		if i > 0 {
+			var err error
+			if c, err = x509.ParseCertificate(der); err != nil {
+				return fmt.Errorf("certificate %d of its chain: %w", i+1, err)
+			}
+			what = fmt.Sprintf("certificate %d of its chain (%q)", i+1, c.Subject.CommonName)
+		}
+		if now.Before(c.NotBefore) {
+			return fmt.Errorf("%s is not valid before %s", what, c.NotBefore.UTC().Format(time.RFC3339))
+		}
+		if !now.Before(c.NotAfter) {
+			return fmt.Errorf("%s expired at %s", what, c.NotAfter.UTC().Format(time.RFC3339))
 		}
 	}
 	return nil
@@ -309,6 +325,12 @@ func parsePair(certPEM, keyPEM []byte) (*tls.Certificate, error) {
 	if cert.Leaf == nil {
 		if cert.Leaf, err = x509.ParseCertificate(cert.Certificate[0]); err != nil {
 			return nil, err
+		}
+	}
+	// Callers parse every certificate they are sent, not only the leaf.
+	for i, der := range cert.Certificate[1:] {
+		if _, err := x509.ParseCertificate(der); err != nil {
+			return nil, fmt.Errorf("certificate %d in %s: %w", i+2, CertFile, err)
 		}
 	}
 	return &cert, nil
