@@ -102,11 +102,23 @@ func (rv *reviewer) respond(d policies.Decision) (model.AdmissionResponse, error
 	return &model.MutatingAdmissionResponse{JSONPatchPatch: patch, Warnings: d.Warnings}, nil
 }
 
-// report counts and logs every reported finding, one line each (see
-// findingDetail for the patch).
+// maxFindingLines bounds the finding lines one review logs. Findings are per
+// container, and a Pod may hold as many as fit in 3 MiB: 100,000 containers
+// made 200,000 lines (69 MB). Ordinary reviews log a handful.
+const maxFindingLines = 100
+
+// report counts every reported finding and logs each, one line each (see
+// findingDetail for the patch), up to maxFindingLines, then one line saying
+// how many were not logged.
 func (rv *reviewer) report(ctx context.Context, req *admissionv1.AdmissionRequest, r *policies.Review, d policies.Decision) {
 	rv.metrics.countReported(d.Reported)
-	for _, f := range d.Reported {
+	for i, f := range d.Reported {
+		if i == maxFindingLines {
+			rv.logger.WarnContext(ctx, "more findings than logged for one review",
+				"webhook", rv.id, "uid", req.UID, "operation", r.Operation, "namespace", r.Namespace,
+				"logged", maxFindingLines, "notLogged", len(d.Reported)-maxFindingLines)
+			break
+		}
 		attrs := []any{
 			"webhook", rv.id, "uid", req.UID, "operation", r.Operation,
 			"object", f.Object, "namespace", r.Namespace,

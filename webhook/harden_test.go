@@ -472,3 +472,36 @@ func TestAnswersDoNotQuoteCallerTextWhole(t *testing.T) {
 		})
 	}
 }
+
+// Findings are per container, and a Pod may hold as many containers as fit
+// in the API server's 3 MiB: any user who can create pods in an enforced
+// namespace sent one of 100,000 containers and got 200,000 log lines (69 MB).
+// The log of one review is bounded; the metric still counts every finding.
+func TestTheLogOfOneReviewIsBounded(t *testing.T) {
+	fx := newFixture(t, "")
+	var containers strings.Builder
+	const n = 3 * maxFindingLines
+	for i := range n {
+		fmt.Fprintf(&containers, "{name: c%d, image: app}, ", i)
+	}
+	fx.review(t, PathMutateEnforce, request{op: admissionv1.Create, resource: "pods",
+		object: `{apiVersion: v1, kind: Pod, metadata: {name: many, namespace: shop}, spec: {containers: [` + containers.String() + `]}}`})
+	findings, summaries := 0, 0
+	for _, line := range fx.logLines(t) {
+		switch line["msg"] {
+		case "finding":
+			findings++
+		case "more findings than logged for one review":
+			summaries++
+			if left, _ := line["notLogged"].(float64); int(left) < n-maxFindingLines {
+				t.Errorf("the summary says %v findings were not logged, want at least %d", line["notLogged"], n-maxFindingLines)
+			}
+		}
+	}
+	if findings != maxFindingLines || summaries != 1 {
+		t.Errorf("%d finding lines and %d summaries, want %d and 1", findings, summaries, maxFindingLines)
+	}
+	if got := fx.counter(t, "gracekeeper_findings_total", "rule", "prestop-hook"); got != n {
+		t.Errorf("gracekeeper_findings_total{rule=prestop-hook} = %v, want %d: every finding is counted", got, n)
+	}
+}
