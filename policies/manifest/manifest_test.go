@@ -310,6 +310,27 @@ spec:
 }
 `,
 	}, {
+		name: "JSON stays JSON where the parent is an empty object or list",
+		in: `{
+  "apiVersion": "v1",
+  "kind": "Pod",
+  "metadata": {"name": "p", "labels": {}},
+  "spec": {"containers": [{"name": "app", "lifecycle": {}}], "tolerations": []}
+}
+`,
+		ops: []policies.PatchOp{
+			{Op: "add", Path: "/spec/containers/0/lifecycle/preStop", Value: lifecycle["preStop"]},
+			{Op: "add", Path: "/metadata/labels/app", Value: "web"},
+			{Op: "add", Path: "/spec/tolerations/-", Value: map[string]any{"operator": "Exists"}},
+		},
+		want: `{
+  "apiVersion": "v1",
+  "kind": "Pod",
+  "metadata": {"name": "p", "labels": {"app": "web"}},
+  "spec": {"containers": [{"name": "app", "lifecycle": {"preStop": {"sleep": {"seconds": 5}}}}], "tolerations": [{"operator": "Exists"}]}
+}
+`,
+	}, {
 		name: "CRLF line ends and no final line break",
 		in:   "apiVersion: v1\r\nkind: Pod\r\nmetadata:\r\n  name: p\r\nspec:\r\n  containers:\r\n  - name: app",
 		ops:  []policies.PatchOp{{Op: "add", Path: "/spec/containers/0/image", Value: "app:1"}},

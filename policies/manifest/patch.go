@@ -124,6 +124,7 @@ func (f *File) apply(data []byte, doc int, pointer string, op policies.PatchOp) 
 	t := newText(data, styleOf(docs[doc], f.style))
 	tokens := strings.Split(strings.TrimPrefix(pointer, "/"), "/")
 	parent := documentRoot(docs[doc])
+	t.json = isFlow(parent) && len(parent.Content) > 0 && parent.Content[0].Style&yaml.DoubleQuotedStyle != 0
 	flow := isFlow(parent)
 	for _, token := range tokens[:len(tokens)-1] {
 		_, c := child(parent, unescape(token))
@@ -227,6 +228,9 @@ type text struct {
 	lines []int
 	nl    string
 	style style
+	// json: the document is JSON, so what is added must be JSON too, also
+	// inside an empty {} or [] that shows no quoting of its own.
+	json bool
 }
 
 func newText(data []byte, st style) *text {
@@ -444,7 +448,7 @@ func (t *text) afterColon(key *yaml.Node, flow bool) (int, error) {
 
 // setKey adds or replaces a mapping's member.
 func (t *text) setKey(m *yaml.Node, key string, value *yaml.Node, mustExist, flow bool) (edit, error) {
-	asJSON := len(m.Content) > 0 && m.Content[0].Style&yaml.DoubleQuotedStyle != 0 && isFlow(m)
+	asJSON := t.json || (len(m.Content) > 0 && m.Content[0].Style&yaml.DoubleQuotedStyle != 0 && isFlow(m))
 	for i := 0; i+1 < len(m.Content); i += 2 {
 		if m.Content[i].Value == key {
 			return t.replace(m.Content[i], m.Content[i+1], m.Content[i].Column-1, value, flow, asJSON)
@@ -514,8 +518,8 @@ func (t *text) setItem(s *yaml.Node, token string, value *yaml.Node, mustExist, 
 		return edit{}, fmt.Errorf("no list item %q", token)
 	}
 	dash := s.Column - 1
-	asJSON := false
-	if flow {
+	asJSON := t.json
+	if flow && !asJSON {
 		asJSON = size > 0 && s.Content[0].Kind == yaml.ScalarNode && s.Content[0].Style&yaml.DoubleQuotedStyle != 0
 	}
 	if mustExist {
