@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -129,8 +130,8 @@ func runCheck(_ context.Context, args []string, stdout, stderr io.Writer) error 
 		if err := applyFixes(&report, sources, stdout); err != nil {
 			return err
 		}
-		if len(files) == 1 && files[0] == "-" {
-			stdout = stderr // the fixed manifests went to stdout
+		if slices.Contains(files, "-") {
+			stdout = stderr // the fixed manifests from stdin went to stdout
 		}
 	}
 	switch *output {

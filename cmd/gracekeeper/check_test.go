@@ -98,6 +98,23 @@ func TestCheckFixFromStdinWritesManifestsToStdout(t *testing.T) {
 	}
 }
 
+// With stdin among other files, stdout holds only the fixed stdin, so it
+// can be piped on; the report (in any format) goes to stderr.
+func TestCheckFixFromStdinAndFilesKeepsStdoutForTheManifests(t *testing.T) {
+	seed, _ := os.ReadFile("testdata/check/seed.yaml")
+	file := copyTo(t, t.TempDir(), "styles-compact.yaml")
+	out, report, err := runCheckIn(t, string(seed), "-f", "-", "-f", file, "--fix", "-o", "json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(out, "# kubectl create deployment") || strings.Contains(out, `"summary"`) {
+		t.Errorf("stdout must hold only the fixed manifest from stdin, got:\n%s", out)
+	}
+	if !strings.Contains(report, `"summary"`) || !strings.Contains(report, file) {
+		t.Errorf("the report of every source goes to stderr, got:\n%s", report)
+	}
+}
+
 func TestCheckStrictFailsOnAnyFinding(t *testing.T) {
 	if _, _, err := runCheckIn(t, "", "-f", "testdata/check/seed.yaml", "--strict"); !errors.Is(err, cli.ErrFindings) {
 		t.Fatalf("--strict must exit 1 on patches and warnings, got %v", err)
