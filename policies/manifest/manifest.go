@@ -201,8 +201,9 @@ func objectsOf(f *File, doc int, pointer string, m map[string]any) ([]Object, er
 	if kind == "" || apiVersion == "" {
 		return nil, fmt.Errorf("%s#%d%s: missing apiVersion or kind", f.Path, doc, pointer)
 	}
-	if strings.HasSuffix(kind, "List") {
-		items, _ := m["items"].([]any)
+	// A list is a kind ending in "List" that has items, as kubectl decides; a
+	// custom resource named like IPAllowList is an object.
+	if items, ok := m["items"].([]any); ok && strings.HasSuffix(kind, "List") {
 		var objects []Object
 		for i, item := range items {
 			im, ok := item.(map[string]any)

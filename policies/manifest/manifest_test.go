@@ -422,12 +422,15 @@ items:
 }
 
 func TestListItemsAreObjectsAddressedByPointer(t *testing.T) {
-	f := parse(t, "apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: Pod\n  metadata: {name: a, namespace: n}\n---\n---\napiVersion: v1\nkind: Service\nmetadata: {name: s}\n")
+	// A kind that ends in "List" without items (a custom resource) is an
+	// object, as kubectl reads it, not an empty list.
+	f := parse(t, "apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: Pod\n  metadata: {name: a, namespace: n}\n---\n---\napiVersion: v1\nkind: Service\nmetadata: {name: s}\n"+
+		"---\napiVersion: example.com/v1\nkind: IPAllowList\nmetadata: {name: allow}\nspec: {cidrs: [10.0.0.0/8]}\n")
 	var got []string
 	for _, o := range objectsOfText(t, f) {
 		got = append(got, o.Where()+" "+o.Kind+" "+o.Namespace+"/"+o.Name)
 	}
-	want := []string{"app.yaml#0/items/0 Pod n/a", "app.yaml#2 Service /s"}
+	want := []string{"app.yaml#0/items/0 Pod n/a", "app.yaml#2 Service /s", "app.yaml#3 IPAllowList /allow"}
 	if strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Errorf("got %q, want %q", got, want)
 	}
