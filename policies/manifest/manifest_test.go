@@ -331,6 +331,41 @@ spec:
 }
 `,
 	}, {
+		name: "an empty value with a comment on its line keeps the comment there",
+		in: `apiVersion: v1
+kind: Pod
+spec:
+  containers:
+  - name: app
+    lifecycle: # filled in by --fix
+    # the end
+  - name: b
+    lifecycle:   # empty
+    image: # todo
+`,
+		ops: []policies.PatchOp{
+			{Op: "add", Path: "/spec/containers/0/lifecycle", Value: lifecycle},
+			{Op: "add", Path: "/spec/containers/1/lifecycle", Value: lifecycle},
+			{Op: "add", Path: "/spec/containers/1/image", Value: "b:1"},
+		},
+		want: `apiVersion: v1
+kind: Pod
+spec:
+  containers:
+  - name: app
+    lifecycle: # filled in by --fix
+      preStop:
+        sleep:
+          seconds: 5
+    # the end
+  - name: b
+    lifecycle:   # empty
+      preStop:
+        sleep:
+          seconds: 5
+    image: b:1 # todo
+`,
+	}, {
 		name: "CRLF line ends and no final line break",
 		in:   "apiVersion: v1\r\nkind: Pod\r\nmetadata:\r\n  name: p\r\nspec:\r\n  containers:\r\n  - name: app",
 		ops:  []policies.PatchOp{{Op: "add", Path: "/spec/containers/0/image", Value: "app:1"}},

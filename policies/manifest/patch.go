@@ -500,8 +500,11 @@ func (t *text) replace(key, old *yaml.Node, owner int, value *yaml.Node, flow, a
 	if err != nil {
 		return edit{}, err
 	}
-	if old.Line > key.Line {
+	if old.Line > key.Line || start == end {
 		from = t.lineEnd(from)
+	}
+	if start == end { // an empty value: the new lines go below the key's line and its comment
+		end = from
 	}
 	lines := t.member("", value, owner)[1:]
 	return edit{from, end, t.nl + strings.Join(lines, t.nl)}, nil
