@@ -412,6 +412,27 @@ func TestApplyRefusesWhatItCannotWriteAndLeavesTheTextAsItWas(t *testing.T) {
 	}
 }
 
+// An edit under an anchor would also change every alias and merge key (<<)
+// that repeats it: the error says so instead of blaming the tool.
+func TestApplyUnderAnAnchorNamesTheAnchor(t *testing.T) {
+	for in, op := range map[string]policies.PatchOp{
+		"apiVersion: v1\nkind: Pod\nspec:\n  containers:\n  - &base\n    name: a\n  - <<: *base\n    name: b\n": {
+			Op: "add", Path: "/spec/containers/0/lifecycle", Value: lifecycle},
+		"apiVersion: v1\nkind: Pod\nspec:\n  containers:\n  - name: a\n    lifecycle: &lc\n      postStart: {exec: {command: [echo]}}\n  - name: b\n    lifecycle: *lc\n": {
+			Op: "add", Path: "/spec/containers/0/lifecycle/preStop", Value: lifecycle["preStop"]},
+	} {
+		f := parse(t, in)
+		o := objectsOfText(t, f)[0]
+		err := o.Apply([]policies.PatchOp{op})
+		if err == nil || !strings.Contains(err.Error(), "anchor &") || !strings.Contains(err.Error(), "app.yaml#0") {
+			t.Errorf("want an error naming the document and the anchor, got %v", err)
+		}
+		if string(f.Bytes()) != in {
+			t.Errorf("a refused patch must leave the text as it was, got:\n%s", f.Bytes())
+		}
+	}
+}
+
 func TestLocatePointsAtTheFieldOrItsNearestParent(t *testing.T) {
 	f := parse(t, `# header
 ---

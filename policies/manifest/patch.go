@@ -36,6 +36,10 @@ func (o *Object) Apply(ops []policies.PatchOp) error {
 		}
 	}
 	if got, err := documentsJSON(text); err != nil || !reflect.DeepEqual(got, want) {
+		if anchor := anchorOn(before, doc, o.Pointer, ops); anchor != "" {
+			return fmt.Errorf("%s: the patch edits what the YAML anchor &%s holds, which an alias or a merge key (<<) "+
+				"repeats elsewhere, so it would change that too; expand the alias or apply the patch by hand", o.Where(), anchor)
+		}
 		return fmt.Errorf("%s: the edited text would not read back as the patched object, so it was left unchanged; "+
 			"apply the patch by hand and report this with the manifest", o.Where())
 	}
@@ -44,6 +48,28 @@ func (o *Object) Apply(ops []policies.PatchOp) error {
 		f.changed = true
 	}
 	return nil
+}
+
+// anchorOn names the first anchor on the path of an operation (the nodes it
+// passes and the parent it edits), or "".
+func anchorOn(data []byte, doc int, pointer string, ops []policies.PatchOp) string {
+	docs, err := parseDocuments(data)
+	if err != nil {
+		return ""
+	}
+	for _, op := range ops {
+		n := documentRoot(docs[doc])
+		tokens := strings.Split(strings.TrimPrefix(pointer+op.Path, "/"), "/")
+		for _, token := range tokens[:len(tokens)-1] {
+			if _, n = child(n, unescape(token)); n == nil {
+				break
+			}
+			if n.Anchor != "" {
+				return n.Anchor
+			}
+		}
+	}
+	return ""
 }
 
 // patched is every document of a text as JSON values, with the operations
