@@ -1,6 +1,7 @@
 package main
 
 import (
+	"net/url"
 	"path/filepath"
 	"strings"
 
@@ -103,6 +104,12 @@ func sarifLevel(a policies.Action) string {
 	return "warning"
 }
 
+// uriOf writes a path as a relative URI reference, escaping what a URI
+// reads otherwise (a space, "#", "%").
+func uriOf(path string) string {
+	return (&url.URL{Path: filepath.ToSlash(path)}).String()
+}
+
 // sarifOf turns a check report into a SARIF log. Paths are written as given
 // on the command line, with forward slashes, so run check from the
 // repository root for code scanning to place the results.
@@ -131,7 +138,7 @@ func sarifOf(report *checkReport) sarifLog {
 				Level:   sarifLevel(f.Action),
 				Message: sarifMessage{o.Source + " " + f.Object + ": " + cli.FindingText(f.Finding)},
 				Locations: []sarifLocation{{PhysicalLocation: sarifPhysicalLocation{
-					ArtifactLocation: sarifArtifactLocation{URI: filepath.ToSlash(f.Location.File)},
+					ArtifactLocation: sarifArtifactLocation{URI: uriOf(f.Location.File)},
 					Region:           sarifRegion{StartLine: f.Location.Line, StartColumn: f.Location.Column}}}}})
 		}
 	}

@@ -3,7 +3,9 @@ package main
 import (
 	"encoding/json"
 	"errors"
+	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -118,5 +120,37 @@ func TestCheckSARIFReportsInputErrorsAsAFailedRun(t *testing.T) {
 	if inv.ExecutionSuccessful || len(inv.ToolExecutionNotifications) == 0 ||
 		!strings.Contains(inv.ToolExecutionNotifications[0].Message.Text, "missing apiVersion or kind") {
 		t.Errorf("want a failed invocation that names the error, got %+v", inv)
+	}
+}
+
+// A path is written as a URI reference: a space, "#" or "%" in it is
+// escaped, so code scanning finds the file rather than a fragment of it.
+func TestCheckSARIFWritesPathsAsURIReferences(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "my app")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	seed, _ := os.ReadFile("testdata/check/seed.yaml")
+	path := filepath.Join(dir, "web#1 100%.yaml")
+	if err := os.WriteFile(path, seed, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, _, err := runCheckIn(t, "", "-f", path, "-o", "sarif")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var log sarifLog
+	if err := json.Unmarshal([]byte(out), &log); err != nil {
+		t.Fatal(err)
+	}
+	if len(log.Runs[0].Results) == 0 {
+		t.Fatal("want the findings of seed.yaml")
+	}
+	for _, r := range log.Runs[0].Results {
+		uri := r.Locations[0].PhysicalLocation.ArtifactLocation.URI
+		u, err := url.Parse(uri)
+		if err != nil || u.Path != filepath.ToSlash(path) || u.Fragment != "" || strings.Contains(uri, " ") {
+			t.Fatalf("uri %q does not name %q", uri, path)
+		}
 	}
 }
