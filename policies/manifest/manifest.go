@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"reflect"
 	"strings"
 
 	yaml "go.yaml.in/yaml/v3"
@@ -26,6 +27,11 @@ type File struct {
 	// first[i] up to first[i+1].
 	chunks [][]byte
 	first  []int
+	// items[c] holds, for a chunk that is one List with block items, the
+	// offset in the chunk where each item's lines start, and where the last
+	// one ends: a fix edits only its item's lines, so fixing every item of
+	// a long List costs no more than fixing as many documents.
+	items map[int][]int
 	// read holds the documents as read; locations refer to them, so they stay
 	// true to the input after fixes are applied.
 	read []*yaml.Node
@@ -65,7 +71,91 @@ func Parse(path string, data []byte) (*File, error) {
 		f.style = styleOf(docs[i], f.style)
 	}
 	f.chunks, f.first = chunk(data, len(docs))
+	f.items = map[int][]int{}
+	line := 1 // of the chunk's start
+	for c, text := range f.chunks {
+		if f.first[c+1]-f.first[c] == 1 {
+			if r := itemRanges(text, line, docs[f.first[c]]); r != nil {
+				f.items[c] = r
+			}
+		}
+		line += bytes.Count(text, []byte("\n"))
+	}
 	return f, nil
+}
+
+// itemRanges cuts the text of a List document (its first line is line) at
+// the line of each block item: the offsets where each item starts and where
+// the last ends (the line of the next key, or the end). It is nil for any
+// other document, and when an item's lines do not read alone as a list of
+// just that item (a dash on a line of its own, an alias to another item).
+func itemRanges(text []byte, line int, doc *yaml.Node) []int {
+	root := documentRoot(doc)
+	if root.Kind != yaml.MappingNode || isFlow(root) {
+		return nil
+	}
+	var kind string
+	var items *yaml.Node
+	end := len(text)
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		k := root.Content[i]
+		if items != nil && end == len(text) { // the key after items
+			end = lineStart(text, k.Line-line)
+		}
+		switch k.Value {
+		case "kind":
+			kind = root.Content[i+1].Value
+		case "items":
+			items = root.Content[i+1]
+		}
+	}
+	if !strings.HasSuffix(kind, "List") || items == nil || items.Kind != yaml.SequenceNode || isFlow(items) || len(items.Content) == 0 {
+		return nil
+	}
+	r := make([]int, 0, len(items.Content)+1)
+	for _, item := range items.Content {
+		r = append(r, lineStart(text, item.Line-line))
+	}
+	r = append(r, end)
+	for i, item := range items.Content {
+		if r[i] < 0 || r[i] >= r[i+1] {
+			return nil
+		}
+		alone, err := documentsJSON(text[r[i]:r[i+1]])
+		if err != nil || len(alone) != 1 {
+			return nil
+		}
+		want, err := jsonOf(item)
+		if err != nil || !reflect.DeepEqual(alone[0], []any{want}) {
+			return nil
+		}
+	}
+	return r
+}
+
+// lineStart is the offset of the n-th line (from 0) of a text, or -1.
+func lineStart(text []byte, n int) int {
+	at := 0
+	for ; n > 0; n-- {
+		i := bytes.IndexByte(text[at:], '\n')
+		if i < 0 {
+			return -1
+		}
+		at += i + 1
+	}
+	return at
+}
+
+// item is the index of the List item an object pointer names, when its
+// chunk is cut at its items.
+func (f *File) item(c int, pointer string) (int, bool) {
+	r, ok := f.items[c]
+	token, found := strings.CutPrefix(pointer, "/items/")
+	if !ok || !found {
+		return 0, false
+	}
+	i, ok := index(token, len(r)-1)
+	return i, ok && i < len(r)-1
 }
 
 // chunk cuts the text before each line that starts a document ("---"). A

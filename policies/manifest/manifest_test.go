@@ -433,6 +433,47 @@ func TestApplyUnderAnAnchorNamesTheAnchor(t *testing.T) {
 	}
 }
 
+// A fix into a List item edits only that item's lines; items that cannot
+// be read alone (a dash on its own line, an alias to another item) are
+// edited in the whole document, with the same result.
+func TestApplyIntoListItems(t *testing.T) {
+	tests := []struct {
+		name, in, want string
+		cut            bool // the items are edited on their own
+	}{
+		{"kubectl get -o yaml: items before kind and metadata",
+			"apiVersion: v1\nitems:\n- apiVersion: v1\n  kind: Pod\n  metadata: {name: a}\n# between\n- apiVersion: v1\n  kind: Pod\n  metadata:\n    name: b\nkind: List\nmetadata:\n  resourceVersion: \"\"\n",
+			"apiVersion: v1\nitems:\n- apiVersion: v1\n  kind: Pod\n  metadata: {name: a, labels: {x: \"1\"}}\n# between\n- apiVersion: v1\n  kind: Pod\n  metadata:\n    name: b\n    labels:\n      x: \"1\"\nkind: List\nmetadata:\n  resourceVersion: \"\"\n", true},
+		{"indented items, the last one ending the file without a line break",
+			"kind: List\napiVersion: v1\nitems:\n  - apiVersion: v1\n    kind: Pod\n    metadata: {name: a}\n  - apiVersion: v1\n    kind: Pod\n    metadata:\n      name: b",
+			"kind: List\napiVersion: v1\nitems:\n  - apiVersion: v1\n    kind: Pod\n    metadata: {name: a, labels: {x: \"1\"}}\n  - apiVersion: v1\n    kind: Pod\n    metadata:\n      name: b\n      labels:\n        x: \"1\"", true},
+		{"a dash on its own line and an alias to another item",
+			"apiVersion: v1\nkind: List\nitems:\n-\n  apiVersion: v1\n  kind: &pod Pod\n  metadata: {name: a}\n- apiVersion: v1\n  kind: *pod\n  metadata:\n    name: b\n",
+			"apiVersion: v1\nkind: List\nitems:\n-\n  apiVersion: v1\n  kind: &pod Pod\n  metadata: {name: a, labels: {x: \"1\"}}\n- apiVersion: v1\n  kind: *pod\n  metadata:\n    name: b\n    labels:\n      x: \"1\"\n", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := parse(t, tt.in)
+			if _, cut := f.items[0]; cut != tt.cut {
+				t.Errorf("items edited on their own: %v, want %v", cut, tt.cut)
+			}
+			objects := objectsOfText(t, f)
+			if len(objects) != 2 {
+				t.Fatalf("want two items, got %d", len(objects))
+			}
+			for i := range objects {
+				err := objects[i].Apply([]policies.PatchOp{{Op: "add", Path: "/metadata/labels", Value: map[string]string{"x": "1"}}})
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			if got := string(f.Bytes()); got != tt.want {
+				t.Errorf("got:\n%s\nwant:\n%s", got, tt.want)
+			}
+		})
+	}
+}
+
 func TestLocatePointsAtTheFieldOrItsNearestParent(t *testing.T) {
 	f := parse(t, `# header
 ---

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -24,19 +25,26 @@ import (
 func (o *Object) Apply(ops []policies.PatchOp) error {
 	f := o.File
 	c, doc := f.piece(o.Document)
-	before := f.chunks[c]
-	want, err := patched(before, doc, o.Pointer, ops)
+	// The text edited: the chunk, or only the List item's lines, which read
+	// alone as a list of that one item.
+	start, end, pointer := 0, len(f.chunks[c]), o.Pointer
+	item, isItem := f.item(c, o.Pointer)
+	if isItem {
+		start, end, doc, pointer = f.items[c][item], f.items[c][item+1], 0, "/0"
+	}
+	before := f.chunks[c][start:end]
+	want, err := patched(before, doc, pointer, ops)
 	if err != nil {
 		return fmt.Errorf("%s: %w", o.Where(), err)
 	}
 	text := before
 	for _, op := range ops {
-		if text, err = f.apply(text, doc, o.Pointer+op.Path, op); err != nil {
+		if text, err = f.apply(text, doc, pointer+op.Path, op); err != nil {
 			return fmt.Errorf("%s: %s %s: %w", o.Where(), op.Op, op.Path, err)
 		}
 	}
 	if got, err := documentsJSON(text); err != nil || !reflect.DeepEqual(got, want) {
-		if anchor := anchorOn(before, doc, o.Pointer, ops); anchor != "" {
+		if anchor := anchorOn(before, doc, pointer, ops); anchor != "" {
 			return fmt.Errorf("%s: the patch edits what the YAML anchor &%s holds, which an alias or a merge key (<<) "+
 				"repeats elsewhere, so it would change that too; expand the alias or apply the patch by hand", o.Where(), anchor)
 		}
@@ -44,7 +52,13 @@ func (o *Object) Apply(ops []policies.PatchOp) error {
 			"apply the patch by hand and report this with the manifest", o.Where())
 	}
 	if !bytes.Equal(before, text) {
-		f.chunks[c] = text
+		chunk := f.chunks[c]
+		f.chunks[c] = slices.Concat(chunk[:start], text, chunk[end:])
+		if isItem {
+			for i := item + 1; i < len(f.items[c]); i++ {
+				f.items[c][i] += len(text) - len(before)
+			}
+		}
 		f.changed = true
 	}
 	return nil
@@ -118,19 +132,26 @@ func documentsJSON(data []byte) ([]any, error) {
 	}
 	out := make([]any, len(docs))
 	for i, doc := range docs {
-		v, err := plain(doc)
-		if err != nil {
-			return nil, err
-		}
-		b, err := json.Marshal(v)
-		if err != nil {
-			return nil, err
-		}
-		if err := json.Unmarshal(b, &out[i]); err != nil {
+		if out[i], err = jsonOf(doc); err != nil {
 			return nil, err
 		}
 	}
 	return out, nil
+}
+
+// jsonOf is a node as JSON values (numbers as float64).
+func jsonOf(n *yaml.Node) (any, error) {
+	v, err := plain(n)
+	if err != nil {
+		return nil, err
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	var out any
+	err = json.Unmarshal(b, &out)
+	return out, err
 }
 
 // apply splices one operation into a text and returns the new text. It
