@@ -187,7 +187,8 @@ func evaluate(engine *policies.Engine, o *manifest.Object, report *checkReport) 
 
 // applyFixes writes every patch into the manifests: pod patches go into the
 // templates, so what is committed is what the cluster would run.
-// A patch that cannot be written is an input error; the others still are.
+// A patch or a file that cannot be written is an input error; the others
+// still are.
 func applyFixes(report *checkReport, sources []*manifest.File, stdout io.Writer) error {
 	written := true
 	for _, o := range report.Objects {
@@ -209,7 +210,8 @@ func applyFixes(report *checkReport, sources []*manifest.File, stdout io.Writer)
 			}
 		case f.Changed():
 			if err := writeManifest(f); err != nil {
-				return fmt.Errorf("write %s: %w", f.Path, err)
+				report.Errors = append(report.Errors, fmt.Sprintf("%s: cannot write the fixes, the file is as it was: %v", f.Path, err))
+				written = false
 			}
 		}
 	}

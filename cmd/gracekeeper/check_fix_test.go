@@ -413,3 +413,62 @@ spec:
 		t.Errorf("the aliased container must be left as it was, got:\n%s", data)
 	}
 }
+
+// A file that cannot be written (read-only, a full disk) is an input error
+// naming it; the other files are still written and the report still shows.
+func TestCheckFixReportsAFileItCannotWriteAndWritesTheOthers(t *testing.T) {
+	dir := t.TempDir()
+	first, second := copyTo(t, dir, "styles-compact.yaml"), copyTo(t, dir, "styles-indented.yaml")
+	write := writeManifest
+	t.Cleanup(func() { writeManifest = write })
+	writeManifest = func(f *manifest.File) error {
+		if f.Path == first {
+			return errors.New("read-only file system")
+		}
+		return write(f)
+	}
+	out, stderr, err := runCheckIn(t, "", "-f", first, "-f", second, "--fix")
+	if err == nil || errors.Is(err, cli.ErrFindings) {
+		t.Fatalf("a file that cannot be written is an input error (exit 2), got %v", err)
+	}
+	if !strings.Contains(stderr, first) || !strings.Contains(stderr, "read-only file system") {
+		t.Errorf("the error must name the file and the cause, got:\n%s", stderr)
+	}
+	if !strings.Contains(out, "checked") {
+		t.Errorf("the report must still be written, got:\n%s", out)
+	}
+	if fixed, _ := os.ReadFile(second); !strings.Contains(string(fixed), "preStop") {
+		t.Errorf("the other file must still be fixed, got:\n%s", fixed)
+	}
+}
+
+// --fix replaces a file only once its new text is written in full, through
+// a symbolic link to the file it names, keeping the permissions.
+func TestCheckFixWritesThroughSymlinksAndKeepsPermissions(t *testing.T) {
+	dir := t.TempDir()
+	target := copyTo(t, dir, "styles-compact.yaml")
+	if err := os.Chmod(target, 0o640); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, "link.yaml")
+	if err := os.Symlink("styles-compact.yaml", link); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := runCheckIn(t, "", "-f", link, "--fix"); err != nil {
+		t.Fatal(err)
+	}
+	if info, err := os.Lstat(link); err != nil || info.Mode()&os.ModeSymlink == 0 {
+		t.Errorf("the link must stay a link: %v", err)
+	}
+	info, err := os.Stat(target)
+	if err != nil || info.Mode().Perm() != 0o640 {
+		t.Fatalf("the target must keep its permissions 0640: %v %v", info.Mode(), err)
+	}
+	if fixed, _ := os.ReadFile(target); !strings.Contains(string(fixed), "preStop") {
+		t.Errorf("the target must be fixed, got:\n%s", fixed)
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 2 {
+		t.Errorf("no temporary file may stay behind, got %v", entries)
+	}
+}

@@ -68,11 +68,39 @@ func readManifest(path string, stdin io.Reader) (*manifest.File, error) {
 	return manifest.Parse(path, data)
 }
 
-// writeManifest writes a fixed file back in place, keeping its permissions.
-func writeManifest(f *manifest.File) error {
-	info, err := os.Stat(f.Path)
+// writeManifest writes a fixed file back in place (through a symbolic link,
+// to the file it names), keeping its permissions. The new text goes to a
+// temporary file beside it that then replaces it, so a failed write (a full
+// disk) leaves the manifest as it was; in a directory that is not writable
+// the file is written in place. Tests replace it.
+var writeManifest = func(f *manifest.File) error {
+	path, err := filepath.EvalSymlinks(f.Path)
 	if err != nil {
 		return err
 	}
-	return os.WriteFile(f.Path, f.Bytes(), info.Mode().Perm())
+	info, err := os.Stat(path)
+	if err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil { // a directory that is not writable: the file may still be
+		return os.WriteFile(path, f.Bytes(), info.Mode().Perm())
+	}
+	_, err = tmp.Write(f.Bytes())
+	if err == nil {
+		err = tmp.Chmod(info.Mode().Perm())
+	}
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), path)
+	}
+	if err != nil {
+		_ = os.Remove(tmp.Name())
+	}
+	return err
 }
