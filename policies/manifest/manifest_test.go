@@ -366,6 +366,11 @@ spec:
     image: b:1 # todo
 `,
 	}, {
+		name: "a block scalar that keeps its trailing blank lines",
+		in:   "apiVersion: v1\nkind: Pod\nspec:\n  containers:\n  - name: app\n    args:\n    - |+\n      kept\n\n  - name: b\n",
+		ops:  []policies.PatchOp{{Op: "add", Path: "/spec/containers/0/image", Value: "app:1"}},
+		want: "apiVersion: v1\nkind: Pod\nspec:\n  containers:\n  - name: app\n    args:\n    - |+\n      kept\n\n    image: app:1\n  - name: b\n",
+	}, {
 		name: "CRLF line ends and no final line break",
 		in:   "apiVersion: v1\r\nkind: Pod\r\nmetadata:\r\n  name: p\r\nspec:\r\n  containers:\r\n  - name: app",
 		ops:  []policies.PatchOp{{Op: "add", Path: "/spec/containers/0/image", Value: "app:1"}},

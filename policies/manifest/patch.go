@@ -427,9 +427,12 @@ func (t *text) quotedEnd(start int, quote byte) (int, error) {
 
 // blockScalarEnd is the end of the last line of a literal or folded scalar:
 // its lines are those after the header that are blank or indented deeper
-// than owner.
+// than owner. With "keep" chomping (|+, >+) its trailing blank lines are
+// part of the value, so it ends after them.
 func (t *text) blockScalarEnd(start, owner int) int {
 	end := t.lineEnd(start)
+	header, _, _ := bytes.Cut(t.data[start:end], []byte("#"))
+	keep := bytes.Contains(header, []byte("+"))
 	next, last := t.nextLine(start)
 	for !last {
 		lineEnd := t.lineEnd(next)
@@ -438,6 +441,8 @@ func (t *text) blockScalarEnd(start, owner int) int {
 			if indentOf(line) <= owner {
 				break
 			}
+			end = lineEnd
+		} else if keep {
 			end = lineEnd
 		}
 		next, last = t.nextLine(next)
