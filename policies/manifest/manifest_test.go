@@ -371,6 +371,14 @@ spec:
 		ops:  []policies.PatchOp{{Op: "add", Path: "/spec/containers/0/image", Value: "app:1"}},
 		want: "apiVersion: v1\nkind: Pod\nspec:\n  containers:\n  - name: app\n    args:\n    - |+\n      kept\n\n    image: app:1\n  - name: b\n",
 	}, {
+		name: "a comment after the last member of a flow collection on lines of its own stays on its line",
+		in:   "apiVersion: v1\nkind: Pod\nspec: {\n  containers: [{\n    name: app,\n    image: \"app:1\", # pinned\n  }],\n  hostname: web # the name\n}\n",
+		ops: []policies.PatchOp{
+			{Op: "add", Path: "/spec/containers/0/lifecycle", Value: lifecycle},
+			{Op: "add", Path: "/spec/terminationGracePeriodSeconds", Value: 30},
+		},
+		want: "apiVersion: v1\nkind: Pod\nspec: {\n  containers: [{\n    name: app,\n    image: \"app:1\", # pinned\n    lifecycle: {preStop: {sleep: {seconds: 5}}},\n  }],\n  hostname: web, # the name\n  terminationGracePeriodSeconds: 30\n}\n",
+	}, {
 		name: "CRLF line ends and no final line break",
 		in:   "apiVersion: v1\r\nkind: Pod\r\nmetadata:\r\n  name: p\r\nspec:\r\n  containers:\r\n  - name: app",
 		ops:  []policies.PatchOp{{Op: "add", Path: "/spec/containers/0/image", Value: "app:1"}},

@@ -516,7 +516,7 @@ func (t *text) setKey(m *yaml.Node, key string, value *yaml.Node, mustExist, flo
 			return edit{end - 1, end - 1, member}, err
 		}
 		end, err := t.end(m.Content[len(m.Content)-1], 0, true)
-		return edit{end, end, t.flowSeparator(m, m.Content[len(m.Content)-2]) + member}, err
+		return t.appendFlow(m, m.Content[len(m.Content)-2], end, member), err
 	}
 	lastKey := m.Content[len(m.Content)-2]
 	end, err := t.end(m.Content[len(m.Content)-1], lastKey.Column-1, false)
@@ -598,7 +598,7 @@ func (t *text) setItem(s *yaml.Node, token string, value *yaml.Node, mustExist, 
 			return edit{end - 1, end - 1, item}, err
 		case i == size:
 			end, err := t.end(s.Content[size-1], 0, true)
-			return edit{end, end, t.flowSeparator(s, s.Content[size-1]) + item}, err
+			return t.appendFlow(s, s.Content[size-1], end, item), err
 		}
 		at := t.offset(s.Content[i])
 		return edit{at, at, item + ", "}, nil
@@ -620,6 +620,29 @@ func (t *text) setItem(s *yaml.Node, token string, value *yaml.Node, mustExist, 
 		return edit{}, fmt.Errorf("list item %d does not start its line; apply the patch by hand", i)
 	}
 	return edit{at, at, text}, nil
+}
+
+// appendFlow appends a member to a flow collection after its last member,
+// whose text ends at end. Where the members stand on lines of their own and
+// a comment follows the last one, the new member goes on the next line, so
+// the comment stays on the line it was written on.
+func (t *text) appendFlow(c, last *yaml.Node, end int, member string) edit {
+	sep := t.flowSeparator(c, last)
+	if end < 0 || end > len(t.data) || sep == ", " {
+		return edit{end, end, sep + member}
+	}
+	lineEnd := t.lineEnd(end)
+	rest := t.data[end:lineEnd]
+	trimmed := bytes.TrimLeft(rest, " \t")
+	comma := bytes.HasPrefix(trimmed, []byte(","))
+	if !bytes.HasPrefix(bytes.TrimLeft(bytes.TrimPrefix(trimmed, []byte(",")), " \t"), []byte("#")) {
+		return edit{end, end, sep + member}
+	}
+	indent := strings.Repeat(" ", last.Column-1)
+	if comma { // "last, # c" keeps its trailing comma style: "new,"
+		return edit{lineEnd, lineEnd, t.nl + indent + member + ","}
+	}
+	return edit{end, lineEnd, "," + string(rest) + t.nl + indent + member}
 }
 
 // flowSeparator goes before a member appended to a flow collection: ", " on
