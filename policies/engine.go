@@ -195,10 +195,22 @@ var systemActors = map[string]bool{
 	"system:kube-scheduler": true,
 }
 
+// systemControllers are kube-controller-manager's service accounts in
+// kube-system whose bootstrap roles may delete pods, workloads or namespaces,
+// or write a /scale (deploy's TestEveryBootstrapControllerThatDeletesOrScalesIsASystemActor
+// derives them from the Kubernetes release), and the disruption controller.
 var systemControllers = []string{
-	"replicaset-controller", "deployment-controller", "statefulset-controller",
+	"replicaset-controller", "replication-controller", "deployment-controller", "statefulset-controller",
 	"daemon-set-controller", "generic-garbage-collector", "namespace-controller",
 	"job-controller", "cronjob-controller", "node-controller", "disruption-controller",
+	// DRA device-taint evictions (KEP-5055, on by default since 1.36) and
+	// the deletes of orphaned and terminated pods.
+	"device-taint-eviction-controller", "pod-garbage-collector",
+	// Autoscaling writes /scale; scaling to zero or by half is its job.
+	"horizontal-pod-autoscaler",
+	// Recycler pods of the PersistentVolume binder, and storage migrations,
+	// which rewrite every stored object unchanged.
+	"persistent-volume-binder", "storage-version-migrator-controller",
 }
 
 func init() {

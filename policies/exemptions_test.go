@@ -178,13 +178,19 @@ func TestSystemActors(t *testing.T) {
 		"system:serviceaccount:kube-system:cronjob-controller",
 		"system:serviceaccount:kube-system:daemon-set-controller",
 		"system:serviceaccount:kube-system:deployment-controller",
+		"system:serviceaccount:kube-system:device-taint-eviction-controller",
 		"system:serviceaccount:kube-system:disruption-controller",
 		"system:serviceaccount:kube-system:generic-garbage-collector",
+		"system:serviceaccount:kube-system:horizontal-pod-autoscaler",
 		"system:serviceaccount:kube-system:job-controller",
 		"system:serviceaccount:kube-system:namespace-controller",
 		"system:serviceaccount:kube-system:node-controller",
+		"system:serviceaccount:kube-system:persistent-volume-binder",
+		"system:serviceaccount:kube-system:pod-garbage-collector",
 		"system:serviceaccount:kube-system:replicaset-controller",
+		"system:serviceaccount:kube-system:replication-controller",
 		"system:serviceaccount:kube-system:statefulset-controller",
+		"system:serviceaccount:kube-system:storage-version-migrator-controller",
 	}
 	if !slices.Equal(users, wantUsers) {
 		t.Errorf("system users are\n%q\nwant the explicit list\n%q", users, wantUsers)

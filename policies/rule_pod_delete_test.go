@@ -86,6 +86,20 @@ metadata:
 			review: deleteOf(pod(t, replicaSetPod, runningPod, `{metadata: {annotations: {gracekeeper.io/exempt: pod-delete, gracekeeper.io/exempt-reason: stuck on a bad node}}}`), nil),
 		},
 		{
+			// Field case 06: DRA device-taint eviction deletes the pod of a tainted device.
+			name:   "A pod delete by the device-taint-eviction-controller passes, even with podDelete: deny.",
+			engine: newEngine(t, "podDelete: deny", currentServer),
+			review: by(UserInfo{Username: "system:serviceaccount:kube-system:device-taint-eviction-controller",
+				Groups: []string{"system:serviceaccounts", "system:serviceaccounts:kube-system", "system:authenticated"}},
+				deleteOf(pod(t, replicaSetPod, runningPod), nil)),
+		},
+		{
+			name:   "A pod delete by the pod-garbage-collector passes, even with podDelete: deny.",
+			engine: newEngine(t, "podDelete: deny", currentServer),
+			review: by(UserInfo{Username: "system:serviceaccount:kube-system:pod-garbage-collector"},
+				deleteOf(pod(t, replicaSetPod, runningPod), gracePeriod(0))),
+		},
+		{
 			name:   "An eviction (pods/eviction, used by drain) is left to PodDisruptionBudgets.",
 			review: eviction(deleteOf(pod(t, replicaSetPod, runningPod), nil)),
 		},

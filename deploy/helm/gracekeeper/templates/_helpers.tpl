@@ -101,7 +101,7 @@ controllers are exactly the ones that need a preStop hook. An explicit list,
 never kube-system:*, which would also exempt add-ons and CI accounts there.
 */}}
 {{- define "gracekeeper.matchConditions" -}}
-{{- $controllers := list "replicaset-controller" "deployment-controller" "statefulset-controller" "daemon-set-controller" "generic-garbage-collector" "namespace-controller" "job-controller" "cronjob-controller" "node-controller" "disruption-controller" }}
+{{- $controllers := list "replicaset-controller" "replication-controller" "deployment-controller" "statefulset-controller" "daemon-set-controller" "generic-garbage-collector" "namespace-controller" "job-controller" "cronjob-controller" "node-controller" "disruption-controller" "device-taint-eviction-controller" "pod-garbage-collector" "horizontal-pod-autoscaler" "persistent-volume-binder" "storage-version-migrator-controller" }}
 {{- $users := list "system:kube-controller-manager" "system:kube-scheduler" }}
 {{- range $controllers }}
 {{- $users = append $users (printf "system:serviceaccount:kube-system:%s" .) }}
