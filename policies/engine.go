@@ -26,6 +26,7 @@ var rules = []rule{
 	{RulePodDelete, false, checkPodDelete},
 	{RuleWorkloadDelete, false, checkWorkloadDelete},
 	{RuleScaleToZero, false, checkScaleToZero},
+	{RuleScaleDown, false, checkScaleDown},
 	{RuleRecreateStrategy, false, checkRecreateStrategy},
 	{RuleUpdateStrategy, false, checkUpdateStrategy},
 	{RuleRollingUpdate, false, checkRollingUpdate},

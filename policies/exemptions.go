@@ -66,8 +66,12 @@ func parseExempt(annotations map[string]string) (ids []RuleID, unknown []string,
 }
 
 // judged is the object whose metadata decides exemptions: the new object, or
-// on DELETE the stored one.
+// on DELETE the stored one. A subresource request (a Scale, an Eviction)
+// carries no annotations: its parent's, when read, decide.
 func (ev *evaluation) judged() runtime.Object {
+	if ev.review.SubResource != "" && ev.review.Parent != nil {
+		return ev.review.Parent
+	}
 	if ev.review.Object != nil {
 		return ev.review.Object
 	}

@@ -4,37 +4,92 @@ import (
 	"fmt"
 
 	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
-// force-delete reads the delete options' gracePeriodSeconds and the stored
-// pod's spec.nodeName, status.phase, terminationGracePeriodSeconds and
-// deletionTimestamp. A grace period of 0 kills a running pod without its
-// preStop hook or drain. The API server itself rewrites the options to 0 for
-// unscheduled and finished pods, and a pod stuck Terminating (say on a dead
-// node) must stay force-deletable, so only a live, scheduled, graceful pod is
-// protected. The kubelet's final delete comes from system:nodes, never judged.
+// force-delete reads a pod DELETE's options, or a pods/eviction CREATE's
+// deleteOptions (kubectl drain --grace-period), for gracePeriodSeconds, and
+// the stored pod's spec.nodeName, status.phase, terminationGracePeriodSeconds,
+// deletionTimestamp and preStop hooks. A grace override that does not outlast
+// the pod's longest preStop sleep (0, or --now's 1) kills the containers
+// before they drain: it is a force delete. The API server itself rewrites
+// the options to 0 for unscheduled and finished pods, and a pod stuck
+// Terminating (say on a dead node) must stay force-deletable, so only a live,
+// scheduled, graceful pod is protected; an eviction only of a Running pod.
+// The kubelet's final delete comes from system:nodes, never judged.
 func checkForceDelete(ev *evaluation) []Finding {
-	r := ev.review
-	pod, ok := r.OldObject.(*corev1.Pod)
-	if !ok || r.Operation != Delete || r.SubResource != "" || !isForce(r.DeleteOptions) {
+	pod, options, evicting := deletedPod(ev.review)
+	if pod == nil || options == nil || options.GracePeriodSeconds == nil {
 		return nil
 	}
-	graceful := pod.Spec.TerminationGracePeriodSeconds == nil || *pod.Spec.TerminationGracePeriodSeconds > 0
-	if pod.Spec.NodeName == "" || pod.DeletionTimestamp != nil || !graceful ||
-		pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed {
+	grace := *options.GracePeriodSeconds
+	own := int64(defaultGracePeriod)
+	if pod.Spec.TerminationGracePeriodSeconds != nil {
+		own = *pod.Spec.TerminationGracePeriodSeconds
+	}
+	sleep := longestPreStopSleep(&pod.Spec)
+	if grace >= own || (grace > 0 && grace > sleep) {
+		return nil // no shorter than the pod's own, or outlasts its preStop sleep
+	}
+	if pod.Spec.NodeName == "" || pod.DeletionTimestamp != nil ||
+		pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed ||
+		(evicting && pod.Status.Phase != corev1.PodRunning) {
 		return nil
 	}
 	ref := ev.ref()
+	verb := "deleting"
+	if evicting {
+		verb = "evicting"
+	}
+	message := fmt.Sprintf("%s running %s with grace period %ds kills it during its %ds preStop sleep, before it drains", verb, ref, grace, sleep)
+	switch {
+	case grace == 0 && evicting:
+		message = fmt.Sprintf("evicting running %s with grace period 0 skips its preStop hook and drain", ref)
+	case grace == 0:
+		message = fmt.Sprintf("force-deleting running %s (grace period 0) skips its preStop hook and drain", ref)
+	}
 	hint := fmt.Sprintf("Delete it gracefully with %q", "kubectl delete "+ref)
-	if owner := metav1.GetControllerOfNoCopy(pod); owner != nil {
+	if evicting {
+		hint = fmt.Sprintf("Evict it without a grace override (kubectl drain without --grace-period), so it gets its own %ds", own)
+	} else if owner := metav1.GetControllerOfNoCopy(pod); owner != nil {
 		hint = fmt.Sprintf("Use %q, or delete it gracefully with %q", "kubectl rollout restart "+restartTarget(owner, pod), "kubectl delete "+ref)
 	}
-	return []Finding{{Rule: RuleForceDelete, Action: ActionDeny, Object: ref,
-		Message: fmt.Sprintf("force-deleting running %s (grace period 0) skips its preStop hook and drain", ref),
-		Hint:    hint + ". A pod stuck Terminating can still be force-deleted"}}
+	return []Finding{{Rule: RuleForceDelete, Action: ActionDeny, Object: ref, Message: message,
+		Hint: hint + ". A pod stuck Terminating can still be force-deleted"}}
 }
 
-func isForce(o *metav1.DeleteOptions) bool {
-	return o != nil && o.GracePeriodSeconds != nil && *o.GracePeriodSeconds == 0
+// deletedPod returns the pod a request deletes and the options it deletes
+// with: a pod DELETE's stored pod, or the pod an eviction names (read by the
+// webhook into Parent) with the Eviction's deleteOptions.
+func deletedPod(r *Review) (pod *corev1.Pod, options *metav1.DeleteOptions, evicting bool) {
+	switch {
+	case r.Operation == Delete && r.SubResource == "":
+		pod, _ = r.OldObject.(*corev1.Pod)
+		return pod, r.DeleteOptions, false
+	case r.Operation == Create && r.SubResource == "eviction":
+		eviction, ok := r.Object.(*policyv1.Eviction)
+		pod, _ = r.Parent.(*corev1.Pod)
+		if !ok {
+			return nil, nil, true
+		}
+		return pod, eviction.DeleteOptions, true
+	}
+	return nil, nil, false
+}
+
+// longestPreStopSleep is the longest delay before SIGTERM that a preStop hook
+// of a regular container or a native sidecar adds, as existingSleep reads it.
+func longestPreStopSleep(spec *corev1.PodSpec) int64 {
+	var longest int64
+	for i := range spec.Containers {
+		longest = max(longest, existingSleep(&spec.Containers[i]))
+	}
+	for i := range spec.InitContainers {
+		c := &spec.InitContainers[i]
+		if c.RestartPolicy != nil && *c.RestartPolicy == corev1.ContainerRestartPolicyAlways {
+			longest = max(longest, existingSleep(c))
+		}
+	}
+	return longest
 }

@@ -3,6 +3,8 @@ package policies
 import (
 	"testing"
 
+	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
@@ -13,6 +15,13 @@ func TestForceDelete(t *testing.T) {
 		Message: "force-deleting running pod/nginx-7c5ddbdf54-x8r2f (grace period 0) skips its preStop hook and drain",
 		Hint: `Use "kubectl rollout restart deployment/nginx", or delete it gracefully with ` +
 			`"kubectl delete pod/nginx-7c5ddbdf54-x8r2f"` + stillForceable}}
+
+	const sleeps5 = `{spec: {containers: [{name: app, image: nginx:1.18, lifecycle: {preStop: {sleep: {seconds: 5}}}}]}}`
+	shortGrace := func(grace int) []Finding {
+		f := deniedReplicaSetPod[0]
+		f.Message = "deleting running pod/nginx-7c5ddbdf54-x8r2f with grace period " + itoa(int32(grace)) + "s kills it during its 5s preStop sleep, before it drains"
+		return []Finding{f}
+	}
 
 	runRuleCases(t, RuleForceDelete, []ruleCase{
 		{
@@ -69,6 +78,82 @@ func TestForceDelete(t *testing.T) {
 			review: deleteOf(pod(t, replicaSetPod, runningPod), &metav1.DeleteOptions{}),
 		},
 		{
+			name:   "kubectl delete pod --now (grace 1) of a running pod whose preStop sleeps 5s is denied (field case 07a).",
+			review: deleteOf(pod(t, replicaSetPod, runningPod, sleeps5), gracePeriod(1)),
+			want:   shortGrace(1),
+		},
+		{
+			name:   "kubectl delete pod --grace-period=3 of a running pod whose preStop sleeps 5s is denied (field case 07b).",
+			review: deleteOf(pod(t, replicaSetPod, runningPod, sleeps5), gracePeriod(3)),
+			want:   shortGrace(3),
+		},
+		{
+			name:   "A grace period equal to the preStop sleep leaves no time to drain and is denied.",
+			review: deleteOf(pod(t, replicaSetPod, runningPod, sleeps5), gracePeriod(5)),
+			want:   shortGrace(5),
+		},
+		{
+			name:   "A grace period that outlasts the preStop sleep passes force-delete (pod-delete warns).",
+			review: deleteOf(pod(t, replicaSetPod, runningPod, sleeps5), gracePeriod(6)),
+		},
+		{
+			name:   "An exec sleep preStop hook counts like the sleep action.",
+			review: deleteOf(pod(t, replicaSetPod, runningPod, `{spec: {containers: [{name: app, image: nginx:1.18, lifecycle: {preStop: {exec: {command: [sleep, "5"]}}}}]}}`), gracePeriod(2)),
+			want:   shortGrace(2),
+		},
+		{
+			name: "A native sidecar's preStop sleep counts too.",
+			review: deleteOf(pod(t, replicaSetPod, runningPod,
+				`{spec: {initContainers: [{name: proxy, image: envoy:1, restartPolicy: Always, lifecycle: {preStop: {sleep: {seconds: 5}}}}]}}`), gracePeriod(4)),
+			want: shortGrace(4),
+		},
+		{
+			name:   "A grace override no shorter than the pod's own grace period loses nothing and passes.",
+			review: deleteOf(pod(t, replicaSetPod, runningPod, sleeps5, `{spec: {terminationGracePeriodSeconds: 5}}`), gracePeriod(5)),
+		},
+		{
+			name:   "A short grace override of a pod stuck Terminating passes.",
+			review: deleteOf(pod(t, replicaSetPod, runningPod, sleeps5, `{metadata: {deletionTimestamp: "2026-11-27T05:00:00Z"}}`), gracePeriod(1)),
+		},
+		{
+			name:   "kubectl drain --grace-period=0 evicting a running pod is denied.",
+			review: evictionOf(pod(t, replicaSetPod, runningPod), gracePeriod(0)),
+			want: []Finding{{Rule: RuleForceDelete, Action: ActionDeny, Object: "pod/nginx-7c5ddbdf54-x8r2f",
+				Message: "evicting running pod/nginx-7c5ddbdf54-x8r2f with grace period 0 skips its preStop hook and drain",
+				Hint:    "Evict it without a grace override (kubectl drain without --grace-period), so it gets its own 30s" + stillForceable}},
+		},
+		{
+			name:   "An eviction with a grace override shorter than the preStop sleep is denied.",
+			review: evictionOf(pod(t, replicaSetPod, runningPod, sleeps5), gracePeriod(2)),
+			want: []Finding{{Rule: RuleForceDelete, Action: ActionDeny, Object: "pod/nginx-7c5ddbdf54-x8r2f",
+				Message: "evicting running pod/nginx-7c5ddbdf54-x8r2f with grace period 2s kills it during its 5s preStop sleep, before it drains",
+				Hint:    "Evict it without a grace override (kubectl drain without --grace-period), so it gets its own 30s" + stillForceable}},
+		},
+		{
+			name:   "An eviction with grace 0 of a scheduled pod that is not Running yet passes.",
+			review: evictionOf(pod(t, replicaSetPod, `{spec: {nodeName: node-1}, status: {phase: Pending}}`), gracePeriod(0)),
+		},
+		{
+			name:   "An eviction with grace 0 of an unscheduled pod passes.",
+			review: evictionOf(pod(t, replicaSetPod, `{status: {phase: Pending}}`), gracePeriod(0)),
+		},
+		{
+			name:   "An eviction with grace 0 of a pod already terminating passes.",
+			review: evictionOf(pod(t, replicaSetPod, runningPod, `{metadata: {deletionTimestamp: "2026-11-27T05:00:00Z"}}`), gracePeriod(0)),
+		},
+		{
+			name:   "An eviction without a grace override is left to PodDisruptionBudgets.",
+			review: evictionOf(pod(t, replicaSetPod, runningPod), nil),
+		},
+		{
+			name:   "An eviction whose pod was not read is not judged.",
+			review: evictionOf(nil, gracePeriod(0)),
+		},
+		{
+			name:   "An eviction with grace 0 of a pod annotated to exempt force-delete passes.",
+			review: evictionOf(pod(t, replicaSetPod, runningPod, `{metadata: {annotations: {gracekeeper.io/exempt: force-delete, gracekeeper.io/exempt-reason: node lost}}}`), gracePeriod(0)),
+		},
+		{
 			name:   "A pod annotated to exempt force-delete may be force-deleted.",
 			review: deleteOf(pod(t, replicaSetPod, runningPod, `{metadata: {annotations: {gracekeeper.io/exempt: force-delete, gracekeeper.io/exempt-reason: node lost}}}`), gracePeriod(0)),
 		},
@@ -99,4 +184,16 @@ func TestForceDeleteIsStableWhenEvaluatedTwice(t *testing.T) {
 			}
 		})
 	}
+}
+
+// evictionOf is `kubectl drain` evicting a pod through pods/eviction, with the
+// Eviction's deleteOptions; the pod is what the webhook read (nil: not read).
+func evictionOf(p *corev1.Pod, options *metav1.DeleteOptions) *Review {
+	r := &Review{Operation: Create, Kind: "Pod", SubResource: "eviction", Namespace: "shop", Name: "nginx-7c5ddbdf54-x8r2f", User: alice,
+		Object: &policyv1.Eviction{TypeMeta: metav1.TypeMeta{APIVersion: "policy/v1", Kind: "Eviction"},
+			ObjectMeta: metav1.ObjectMeta{Name: "nginx-7c5ddbdf54-x8r2f", Namespace: "shop"}, DeleteOptions: options}}
+	if p != nil {
+		r.Parent = p
+	}
+	return r
 }

@@ -19,6 +19,6 @@ func checkScaleToZero(ev *evaluation) []Finding {
 	ref := ev.ref()
 	return []Finding{{Rule: RuleScaleToZero, Action: ActionDeny, Object: ref, Field: "/spec/replicas",
 		Message: fmt.Sprintf("scaling %s from %d to 0 replicas stops the service", ref, before),
-		Hint: fmt.Sprintf(`To restart, use "kubectl rollout restart %s". To scale it to zero on purpose, run "kubectl annotate %s %s=%s %s=<why>", then "kubectl patch %s -p '{"spec":{"replicas":0}}'"`,
-			ref, ref, ExemptAnnotation, RuleScaleToZero, ExemptReasonAnnotation, ref)}}
+		Hint: fmt.Sprintf(`To restart, use "kubectl rollout restart %s". `, ref) +
+			exemptHint(ev, RuleScaleToZero, "scale it to zero on purpose", fmt.Sprintf(`kubectl patch %s -p '{"spec":{"replicas":0}}'`, ref))}}
 }

@@ -1,6 +1,10 @@
 package policies
 
-import "testing"
+import (
+	"testing"
+
+	"k8s.io/apimachinery/pkg/runtime"
+)
 
 func TestScaleToZero(t *testing.T) {
 	deniedFor := func(object string, from int) []Finding {
@@ -11,6 +15,24 @@ func TestScaleToZero(t *testing.T) {
 				object + ` -p '{"spec":{"replicas":0}}'"`}}
 	}
 	const zero = `{spec: {replicas: 0}}`
+	// On /scale the hint depends on whether the webhook could read the workload.
+	onScale := func(object string, from int, parentRead bool) []Finding {
+		f := deniedFor(object, from)
+		annotate := `"kubectl annotate ` + object + ` gracekeeper.io/exempt=scale-to-zero gracekeeper.io/exempt-reason=<why>"`
+		f[0].Hint = `To restart, use "kubectl rollout restart ` + object + `". To scale it to zero on purpose, run ` + annotate
+		if parentRead {
+			f[0].Hint += ", then scale again"
+		} else {
+			f[0].Hint += " unless " + object + ` has it, then "kubectl patch ` + object + ` -p '{"spec":{"replicas":0}}'": ` +
+				"a Scale carries no annotations and gracekeeper could not read " + object + "'s"
+		}
+		return f
+	}
+	withParent := func(r *Review, parent runtime.Object) *Review {
+		r.Parent = parent
+		return r
+	}
+	const exemptScaleToZero = `{metadata: {annotations: {gracekeeper.io/exempt: scale-to-zero, gracekeeper.io/exempt-reason: nightly stop}}}`
 
 	runRuleCases(t, RuleScaleToZero, []ruleCase{
 		{
@@ -19,14 +41,24 @@ func TestScaleToZero(t *testing.T) {
 			want:   deniedFor("deployment/nginx", 3),
 		},
 		{
-			name:   "kubectl scale, a Scale sent to deployments/scale, from 3 to 0 is denied.",
+			name:   "kubectl scale, a Scale sent to deployments/scale, from 3 to 0 is denied; unread, the hint says to patch the object.",
 			review: scaleUpdate("Deployment", "nginx", 3, 0),
-			want:   deniedFor("deployment/nginx", 3),
+			want:   onScale("deployment/nginx", 3, false),
 		},
 		{
 			name:   "A Scale sent to statefulsets/scale from 2 to 0 is denied.",
 			review: scaleUpdate("StatefulSet", "db", 2, 0),
-			want:   deniedFor("statefulset/db", 2),
+			want:   onScale("statefulset/db", 2, false),
+		},
+		{
+			name:   "kubectl scale to 0 of a Deployment read without the annotation is denied; the hint says annotate, then scale again.",
+			review: withParent(scaleUpdate("Deployment", "nginx", 3, 0), deployment(t)),
+			want:   onScale("deployment/nginx", 3, true),
+		},
+		{
+			// Issue 10 item 8: the exemption loop. The annotation on the workload, read by the webhook, is honoured.
+			name:   "kubectl scale to 0 of a Deployment annotated to exempt scale-to-zero passes.",
+			review: withParent(scaleUpdate("Deployment", "nginx", 3, 0), deployment(t, exemptScaleToZero)),
 		},
 		{
 			name:   "A StatefulSet UPDATE to 0 replicas is denied.",

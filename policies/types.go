@@ -24,6 +24,7 @@ const (
 	RuleRevisionHistory        RuleID = v1alpha1.RuleRevisionHistory
 	RuleUpdateStrategy         RuleID = v1alpha1.RuleUpdateStrategy
 	RuleScaleToZero            RuleID = v1alpha1.RuleScaleToZero
+	RuleScaleDown              RuleID = v1alpha1.RuleScaleDown
 	RuleWorkloadDelete         RuleID = v1alpha1.RuleWorkloadDelete
 	RulePodDelete              RuleID = v1alpha1.RulePodDelete
 	RuleForceDelete            RuleID = v1alpha1.RuleForceDelete
@@ -84,8 +85,13 @@ type Review struct {
 	Object        runtime.Object
 	OldObject     runtime.Object
 	DeleteOptions *metav1.DeleteOptions
-	User          UserInfo
-	DryRun        bool
+	// Parent is the object a subresource request addresses (the Pod of an
+	// eviction, the workload of a /scale), which the request does not carry.
+	// The webhook reads it from the API only when NeedsParent says the answer
+	// depends on it; nil when not read.
+	Parent runtime.Object
+	User   UserInfo
+	DryRun bool
 }
 
 // UserInfo is the requester, as the API server authenticated it.

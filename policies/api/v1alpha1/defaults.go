@@ -26,6 +26,7 @@ func SetDefaults(c *Configuration) {
 	defaultString(&c.RevisionHistory.Action, MutationPatch)
 	defaultString(&c.WorkloadDelete, GuardDeny)
 	defaultString(&c.PodDelete, GuardWarn)
+	defaultString(&c.ScaleDown, GuardWarn)
 }
 
 func defaultInt(field **int32, value int32) {

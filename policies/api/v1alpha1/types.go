@@ -25,6 +25,9 @@ type Configuration struct {
 	RevisionHistory RevisionHistory `json:"revisionHistory"`
 	WorkloadDelete  GuardAction     `json:"workloadDelete,omitempty"`
 	PodDelete       GuardAction     `json:"podDelete,omitempty"`
+	// ScaleDown is what one write that takes a serving workload down by more
+	// than half of its replicas gets (warn, or deny in enforce mode).
+	ScaleDown GuardAction `json:"scaleDown,omitempty"`
 	// ServerVersion overrides the API server version found by discovery, e.g. "1.32".
 	// It decides the preStop action when preStop.action is auto.
 	ServerVersion string      `json:"serverVersion,omitempty"`

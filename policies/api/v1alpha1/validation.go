@@ -22,6 +22,7 @@ const (
 	RuleRevisionHistory        = "revision-history"
 	RuleUpdateStrategy         = "update-strategy"
 	RuleScaleToZero            = "scale-to-zero"
+	RuleScaleDown              = "scale-down"
 	RuleWorkloadDelete         = "workload-delete"
 	RulePodDelete              = "pod-delete"
 	RuleForceDelete            = "force-delete"
@@ -35,7 +36,7 @@ const (
 // start-up that its registry has a rule for each and no other.
 var RuleIDs = []string{
 	RulePreStopHook, RuleTerminationGracePeriod, RuleRollingUpdate, RuleRecreateStrategy,
-	RuleRevisionHistory, RuleUpdateStrategy, RuleScaleToZero, RuleWorkloadDelete,
+	RuleRevisionHistory, RuleUpdateStrategy, RuleScaleToZero, RuleScaleDown, RuleWorkloadDelete,
 	RulePodDelete, RuleForceDelete, RuleReadinessProbe, RuleModeLabel,
 }
 
@@ -75,6 +76,7 @@ func Validate(c *Configuration) field.ErrorList {
 
 	errs = append(errs, validateEnum(field.NewPath("workloadDelete"), c.WorkloadDelete, GuardDeny, GuardWarn)...)
 	errs = append(errs, validateEnum(field.NewPath("podDelete"), c.PodDelete, GuardDeny, GuardWarn)...)
+	errs = append(errs, validateEnum(field.NewPath("scaleDown"), c.ScaleDown, GuardWarn, GuardDeny)...)
 
 	if c.ServerVersion != "" {
 		if _, err := version.ParseGeneric(c.ServerVersion); err != nil {

@@ -1,0 +1,136 @@
+package policies
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+
+	"github.com/gracekeeper/gracekeeper/policies/api/v1alpha1"
+)
+
+// lastAppliedAnnotation is where client-side `kubectl apply` keeps the
+// manifest it applied last, to compute the next three-way merge.
+const lastAppliedAnnotation = "kubectl.kubernetes.io/last-applied-configuration"
+
+// scale-down reads spec.replicas of a Deployment or StatefulSet, and of the
+// Scale sent to their /scale subresource, on UPDATE together with the stored
+// value; and, to name the cause, kubectl's last-applied-configuration
+// annotation and the managedFields of both objects. One write that stops more
+// than half of a workload's pods at once leaves the rest to carry the load
+// (to zero is scale-to-zero's). The usual cause is a manifest that dropped
+// spec.replicas for an autoscaler: the API server then defaults it to 1.
+func checkScaleDown(ev *evaluation) []Finding {
+	r := ev.review
+	if r.Operation != Update || (r.Kind != "Deployment" && r.Kind != "StatefulSet") {
+		return nil
+	}
+	now, ok := specReplicas(r.Object)
+	before, okOld := specReplicas(r.OldObject)
+	if !ok || !okOld || now == 0 || 2*now >= before {
+		return nil
+	}
+	ref := ev.ref()
+	f := Finding{Rule: RuleScaleDown, Action: ActionWarn, Object: ref,
+		Message: fmt.Sprintf("scaling %s from %d to %d replicas stops %d pods at once", ref, before, now, before-now)}
+	// Kept short: a warning past 240 characters is cut.
+	switch droppedReplicas(r.OldObject, r.Object) {
+	case clientSideApply:
+		f.Message += ": apply dropped spec.replicas (default 1); for an HPA, first remove it with kubectl apply edit-last-applied"
+	case serverSideApply:
+		f.Message += ": apply dropped spec.replicas (default 1); for an HPA, first apply it alone under another --field-manager"
+	}
+	if ev.cfg.ScaleDown == v1alpha1.GuardDeny {
+		f.Action = ActionDeny
+		f.Hint = "Scale down in steps of at most half. " + exemptHint(ev, RuleScaleDown, "scale it down at once on purpose",
+			fmt.Sprintf(`kubectl patch %s -p '{"spec":{"replicas":%d}}'`, ref, now))
+	}
+	return []Finding{f}
+}
+
+// How spec.replicas left an applied manifest.
+const (
+	clientSideApply = "client-side apply"
+	serverSideApply = "server-side apply"
+)
+
+// droppedReplicas tells whether an UPDATE lost spec.replicas because the
+// applied manifest no longer has it: kubectl's last applied configuration
+// had it before and lacks it now, or a server-side apply manager owned it
+// before and no longer does. "" for any other write.
+func droppedReplicas(old, obj runtime.Object) string {
+	oldMeta, err1 := meta.Accessor(old)
+	newMeta, err2 := meta.Accessor(obj)
+	if err1 != nil || err2 != nil {
+		return "" // a Scale: kubectl scale names its count
+	}
+	if was, ok := appliedReplicas(oldMeta.GetAnnotations()); ok && was {
+		if now, ok := appliedReplicas(newMeta.GetAnnotations()); ok && !now {
+			return clientSideApply
+		}
+	}
+	owned := appliers(newMeta.GetManagedFields())
+	for manager, ownedReplicas := range appliers(oldMeta.GetManagedFields()) {
+		if stillOwned, applied := owned[manager]; ownedReplicas && applied && !stillOwned {
+			return serverSideApply
+		}
+	}
+	return ""
+}
+
+// appliedReplicas reports whether kubectl's last applied configuration sets
+// spec.replicas; ok is false without a readable annotation.
+func appliedReplicas(annotations map[string]string) (has, ok bool) {
+	raw, found := annotations[lastAppliedAnnotation]
+	if !found {
+		return false, false
+	}
+	var applied struct {
+		Spec map[string]json.RawMessage `json:"spec"`
+	}
+	if json.Unmarshal([]byte(raw), &applied) != nil {
+		return false, false
+	}
+	_, has = applied.Spec["replicas"]
+	return has, true
+}
+
+// appliers maps each server-side apply manager to whether it owns spec.replicas.
+func appliers(entries []metav1.ManagedFieldsEntry) map[string]bool {
+	m := map[string]bool{}
+	for _, e := range entries {
+		if e.Operation != metav1.ManagedFieldsOperationApply || e.Subresource != "" {
+			continue
+		}
+		var fields struct {
+			Spec map[string]json.RawMessage `json:"f:spec"`
+		}
+		if e.FieldsV1 != nil && json.Unmarshal(e.FieldsV1.Raw, &fields) == nil {
+			_, owns := fields.Spec["f:replicas"]
+			m[e.Manager] = m[e.Manager] || owns
+		} else {
+			m[e.Manager] = m[e.Manager] || false
+		}
+	}
+	return m
+}
+
+// exemptHint says how to do on purpose what a guard denies on the reviewed
+// object: annotate it with the exemption, then write again. A Scale carries
+// no annotations, so on /scale the workload's own (Review.Parent, read by the
+// webhook) decide; when they could not be read, only a write to the object
+// itself is sure to see the exemption, and the hint says so.
+func exemptHint(ev *evaluation, id RuleID, purpose, write string) string {
+	ref := ev.ref()
+	annotate := fmt.Sprintf(`"kubectl annotate %s %s=%s %s=<why>"`, ref, ExemptAnnotation, id, ExemptReasonAnnotation)
+	switch {
+	case ev.review.SubResource == "scale" && ev.review.Parent != nil:
+		return fmt.Sprintf("To %s, run %s, then scale again", purpose, annotate)
+	case ev.review.SubResource == "scale":
+		return fmt.Sprintf(`To %s, run %s unless %s has it, then "%s": a Scale carries no annotations and gracekeeper could not read %s's`,
+			purpose, annotate, ref, write, ref)
+	}
+	return fmt.Sprintf(`To %s, run %s, then "%s"`, purpose, annotate, write)
+}

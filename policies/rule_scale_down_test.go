@@ -1,0 +1,116 @@
+package policies
+
+import (
+	"testing"
+
+	"k8s.io/apimachinery/pkg/runtime"
+)
+
+func TestScaleDown(t *testing.T) {
+	warned := func(object string, from, to int32, cause string) []Finding {
+		return []Finding{{Rule: RuleScaleDown, Action: ActionWarn, Object: object,
+			Message: "scaling " + object + " from " + itoa(from) + " to " + itoa(to) + " replicas stops " + itoa(from-to) + " pods at once" + cause}}
+	}
+	const (
+		clientSide = ": apply dropped spec.replicas (default 1); for an HPA, first remove it with kubectl apply edit-last-applied"
+		serverSide = ": apply dropped spec.replicas (default 1); for an HPA, first apply it alone under another --field-manager"
+	)
+	// lastApplied is kubectl's annotation after a client-side apply, with or without replicas.
+	lastApplied := func(replicas bool) string {
+		spec := `{"selector":{"matchLabels":{"app":"nginx"}}}`
+		if replicas {
+			spec = `{"replicas":6,"selector":{"matchLabels":{"app":"nginx"}}}`
+		}
+		return `{metadata: {annotations: {kubectl.kubernetes.io/last-applied-configuration: '{"apiVersion":"apps/v1","kind":"Deployment","spec":` + spec + `}'}}}`
+	}
+	// applied is a server-side apply manager's entry, owning replicas or not.
+	applied := func(manager string, replicas bool) string {
+		fields := `{"f:spec":{"f:selector":{}}}`
+		if replicas {
+			fields = `{"f:spec":{"f:replicas":{},"f:selector":{}}}`
+		}
+		return `{metadata: {managedFields: [{manager: ` + manager + `, operation: Apply, apiVersion: apps/v1, fieldsType: FieldsV1, fieldsV1: ` + fields + `}]}}`
+	}
+	const six, one = `{spec: {replicas: 6}}`, `{spec: {replicas: 1}}`
+	deny := newEngine(t, "scaleDown: deny", currentServer)
+
+	runRuleCases(t, RuleScaleDown, []ruleCase{
+		{
+			name:   "A Deployment UPDATE from 6 to 2 replicas is warned about.",
+			review: update(deployment(t, six), deployment(t, `{spec: {replicas: 2}}`)),
+			want:   warned("deployment/nginx", 6, 2, ""),
+		},
+		{
+			name:   "A client-side apply that dropped spec.replicas names the cause (field case 22).",
+			review: update(deployment(t, six, lastApplied(true)), deployment(t, one, lastApplied(false))),
+			want:   warned("deployment/nginx", 6, 1, clientSide),
+		},
+		{
+			name:   "A server-side apply whose manager no longer owns spec.replicas names the cause.",
+			review: update(deployment(t, six, applied("kubectl", true)), deployment(t, one, applied("kubectl", false))),
+			want:   warned("deployment/nginx", 6, 1, serverSide),
+		},
+		{
+			name:   "A client-side apply that sets a lower count itself is warned about without a cause.",
+			review: update(deployment(t, six, lastApplied(true)), deployment(t, one, lastApplied(true))),
+			want:   warned("deployment/nginx", 6, 1, ""),
+		},
+		{
+			name:   "Another manager's server-side apply is not taken for the one that dropped replicas.",
+			review: update(deployment(t, six, applied("argocd", true)), deployment(t, one, applied("kubectl", false))),
+			want:   warned("deployment/nginx", 6, 1, ""),
+		},
+		{
+			name:   "kubectl scale of a StatefulSet from 5 to 2 is warned about.",
+			review: scaleUpdate("StatefulSet", "db", 5, 2),
+			want:   warned("statefulset/db", 5, 2, ""),
+		},
+		{
+			name:   "Scaling down by exactly half passes: half the pods still serve.",
+			review: scaleUpdate("Deployment", "nginx", 6, 3),
+		},
+		{
+			name:   "Scaling from 2 to 1 passes.",
+			review: scaleUpdate("Deployment", "nginx", 2, 1),
+		},
+		{
+			name:   "Scaling to 0 is scale-to-zero's, not scale-down's.",
+			review: scaleUpdate("Deployment", "nginx", 6, 0),
+		},
+		{
+			name:   "Scaling up passes.",
+			review: update(deployment(t, one), deployment(t, six)),
+		},
+		{
+			name:   "The horizontal-pod-autoscaler scaling down is a system actor's job and passes.",
+			review: by(UserInfo{Username: "system:serviceaccount:kube-system:horizontal-pod-autoscaler"}, scaleUpdate("Deployment", "nginx", 6, 1)),
+		},
+		{
+			name:   "With scaleDown: deny, the scale-down is denied, naming steps and the exemption.",
+			engine: deny,
+			review: update(deployment(t, six), deployment(t, one)),
+			want: []Finding{{Rule: RuleScaleDown, Action: ActionDeny, Object: "deployment/nginx",
+				Message: "scaling deployment/nginx from 6 to 1 replicas stops 5 pods at once",
+				Hint: `Scale down in steps of at most half. To scale it down at once on purpose, run "kubectl annotate deployment/nginx ` +
+					`gracekeeper.io/exempt=scale-down gracekeeper.io/exempt-reason=<why>", then "kubectl patch deployment/nginx -p '{"spec":{"replicas":1}}'"`}},
+		},
+		{
+			name:   "With scaleDown: deny, kubectl scale of a Deployment annotated to exempt scale-down passes once the webhook read it.",
+			engine: deny,
+			review: func() *Review {
+				r := scaleUpdate("Deployment", "nginx", 6, 1)
+				r.Parent = runtime.Object(deployment(t, `{metadata: {annotations: {gracekeeper.io/exempt: scale-down, gracekeeper.io/exempt-reason: load test over}}}`))
+				return r
+			}(),
+		},
+	})
+}
+
+func TestScaleDownInAuditModeWouldDeny(t *testing.T) {
+	engine := newEngine(t, "scaleDown: deny", currentServer)
+	r := scaleUpdate("Deployment", "nginx", 6, 1)
+	d := Decide(Validating, ModeAudit, r, engine.Evaluate(r))
+	if !d.Allowed || len(d.Warnings) != 1 || d.Warnings[0] != "gracekeeper [audit] scale-down: would deny: scaling deployment/nginx from 6 to 1 replicas stops 5 pods at once" {
+		t.Errorf("audit answer %+v, want allowed with one would-deny warning", d)
+	}
+}
