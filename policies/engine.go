@@ -166,6 +166,10 @@ func (e *Engine) Evaluate(r *Review) []Finding {
 		}
 	}
 	keep(ev.objectExemptions())
+	// A force-replace is not what a CD tool is exempted for: see forceReplaced.
+	if forceReplaced(r) {
+		delete(ev.userExempt, RuleWorkloadDelete)
+	}
 	for _, rl := range rules {
 		if ev.userExempt[rl.id] || (!rl.pod && ev.objectExempt[rl.id]) {
 			continue

@@ -2,6 +2,7 @@ package policies
 
 import (
 	"fmt"
+	"strings"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -9,10 +10,12 @@ import (
 )
 
 // workload-delete reads, on DELETE, the stored Deployment's or StatefulSet's
-// spec.replicas, a DaemonSet's status.desiredNumberScheduled, and the delete
-// options' propagationPolicy. Deleting a running workload to recreate it
-// (delete -f then apply -f, replace --force) stops every pod. An Orphan delete
-// keeps the pods running and is how immutable fields are changed, so it passes.
+// spec.replicas, a DaemonSet's status.desiredNumberScheduled, the delete
+// options' propagationPolicy, and Argo CD's sync-options annotation. Deleting a
+// running workload to recreate it (delete -f then apply -f, replace --force)
+// stops every pod. An Orphan delete keeps the pods running and is how
+// immutable fields are changed, so it passes. A CD tool exempted from this
+// rule to prune is not exempted from force-replacing (see forceReplaced).
 func checkWorkloadDelete(ev *evaluation) []Finding {
 	r := ev.review
 	if r.Operation != Delete || r.SubResource != "" {
@@ -31,6 +34,11 @@ func checkWorkloadDelete(ev *evaluation) []Finding {
 		Message: fmt.Sprintf("deleting %s stops %s", ref, allPods(running)),
 		Hint: fmt.Sprintf(`To restart or update it, use "kubectl rollout restart %s" or "kubectl apply". To decommission it, run "kubectl annotate %s %s=%s %s=<why>", then delete it`,
 			ref, ref, ExemptAnnotation, RuleWorkloadDelete, ExemptReasonAnnotation)}
+	if forceReplaced(r) {
+		f.Message += fmt.Sprintf(": its %s has Force=true, so Argo CD deletes and recreates it", argoSyncOptionsAnnotation)
+		f.Hint = fmt.Sprintf(`Remove Force=true from %s (Replace=true alone replaces it in place; ServerSideApply=true syncs objects too big to apply). To decommission it, run "kubectl annotate %s %s=%s %s=<why>", then delete it`,
+			argoSyncOptionsAnnotation, ref, ExemptAnnotation, RuleWorkloadDelete, ExemptReasonAnnotation)
+	}
 	if ev.cfg.WorkloadDelete == v1alpha1.GuardWarn {
 		f.Action, f.Message, f.Hint = ActionWarn, f.Message+fmt.Sprintf(`; to restart, use "kubectl rollout restart %s"`, ref), ""
 	}
@@ -45,4 +53,26 @@ func isOrphan(o *metav1.DeleteOptions) bool {
 		return *o.PropagationPolicy == metav1.DeletePropagationOrphan
 	}
 	return o.OrphanDependents != nil && *o.OrphanDependents // still sent by old clients
+}
+
+// argoSyncOptionsAnnotation holds Argo CD's per-resource sync options.
+const argoSyncOptionsAnnotation = "argocd.argoproj.io/sync-options"
+
+// forceReplaced reports whether the deleted object asks Argo CD to delete
+// and recreate it on sync: Force=true, with Replace=true (kubectl replace
+// --force, on every sync) or without (kubectl apply --force, when an apply
+// fails). Such a DELETE from the CD tool is a restart, not a prune, so a
+// requester exemption of workload-delete does not cover it; only the
+// object's own exemption annotation does. Options set on the Application
+// rather than the object cannot be seen here.
+func forceReplaced(r *Review) bool {
+	if r.Operation != Delete {
+		return false
+	}
+	for _, option := range strings.Split(annotationsOf(r.OldObject)[argoSyncOptionsAnnotation], ",") {
+		if strings.EqualFold(strings.ReplaceAll(option, " ", ""), "Force=true") {
+			return true
+		}
+	}
+	return false
 }

@@ -17,7 +17,44 @@ func TestWorkloadDelete(t *testing.T) {
 	orphanDependents := true
 	keepDependents := false
 
+	argocd := UserInfo{Username: "system:serviceaccount:argocd:argocd-application-controller",
+		Groups: []string{"system:serviceaccounts", "system:serviceaccounts:argocd", "system:authenticated"}}
+	// The install docs' recipe: exempt Argo CD from workload-delete so it can prune.
+	pruning := newEngine(t, "exemptions: [{rules: [workload-delete], serviceAccounts: [argocd/argocd-application-controller]}]", currentServer)
+	const forceReplace = `{metadata: {annotations: {argocd.argoproj.io/sync-options: "Replace=true,Force=true"}}, spec: {replicas: 6}}`
+	forceReplaceDenied := []Finding{{Rule: RuleWorkloadDelete, Action: ActionDeny, Object: "deployment/nginx",
+		Message: "deleting deployment/nginx stops all 6 of its pods: its argocd.argoproj.io/sync-options has Force=true, so Argo CD deletes and recreates it",
+		Hint: "Remove Force=true from argocd.argoproj.io/sync-options (Replace=true alone replaces it in place; ServerSideApply=true syncs objects too big to apply). " +
+			`To decommission it, run "kubectl annotate deployment/nginx gracekeeper.io/exempt=workload-delete gracekeeper.io/exempt-reason=<why>", then delete it`}}
+
 	runRuleCases(t, RuleWorkloadDelete, []ruleCase{
+		{
+			name:   "Argo CD exempted to prune may delete a serving Deployment removed from Git.",
+			engine: pruning,
+			review: by(argocd, deleteOf(deployment(t), propagation(metav1.DeletePropagationForeground))),
+		},
+		{
+			name:   "Argo CD exempted to prune may not force-replace a serving Deployment annotated Replace=true,Force=true (field case 12).",
+			engine: pruning,
+			review: by(argocd, deleteOf(deployment(t, forceReplace), propagation(metav1.DeletePropagationBackground))),
+			want:   forceReplaceDenied,
+		},
+		{
+			name:   "Force=true alone (kubectl apply --force recreates on a failed apply) is a force-replace too.",
+			engine: pruning,
+			review: by(argocd, deleteOf(deployment(t, `{metadata: {annotations: {argocd.argoproj.io/sync-options: "Force=true, Validate=false"}}, spec: {replicas: 6}}`), nil)),
+			want:   forceReplaceDenied,
+		},
+		{
+			name:   "Replace=true without Force replaces in place: Argo CD's delete of it is a prune.",
+			engine: pruning,
+			review: by(argocd, deleteOf(deployment(t, `{metadata: {annotations: {argocd.argoproj.io/sync-options: "Replace=true"}}}`), nil)),
+		},
+		{
+			name:   "A force-replace annotated to exempt workload-delete passes: the object's own exemption is deliberate.",
+			engine: pruning,
+			review: by(argocd, deleteOf(deployment(t, forceReplace, `{metadata: {annotations: {gracekeeper.io/exempt: workload-delete, gracekeeper.io/exempt-reason: decommissioned}}}`), nil)),
+		},
 		{
 			name:   "Deleting a Deployment with 3 replicas is denied, naming rollout restart and the annotate-then-delete two-step.",
 			review: deleteOf(deployment(t), nil),
