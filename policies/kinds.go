@@ -9,6 +9,7 @@ import (
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -27,6 +28,9 @@ type Kind struct {
 	// Scale says whether the webhook judges the scale subresource (kubectl
 	// scale), whose requests carry an autoscaling/v1 Scale, never the object.
 	Scale bool
+	// Evict says whether the webhook judges the eviction subresource (kubectl
+	// drain), whose requests carry a policy/v1 Eviction naming the object.
+	Evict bool
 	// Route names the webhook paths the configurations send the kind to.
 	Route Route
 
@@ -60,10 +64,13 @@ const (
 // ScaleGVK is the kind of the objects a scale subresource request carries.
 var ScaleGVK = autoscalingv1.SchemeGroupVersion.WithKind("Scale")
 
+// EvictionGVK is the kind of the objects an eviction subresource request carries.
+var EvictionGVK = policyv1.SchemeGroupVersion.WithKind("Eviction")
+
 // kinds is the table of the kinds the engine reads.
 var kinds = []Kind{
 	{
-		GVK: corev1.SchemeGroupVersion.WithKind("Pod"), Resource: "pods", Route: RouteWorkloads,
+		GVK: corev1.SchemeGroupVersion.WithKind("Pod"), Resource: "pods", Evict: true, Route: RouteWorkloads,
 		new: func() runtime.Object { return &corev1.Pod{} },
 	},
 	{
@@ -165,8 +172,8 @@ func kindOf(obj runtime.Object) *Kind {
 // ErrUnknownKind is returned by Decode for a kind the engine does not read.
 var ErrUnknownKind = errors.New("gracekeeper reads no objects of this kind")
 
-// Decode decodes one JSON object of a kind in the table, or an autoscaling/v1
-// Scale, the way the API server does: field names are case-sensitive, fields
+// Decode decodes one JSON object of a kind in the table, an autoscaling/v1
+// Scale or a policy/v1 Eviction, the way the API server does: field names are case-sensitive, fields
 // the compiled k8s.io/api does not know are ignored, and integers keep their
 // precision. An object naming another kind is refused rather than read as gvk
 // (a typed decoder would turn a Scale into an empty Deployment); one naming
@@ -178,6 +185,8 @@ func Decode(gvk schema.GroupVersionKind, data []byte) (runtime.Object, error) {
 		obj = k.new()
 	case gvk == ScaleGVK:
 		obj = &autoscalingv1.Scale{}
+	case gvk == EvictionGVK:
+		obj = &policyv1.Eviction{}
 	default:
 		return nil, fmt.Errorf("%w: %s", ErrUnknownKind, FormatGVK(gvk))
 	}

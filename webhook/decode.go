@@ -28,7 +28,7 @@ type target struct {
 
 // targetsOf lists the resources the paths of a route judge, from the
 // engine's table of kinds. A scale subresource carries an autoscaling/v1
-// Scale, never the parent object.
+// Scale, never the parent object; an eviction a policy/v1 Eviction.
 func targetsOf(route policies.Route) map[resource]target {
 	targets := map[resource]target{}
 	for _, k := range policies.Kinds() {
@@ -38,6 +38,9 @@ func targetsOf(route policies.Route) map[resource]target {
 		targets[resource{k.GVK.Group, k.Resource, ""}] = target{k, k.GVK}
 		if k.Scale {
 			targets[resource{k.GVK.Group, k.Resource, "scale"}] = target{k, policies.ScaleGVK}
+		}
+		if k.Evict {
+			targets[resource{k.GVK.Group, k.Resource, "eviction"}] = target{k, policies.EvictionGVK}
 		}
 	}
 	return targets

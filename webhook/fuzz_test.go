@@ -48,7 +48,7 @@ func FuzzReview(f *testing.F) {
 	}
 
 	fx := newFixture(f, "")
-	mux, err := newWebhookMux(fx.engine, fx.metrics, slog.New(slog.DiscardHandler))
+	mux, err := newWebhookMux(fx.engine, parentReader{}, fx.metrics, slog.New(slog.DiscardHandler))
 	if err != nil {
 		f.Fatal(err)
 	}

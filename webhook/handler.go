@@ -30,6 +30,7 @@ type reviewer struct {
 	mode    policies.Mode
 	targets map[resource]target
 	engine  *policies.Engine
+	parents parentReader
 	metrics *metrics
 	logger  *slog.Logger
 }
@@ -84,7 +85,12 @@ func (rv *reviewer) Review(ctx context.Context, ar model.AdmissionReview) (model
 		return nil, rv.fail(ctx, fmt.Errorf("gracekeeper cannot read %s %s: %w", policies.FormatGVK(t.object), objectName(req), err),
 			"uid", req.UID, "operation", req.Operation)
 	}
-	d := policies.Decide(rv.webhook, rv.mode, r, rv.engine.Evaluate(r))
+	findings, err := rv.evaluate(ctx, r)
+	if err != nil {
+		return nil, rv.fail(ctx, fmt.Errorf("gracekeeper cannot judge %s %s: %w", policies.FormatGVK(t.object), objectName(req), err),
+			"uid", req.UID, "operation", req.Operation)
+	}
+	d := policies.Decide(rv.webhook, rv.mode, r, findings)
 	rv.report(ctx, req, r, d)
 	return rv.respond(d)
 }

@@ -15,6 +15,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/yaml"
 
 	"github.com/gracekeeper/gracekeeper/policies"
@@ -35,6 +36,12 @@ type fixture struct {
 
 func newFixture(t testing.TB, configYAML string) *fixture {
 	t.Helper()
+	return newFixtureReading(t, configYAML, nil)
+}
+
+// newFixtureReading is a fixture whose webhook reads parents through client.
+func newFixtureReading(t testing.TB, configYAML string, client kubernetes.Interface) *fixture {
+	t.Helper()
 	cfg, err := v1alpha1.Parse([]byte(configYAML))
 	if err != nil {
 		t.Fatalf("parse configuration: %v", err)
@@ -48,7 +55,7 @@ func newFixture(t testing.TB, configYAML string) *fixture {
 		t.Fatal(err)
 	}
 	logger := slog.New(slog.NewJSONHandler(fx.logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	if fx.handler, err = newWebhookHandler(engine, fx.metrics, logger); err != nil {
+	if fx.handler, err = newWebhookHandler(engine, parentReader{client}, fx.metrics, logger); err != nil {
 		t.Fatal(err)
 	}
 	return fx
@@ -155,6 +162,7 @@ var resources = func() map[string]resourceKind {
 		m[k.Resource] = resourceKind{gvr, metav1.GroupVersionKind(k.GVK)}
 		m[k.Resource+"/scale"] = resourceKind{gvr, metav1.GroupVersionKind(policies.ScaleGVK)}
 		m[k.Resource+"/status"] = resourceKind{gvr, metav1.GroupVersionKind(k.GVK)}
+		m[k.Resource+"/eviction"] = resourceKind{gvr, metav1.GroupVersionKind(policies.EvictionGVK)}
 	}
 	return m
 }()

@@ -29,8 +29,8 @@ const (
 )
 
 // newWebhookHandler serves every webhook path, with panics recovered.
-func newWebhookHandler(engine *policies.Engine, m *metrics, logger *slog.Logger) (http.Handler, error) {
-	mux, err := newWebhookMux(engine, m, logger)
+func newWebhookHandler(engine *policies.Engine, parents parentReader, m *metrics, logger *slog.Logger) (http.Handler, error) {
+	mux, err := newWebhookMux(engine, parents, m, logger)
 	if err != nil {
 		return nil, err
 	}
@@ -39,7 +39,7 @@ func newWebhookHandler(engine *policies.Engine, m *metrics, logger *slog.Logger)
 
 // newWebhookMux routes each path to its reviewer. Only POST is routed, so
 // any other method gets a 405.
-func newWebhookMux(engine *policies.Engine, m *metrics, logger *slog.Logger) (*http.ServeMux, error) {
+func newWebhookMux(engine *policies.Engine, parents parentReader, m *metrics, logger *slog.Logger) (*http.ServeMux, error) {
 	paths := []struct {
 		path    string
 		webhook policies.Webhook
@@ -59,7 +59,7 @@ func newWebhookMux(engine *policies.Engine, m *metrics, logger *slog.Logger) (*h
 		rv := &reviewer{
 			id:      strings.ReplaceAll(strings.TrimPrefix(p.path, "/"), "/", "-"),
 			webhook: p.webhook, mode: p.mode, targets: targetsOf(p.route),
-			engine: engine, metrics: m, logger: logger,
+			engine: engine, parents: parents, metrics: m, logger: logger,
 		}
 		h, err := rv.handler()
 		if err != nil {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/gracekeeper/gracekeeper/certs"
 	"github.com/gracekeeper/gracekeeper/policies"
@@ -72,6 +73,10 @@ type Config struct {
 	// once; more reviews wait (DefaultMaxInFlightBytes). It must hold at least
 	// one maximum-size review.
 	MaxInFlightBytes int64
+	// Client reads the pod of an eviction with a grace override and the
+	// workload of a denied /scale (get only). Without one, such evictions are
+	// answered with an error and /scale exemption annotations are not seen.
+	Client kubernetes.Interface
 }
 
 func (c *Config) defaults() error {
@@ -137,7 +142,7 @@ func New(cfg Config) (*Server, error) {
 			return nil, err
 		}
 	}
-	handler, err := newWebhookHandler(cfg.Engine, m, cfg.Logger)
+	handler, err := newWebhookHandler(cfg.Engine, parentReader{cfg.Client}, m, cfg.Logger)
 	if err != nil {
 		return nil, err
 	}

@@ -14,6 +14,7 @@ import (
 
 	apiversion "k8s.io/apimachinery/pkg/version"
 	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/gracekeeper/gracekeeper/certs"
 	"github.com/gracekeeper/gracekeeper/cmd/gracekeeper/internal/cli"
@@ -40,7 +41,7 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 	listen := flags.String("listen", webhook.DefaultListen, "HTTPS address of the webhook")
 	probeListen := flags.String("probe-listen", webhook.DefaultProbeListen, "plain-HTTP address of /healthz, /readyz and /metrics")
 	configPath := flags.String("config", "", "policy configuration file (kind Configuration, gracekeeper.io/v1alpha1); empty means every default")
-	kubeconfig := flags.String("kubeconfig", "", "kubeconfig used to find the API server's version when not running in a cluster")
+	kubeconfig := flags.String("kubeconfig", "", "kubeconfig used to find the API server's version and read pods and workloads when not running in a cluster")
 	drainDelay := flags.Duration("drain-delay", 10*time.Second, "how long to keep serving after SIGTERM while readiness fails")
 	shutdownTimeout := flags.Duration("shutdown-timeout", webhook.DefaultShutdownTimeout, "how long in-flight reviews may take after the drain delay")
 	logFormat := flags.String("log-format", "json", "log format: json or text")
@@ -110,6 +111,7 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 		ShutdownTimeout:  *shutdownTimeout,
 		ClientCAs:        clientCAs,
 		MaxInFlightBytes: *maxInFlight,
+		Client:           apiClient(*kubeconfig, logger),
 	})
 	if err != nil {
 		return err
@@ -182,4 +184,22 @@ func splitList(value string) []string {
 		}
 	}
 	return items
+}
+
+// apiClient is the client the webhook reads the pod of an eviction and the
+// workload of a /scale with. Without one gracekeeper still serves, and says so.
+func apiClient(kubeconfig string, logger *slog.Logger) kubernetes.Interface {
+	restConfig, err := kubeClientConfig(kubeconfig, "").ClientConfig()
+	if err == nil {
+		// Reads come one per eviction during a drain: keep client-side
+		// throttling from eating the read's timeout.
+		restConfig.QPS, restConfig.Burst = 50, 100
+		var client kubernetes.Interface
+		if client, err = kubernetes.NewForConfig(restConfig); err == nil {
+			return client
+		}
+	}
+	logger.Warn("no API client: evictions with a grace override are answered with an error, and /scale requests do not see exemption annotations",
+		"err", err)
+	return nil
 }
