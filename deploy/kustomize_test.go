@@ -26,6 +26,8 @@ var kustomizeFile = map[string]string{
 	"Namespace":                      "namespace.yaml",
 	"ResourceQuota":                  "namespace.yaml",
 	"ServiceAccount":                 "serviceaccount.yaml",
+	"ClusterRole":                    "serviceaccount.yaml",
+	"ClusterRoleBinding":             "serviceaccount.yaml",
 	"ConfigMap":                      "configmap.yaml",
 	"Deployment":                     "deployment.yaml",
 	"Service":                        "deployment.yaml",

@@ -1,10 +1,12 @@
-// Chart tests: RBAC, none for the webhook, and the uninstall hook's narrow role.
+// Chart tests: RBAC, get on the parents of evictions and scales for the
+// webhook, and the uninstall hook's narrow role.
 
 package deploy
 
 import (
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -15,16 +17,41 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
-func TestNoRBACBeyondDiscovery(t *testing.T) {
-	// gracekeeper only reads /version, which system:discovery grants every
-	// authenticated identity; only the uninstall hook has a role.
-	for _, obj := range render(t, "gracekeeper", "") {
-		switch obj.GetKind() {
-		case "Role", "RoleBinding", "ClusterRole", "ClusterRoleBinding":
-			if !IsHook(obj) {
-				t.Errorf("%s %s grants the webhook permissions it does not need", obj.GetKind(), obj.GetName())
-			}
+func TestRBACIsGetOnTheParentsOfEvictionsAndScalesOnly(t *testing.T) {
+	// Besides /version (system:discovery, every authenticated identity), the
+	// webhook gets the pod of an eviction and the workload of a /scale; only
+	// the uninstall hook has other roles.
+	objs := render(t, "gracekeeper", "")
+	var roles, bindings []string
+	for _, obj := range objs {
+		if IsHook(obj) {
+			continue
 		}
+		switch obj.GetKind() {
+		case "Role", "RoleBinding":
+			t.Errorf("%s %s: the webhook needs no namespaced permissions", obj.GetKind(), obj.GetName())
+		case "ClusterRole":
+			roles = append(roles, obj.GetName())
+		case "ClusterRoleBinding":
+			bindings = append(bindings, obj.GetName())
+		}
+	}
+	if !slices.Equal(roles, []string{"gracekeeper-read-parents"}) || !slices.Equal(bindings, []string{"gracekeeper-read-parents"}) {
+		t.Fatalf("ClusterRoles %v and bindings %v, want only gracekeeper-read-parents", roles, bindings)
+	}
+	role := find[rbacv1.ClusterRole](t, objs, "ClusterRole", "gracekeeper-read-parents")
+	want := []rbacv1.PolicyRule{
+		{APIGroups: []string{""}, Resources: []string{"pods"}, Verbs: []string{"get"}},
+		{APIGroups: []string{"apps"}, Resources: []string{"deployments", "statefulsets", "replicasets"}, Verbs: []string{"get"}},
+	}
+	if !reflect.DeepEqual(role.Rules, want) {
+		t.Errorf("rules = %+v, want get on pods and on the scalable workloads only", role.Rules)
+	}
+	binding := find[rbacv1.ClusterRoleBinding](t, objs, "ClusterRoleBinding", "gracekeeper-read-parents")
+	deployment := find[appsv1.Deployment](t, objs, "Deployment", "gracekeeper")
+	if binding.RoleRef.Name != role.Name || len(binding.Subjects) != 1 || binding.Subjects[0].Kind != "ServiceAccount" ||
+		binding.Subjects[0].Name != deployment.Spec.Template.Spec.ServiceAccountName || binding.Subjects[0].Namespace != "gracekeeper" {
+		t.Errorf("binding %+v, want the role bound to the webhook's ServiceAccount", binding)
 	}
 }
 

@@ -157,6 +157,7 @@ func TestWebhookEntriesRouteEachModeToItsPath(t *testing.T) {
 		rule([]string{"apps"}, []string{"deployments", "statefulsets", "daemonsets"}, admissionregistrationv1.NamespacedScope, admissionregistrationv1.Create, admissionregistrationv1.Update, admissionregistrationv1.Delete),
 		rule([]string{"apps"}, []string{"deployments/scale", "statefulsets/scale"}, admissionregistrationv1.NamespacedScope, admissionregistrationv1.Update),
 		rule([]string{""}, []string{"pods"}, admissionregistrationv1.NamespacedScope, admissionregistrationv1.Delete),
+		rule([]string{""}, []string{"pods/eviction"}, admissionregistrationv1.NamespacedScope, admissionregistrationv1.Create),
 	}
 	namespaceRules := []admissionregistrationv1.RuleWithOperations{
 		rule([]string{""}, []string{"namespaces"}, admissionregistrationv1.ClusterScope, admissionregistrationv1.Create, admissionregistrationv1.Update),
@@ -202,6 +203,15 @@ func TestWebhookEntriesRouteEachModeToItsPath(t *testing.T) {
 		}
 		if !reflect.DeepEqual(w.Rules, want) {
 			t.Errorf("%s rules = %+v, want %+v", w.Name, w.Rules, want)
+		}
+		evictions := slices.ContainsFunc(w.MatchConditions, func(c admissionregistrationv1.MatchCondition) bool {
+			return c.Name == "only-evictions-with-a-grace-override" && strings.Contains(c.Expression, "object.deleteOptions.gracePeriodSeconds")
+		})
+		getsEvictions := slices.ContainsFunc(w.Rules, func(r admissionregistrationv1.RuleWithOperations) bool {
+			return slices.Contains(r.Resources, "pods/eviction")
+		})
+		if evictions != getsEvictions {
+			t.Errorf("%s: an entry gets evictions exactly when it keeps those without a grace override away (%v)", w.Name, w.MatchConditions)
 		}
 	}
 }

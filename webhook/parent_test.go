@@ -81,7 +81,7 @@ func TestParentsAreReadWhenTheAnswerDependsOnThem(t *testing.T) {
 			message: `gracekeeper.io/exempt-reason=<why>", then scale again`},
 		{name: "kubectl scale up reads nothing.", objects: []runtime.Object{plain},
 			request: request{op: admissionv1.Update, resource: "deployments/scale", object: fmt.Sprintf(scaleOfWebYAML, 4), oldObject: fmt.Sprintf(scaleOfWebYAML, 3)},
-			reads: 0, allowed: true},
+			reads:   0, allowed: true},
 		{name: "A /scale whose Deployment cannot be read keeps the denial that says what works without it.", failRead: true,
 			request: scaleToZero, reads: 1,
 			message: `a Scale carries no annotations and gracekeeper could not read deployment/web's`},
