@@ -154,10 +154,11 @@ func TestWebhookEntriesRouteEachModeToItsPath(t *testing.T) {
 		rule([]string{"apps"}, []string{"deployments", "statefulsets", "daemonsets"}, admissionregistrationv1.NamespacedScope, admissionregistrationv1.Create, admissionregistrationv1.Update),
 	}
 	guardRules := []admissionregistrationv1.RuleWithOperations{
-		rule([]string{"apps"}, []string{"deployments", "statefulsets", "daemonsets"}, admissionregistrationv1.NamespacedScope, admissionregistrationv1.Create, admissionregistrationv1.Update, admissionregistrationv1.Delete),
-		rule([]string{"apps"}, []string{"deployments/scale", "statefulsets/scale"}, admissionregistrationv1.NamespacedScope, admissionregistrationv1.Update),
+		rule([]string{"apps"}, []string{"deployments", "statefulsets", "daemonsets", "replicasets"}, admissionregistrationv1.NamespacedScope, admissionregistrationv1.Create, admissionregistrationv1.Update, admissionregistrationv1.Delete),
+		rule([]string{"apps"}, []string{"deployments/scale", "statefulsets/scale", "replicasets/scale"}, admissionregistrationv1.NamespacedScope, admissionregistrationv1.Update),
 		rule([]string{""}, []string{"pods"}, admissionregistrationv1.NamespacedScope, admissionregistrationv1.Delete),
 		rule([]string{""}, []string{"pods/eviction"}, admissionregistrationv1.NamespacedScope, admissionregistrationv1.Create),
+		rule([]string{""}, []string{"namespaces"}, admissionregistrationv1.ClusterScope, admissionregistrationv1.Delete),
 	}
 	namespaceRules := []admissionregistrationv1.RuleWithOperations{
 		rule([]string{""}, []string{"namespaces"}, admissionregistrationv1.ClusterScope, admissionregistrationv1.Create, admissionregistrationv1.Update),

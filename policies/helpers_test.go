@@ -114,6 +114,24 @@ spec:
 status:
   desiredNumberScheduled: 4
 `
+	baseReplicaSet = `
+apiVersion: apps/v1
+kind: ReplicaSet
+metadata:
+  name: nginx-7c5ddbdf54
+  namespace: shop
+  labels: {app: nginx, pod-template-hash: 7c5ddbdf54}
+spec:
+  replicas: 3
+  selector:
+    matchLabels: {app: nginx, pod-template-hash: 7c5ddbdf54}
+  template:
+    metadata:
+      labels: {app: nginx, pod-template-hash: 7c5ddbdf54}
+    spec:
+      containers:
+      - {name: nginx, image: nginx:1.18}
+`
 	baseNamespace = `
 apiVersion: v1
 kind: Namespace
@@ -179,6 +197,11 @@ func statefulSet(t testing.TB, overlays ...string) *appsv1.StatefulSet {
 
 func daemonSet(t testing.TB, overlays ...string) *appsv1.DaemonSet {
 	return decodeAs[*appsv1.DaemonSet](t, manifest(t, baseDaemonSet, overlays...))
+}
+
+// replicaSet is the ReplicaSet of the seed Deployment, orphaned or bare.
+func replicaSet(t testing.TB, overlays ...string) *appsv1.ReplicaSet {
+	return decodeAs[*appsv1.ReplicaSet](t, manifest(t, baseReplicaSet, overlays...))
 }
 
 func namespace(t testing.TB, overlays ...string) *corev1.Namespace {

@@ -31,8 +31,8 @@ type Kind struct {
 	// Evict says whether the webhook judges the eviction subresource (kubectl
 	// drain), whose requests carry a policy/v1 Eviction naming the object.
 	Evict bool
-	// Route names the webhook paths the configurations send the kind to.
-	Route Route
+	// Routes name the webhook paths the configurations send the kind to.
+	Routes []Route
 
 	new func() runtime.Object
 	// template is the pod template, at templatePath; nil for a kind without one.
@@ -49,17 +49,19 @@ type Kind struct {
 	onDelete func(runtime.Object) bool
 }
 
-// Route says which webhook paths judge a kind.
+// Route says which webhook paths judge a kind. A kind with no route is read
+// only by `gracekeeper check` and `gracekeeper audit`.
 type Route string
 
 const (
-	// RouteNone: read only by `gracekeeper check` and `gracekeeper audit`.
-	RouteNone Route = ""
 	// RouteWorkloads: /mutate/{mode} and /validate/{mode}.
 	RouteWorkloads Route = "workloads"
 	// RouteNamespaces: /validate/namespaces.
 	RouteNamespaces Route = "namespaces"
 )
+
+// workloads is the route of the kinds the mode paths judge.
+var workloads = []Route{RouteWorkloads}
 
 // ScaleGVK is the kind of the objects a scale subresource request carries.
 var ScaleGVK = autoscalingv1.SchemeGroupVersion.WithKind("Scale")
@@ -70,15 +72,17 @@ var EvictionGVK = policyv1.SchemeGroupVersion.WithKind("Eviction")
 // kinds is the table of the kinds the engine reads.
 var kinds = []Kind{
 	{
-		GVK: corev1.SchemeGroupVersion.WithKind("Pod"), Resource: "pods", Evict: true, Route: RouteWorkloads,
+		GVK: corev1.SchemeGroupVersion.WithKind("Pod"), Resource: "pods", Evict: true, Routes: workloads,
 		new: func() runtime.Object { return &corev1.Pod{} },
 	},
 	{
-		GVK: corev1.SchemeGroupVersion.WithKind("Namespace"), Resource: "namespaces", Route: RouteNamespaces,
+		// The mode-label check on /validate/namespaces; the mode paths judge
+		// a namespace's DELETE, which deletes every workload in it.
+		GVK: corev1.SchemeGroupVersion.WithKind("Namespace"), Resource: "namespaces", Routes: []Route{RouteNamespaces, RouteWorkloads},
 		new: func() runtime.Object { return &corev1.Namespace{} },
 	},
 	{
-		GVK: appsv1.SchemeGroupVersion.WithKind("Deployment"), Resource: "deployments", Scale: true, Route: RouteWorkloads,
+		GVK: appsv1.SchemeGroupVersion.WithKind("Deployment"), Resource: "deployments", Scale: true, Routes: workloads,
 		new:                  func() runtime.Object { return &appsv1.Deployment{} },
 		template:             field(func(o *appsv1.Deployment) *corev1.PodTemplateSpec { return &o.Spec.Template }),
 		templatePath:         "/spec/template",
@@ -87,7 +91,7 @@ var kinds = []Kind{
 		revisionHistoryLimit: field(func(o *appsv1.Deployment) *int32 { return o.Spec.RevisionHistoryLimit }),
 	},
 	{
-		GVK: appsv1.SchemeGroupVersion.WithKind("StatefulSet"), Resource: "statefulsets", Scale: true, Route: RouteWorkloads,
+		GVK: appsv1.SchemeGroupVersion.WithKind("StatefulSet"), Resource: "statefulsets", Scale: true, Routes: workloads,
 		new:                  func() runtime.Object { return &appsv1.StatefulSet{} },
 		template:             field(func(o *appsv1.StatefulSet) *corev1.PodTemplateSpec { return &o.Spec.Template }),
 		templatePath:         "/spec/template",
@@ -99,7 +103,7 @@ var kinds = []Kind{
 		}),
 	},
 	{
-		GVK: appsv1.SchemeGroupVersion.WithKind("DaemonSet"), Resource: "daemonsets", Route: RouteWorkloads,
+		GVK: appsv1.SchemeGroupVersion.WithKind("DaemonSet"), Resource: "daemonsets", Routes: workloads,
 		new:                  func() runtime.Object { return &appsv1.DaemonSet{} },
 		template:             field(func(o *appsv1.DaemonSet) *corev1.PodTemplateSpec { return &o.Spec.Template }),
 		templatePath:         "/spec/template",
@@ -110,10 +114,13 @@ var kinds = []Kind{
 		}),
 	},
 	{
-		GVK: appsv1.SchemeGroupVersion.WithKind("ReplicaSet"), Resource: "replicasets",
+		// Bare, or orphaned by delete deployment --cascade=orphan.
+		GVK: appsv1.SchemeGroupVersion.WithKind("ReplicaSet"), Resource: "replicasets", Scale: true, Routes: workloads,
 		new:          func() runtime.Object { return &appsv1.ReplicaSet{} },
 		template:     field(func(o *appsv1.ReplicaSet) *corev1.PodTemplateSpec { return &o.Spec.Template }),
 		templatePath: "/spec/template",
+		replicas:     field(func(o *appsv1.ReplicaSet) *int32 { return o.Spec.Replicas }),
+		running:      field(func(o *appsv1.ReplicaSet) int32 { return replicas(o.Spec.Replicas) }),
 	},
 	{
 		GVK: batchv1.SchemeGroupVersion.WithKind("Job"), Resource: "jobs",

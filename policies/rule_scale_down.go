@@ -15,16 +15,16 @@ import (
 // manifest it applied last, to compute the next three-way merge.
 const lastAppliedAnnotation = "kubectl.kubernetes.io/last-applied-configuration"
 
-// scale-down reads spec.replicas of a Deployment or StatefulSet, and of the
-// Scale sent to their /scale subresource, on UPDATE together with the stored
-// value; and, to name the cause, kubectl's last-applied-configuration
+// scale-down reads spec.replicas of a Deployment, StatefulSet or ReplicaSet,
+// and of the Scale sent to their /scale subresource, on UPDATE together with
+// the stored value; and, to name the cause, kubectl's last-applied-configuration
 // annotation and the managedFields of both objects. One write that stops more
 // than half of a workload's pods at once leaves the rest to carry the load
 // (to zero is scale-to-zero's). The usual cause is a manifest that dropped
 // spec.replicas for an autoscaler: the API server then defaults it to 1.
 func checkScaleDown(ev *evaluation) []Finding {
 	r := ev.review
-	if r.Operation != Update || (r.Kind != "Deployment" && r.Kind != "StatefulSet") {
+	if r.Operation != Update {
 		return nil
 	}
 	now, ok := specReplicas(r.Object)

@@ -1,16 +1,23 @@
 package policies
 
 import (
+	"strings"
 	"testing"
 
 	"k8s.io/apimachinery/pkg/runtime"
 )
 
 func TestScaleToZero(t *testing.T) {
+	restart := func(object string) string {
+		if strings.HasPrefix(object, "replicaset/") {
+			return "To restart, apply a Deployment that selects its pods (it adopts them and rolls out)."
+		}
+		return `To restart, use "kubectl rollout restart ` + object + `".`
+	}
 	deniedFor := func(object string, from int) []Finding {
 		return []Finding{{Rule: RuleScaleToZero, Action: ActionDeny, Object: object,
 			Message: "scaling " + object + " from " + itoa(int32(from)) + " to 0 replicas stops the service",
-			Hint: `To restart, use "kubectl rollout restart ` + object + `". To scale it to zero on purpose, run "kubectl annotate ` +
+			Hint: restart(object) + ` To scale it to zero on purpose, run "kubectl annotate ` +
 				object + ` gracekeeper.io/exempt=scale-to-zero gracekeeper.io/exempt-reason=<why>", then "kubectl patch ` +
 				object + ` -p '{"spec":{"replicas":0}}'"`}}
 	}
@@ -19,7 +26,7 @@ func TestScaleToZero(t *testing.T) {
 	onScale := func(object string, from int, parentRead bool) []Finding {
 		f := deniedFor(object, from)
 		annotate := `"kubectl annotate ` + object + ` gracekeeper.io/exempt=scale-to-zero gracekeeper.io/exempt-reason=<why>"`
-		f[0].Hint = `To restart, use "kubectl rollout restart ` + object + `". To scale it to zero on purpose, run ` + annotate
+		f[0].Hint = restart(object) + ` To scale it to zero on purpose, run ` + annotate
 		if parentRead {
 			f[0].Hint += ", then scale again"
 		} else {
@@ -59,6 +66,21 @@ func TestScaleToZero(t *testing.T) {
 			// Issue 10 item 8: the exemption loop. The annotation on the workload, read by the webhook, is honoured.
 			name:   "kubectl scale to 0 of a Deployment annotated to exempt scale-to-zero passes.",
 			review: withParent(scaleUpdate("Deployment", "nginx", 3, 0), deployment(t, exemptScaleToZero)),
+		},
+		{
+			name:   "kubectl scale rs --replicas=0 of an orphaned ReplicaSet is denied.",
+			review: scaleUpdate("ReplicaSet", "nginx-7c5ddbdf54", 3, 0),
+			want:   onScale("replicaset/nginx-7c5ddbdf54", 3, false),
+		},
+		{
+			name:   "A ReplicaSet UPDATE to 0 replicas is denied.",
+			review: update(replicaSet(t), replicaSet(t, zero)),
+			want:   deniedFor("replicaset/nginx-7c5ddbdf54", 3),
+		},
+		{
+			name: "The deployment controller scaling an old ReplicaSet to 0 in a rollout passes.",
+			review: by(UserInfo{Username: "system:serviceaccount:kube-system:deployment-controller"},
+				update(replicaSet(t), replicaSet(t, zero))),
 		},
 		{
 			name:   "A StatefulSet UPDATE to 0 replicas is denied.",

@@ -4,13 +4,14 @@ import (
 	"fmt"
 	"strings"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/gracekeeper/gracekeeper/policies/api/v1alpha1"
 )
 
-// workload-delete reads, on DELETE, the stored Deployment's or StatefulSet's
-// spec.replicas, a DaemonSet's status.desiredNumberScheduled, the delete
+// workload-delete reads, on DELETE, the stored Deployment's, StatefulSet's or
+// ReplicaSet's spec.replicas, a DaemonSet's status.desiredNumberScheduled, the delete
 // options' propagationPolicy, and Argo CD's sync-options annotation. Deleting a
 // running workload to recreate it (delete -f then apply -f, replace --force)
 // stops every pod. An Orphan delete keeps the pods running and is how
@@ -21,6 +22,9 @@ func checkWorkloadDelete(ev *evaluation) []Finding {
 	if r.Operation != Delete || r.SubResource != "" {
 		return nil
 	}
+	if _, ok := r.OldObject.(*corev1.Namespace); ok {
+		return namespaceDelete(ev)
+	}
 	k := kindOf(r.OldObject)
 	if k == nil || k.running == nil {
 		return nil
@@ -30,17 +34,21 @@ func checkWorkloadDelete(ev *evaluation) []Finding {
 		return nil
 	}
 	ref := ev.ref()
+	restart := restartAdvice(ev)
+	if r.Kind != "ReplicaSet" {
+		restart += ` or "kubectl apply"`
+	}
 	f := Finding{Rule: RuleWorkloadDelete, Action: ActionDeny, Object: ref,
 		Message: fmt.Sprintf("deleting %s stops %s", ref, allPods(running)),
-		Hint: fmt.Sprintf(`To restart or update it, use "kubectl rollout restart %s" or "kubectl apply". To decommission it, run "kubectl annotate %s %s=%s %s=<why>", then delete it`,
-			ref, ref, ExemptAnnotation, RuleWorkloadDelete, ExemptReasonAnnotation)}
+		Hint: fmt.Sprintf(`To restart or update it, %s. To decommission it, run "kubectl annotate %s %s=%s %s=<why>", then delete it`,
+			restart, ref, ExemptAnnotation, RuleWorkloadDelete, ExemptReasonAnnotation)}
 	if forceReplaced(r) {
 		f.Message += fmt.Sprintf(": its %s has Force=true, so Argo CD deletes and recreates it", argoSyncOptionsAnnotation)
 		f.Hint = fmt.Sprintf(`Remove Force=true from %s (Replace=true alone replaces it in place; ServerSideApply=true syncs objects too big to apply). To decommission it, run "kubectl annotate %s %s=%s %s=<why>", then delete it`,
 			argoSyncOptionsAnnotation, ref, ExemptAnnotation, RuleWorkloadDelete, ExemptReasonAnnotation)
 	}
 	if ev.cfg.WorkloadDelete == v1alpha1.GuardWarn {
-		f.Action, f.Message, f.Hint = ActionWarn, f.Message+fmt.Sprintf(`; to restart, use "kubectl rollout restart %s"`, ref), ""
+		f.Action, f.Message, f.Hint = ActionWarn, f.Message+"; to restart, "+restartAdvice(ev), ""
 	}
 	return []Finding{f}
 }
@@ -75,4 +83,31 @@ func forceReplaced(r *Review) bool {
 		}
 	}
 	return false
+}
+
+// namespaceDelete judges the DELETE of a namespace that the mode paths cover
+// (enforce or audit, by its own labels): the namespace controller then deletes
+// every workload in it, which workload-delete refused to delete one by one.
+// The webhook lists nothing, so any such namespace is guarded; the two-step is
+// the namespace's own exemption annotation, or a mode label of off.
+func namespaceDelete(ev *evaluation) []Finding {
+	ref := ev.ref()
+	f := Finding{Rule: RuleWorkloadDelete, Action: ActionDeny, Object: ref,
+		Message: fmt.Sprintf("deleting %s deletes every workload in it at once", ref),
+		Hint: fmt.Sprintf(`To decommission it, run "kubectl annotate %s %s=%s %s=<why>" or "kubectl label %s %s=off --overwrite", then delete it`,
+			ref, ExemptAnnotation, RuleWorkloadDelete, ExemptReasonAnnotation, ref, ModeLabel)}
+	if ev.cfg.WorkloadDelete == v1alpha1.GuardWarn {
+		f.Action, f.Hint = ActionWarn, ""
+	}
+	return []Finding{f}
+}
+
+// restartAdvice says how to restart the reviewed workload's pods without
+// stopping them. kubectl rollout restart has no ReplicaSet form: a Deployment
+// that selects a ReplicaSet's pods adopts it and rolls them out.
+func restartAdvice(ev *evaluation) string {
+	if ev.review.Kind == "ReplicaSet" {
+		return "apply a Deployment that selects its pods (it adopts them and rolls out)"
+	}
+	return fmt.Sprintf(`use "kubectl rollout restart %s"`, ev.ref())
 }

@@ -27,7 +27,59 @@ func TestWorkloadDelete(t *testing.T) {
 		Hint: "Remove Force=true from argocd.argoproj.io/sync-options (Replace=true alone replaces it in place; ServerSideApply=true syncs objects too big to apply). " +
 			`To decommission it, run "kubectl annotate deployment/nginx gracekeeper.io/exempt=workload-delete gracekeeper.io/exempt-reason=<why>", then delete it`}}
 
+	deploymentController := UserInfo{Username: "system:serviceaccount:kube-system:deployment-controller",
+		Groups: []string{"system:serviceaccounts", "system:serviceaccounts:kube-system", "system:authenticated"}}
+	namespaceDenied := []Finding{{Rule: RuleWorkloadDelete, Action: ActionDeny, Object: "namespace/shop",
+		Message: "deleting namespace/shop deletes every workload in it at once",
+		Hint: `To decommission it, run "kubectl annotate namespace/shop gracekeeper.io/exempt=workload-delete gracekeeper.io/exempt-reason=<why>" ` +
+			`or "kubectl label namespace/shop gracekeeper.io/mode=off --overwrite", then delete it`}}
+
 	runRuleCases(t, RuleWorkloadDelete, []ruleCase{
+		{
+			name:   "kubectl delete rs of an orphaned ReplicaSet with 3 replicas is denied.",
+			review: deleteOf(replicaSet(t), nil),
+			want: []Finding{{Rule: RuleWorkloadDelete, Action: ActionDeny, Object: "replicaset/nginx-7c5ddbdf54",
+				Message: "deleting replicaset/nginx-7c5ddbdf54 stops all 3 of its pods",
+				Hint: "To restart or update it, apply a Deployment that selects its pods (it adopts them and rolls out). " +
+					`To decommission it, run "kubectl annotate replicaset/nginx-7c5ddbdf54 gracekeeper.io/exempt=workload-delete gracekeeper.io/exempt-reason=<why>", then delete it`}},
+		},
+		{
+			name:   "Deleting a ReplicaSet scaled to 0 passes: it is an old revision.",
+			review: deleteOf(replicaSet(t, `{spec: {replicas: 0}}`), nil),
+		},
+		{
+			name:   "The deployment controller deleting old ReplicaSets (revisionHistoryLimit) passes.",
+			review: by(deploymentController, deleteOf(replicaSet(t), nil)),
+		},
+		{
+			name:   "The garbage collector deleting a Deployment's ReplicaSet passes.",
+			review: by(garbageCollector, deleteOf(replicaSet(t), propagation(metav1.DeletePropagationBackground))),
+		},
+		{
+			name:   "kubectl delete namespace of a namespace the mode paths cover is denied, naming the two-step.",
+			review: deleteOf(namespace(t), nil),
+			want:   namespaceDenied,
+		},
+		{
+			name:   "kubectl replace --force of a namespace (DELETE with Background propagation) is denied too.",
+			review: deleteOf(namespace(t), propagation(metav1.DeletePropagationBackground)),
+			want:   namespaceDenied,
+		},
+		{
+			name:   "A namespace annotated to exempt workload-delete may be deleted.",
+			review: deleteOf(namespace(t, `{metadata: {annotations: {gracekeeper.io/exempt: workload-delete, gracekeeper.io/exempt-reason: team moved}}}`), nil),
+		},
+		{
+			name:   "With workloadDelete: warn, deleting a namespace warns.",
+			engine: newEngine(t, "workloadDelete: warn", currentServer),
+			review: deleteOf(namespace(t), nil),
+			want: []Finding{{Rule: RuleWorkloadDelete, Action: ActionWarn, Object: "namespace/shop",
+				Message: "deleting namespace/shop deletes every workload in it at once"}},
+		},
+		{
+			name:   "Creating or updating a namespace is not a delete.",
+			review: update(namespace(t), namespace(t, `{metadata: {labels: {team: web}}}`)),
+		},
 		{
 			name:   "Argo CD exempted to prune may delete a serving Deployment removed from Git.",
 			engine: pruning,

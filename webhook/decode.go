@@ -3,6 +3,7 @@ package webhook
 import (
 	"bytes"
 	"fmt"
+	"slices"
 
 	admissionv1 "k8s.io/api/admission/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -32,7 +33,7 @@ type target struct {
 func targetsOf(route policies.Route) map[resource]target {
 	targets := map[resource]target{}
 	for _, k := range policies.Kinds() {
-		if k.Route != route {
+		if !slices.Contains(k.Routes, route) {
 			continue
 		}
 		targets[resource{k.GVK.Group, k.Resource, ""}] = target{k, k.GVK}

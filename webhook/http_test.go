@@ -148,20 +148,20 @@ func TestRequestsAreDecodedByKindAndSubresource(t *testing.T) {
 		request request
 		kind    string
 	}{
-		"A ReplicaSet is allowed and counted": {
+		"A Job is allowed and counted": {
 			path:    PathValidateEnforce,
-			request: request{op: admissionv1.Create, resource: "replicasets", object: `{apiVersion: apps/v1, kind: ReplicaSet, metadata: {name: web-1, namespace: shop}}`},
-			kind:    "apps/v1 ReplicaSet",
+			request: request{op: admissionv1.Create, resource: "jobs", object: `{apiVersion: batch/v1, kind: Job, metadata: {name: backup, namespace: shop}}`},
+			kind:    "batch/v1 Job",
 		},
 		"A deployment's status subresource is allowed and counted": {
 			path:    PathMutateEnforce,
 			request: request{op: admissionv1.Update, resource: "deployments/status", object: fmt.Sprintf(deploymentYAML, "", rollingStrategy), oldObject: fmt.Sprintf(deploymentYAML, "", rollingStrategy)},
 			kind:    "apps/v1 Deployment",
 		},
-		"A Namespace sent to a workload path is allowed and counted": {
-			path:    PathValidateEnforce,
-			request: request{op: admissionv1.Create, resource: "namespaces", object: fmt.Sprintf(namespaceYAML, "enforec")},
-			kind:    "v1 Namespace",
+		"A CronJob sent to the mutating path is allowed and counted": {
+			path:    PathMutateEnforce,
+			request: request{op: admissionv1.Create, resource: "cronjobs", object: `{apiVersion: batch/v1, kind: CronJob, metadata: {name: backup, namespace: shop}}`},
+			kind:    "batch/v1 CronJob",
 		},
 		"A Deployment sent to the namespaces path is allowed and counted": {
 			path:    PathValidateNamespaces,
