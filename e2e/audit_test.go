@@ -42,9 +42,7 @@ func auditNamespace(t *testing.T, name, mode string) {
 	if _, err := env.cluster.Client().CoreV1().Namespaces().Create(context.Background(), ns, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		_ = env.cluster.Client().CoreV1().Namespaces().Delete(context.Background(), name, metav1.DeleteOptions{})
-	})
+	t.Cleanup(func() { removeNamespace(name) })
 	if mode != "" {
 		waitForMode(t, name, mode)
 	}

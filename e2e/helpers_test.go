@@ -17,6 +17,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/gracekeeper/gracekeeper/policies"
 )
@@ -249,4 +250,14 @@ func commaFreeTempDir(t *testing.T) string {
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
 	return dir
+}
+
+// removeNamespace deletes a test namespace as its owner would: gracekeeper
+// denies deleting an enforce-mode namespace, so it is annotated first (the
+// deliberate two-step). Errors are ignored: this is clean-up.
+func removeNamespace(name string) {
+	ctx := context.Background()
+	exempt := []byte(`{"metadata":{"annotations":{"gracekeeper.io/exempt":"workload-delete","gracekeeper.io/exempt-reason":"end of an e2e test"}}}`)
+	_, _ = env.cluster.Client().CoreV1().Namespaces().Patch(ctx, name, types.MergePatchType, exempt, metav1.PatchOptions{})
+	_ = env.cluster.Client().CoreV1().Namespaces().Delete(ctx, name, metav1.DeleteOptions{})
 }

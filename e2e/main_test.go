@@ -147,9 +147,7 @@ func namespace(t *testing.T, prefix, mode string) string {
 	if _, err := env.cluster.Client().CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		_ = env.cluster.Client().CoreV1().Namespaces().Delete(context.Background(), name, metav1.DeleteOptions{})
-	})
+	t.Cleanup(func() { removeNamespace(name) })
 	if mode != "" {
 		waitForMode(t, name, mode)
 	}

