@@ -24,12 +24,8 @@ const lastAppliedAnnotation = "kubectl.kubernetes.io/last-applied-configuration"
 // spec.replicas for an autoscaler: the API server then defaults it to 1.
 func checkScaleDown(ev *evaluation) []Finding {
 	r := ev.review
-	if r.Operation != Update {
-		return nil
-	}
-	now, ok := specReplicas(r.Object)
-	before, okOld := specReplicas(r.OldObject)
-	if !ok || !okOld || now == 0 || 2*now >= before {
+	before, now, ok := replicasChange(r)
+	if !ok || now == 0 || 2*now >= before {
 		return nil
 	}
 	ref := ev.ref()
@@ -107,12 +103,11 @@ func appliers(entries []metav1.ManagedFieldsEntry) map[string]bool {
 		var fields struct {
 			Spec map[string]json.RawMessage `json:"f:spec"`
 		}
+		owns := false
 		if e.FieldsV1 != nil && json.Unmarshal(e.FieldsV1.Raw, &fields) == nil {
-			_, owns := fields.Spec["f:replicas"]
-			m[e.Manager] = m[e.Manager] || owns
-		} else {
-			m[e.Manager] = m[e.Manager] || false
+			_, owns = fields.Spec["f:replicas"]
 		}
+		m[e.Manager] = m[e.Manager] || owns
 	}
 	return m
 }

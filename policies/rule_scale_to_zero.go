@@ -7,13 +7,8 @@ import "fmt"
 // subresource (kubectl scale), on UPDATE together with the stored value. Going from >0 to 0 stops the service; scaling back up
 // is a cold start, not a restart.
 func checkScaleToZero(ev *evaluation) []Finding {
-	r := ev.review
-	if r.Operation != Update {
-		return nil
-	}
-	now, ok := specReplicas(r.Object)
-	before, okOld := specReplicas(r.OldObject)
-	if !ok || !okOld || now != 0 || before == 0 {
+	before, now, ok := replicasChange(ev.review)
+	if !ok || now != 0 || before == 0 {
 		return nil
 	}
 	ref := ev.ref()
@@ -21,4 +16,15 @@ func checkScaleToZero(ev *evaluation) []Finding {
 		Message: fmt.Sprintf("scaling %s from %d to 0 replicas stops the service", ref, before),
 		Hint: "To restart, " + restartAdvice(ev) + ". " +
 			exemptHint(ev, RuleScaleToZero, "scale it to zero on purpose", fmt.Sprintf(`kubectl patch %s -p '{"spec":{"replicas":0}}'`, ref))}}
+}
+
+// replicasChange reads spec.replicas before and after an UPDATE of an object
+// whose kind has replicas, or of its /scale; ok is false for any other request.
+func replicasChange(r *Review) (before, now int32, ok bool) {
+	if r.Operation != Update {
+		return 0, 0, false
+	}
+	now, okNew := specReplicas(r.Object)
+	before, okOld := specReplicas(r.OldObject)
+	return before, now, okNew && okOld
 }
