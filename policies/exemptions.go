@@ -114,3 +114,21 @@ func escapePointer(key string) string {
 }
 
 func lowerKind(kind string) string { return strings.ToLower(kind) }
+
+// exemptHint says how to do on purpose what a guard denies on the reviewed
+// object: annotate it with the exemption, then write again. A Scale carries
+// no annotations, so on /scale the workload's own (Review.Parent, read by the
+// webhook) decide; when they could not be read, only a write to the object
+// itself is sure to see the exemption, and the hint says so.
+func exemptHint(ev *evaluation, id RuleID, purpose, write string) string {
+	ref := ev.ref()
+	annotate := fmt.Sprintf(`"kubectl annotate %s %s=%s %s=<why>"`, ref, ExemptAnnotation, id, ExemptReasonAnnotation)
+	switch {
+	case ev.review.SubResource == "scale" && ev.review.Parent != nil:
+		return fmt.Sprintf("To %s, run %s, then scale again", purpose, annotate)
+	case ev.review.SubResource == "scale":
+		return fmt.Sprintf(`To %s, run %s unless %s has it, then "%s": a Scale carries no annotations and gracekeeper could not read %s's`,
+			purpose, annotate, ref, write, ref)
+	}
+	return fmt.Sprintf(`To %s, run %s, then "%s"`, purpose, annotate, write)
+}
