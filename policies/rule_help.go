@@ -18,12 +18,17 @@ var ruleHelp = map[RuleID]string{
 		"when deleted. Use RollingUpdate, and \"kubectl rollout restart\" to restart.",
 	RuleScaleToZero: "Taking replicas from more than 0 to 0 stops the service; scaling back is a cold start. Use " +
 		"\"kubectl rollout restart\" to restart, or record an exemption to scale to zero on purpose.",
-	RuleWorkloadDelete: "Deleting a Deployment or StatefulSet with replicas, or a DaemonSet with scheduled pods, stops the " +
-		"service. Use \"kubectl rollout restart\", or delete with --cascade=orphan.",
+	RuleScaleDown: "One write that takes a workload down by more than half of its replicas leaves the rest to carry the " +
+		"load. A manifest applied without spec.replicas (to hand it to an HPA) resets it to 1: remove it from the last " +
+		"applied configuration first. Scale down in steps.",
+	RuleWorkloadDelete: "Deleting a Deployment, StatefulSet or ReplicaSet with replicas, a DaemonSet with scheduled pods, " +
+		"or a namespace (which deletes every workload in it) stops the service. Use \"kubectl rollout restart\", or " +
+		"delete with --cascade=orphan; annotate the object with an exemption to decommission it.",
 	RulePodDelete: "Deleting a controller's pod is a restart without a rollout: use \"kubectl rollout restart\". A bare " +
 		"pod is not recreated at all.",
-	RuleForceDelete: "--grace-period=0 on a running pod skips its preStop hook and graceful shutdown. A pod stuck " +
-		"Terminating can still be force-deleted.",
+	RuleForceDelete: "A grace override on a running pod's delete or eviction (--grace-period=0, --now, drain " +
+		"--grace-period) that does not outlast its preStop sleep skips its graceful shutdown. A pod stuck Terminating can " +
+		"still be force-deleted.",
 	RuleReadinessProbe: "A container without a readinessProbe is Ready before it serves, so a rolling update cannot wait " +
 		"for it. Add a readinessProbe.",
 	RuleModeLabel: "The namespace label gracekeeper.io/mode must be enforce, audit or off: any other value matches no " +

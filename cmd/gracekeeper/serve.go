@@ -189,7 +189,7 @@ func splitList(value string) []string {
 // apiClient is the client the webhook reads the pod of an eviction and the
 // workload of a /scale with. Without one gracekeeper still serves, and says so.
 func apiClient(kubeconfig string, logger *slog.Logger) kubernetes.Interface {
-	restConfig, err := kubeClientConfig(kubeconfig, "").ClientConfig()
+	restConfig, err := cli.KubeClientConfig(kubeconfig, "").ClientConfig()
 	if err == nil {
 		// Reads come one per eviction during a drain: keep client-side
 		// throttling from eating the read's timeout.
