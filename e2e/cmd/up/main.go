@@ -111,8 +111,11 @@ func startCluster(ctx context.Context, dir, binDir string, realNode bool, stdout
 		return err
 	}
 	// Build into the cluster's directory, so that rebuilding the repository's
-	// binary never changes the one running.
-	binary := filepath.Join(dir, "gracekeeper")
+	// binary never changes the one running; printUsage puts it on PATH.
+	binary := filepath.Join(binPath(dir), "gracekeeper")
+	if err := os.MkdirAll(binPath(dir), 0o755); err != nil {
+		return fmt.Errorf("create %s: %w", binPath(dir), err)
+	}
 	fmt.Fprintln(stderr, "building gracekeeper")
 	if err := cluster.BuildGracekeeper(ctx, binary); err != nil {
 		return err
@@ -224,12 +227,16 @@ func stopCluster(dir string, stdout io.Writer) error {
 	return nil
 }
 
+// binPath is the directory of the gracekeeper binary the cluster runs, which
+// the printed PATH also gives the shell, for gracekeeper audit and check.
+func binPath(dir string) string { return filepath.Join(dir, "bin") }
+
 func printUsage(w io.Writer, c *cluster.Cluster) {
 	fmt.Fprintf(w, `
-Use it from your shell:
+Use it from your shell (kubectl, and the gracekeeper the cluster runs):
 
   export KUBECONFIG=%s
-  export PATH=%s:$PATH
+  export PATH=%s:%s:$PATH
 
 Namespace demo is in enforce mode, demo-audit in audit mode. Try:
 
@@ -242,7 +249,8 @@ Namespace demo is in enforce mode, demo-audit in audit mode. Try:
   kubectl -n demo-audit create deployment web --image=nginx:1.18 # allowed, with warnings
   kubectl -n demo-audit delete deployment/web                    # allowed, with a warning
   kubectl label namespace demo gracekeeper.io/mode=enforc --overwrite  # typo: denied
+  gracekeeper audit -A                                           # what enforce would do to what runs
 
 Logs are in %s. Stop it all with: make down
-`, c.Kubeconfig, c.BinDir, filepath.Join(c.Dir, "logs"))
+`, c.Kubeconfig, binPath(c.Dir), c.BinDir, filepath.Join(c.Dir, "logs"))
 }
