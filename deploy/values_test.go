@@ -4,12 +4,16 @@
 package deploy
 
 import (
+	"fmt"
+	"os"
 	"reflect"
 	"strings"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/yaml"
+
+	"github.com/gracekeeper/gracekeeper/policies/api/v1alpha1"
 )
 
 func TestConfigMapHoldsThePolicyConfiguration(t *testing.T) {
@@ -129,6 +133,86 @@ func TestSchemaRejectsBadValues(t *testing.T) {
 			}
 		})
 	}
+}
+
+// The chart's schema checks config before the binary ever reads it, so the two
+// must agree: a config the schema passes but the binary refuses installs pods
+// that never start, and one the schema refuses but the binary accepts (a
+// documented field) cannot be installed at all.
+func TestSchemaAgreesWithTheConfigurationFile(t *testing.T) {
+	tests := []struct {
+		name   string
+		values string
+		valid  bool
+	}{
+		{"README's configuration example installs.", readmeConfiguration(t), true},
+		{"A surge count installs.", "config: {rollingUpdate: {maxSurge: 2}}\n", true},
+		{"A surge percentage installs.", "config: {rollingUpdate: {maxSurge: 100%}}\n", true},
+		{"A zero surge is refused.", "config: {rollingUpdate: {maxSurge: 0}}\n", false},
+		{"A surge above 100% is refused.", "config: {rollingUpdate: {maxSurge: 101%}}\n", false},
+		{"A surge without its percent sign is refused.", "config: {rollingUpdate: {maxSurge: \"5\"}}\n", false},
+		{"A zero preStop sleep, no hook, installs.", "config: {preStop: {sleepSeconds: 0}}\n", true},
+		{"An hour of preStop sleep installs.", "config: {preStop: {sleepSeconds: 3600}}\n", true},
+		{"More than an hour of preStop sleep is refused.", "config: {preStop: {sleepSeconds: 3601}}\n", false},
+		{"An hour of shutdown installs.", "terminationGracePeriodSeconds: 3605\nconfig: {shutdownSeconds: 3600}\n", true},
+		{"More than an hour of shutdown is refused.", "terminationGracePeriodSeconds: 3606\nconfig: {shutdownSeconds: 3601}\n", false},
+		{"A revision history of 100 installs.", "config: {revisionHistory: {minimum: 100}}\n", true},
+		{"A revision history above 100 is refused.", "config: {revisionHistory: {minimum: 101}}\n", false},
+		{"An owner kind with a slash is refused.", "config: {preStop: {skipOwnerKinds: [batch/Job]}}\n", false},
+		{"A provider's server version installs.", "config: {serverVersion: v1.32.4-eks-1}\n", true},
+		{"A server version without a minor is refused.", "config: {serverVersion: \"1\"}\n", false},
+		{"An exemption for nobody is refused.", "config: {exemptions: [{rules: [all]}]}\n", false},
+		{"An exemption with empty lists only is refused.", "config: {exemptions: [{rules: [all], users: [], groups: []}]}\n", false},
+		{"An exemption for a group installs.", "config: {exemptions: [{rules: [all], groups: [ops]}]}\n", true},
+		{"A service account that is not namespace/name is refused.", "config: {exemptions: [{rules: [all], serviceAccounts: [Keda/op]}]}\n", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			values := readValues(t, tt.values)
+			objs, renderErr := RenderChart("gracekeeper", values)
+			if (renderErr == nil) != tt.valid {
+				t.Errorf("chart: error %v, want valid %v", renderErr, tt.valid)
+			}
+			// The binary reads what the chart would write: apiVersion and kind over config.
+			data := []byte(fmt.Sprintf("apiVersion: %s\nkind: %s\n", v1alpha1.GroupVersion, v1alpha1.Kind))
+			if config, ok := values["config"]; ok {
+				more, err := yaml.Marshal(config)
+				if err != nil {
+					t.Fatal(err)
+				}
+				data = append(data, more...)
+			}
+			if renderErr == nil {
+				data = []byte(find[corev1.ConfigMap](t, objs, "ConfigMap", "gracekeeper-config").Data["config.yaml"])
+			}
+			if _, err := v1alpha1.Parse(data); (err == nil) != tt.valid {
+				t.Errorf("binary: error %v, want valid %v, for\n%s", err, tt.valid, data)
+			}
+		})
+	}
+}
+
+// readmeConfiguration is the Configuration example of the repository's
+// README.md, as the chart's config value.
+func readmeConfiguration(t *testing.T) string {
+	t.Helper()
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(readme), "\n## Configuration\n")
+	_, example, ok2 := strings.Cut(section, "```yaml\n")
+	example, _, ok3 := strings.Cut(example, "```")
+	if !ok || !ok2 || !ok3 {
+		t.Fatal("README.md has no yaml example under ## Configuration")
+	}
+	var lines []string
+	for line := range strings.Lines(example) {
+		if !strings.HasPrefix(line, "apiVersion:") && !strings.HasPrefix(line, "kind:") {
+			lines = append(lines, "  "+line)
+		}
+	}
+	return "config:\n" + strings.Join(lines, "")
 }
 
 func TestReadmeDocumentsEveryValue(t *testing.T) {
