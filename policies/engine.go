@@ -154,6 +154,12 @@ func (e *Engine) Evaluate(r *Review) []Finding {
 		}
 	}
 	system := IsSystemActor(r.User)
+	if system && r.Operation == Update {
+		// A controller's own write of a workload (the deployment controller
+		// writes each Deployment on every rollout) is never judged: the
+		// mutating configuration does not send it (see MatchConditions).
+		return nil
+	}
 	var findings []Finding
 	keep := func(fs []Finding) {
 		for _, f := range fs {

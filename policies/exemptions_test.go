@@ -154,6 +154,11 @@ spec: {terminationGracePeriodSeconds: 10}
 			review: by(UserInfo{Username: "system:kube-controller-manager"}, update(deployment(t), deployment(t, `{spec: {replicas: 0}}`))),
 		},
 		{
+			name: "The deployment controller's own write of a Deployment gets no patch: the mutating webhook never sees it.",
+			review: by(UserInfo{Username: "system:serviceaccount:kube-system:deployment-controller"},
+				update(deployment(t), deployment(t, `{spec: {revisionHistoryLimit: 1, strategy: {rollingUpdate: {maxUnavailable: 100%}}}}`))),
+		},
+		{
 			name:   "Other accounts in kube-system are not system actors: add-ons and CI live there too.",
 			review: by(UserInfo{Username: "system:serviceaccount:kube-system:helm-controller"}, deleteOf(deployment(t), nil)),
 			want:   []Finding{deleteDenied},

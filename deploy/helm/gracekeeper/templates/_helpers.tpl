@@ -93,24 +93,3 @@ namespaceSelector:
       operator: NotIn
       values: {{ toJson $excluded }}
 {{- end }}
-
-{{/*
-matchConditions that keep system actors and exempt users away from the
-validating guards. Never on the mutating configuration: the pods created by
-controllers are exactly the ones that need a preStop hook. An explicit list,
-never kube-system:*, which would also exempt add-ons and CI accounts there.
-*/}}
-{{- define "gracekeeper.matchConditions" -}}
-{{- $controllers := list "replicaset-controller" "replication-controller" "deployment-controller" "statefulset-controller" "daemon-set-controller" "generic-garbage-collector" "namespace-controller" "job-controller" "cronjob-controller" "node-controller" "disruption-controller" "device-taint-eviction-controller" "pod-garbage-collector" "horizontal-pod-autoscaler" "persistent-volume-binder" "storage-version-migrator-controller" }}
-{{- $users := list "system:kube-controller-manager" "system:kube-scheduler" }}
-{{- range $controllers }}
-{{- $users = append $users (printf "system:serviceaccount:kube-system:%s" .) }}
-{{- end }}
-{{- $users = concat $users .Values.exemptUsers | uniq }}
-{{- $groups := concat (list "system:nodes") .Values.exemptGroups | uniq }}
-matchConditions:
-  - name: exclude-system-and-exempt-users
-    expression: {{ printf "!has(request.userInfo.username) || !(request.userInfo.username in %s)" (toJson $users) | toJson }}
-  - name: exclude-system-and-exempt-groups
-    expression: {{ printf "!has(request.userInfo.groups) || !request.userInfo.groups.exists(g, g in %s)" (toJson $groups) | toJson }}
-{{- end }}

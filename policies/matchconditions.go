@@ -1,0 +1,324 @@
+package policies
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/gracekeeper/gracekeeper/policies/api/v1alpha1"
+)
+
+// This file is the one place where the webhook configurations' matchConditions
+// are written. The API server evaluates them before it calls gracekeeper, and
+// calls only when every one is true, so each expression skips requests about
+// which the engine can say nothing: no patch, denial or warning. They are
+// written from the rules below; the chart carries them through a generated
+// template (see package deploy), and a differential test in package webhook
+// evaluates them with the API server's CEL libraries against the engine.
+//
+// The safe default is to call: an expression skips only a request it can prove
+// quiet, and any field it does not understand (an unknown hook form, a native
+// sidecar, a percent it cannot parse) makes it call. A CEL error would let the
+// API server skip the webhook under failurePolicy Ignore, so every field is read
+// through has() or an optional (.?), and no arithmetic can overflow.
+
+// MatchCondition is one entry of a webhook's matchConditions, as in
+// admissionregistration.k8s.io/v1.
+type MatchCondition struct {
+	Name       string `json:"name"`
+	Expression string `json:"expression"`
+}
+
+// WebhookEntry names the kinds of entries in gracekeeper's webhook configurations.
+type WebhookEntry string
+
+const (
+	// EntryMutate is the mutating entry of each mode (/mutate/<mode>).
+	EntryMutate WebhookEntry = "mutate"
+	// EntryValidate is the validating entry of each mode (/validate/<mode>).
+	EntryValidate WebhookEntry = "validate"
+	// EntryNamespaces is the validating entry for the mode label (/validate/namespaces).
+	EntryNamespaces WebhookEntry = "namespaces"
+)
+
+// WebhookEntries lists every entry, in the order the chart renders them.
+var WebhookEntries = []WebhookEntry{EntryMutate, EntryValidate, EntryNamespaces}
+
+// MatchConditionParam is a value the expressions read from the configuration
+// or from the chart's requester exclusions. In MatchConditionTemplates it
+// stands as its Token; MatchConditions replaces each token with the value as
+// JSON, which is also a CEL literal (a number, a string or a list of strings).
+type MatchConditionParam struct {
+	Token string
+	// ConfigPath is the field's path in the configuration file, for values
+	// read from it; nil for the requester lists.
+	ConfigPath []string
+	// ChartValue names the chart value whose entries are appended to the
+	// system actors, for the requester lists; "" for configuration values.
+	ChartValue string
+	value      func(c *v1alpha1.Configuration, exemptUsers, exemptGroups []string) any
+}
+
+// Value is the parameter's value under a configuration and the chart's
+// exemptUsers and exemptGroups.
+func (p MatchConditionParam) Value(c *v1alpha1.Configuration, exemptUsers, exemptGroups []string) any {
+	return p.value(c, exemptUsers, exemptGroups)
+}
+
+// The parameters. Tokens are words between @, which CEL never uses.
+var (
+	paramShutdown = MatchConditionParam{Token: "@shutdownSeconds@", ConfigPath: []string{"shutdownSeconds"},
+		value: func(c *v1alpha1.Configuration, _, _ []string) any { return *c.ShutdownSeconds }}
+	paramSkipOwnerKinds = MatchConditionParam{Token: "@skipOwnerKinds@", ConfigPath: []string{"preStop", "skipOwnerKinds"},
+		value: func(c *v1alpha1.Configuration, _, _ []string) any { return nonNil(c.PreStop.SkipOwnerKinds) }}
+	paramRevisionMinimum = MatchConditionParam{Token: "@revisionHistoryMinimum@", ConfigPath: []string{"revisionHistory", "minimum"},
+		value: func(c *v1alpha1.Configuration, _, _ []string) any { return *c.RevisionHistory.Minimum }}
+	paramSystemUsers = MatchConditionParam{Token: "@systemUsers@",
+		value: func(*v1alpha1.Configuration, []string, []string) any { users, _ := SystemActors(); return users }}
+	paramSystemGroups = MatchConditionParam{Token: "@systemGroups@",
+		value: func(*v1alpha1.Configuration, []string, []string) any { _, groups := SystemActors(); return groups }}
+	paramExemptUsers = MatchConditionParam{Token: "@exemptUsers@", ChartValue: "exemptUsers",
+		value: func(_ *v1alpha1.Configuration, users, _ []string) any {
+			system, _ := SystemActors()
+			return uniq(append(system, users...))
+		}}
+	paramExemptGroups = MatchConditionParam{Token: "@exemptGroups@", ChartValue: "exemptGroups",
+		value: func(_ *v1alpha1.Configuration, _, groups []string) any {
+			_, system := SystemActors()
+			return uniq(append(system, groups...))
+		}}
+)
+
+// MatchConditionParams lists every parameter the templates use.
+var MatchConditionParams = []MatchConditionParam{
+	paramShutdown, paramSkipOwnerKinds, paramRevisionMinimum,
+	paramSystemUsers, paramSystemGroups, paramExemptUsers, paramExemptGroups,
+}
+
+// MatchConditionTemplates returns an entry's matchConditions with parameter
+// tokens in place of configuration values.
+func MatchConditionTemplates(entry WebhookEntry) []MatchCondition {
+	switch entry {
+	case EntryMutate:
+		return []MatchCondition{
+			{Name: "exclude-system-workload-updates", Expression: systemWorkloadUpdates},
+			{Name: "exclude-graceful-objects", Expression: "!(" + orAll(graceful.pod, graceful.workloadSpec) + ")"},
+		}
+	case EntryValidate:
+		return append(exemptRequesters(),
+			// Evictions without a grace override are the PodDisruptionBudgets'
+			// business: they never reach gracekeeper, which reads the pod of the rest.
+			MatchCondition{Name: "only-evictions-with-a-grace-override",
+				Expression: `!has(request.subResource) || request.subResource != "eviction" || (has(object.deleteOptions) && has(object.deleteOptions.gracePeriodSeconds))`},
+			MatchCondition{Name: "exclude-graceful-objects", Expression: "!(" +
+				orAll(graceful.workloadWrite, graceful.scale, graceful.workloadDelete, graceful.podDelete) + ")"})
+	case EntryNamespaces:
+		return append(exemptRequesters(),
+			MatchCondition{Name: "exclude-valid-mode-labels", Expression: "!(" + graceful.namespace + ")"})
+	}
+	return nil
+}
+
+// MatchConditions returns an entry's matchConditions under a configuration,
+// with the chart's exemptUsers and exemptGroups (break-glass accounts the
+// validating entries never send).
+func MatchConditions(entry WebhookEntry, c *v1alpha1.Configuration, exemptUsers, exemptGroups []string) ([]MatchCondition, error) {
+	conditions := MatchConditionTemplates(entry)
+	for i := range conditions {
+		for _, p := range MatchConditionParams {
+			literal, err := json.Marshal(p.Value(c, exemptUsers, exemptGroups))
+			if err != nil {
+				return nil, fmt.Errorf("matchCondition parameter %s: %w", p.Token, err)
+			}
+			conditions[i].Expression = strings.ReplaceAll(conditions[i].Expression, p.Token, string(literal))
+		}
+	}
+	return conditions, nil
+}
+
+// The requesters the validating entries never send: the system actors, which
+// the engine never denies or warns, and the chart's break-glass accounts.
+func exemptRequesters() []MatchCondition {
+	return []MatchCondition{
+		{Name: "exclude-system-and-exempt-users",
+			Expression: "!has(request.userInfo.username) || !(request.userInfo.username in " + paramExemptUsers.Token + ")"},
+		{Name: "exclude-system-and-exempt-groups",
+			Expression: "!has(request.userInfo.groups) || !request.userInfo.groups.exists(g, g in " + paramExemptGroups.Token + ")"},
+	}
+}
+
+// systemWorkloadUpdates keeps the controllers' own writes of workloads (the
+// deployment controller writes each Deployment on every rollout) away from
+// the mutating webhook; the engine says nothing about a system actor's UPDATE.
+// Pod CREATEs by controllers still reach it: those pods need the hooks.
+var systemWorkloadUpdates = "request.operation != 'UPDATE' || !(" +
+	"request.userInfo.?username.orValue('') in " + paramSystemUsers.Token +
+	" || request.userInfo.?groups.orValue([]).exists(g, g in " + paramSystemGroups.Token + "))"
+
+// graceful holds, per kind of request, an expression that is true when the
+// engine has nothing to say about it on that entry.
+var graceful = func() (g struct {
+	pod, workloadSpec, workloadWrite, scale, workloadDelete, podDelete, namespace string
+}) {
+	workloads := celList(workloadResources)
+	object, old := "object.?spec", "oldObject.?spec"
+	g.pod = andAll(request("", "['pods']", "", "['CREATE']"),
+		notExempt("object"),
+		podQuiet("object.?metadata", object, controllerKind("object")))
+	// The mutating entry reports only the workload's own patches; findings on
+	// its pod template go to the validating entry.
+	g.workloadSpec = andAll(request("apps", workloads, "", "['CREATE', 'UPDATE']"), workloadSpecQuiet(object))
+	g.workloadWrite = andAll(request("apps", workloads, "", "['CREATE', 'UPDATE']"),
+		notExempt("object"),
+		workloadSpecQuiet(object),
+		"(request.resource.resource == 'deployments' || "+object+".?updateStrategy.?type.orValue('') != 'OnDelete')",
+		// scale-to-zero: a write that takes a running workload to 0 replicas.
+		"(request.operation != 'UPDATE' || request.resource.resource == 'daemonsets' || "+
+			object+".?replicas.orValue(1) != 0 || "+old+".?replicas.orValue(1) == 0)",
+		podQuiet(object+".?template.?metadata", object+".?template.?spec", "request.kind.kind"))
+	// A Scale's spec.replicas is omitted when 0.
+	g.scale = andAll(request("apps", "['deployments', 'statefulsets']", "scale", "['UPDATE']"),
+		notExempt("object"),
+		"("+object+".?replicas.orValue(0) != 0 || "+old+".?replicas.orValue(0) == 0)")
+	g.workloadDelete = andAll(request("apps", workloads, "", "['DELETE']"),
+		notExempt("oldObject"),
+		"(request.resource.resource == 'daemonsets' ? oldObject.?status.?desiredNumberScheduled.orValue(0) <= 0 : "+
+			old+".?replicas.orValue(1) <= 0)")
+	// Pods already terminating or finished: neither a restart nor a kill.
+	g.podDelete = andAll(request("", "['pods']", "", "['DELETE']"),
+		notExempt("oldObject"),
+		"(oldObject.?metadata.?deletionTimestamp.orValue(null) != null || oldObject.?status.?phase.orValue('') in ['Succeeded', 'Failed'])")
+	labels := "object.?metadata.?labels.orValue({})"
+	g.namespace = andAll(request("", "['namespaces']", "", "['CREATE', 'UPDATE']"),
+		notExempt("object"),
+		fmt.Sprintf("(!(%q in %s) || %s[%q] in %s)", ModeLabel, labels, labels, ModeLabel,
+			celList([]string{string(ModeEnforce), string(ModeAudit), string(ModeOff)})))
+	return g
+}()
+
+// workloadResources are the resources whose objects carry a pod template and
+// a rollout strategy.
+var workloadResources = []string{"deployments", "statefulsets", "daemonsets"}
+
+// request matches the resource, subresource and operation of a request.
+func request(group, resources, subResource, operations string) string {
+	return andAll(
+		fmt.Sprintf("request.resource.?group.orValue('') == %q", group),
+		"request.resource.resource in "+resources,
+		fmt.Sprintf("request.?subResource.orValue('') == %q", subResource),
+		"request.operation in "+operations)
+}
+
+// notExempt is true when the object has no exemption annotation, which the
+// engine reads and may warn about (no reason, an unknown rule).
+func notExempt(object string) string {
+	return fmt.Sprintf("!(%q in %s.?metadata.?annotations.orValue({}))", ExemptAnnotation, object)
+}
+
+// controllerKind is the kind of the object's controller, "" for none.
+func controllerKind(object string) string {
+	refs := object + ".?metadata.?ownerReferences.orValue([])"
+	isController := "r.?controller.orValue(false)"
+	return fmt.Sprintf("(%s.exists(r, %s) ? %s.filter(r, %s)[0].?kind.orValue('') : '')", refs, isController, refs, isController)
+}
+
+// workloadSpecQuiet is true when the workload-level rules have nothing to
+// say: strategy (recreate-strategy, rolling-update) and revision-history.
+// Update strategies the engine does not patch yet are held to a strict
+// reading, so a rule that starts patching them cannot be skipped unnoticed.
+func workloadSpecQuiet(spec string) string {
+	replicas := spec + ".?replicas.orValue(1)"
+	deployment := fmt.Sprintf("(%s.?strategy.?type.orValue('') in ['', 'RollingUpdate'] ? %s : %s.?strategy.?type.orValue('') != 'Recreate')",
+		spec, replicasSafe(spec+".?strategy.?rollingUpdate.?maxUnavailable", replicas), spec)
+	statefulSet := replicasSafe(spec+".?updateStrategy.?rollingUpdate.?maxUnavailable", replicas)
+	// A DaemonSet's count is its nodes, unknown here: only maxUnavailable 1 is read as safe.
+	dsUnavailable := spec + ".?updateStrategy.?rollingUpdate.?maxUnavailable.orValue(1)"
+	daemonSet := fmt.Sprintf("(type(%s) == int && %s <= 1)", dsUnavailable, dsUnavailable)
+	return andAll(
+		fmt.Sprintf("%s.?revisionHistoryLimit.orValue(%s) >= %s", spec, paramRevisionMinimum.Token, paramRevisionMinimum.Token),
+		"(request.resource.resource != 'deployments' || "+deployment+")",
+		"(request.resource.resource != 'statefulsets' || "+statefulSet+")",
+		"(request.resource.resource != 'daemonsets' || "+daemonSet+")")
+}
+
+// replicasSafe is true when a maxUnavailable (absent means 25%) keeps at
+// least one of the replicas up, or there are none: an int below the count, or
+// a percent below 100. Anything else (negative counts, other strings) calls.
+func replicasSafe(maxUnavailable, replicas string) string {
+	mu := maxUnavailable + ".orValue('" + defaultRollingUpdateMax + "')"
+	return fmt.Sprintf("(%s == 0 || (%s > 0 && (type(%s) == int ? %s < %s : (type(%s) == string && %s.matches('^[0-9]{1,2}%%$')))))",
+		replicas, replicas, mu, mu, replicas, mu, mu)
+}
+
+// podQuiet is true when the pod rules have nothing to say about a pod spec:
+// the pods do not serve (restartPolicy other than Always, a mirror pod, an
+// owner kind the configuration skips), or every container has a readiness
+// probe and a preStop hook whose delay is known, and the grace period covers
+// the longest delay plus shutdownSeconds. Native sidecars always call.
+func podQuiet(meta, spec, ownerKind string) string {
+	grace := fmt.Sprintf("%s.?terminationGracePeriodSeconds.orValue(%d)", spec, defaultGracePeriod)
+	notServing := orAll(
+		fmt.Sprintf("!(%s.?restartPolicy.orValue('') in ['', 'Always'])", spec),
+		fmt.Sprintf("%q in %s.?annotations.orValue({})", mirrorPodAnnotation, meta),
+		ownerKind+" in "+paramSkipOwnerKinds.Token)
+	covered := andAll(
+		fmt.Sprintf("!%s.?initContainers.orValue([]).exists(c, has(c.restartPolicy))", spec),
+		fmt.Sprintf("%s >= %s", grace, paramShutdown.Token),
+		fmt.Sprintf("%s.?containers.orValue([]).all(c, has(c.readinessProbe) && %s)", spec, hookCovered("c", grace)))
+	return "(" + orAll(notServing, covered) + ")"
+}
+
+// hookCovered is true when a container's preStop hook is a form whose delay
+// the engine reads (the sleep action, exec ["sleep", "N"]) and the grace
+// period covers that delay plus shutdownSeconds. The sleep is bounded before
+// the sum, so the sum cannot overflow.
+func hookCovered(c, grace string) string {
+	hook := c + ".lifecycle.preStop"
+	seconds := hook + ".sleep.?seconds.orValue(0)"
+	sleep := fmt.Sprintf("(%s <= 2147483647 && %s >= (%s > 0 ? %s : 0) + %s)", seconds, grace, seconds, seconds, paramShutdown.Token)
+	command := hook + ".exec.?command.orValue([])"
+	exec := andAll(
+		"has("+hook+".exec)",
+		command+".size() == 2",
+		command+"[0] == 'sleep'",
+		command+"[1].matches('^[1-9][0-9]{0,8}$')",
+		fmt.Sprintf("%s >= int(%s[1]) + %s", grace, command, paramShutdown.Token))
+	return fmt.Sprintf("(has(%s.lifecycle) && has(%s) && (has(%s.sleep) ? %s : %s))", c, hook, hook, sleep, exec)
+}
+
+func andAll(terms ...string) string { return strings.Join(terms, " && ") }
+
+func orAll(terms ...string) string {
+	wrapped := make([]string, len(terms))
+	for i, t := range terms {
+		wrapped[i] = "(" + t + ")"
+	}
+	return strings.Join(wrapped, " || ")
+}
+
+func celList(items []string) string {
+	quoted := make([]string, len(items))
+	for i, s := range items {
+		quoted[i] = "'" + s + "'"
+	}
+	return "[" + strings.Join(quoted, ", ") + "]"
+}
+
+// uniq drops repeated entries and keeps the first of each, as Helm's uniq does.
+func uniq(items []string) []string {
+	out := []string{}
+	for _, s := range items {
+		if !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func nonNil(items []string) []string {
+	if items == nil {
+		return []string{}
+	}
+	return items
+}
