@@ -35,17 +35,15 @@ type reviewer struct {
 	logger  *slog.Logger
 }
 
-// maxBodyBytes caps a review's body. kubewebhook's handler refuses larger
-// bodies itself, with a 400; checkRequest answers them first with a 413 and
-// a clear message. The API server sends far less: it refuses request bodies
-// over 3 MiB, and etcd stores objects up to 1.5 MiB.
+// maxBodyBytes caps a review's body, at kubewebhook's own limit. The API
+// server sends far less: it refuses request bodies over 3 MiB, and etcd
+// stores objects up to 1.5 MiB.
 const maxBodyBytes = kwhhttp.MaxRequestBodyBytes
 
-// handler serves the reviewer over HTTP through kubewebhook, measured.
-// kubewebhook logs nothing here: every failure it could report is answered
-// by checkRequest first or logged by the reviewer.
-func (rv *reviewer) handler() (http.Handler, error) {
-	return kwhhttp.HandlerFor(kwhhttp.HandlerConfig{Webhook: kwhwebhook.NewMeasuredWebhook(rv.metrics.recorder, rv)})
+// handler serves the reviewer over HTTP, measured by kubewebhook's recorder:
+// reviewHandler decodes each review once and hands it to the reviewer.
+func (rv *reviewer) handler() http.Handler {
+	return reviewHandler{webhook: kwhwebhook.NewMeasuredWebhook(rv.metrics.recorder, rv)}
 }
 
 func (rv *reviewer) ID() string { return rv.id }
@@ -115,9 +113,13 @@ const maxFindingLines = 100
 
 // report counts every reported finding and logs each, one line each (see
 // findingDetail for the patch), up to maxFindingLines, then one line saying
-// how many were not logged.
+// how many were not logged. A dry run (kubectl diff, server-side dry run)
+// changes nothing, so it is logged but not counted:
+// gracekeeper_findings_total counts what happened to stored objects.
 func (rv *reviewer) report(ctx context.Context, req *admissionv1.AdmissionRequest, r *policies.Review, d policies.Decision) {
-	rv.metrics.countReported(d.Reported)
+	if !r.DryRun {
+		rv.metrics.countReported(d.Reported)
+	}
 	for i, f := range d.Reported {
 		if i == maxFindingLines {
 			rv.logger.WarnContext(ctx, "more findings than logged for one review",

@@ -44,6 +44,38 @@ func TestBadRequestsGetAClearAnswer(t *testing.T) {
 		"A review whose request has the wrong JSON types gets a 400": {
 			body: []byte(`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"1","operation":7}}`), wantCode: http.StatusBadRequest, wantBody: "malformed AdmissionReview",
 		},
+		"A body with both apiVersion and APIVERSION gets a 400: a case-insensitive reader would take it for another version": {
+			body:     bytes.Replace(valid, []byte(`"apiVersion":"admission.k8s.io/v1"`), []byte(`"apiVersion":"admission.k8s.io/v1","APIVERSION":"admission.k8s.io/v1beta1"`), 1),
+			wantCode: http.StatusBadRequest, wantBody: `field "APIVERSION" differs only in case from "apiVersion"`,
+		},
+		"A request field spelled in another case gets a 400 naming it": {
+			body:     bytes.Replace(valid, []byte(`"operation":"CREATE"`), []byte(`"operation":"CREATE","Operation":"DELETE"`), 1),
+			wantCode: http.StatusBadRequest, wantBody: `field "request.Operation" differs only in case from "operation"`,
+		},
+		"A field given twice gets a 400": {
+			body:     bytes.Replace(valid, []byte(`"operation":"CREATE"`), []byte(`"operation":"CREATE","operation":"DELETE"`), 1),
+			wantCode: http.StatusBadRequest, wantBody: `duplicate field "request.operation"`,
+		},
+		"A field a newer API server may add is ignored": {
+			body:     bytes.Replace(valid, []byte(`"operation":"CREATE"`), []byte(`"operation":"CREATE","someFutureField":{"a":1}`), 1),
+			wantCode: http.StatusOK, wantBody: `"uid":"uid-create-pods"`,
+		},
+		"A DELETE without an oldObject gets a 400, never an allow": {
+			body:     request{op: admissionv1.Delete, resource: "deployments"}.body(t),
+			wantCode: http.StatusBadRequest, wantBody: "a DELETE without an oldObject",
+		},
+		"An UPDATE with a null object gets a 400, never an allow": {
+			body:     request{op: admissionv1.Update, resource: "pods", oldObject: podYAML}.body(t),
+			wantCode: http.StatusBadRequest, wantBody: "an UPDATE without both object and oldObject",
+		},
+		"A CREATE without an object gets a 400, never an allow": {
+			body:     request{op: admissionv1.Create, resource: "pods"}.body(t),
+			wantCode: http.StatusBadRequest, wantBody: "a CREATE without an object",
+		},
+		"A lower-case operation gets a 400, never an allow": {
+			body:     request{op: "delete", resource: "deployments", oldObject: fmt.Sprintf(deploymentYAML, "", rollingStrategy)}.body(t),
+			wantCode: http.StatusBadRequest, wantBody: `operation "delete": want CREATE, UPDATE, DELETE or CONNECT`,
+		},
 		"A wrong Content-Type gets a 400 naming the one to send": {
 			contentType: "text/plain", body: valid, wantCode: http.StatusBadRequest, wantBody: `Content-Type "text/plain" is not supported: send an AdmissionReview as application/json`,
 		},
@@ -214,7 +246,7 @@ func TestAPanicIsRecoveredLoggedAndCounted(t *testing.T) {
 	}
 }
 
-func TestDryRunGetsTheSameAnswerAndIsLogged(t *testing.T) {
+func TestDryRunGetsTheSameAnswerIsLoggedAndNotCounted(t *testing.T) {
 	fx := newFixture(t, "")
 	r := request{op: admissionv1.Create, resource: "pods", object: podYAML}
 	wet := fx.review(t, PathMutateEnforce, r)
@@ -231,6 +263,12 @@ func TestDryRunGetsTheSameAnswerAndIsLogged(t *testing.T) {
 	}
 	if dryRunLines != 2 {
 		t.Errorf("%d finding lines say dryRun true, want 2 (prestop-hook, termination-grace-period):\n%s", dryRunLines, fx.logs.String())
+	}
+	// A dry run changes nothing: only the real request is counted.
+	for _, rule := range []string{"prestop-hook", "termination-grace-period"} {
+		if got := fx.counter(t, "gracekeeper_findings_total", "rule", rule, "action", "patched"); got != 1 {
+			t.Errorf("gracekeeper_findings_total{rule=%q} = %v, want 1: the dry run is not counted", rule, got)
+		}
 	}
 }
 
