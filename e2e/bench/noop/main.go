@@ -1,9 +1,11 @@
-// Command noop is the floor of the load benchmark: a minimal HTTPS server
-// with kubewebhook's no-op mutating and validating webhooks on gracekeeper's
-// paths, and GET /readyz. Like gracekeeper it speaks HTTP/1.1 only. It stops
-// on SIGTERM or SIGINT.
+// Command noop is a floor of the benchmarks: a minimal HTTPS server with
+// kubewebhook's no-op mutating and validating webhooks on gracekeeper's
+// paths (the load benchmark's floor), or with --minimal-patch, the minimal
+// webhook of e2e/bench.MinimalMux (the floors through the API server); and
+// GET /readyz. Like gracekeeper it speaks HTTP/1.1 only. It stops on
+// SIGTERM or SIGINT.
 //
-//	noop --tls-dir DIR --listen 127.0.0.1:PORT
+//	noop --tls-dir DIR --listen 127.0.0.1:PORT [--minimal-patch FILE]
 package main
 
 import (
@@ -32,13 +34,20 @@ func main() {
 func run() error {
 	tlsDir := flag.String("tls-dir", "", "directory holding tls.crt and tls.key")
 	listen := flag.String("listen", "127.0.0.1:8443", "HTTPS address")
+	minimalPatch := flag.String("minimal-patch", "", "serve the minimal webhook, /mutate/patch answering the JSON patch in this file")
 	flag.Parse()
 	cert, err := tls.LoadX509KeyPair(filepath.Join(*tlsDir, "tls.crt"), filepath.Join(*tlsDir, "tls.key"))
 	if err != nil {
 		return fmt.Errorf("load serving certificate from %s: %w", *tlsDir, err)
 	}
-	mux, err := bench.NoopMux()
-	if err != nil {
+	var mux http.Handler
+	if *minimalPatch != "" {
+		patch, err := os.ReadFile(*minimalPatch)
+		if err != nil {
+			return fmt.Errorf("read the minimal webhook's patch: %w", err)
+		}
+		mux = bench.MinimalMux(patch)
+	} else if mux, err = bench.NoopMux(); err != nil {
 		return err
 	}
 	srv := &http.Server{

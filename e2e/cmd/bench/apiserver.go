@@ -29,29 +29,53 @@ type setup struct {
 	name      string
 	namespace string
 	labels    map[string]string
+	// mutates tells whether the typical pod comes back with its hooks.
+	mutates bool
 	// denial is how the API server words this setup's denial of a
-	// Recreate Deployment; empty when nothing is denied or mutated.
+	// Recreate Deployment; empty when nothing is denied.
 	denial string
 }
 
+// The setups, in the order of every table; the indexes name them.
+const (
+	setupNone = iota
+	setupGracekeeper
+	setupFloorEmpty
+	setupFloorPatch
+	setupInTreeJSONPatch
+	setupInTreeApply
+)
+
 var setups = []setup{
-	{"no admission policy", "bench-none", nil, ""},
-	{"gracekeeper (enforce)", "bench-gracekeeper", map[string]string{"gracekeeper.io/mode": "enforce"},
+	{"no admission", "bench-none", nil, false, ""},
+	{"gracekeeper (enforce)", "bench-gracekeeper", map[string]string{"gracekeeper.io/mode": "enforce"}, true,
 		`admission webhook "enforce.validate.gracekeeper.io" denied the request`},
-	{"in-tree MutatingAdmissionPolicy + ValidatingAdmissionPolicy", "bench-in-tree", map[string]string{inTreeLabel: "in-tree"},
+	{"minimal webhook, same calls, answering []", "bench-floor-empty", map[string]string{floorLabel: "empty"}, false, ""},
+	{"minimal webhook, same calls, answering gracekeeper's patch", "bench-floor-patch", map[string]string{floorLabel: "patch"}, true, ""},
+	{"in-tree policies, MutatingAdmissionPolicy as JSONPatch", "bench-in-tree-jsonpatch", map[string]string{inTreeLabel: "jsonpatch"}, true,
+		`ValidatingAdmissionPolicy 'bench-rolling-updates' with binding 'bench-rolling-updates-jsonpatch' denied request`},
+	{"in-tree policies, MutatingAdmissionPolicy as ApplyConfiguration", "bench-in-tree", map[string]string{inTreeLabel: "in-tree"}, true,
 		`ValidatingAdmissionPolicy 'bench-rolling-updates' with binding 'bench-rolling-updates' denied request`},
 }
 
-// apiKinds are the objects created, by the name the report gives them.
-var apiKinds = []string{"Pod", "Deployment"}
+// The kinds of objects created, by the name the report gives them. The
+// graceful ones already have what gracekeeper would give them.
+const (
+	kindPod                = "Pod"
+	kindDeployment         = "Deployment"
+	kindGracefulPod        = "graceful Pod"
+	kindGracefulDeployment = "graceful Deployment"
+)
+
+var apiKinds = []string{kindPod, kindDeployment, kindGracefulPod, kindGracefulDeployment}
 
 // block is how many creates in a row go to one namespace before the next
 // takes its turn, so that a slow spell of a shared machine hits them alike.
 const block = 100
 
-// maxMeasuring bounds the creates of part 3; they take two to three
+// maxMeasuring bounds the creates of part 3; they take five to ten
 // minutes on a busy 2-CPU machine.
-const maxMeasuring = 10 * time.Minute
+const maxMeasuring = 20 * time.Minute
 
 // apiResult is part 3.
 type apiResult struct {
@@ -68,6 +92,9 @@ type apiRun struct {
 	concurrency int
 	// latencies of each setup, sorted, in the order of setups.
 	latencies [][]time.Duration
+	// gracekeeperCalls is how many calls the API server made to
+	// gracekeeper's webhooks during the run, by its own metrics.
+	gracekeeperCalls int
 }
 
 func runAPIServer(ctx context.Context, opts *options, logf func(string, ...any)) (_ *apiResult, err error) {
@@ -98,6 +125,11 @@ func runAPIServer(ctx context.Context, opts *options, logf func(string, ...any))
 	if result.matchConditions, err = installInTreePolicies(startCtx, c.Client()); err != nil {
 		return nil, err
 	}
+	floor, err := startFloorWebhook(startCtx, c, opts, logf)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { err = errors.Join(err, floor.stop()) }()
 	for _, s := range setups {
 		if err := createNamespace(startCtx, c.Client(), s); err != nil {
 			return nil, err
@@ -110,23 +142,31 @@ func runAPIServer(ctx context.Context, opts *options, logf func(string, ...any))
 	for _, s := range setups {
 		logf("checking that %s does its job", s.name)
 		if err := verifySetup(startCtx, client, s); err != nil {
-			return nil, fmt.Errorf("%s: %w", s.name, err)
+			return nil, fmt.Errorf("%s: %w\n%s", s.name, err, floor.tail())
 		}
 	}
 
 	creates := map[string]func(ctx context.Context, namespace string) error{
-		"Pod": func(ctx context.Context, namespace string) error {
+		kindPod: func(ctx context.Context, namespace string) error {
 			_, err := client.CoreV1().Pods(namespace).Create(ctx, benchPod(namespace), dryRun)
 			return err
 		},
-		"Deployment": func(ctx context.Context, namespace string) error {
+		kindDeployment: func(ctx context.Context, namespace string) error {
 			_, err := client.AppsV1().Deployments(namespace).Create(ctx, benchDeployment(namespace), dryRun)
 			return err
 		},
-	}
-	concurrencies := []int{1}
-	if opts.apiConcurrency > 1 {
-		concurrencies = append(concurrencies, opts.apiConcurrency)
+		kindGracefulPod: func(ctx context.Context, namespace string) error {
+			pod := benchPod(namespace)
+			bench.MakeGraceful(&pod.Spec)
+			_, err := client.CoreV1().Pods(namespace).Create(ctx, pod, dryRun)
+			return err
+		},
+		kindGracefulDeployment: func(ctx context.Context, namespace string) error {
+			d := benchDeployment(namespace)
+			bench.MakeGraceful(&d.Spec.Template.Spec)
+			_, err := client.AppsV1().Deployments(namespace).Create(ctx, d, dryRun)
+			return err
+		},
 	}
 	// The measurements stop by themselves, even on a machine far slower than expected.
 	measureCtx, cancelMeasure := context.WithTimeout(ctx, maxMeasuring)
@@ -136,16 +176,30 @@ func runAPIServer(ctx context.Context, opts *options, logf func(string, ...any))
 		if _, err := measureSetups(measureCtx, creates[kind], min(block, opts.creates), opts.apiConcurrency); err != nil {
 			return nil, fmt.Errorf("warm-up of %s creates: %w", kind, err)
 		}
+		concurrencies := []int{1}
+		// Graceful objects are measured one at a time: their goal is the call that is not made.
+		if opts.apiConcurrency > 1 && (kind == kindPod || kind == kindDeployment) {
+			concurrencies = append(concurrencies, opts.apiConcurrency)
+		}
 		for _, concurrency := range concurrencies {
 			logf("%d dry-run %s creates per namespace, %d at a time", opts.creates, kind, concurrency)
+			callsBefore, err := gracekeeperCalls(ctx, c.Client())
+			if err != nil {
+				return nil, err
+			}
 			latencies, err := measureSetups(measureCtx, creates[kind], opts.creates, concurrency)
 			if err != nil {
 				return nil, fmt.Errorf("%s creates: %w", kind, err)
 			}
-			result.runs = append(result.runs, apiRun{kind: kind, concurrency: concurrency, latencies: latencies})
+			callsAfter, err := gracekeeperCalls(ctx, c.Client())
+			if err != nil {
+				return nil, err
+			}
+			result.runs = append(result.runs, apiRun{kind: kind, concurrency: concurrency, latencies: latencies, gracekeeperCalls: callsAfter - callsBefore})
 			for i, s := range setups {
 				logf("  %s: p50 %.2f ms, p99 %.2f ms", s.name, ms(bench.Quantile(latencies[i], 0.5)), ms(bench.Quantile(latencies[i], 0.99)))
 			}
+			logf("  calls to gracekeeper's webhooks: %d", callsAfter-callsBefore)
 		}
 	}
 	gracekeeperMetrics, err := getText(ctx, c.WebhookProbeURL()+"/metrics")
@@ -222,15 +276,16 @@ func verifySetup(ctx context.Context, client kubernetes.Interface, s setup) erro
 		}
 		_, onDeleteErr := client.AppsV1().StatefulSets(s.namespace).Create(ctx, onDelete, dryRun)
 
-		if s.denial == "" {
-			sent := benchPod(s.namespace)
+		sent := benchPod(s.namespace)
+		if !s.mutates {
 			if pod.Spec.Containers[0].Lifecycle != nil || !ptr.Equal(pod.Spec.TerminationGracePeriodSeconds, sent.Spec.TerminationGracePeriodSeconds) {
 				return fmt.Errorf("the pod was changed: preStop %+v, grace period %v", pod.Spec.Containers[0].Lifecycle, ptr.Deref(pod.Spec.TerminationGracePeriodSeconds, -1))
 			}
-			return errors.Join(recreateErr, onDeleteErr)
-		}
-		if err := gracefulPod(pod); err != nil {
+		} else if err := gracefulPod(pod); err != nil {
 			return fmt.Errorf("dry-run pod create: %w", err)
+		}
+		if s.denial == "" {
+			return errors.Join(recreateErr, onDeleteErr)
 		}
 		for what, err := range map[string]error{"Deployment with strategy Recreate": recreateErr, "StatefulSet with updateStrategy OnDelete": onDeleteErr} {
 			if err == nil || !strings.Contains(err.Error(), s.denial) {

@@ -24,8 +24,10 @@ const inTreeLabel = "bench.gracekeeper.io/admission"
 // a denial of Deployments with strategy Recreate and StatefulSets or
 // DaemonSets with updateStrategy OnDelete, with gracekeeper's exceptions
 // (an object that already had it; OnDelete on an operator-managed object).
-// The ValidatingAdmissionPolicy also gets the matchConditions of
-// gracekeeper's validating webhooks, which spare the system actors.
+// The MutatingAdmissionPolicy comes in two forms, ApplyConfiguration and
+// JSONPatch, each bound to a namespace of its own. The
+// ValidatingAdmissionPolicy also gets the matchConditions of gracekeeper's
+// validating webhooks that spare the system actors.
 //
 // gracekeeper's grace period is the longest preStop sleep plus 25 s, which
 // is 30 s here, since no container has a hook of its own.
@@ -88,6 +90,55 @@ spec:
         ` + inTreeLabel + `: in-tree
 ---
 apiVersion: admissionregistration.k8s.io/v1
+kind: MutatingAdmissionPolicy
+metadata:
+  name: bench-graceful-pods-jsonpatch
+spec:
+  failurePolicy: Fail
+  reinvocationPolicy: IfNeeded
+  matchConstraints:
+    resourceRules:
+    - apiGroups: [""]
+      apiVersions: [v1]
+      operations: [CREATE]
+      resources: [pods]
+  matchConditions:
+  - name: serving-pods
+    expression: object.spec.restartPolicy == 'Always'
+  - name: not-mirror-pods
+    expression: "!('kubernetes.io/config.mirror' in object.metadata.?annotations.orValue({}))"
+  mutations:
+  - patchType: JSONPatch
+    jsonPatch:
+      expression: |
+        object.spec.containers.filter(c, !has(c.lifecycle) || !has(c.lifecycle.preStop)).map(c, has(c.lifecycle) ?
+          JSONPatch{
+            op: "add",
+            path: "/spec/containers/" + string(object.spec.containers.indexOf(c)) + "/lifecycle/preStop",
+            value: Object.spec.containers.lifecycle.preStop{sleep: Object.spec.containers.lifecycle.preStop.sleep{seconds: 5}}
+          } :
+          JSONPatch{
+            op: "add",
+            path: "/spec/containers/" + string(object.spec.containers.indexOf(c)) + "/lifecycle",
+            value: Object.spec.containers.lifecycle{
+              preStop: Object.spec.containers.lifecycle.preStop{sleep: Object.spec.containers.lifecycle.preStop.sleep{seconds: 5}}
+            }
+          }) +
+        (object.spec.?terminationGracePeriodSeconds.orValue(30) >= 30 ? [] :
+          [JSONPatch{op: "add", path: "/spec/terminationGracePeriodSeconds", value: 30}])
+---
+apiVersion: admissionregistration.k8s.io/v1
+kind: MutatingAdmissionPolicyBinding
+metadata:
+  name: bench-graceful-pods-jsonpatch
+spec:
+  policyName: bench-graceful-pods-jsonpatch
+  matchResources:
+    namespaceSelector:
+      matchLabels:
+        ` + inTreeLabel + `: jsonpatch
+---
+apiVersion: admissionregistration.k8s.io/v1
 kind: ValidatingAdmissionPolicy
 metadata:
   name: bench-rolling-updates
@@ -123,6 +174,18 @@ spec:
     namespaceSelector:
       matchLabels:
         ` + inTreeLabel + `: in-tree
+---
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicyBinding
+metadata:
+  name: bench-rolling-updates-jsonpatch
+spec:
+  policyName: bench-rolling-updates
+  validationActions: [Deny]
+  matchResources:
+    namespaceSelector:
+      matchLabels:
+        ` + inTreeLabel + `: jsonpatch
 `
 
 // installInTreePolicies creates the in-tree policies and their bindings.
@@ -170,8 +233,9 @@ func installInTreePolicies(ctx context.Context, client kubernetes.Interface) ([]
 	return matchConditions, nil
 }
 
-// gracekeeperMatchConditions are those of the chart's validating webhooks,
-// rendered with the values the benchmark installs gracekeeper with.
+// gracekeeperMatchConditions are the requester exclusions of the chart's
+// validating webhooks, rendered with the values the benchmark installs
+// gracekeeper with.
 func gracekeeperMatchConditions() ([]admissionregistrationv1.MatchCondition, error) {
 	objs, err := deploy.RenderChart(cluster.WebhookNamespace, nil)
 	if err != nil {
@@ -184,5 +248,13 @@ func gracekeeperMatchConditions() ([]admissionregistrationv1.MatchCondition, err
 	if len(validating.Webhooks) == 0 {
 		return nil, fmt.Errorf("the chart renders no validating webhooks")
 	}
-	return validating.Webhooks[0].MatchConditions, nil
+	// Only the requester exclusions: the others skip objects by what
+	// gracekeeper would do to them, which the in-tree policies do not.
+	var conditions []admissionregistrationv1.MatchCondition
+	for _, mc := range validating.Webhooks[0].MatchConditions {
+		if strings.HasPrefix(mc.Name, "exclude-system-and-exempt-") {
+			conditions = append(conditions, mc)
+		}
+	}
+	return conditions, nil
 }

@@ -2,12 +2,15 @@
 // docs/benchmarks.md from the figures of this one run:
 //
 //  1. Go benchmarks of the handler and the engine, next to the floor: the
-//     same reviews through kubewebhook with a no-op mutator and validator.
+//     same reviews through a webhook that only decodes them and encodes an
+//     answer (e2e/bench.Minimal).
 //  2. An HTTPS load test of `gracekeeper serve` and of a no-op kubewebhook
 //     server, each a separate process on loopback.
 //  3. Server-side dry-run creates through a real local API server, in a
 //     namespace with no admission policy, one with gracekeeper in enforce
-//     mode, and one with equivalent in-tree admission policies.
+//     mode, two with the minimal webhook making gracekeeper's calls
+//     (answering [] and gracekeeper's patch), and two with equivalent
+//     in-tree admission policies (JSONPatch and ApplyConfiguration).
 //
 // Run it from the repository's top directory:
 //
@@ -74,7 +77,7 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	flags.IntVar(&o.loadRequests, "load-requests", 20000, "reviews measured in each load run")
 	flags.IntVar(&o.loadRounds, "load-rounds", 3, "load runs of each server, alternating between them")
 	flags.DurationVar(&o.loadTimeout, "load-timeout", 2*time.Minute, "bound of each load run")
-	flags.IntVar(&o.creates, "creates", 2000, "dry-run creates of each kind, per namespace and concurrency, through the API server")
+	flags.IntVar(&o.creates, "creates", 1000, "dry-run creates of each kind, per namespace and concurrency, through the API server")
 	flags.IntVar(&o.apiConcurrency, "api-concurrency", 4, "clients of the concurrent API server runs")
 	flags.StringVar(&o.binDir, "bin", envOr("GRACEKEEPER_E2E_BIN", filepath.Join(".cache", "bin", "v1.37.2")), "directory of the control-plane binaries, built there if missing")
 	flags.StringVar(&o.gracekeeper, "gracekeeper", "", "gracekeeper binary to run; empty builds one")

@@ -38,7 +38,7 @@ func TestParseOptions(t *testing.T) {
 			if strings.Join(opts.parts, ",") != strings.Join(tt.wantParts, ",") {
 				t.Errorf("parts = %v, want %v", opts.parts, tt.wantParts)
 			}
-			if tt.args == nil && (opts.count != 6 || opts.creates != 2000 || opts.out != "docs/benchmarks.md") {
+			if tt.args == nil && (opts.count != 6 || opts.creates != 1000 || opts.out != "docs/benchmarks.md") {
 				t.Errorf("defaults: count %d, creates %d, out %s", opts.count, opts.creates, opts.out)
 			}
 		})
