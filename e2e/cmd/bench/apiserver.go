@@ -130,6 +130,14 @@ func runAPIServer(ctx context.Context, opts *options, logf func(string, ...any))
 		return nil, err
 	}
 	defer func() { err = errors.Join(err, floor.stop()) }()
+	if opts.kyverno {
+		kyverno, startErr := startKyverno(ctx, c, logf)
+		if startErr != nil {
+			return nil, fmt.Errorf("Kyverno: %w", startErr)
+		}
+		defer func() { err = errors.Join(err, kyverno.stop()) }()
+		setups = append(setups, kyvernoSetup)
+	}
 	for _, s := range setups {
 		if err := createNamespace(startCtx, c.Client(), s); err != nil {
 			return nil, err

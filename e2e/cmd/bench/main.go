@@ -58,6 +58,7 @@ type options struct {
 	loadTimeout                                           time.Duration
 
 	creates, apiConcurrency int
+	kyverno                 bool
 
 	binDir, gracekeeper string
 }
@@ -79,6 +80,7 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	flags.DurationVar(&o.loadTimeout, "load-timeout", 2*time.Minute, "bound of each load run")
 	flags.IntVar(&o.creates, "creates", 1000, "dry-run creates of each kind, per namespace and concurrency, through the API server")
 	flags.IntVar(&o.apiConcurrency, "api-concurrency", 4, "clients of the concurrent API server runs")
+	flags.BoolVar(&o.kyverno, "kyverno", false, "also measure Kyverno "+kyvernoVersion+" with an equivalent policy in part 3 (builds it: minutes)")
 	flags.StringVar(&o.binDir, "bin", envOr("GRACEKEEPER_E2E_BIN", filepath.Join(".cache", "bin", "v1.37.2")), "directory of the control-plane binaries, built there if missing")
 	flags.StringVar(&o.gracekeeper, "gracekeeper", "", "gracekeeper binary to run; empty builds one")
 	if err := flags.Parse(args); err != nil {

@@ -23,6 +23,11 @@ type serverProcess struct {
 }
 
 func startServer(binary string, args []string, logPath string) (*serverProcess, error) {
+	return startServerEnv(binary, args, nil, logPath)
+}
+
+// startServerEnv is startServer with variables added to the environment.
+func startServerEnv(binary string, args, env []string, logPath string) (*serverProcess, error) {
 	logFile, err := os.Create(logPath)
 	if err != nil {
 		return nil, fmt.Errorf("create server log: %w", err)
@@ -30,6 +35,7 @@ func startServer(binary string, args []string, logPath string) (*serverProcess, 
 	// The child keeps its own descriptor.
 	defer logFile.Close()
 	cmd := exec.Command(binary, args...)
+	cmd.Env = append(os.Environ(), env...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.SysProcAttr = sysProcAttr()
 	if err := cmd.Start(); err != nil {
