@@ -94,7 +94,7 @@ func gracekeeperPodPatch() ([]byte, error) {
 	pod := bench.AdmittedPod(bench.TypicalContainers)
 	review := &policies.Review{Operation: policies.Create, Kind: "Pod", Namespace: pod.Namespace, Name: pod.Name, Object: pod,
 		User: policies.UserInfo{Username: bench.ReplicaSetController.Username, Groups: bench.ReplicaSetController.Groups}}
-	d := policies.Decide(policies.ModeEnforce, engine.Evaluate(review))
+	d := policies.Decide(policies.Mutating, policies.ModeEnforce, review, engine.Evaluate(review))
 	if len(d.Patch) == 0 {
 		return nil, errors.New("gracekeeper has no patch for the typical pod")
 	}
