@@ -98,7 +98,8 @@ func benchHandler(b *testing.B) http.Handler {
 }
 
 // floorFor is the decode-and-encode floor of a review: e2e/bench.Minimal
-// answering the patch gracekeeper answers, so that both encode the same.
+// answering the patch gracekeeper answers, so that both encode the same
+// (Minimal answers "[]" to other kinds than Pod, as gracekeeper does here).
 func floorFor(b *testing.B, handler http.Handler, path string, body []byte) http.Handler {
 	b.Helper()
 	var answer admissionv1.AdmissionReview

@@ -21,12 +21,13 @@ import (
 // AdmissionReview and its object (the stored one too, when there is one)
 // with sigs.k8s.io/json as the API server encodes them, and encodes an
 // allowed answer. It judges nothing. A mutating answer (a path under
-// /mutate/) carries patch, which may be "[]"; a validating answer none.
+// /mutate/) carries podPatch for a Pod and "[]" for other kinds; a
+// validating answer no patch.
 //
 // It is the floor of the handler benchmark, with gracekeeper's exact patch,
 // and, served by e2e/bench/noop -minimal, the floor of webhooks through the
 // API server, with "[]" and with gracekeeper's patch.
-func Minimal(patch []byte) http.Handler {
+func Minimal(podPatch []byte) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 6<<20))
 		if err != nil {
@@ -48,7 +49,10 @@ func Minimal(patch []byte) http.Handler {
 		}
 		answer := &admissionv1.AdmissionResponse{UID: review.Request.UID, Allowed: true}
 		if strings.HasPrefix(r.URL.Path, "/mutate/") {
-			answer.Patch, answer.PatchType = patch, ptr.To(admissionv1.PatchTypeJSONPatch)
+			answer.Patch, answer.PatchType = []byte("[]"), ptr.To(admissionv1.PatchTypeJSONPatch)
+			if review.Request.Kind.Group == "" && review.Request.Kind.Kind == "Pod" {
+				answer.Patch = podPatch
+			}
 		}
 		data, err := json.Marshal(admissionv1.AdmissionReview{TypeMeta: review.TypeMeta, Response: answer})
 		if err != nil {
@@ -81,11 +85,11 @@ func newObject(kind metav1.GroupVersionKind) runtime.Object {
 
 // MinimalMux serves Minimal on the paths the benchmark's floor webhook
 // configurations call: /mutate/empty answers "[]", /mutate/patch answers
-// patch, /validate allows; and GET /readyz.
-func MinimalMux(patch []byte) *http.ServeMux {
+// podPatch to Pods, /validate allows; and GET /readyz.
+func MinimalMux(podPatch []byte) *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.Handle("POST /mutate/empty", Minimal([]byte("[]")))
-	mux.Handle("POST /mutate/patch", Minimal(patch))
+	mux.Handle("POST /mutate/patch", Minimal(podPatch))
 	mux.Handle("POST /validate", Minimal(nil))
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
 	return mux

@@ -25,6 +25,7 @@ func TestMinimalDecodesTheReviewAndAnswersWithoutJudging(t *testing.T) {
 	}{
 		{"The patch path answers the patch it was given.", "/mutate/patch", reviews.PodCreate, http.StatusOK, string(patch)},
 		{"The empty path answers an empty patch.", "/mutate/empty", reviews.PodCreate, http.StatusOK, "[]"},
+		{"The patch path answers an empty patch to other kinds.", "/mutate/patch", reviews.DeploymentUpdate, http.StatusOK, "[]"},
 		{"The validating path answers no patch, for an UPDATE with both objects.", "/validate", reviews.DeploymentUpdate, http.StatusOK, ""},
 		{"A body that is no review is refused.", "/validate", []byte("{"), http.StatusBadRequest, ""},
 		{"An object that does not decode is refused.", "/mutate/empty",
