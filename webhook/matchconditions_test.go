@@ -3,6 +3,7 @@ package webhook
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -33,6 +34,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/gracekeeper/gracekeeper/deploy"
+	"github.com/gracekeeper/gracekeeper/policies"
 )
 
 // The differential test of the generated matchConditions: each request is
@@ -375,11 +377,11 @@ func fixtureRequests(t *testing.T) []diffRequest {
 			if err := json.Unmarshal(raw, &meta); err != nil {
 				t.Fatalf("%s: %v", path, err)
 			}
-			obj := newTyped(meta.Kind)
-			if obj == nil {
+			obj, err := policies.Decode(meta.GroupVersionKind(), raw)
+			if errors.Is(err, policies.ErrUnknownKind) {
 				return nil
 			}
-			if err := json.Unmarshal(raw, obj); err != nil {
+			if err != nil {
 				t.Fatalf("%s: %v", path, err)
 			}
 			if f.Resource == "" {
@@ -411,26 +413,6 @@ type fixtureDoc struct {
 	Options     *metav1.DeleteOptions      `json:"options"`
 	Object      json.RawMessage            `json:"object"`
 	OldObject   json.RawMessage            `json:"oldObject"`
-}
-
-func newTyped(kind string) runtime.Object {
-	switch kind {
-	case "Pod":
-		return &corev1.Pod{}
-	case "Namespace":
-		return &corev1.Namespace{}
-	case "Deployment":
-		return &appsv1.Deployment{}
-	case "StatefulSet":
-		return &appsv1.StatefulSet{}
-	case "DaemonSet":
-		return &appsv1.DaemonSet{}
-	case "ReplicaSet":
-		return &appsv1.ReplicaSet{}
-	case "Scale":
-		return &autoscalingv1.Scale{}
-	}
-	return nil
 }
 
 // The generator starts from graceful objects and varies, at random, every

@@ -31,12 +31,9 @@ const inTreeLabel = "bench.gracekeeper.io/admission"
 //
 // gracekeeper's grace period is the longest preStop sleep plus 25 s, which
 // is 30 s here, since no container has a hook of its own.
-const inTreePolicies = `apiVersion: admissionregistration.k8s.io/v1
-kind: MutatingAdmissionPolicy
-metadata:
-  name: bench-graceful-pods
-spec:
-  failurePolicy: Fail
+// podPolicyHead is what both forms of the MutatingAdmissionPolicy share:
+// the pods they judge, and their containers without a hook.
+const podPolicyHead = `  failurePolicy: Fail
   reinvocationPolicy: IfNeeded
   matchConstraints:
     resourceRules:
@@ -52,7 +49,14 @@ spec:
   variables:
   - name: unhooked
     expression: object.spec.containers.filter(c, !has(c.lifecycle) || !has(c.lifecycle.preStop))
-  mutations:
+`
+
+const inTreePolicies = `apiVersion: admissionregistration.k8s.io/v1
+kind: MutatingAdmissionPolicy
+metadata:
+  name: bench-graceful-pods
+spec:
+` + podPolicyHead + `  mutations:
   - patchType: ApplyConfiguration
     applyConfiguration:
       expression: |
@@ -94,24 +98,11 @@ kind: MutatingAdmissionPolicy
 metadata:
   name: bench-graceful-pods-jsonpatch
 spec:
-  failurePolicy: Fail
-  reinvocationPolicy: IfNeeded
-  matchConstraints:
-    resourceRules:
-    - apiGroups: [""]
-      apiVersions: [v1]
-      operations: [CREATE]
-      resources: [pods]
-  matchConditions:
-  - name: serving-pods
-    expression: object.spec.restartPolicy == 'Always'
-  - name: not-mirror-pods
-    expression: "!('kubernetes.io/config.mirror' in object.metadata.?annotations.orValue({}))"
-  mutations:
+` + podPolicyHead + `  mutations:
   - patchType: JSONPatch
     jsonPatch:
       expression: |
-        object.spec.containers.filter(c, !has(c.lifecycle) || !has(c.lifecycle.preStop)).map(c, has(c.lifecycle) ?
+        variables.unhooked.map(c, has(c.lifecycle) ?
           JSONPatch{
             op: "add",
             path: "/spec/containers/" + string(object.spec.containers.indexOf(c)) + "/lifecycle/preStop",
