@@ -103,8 +103,10 @@ func (a *apiResult) goals() []goal {
 				continue
 			}
 			gk := run.added(setupGracekeeper, 0.5)
-			goals = append(goals, goal{fmt.Sprintf("%s CREATE: gracekeeper adds %s ms at p50 (the ValidatingAdmissionPolicy %s ms; at most %s ms more), and the API server made %d calls to its webhooks (none)",
-				capitalize(kind), signed(gk), signed(vap), signed(gracefulMarginMS), run.gracekeeperCalls), gk <= vap+gracefulMarginMS && run.gracekeeperCalls == 0})
+			// The minimal webhook has the same matchConditions and makes no call either:
+			// what it adds is the API server evaluating them.
+			goals = append(goals, goal{fmt.Sprintf("%s CREATE: gracekeeper adds %s ms at p50 (the ValidatingAdmissionPolicy %s ms; at most %s ms more; the minimal webhook with the same matchConditions %s ms), and the API server made %d calls to its webhooks (none)",
+				capitalize(kind), signed(gk), signed(vap), signed(gracefulMarginMS), signed(run.added(setupFloorEmpty, 0.5)), run.gracekeeperCalls), gk <= vap+gracefulMarginMS && run.gracekeeperCalls == 0})
 		}
 	}
 	for _, run := range a.runs {
@@ -112,11 +114,13 @@ func (a *apiResult) goals() []goal {
 			continue
 		}
 		gk, inTree := run.added(setupGracekeeper, 0.5), run.added(setupInTreeJSONPatch, 0.5)
-		goals = append(goals, goal{
-			fmt.Sprintf("%s creates, %s: gracekeeper adds %s ms at p50, the in-tree policies (JSONPatch form) %s ms (no more than them)",
-				run.kind, concurrencyText(run.concurrency), signed(gk), signed(inTree)),
-			gk <= inTree,
-		})
+		g := goal{fmt.Sprintf("%s creates, %s: gracekeeper adds %s ms at p50, the in-tree policies (JSONPatch form) %s ms (no more than them)",
+			run.kind, concurrencyText(run.concurrency), signed(gk), signed(inTree)), gk <= inTree}
+		if !g.met {
+			g.text += fmt.Sprintf("; the minimal webhook making the same calls adds %s ms: the price of a call to another process, which a policy inside the API server does not pay",
+				signed(run.added(setupFloorEmpty, 0.5)))
+		}
+		goals = append(goals, g)
 	}
 	return goals
 }
