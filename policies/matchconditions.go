@@ -256,17 +256,20 @@ func replicasSafe(maxUnavailable, replicas string) string {
 // owner kind the configuration skips), or every container has a readiness
 // probe and a preStop hook whose delay is known, and the grace period covers
 // the longest delay plus shutdownSeconds. Native sidecars always call.
+//
+// The spec, the grace period and each hook are bound once with a
+// one-element list's all(): the API server's CEL environment has no let.
 func podQuiet(meta, spec, ownerKind string) string {
-	grace := fmt.Sprintf("%s.?terminationGracePeriodSeconds.orValue(%d)", spec, defaultGracePeriod)
 	notServing := orAll(
-		fmt.Sprintf("!(%s.?restartPolicy.orValue('') in ['', 'Always'])", spec),
+		"!(s.?restartPolicy.orValue('') in ['', 'Always'])",
 		fmt.Sprintf("%q in %s.?annotations.orValue({})", mirrorPodAnnotation, meta),
 		ownerKind+" in "+paramSkipOwnerKinds.Token)
 	covered := andAll(
-		fmt.Sprintf("!%s.?initContainers.orValue([]).exists(c, has(c.restartPolicy))", spec),
-		fmt.Sprintf("%s >= %s", grace, paramShutdown.Token),
-		fmt.Sprintf("%s.?containers.orValue([]).all(c, has(c.readinessProbe) && %s)", spec, hookCovered("c", grace)))
-	return "(" + orAll(notServing, covered) + ")"
+		"!s.?initContainers.orValue([]).exists(c, has(c.restartPolicy))",
+		"g >= "+paramShutdown.Token,
+		"s.?containers.orValue([]).all(c, has(c.readinessProbe) && "+hookCovered("c", "g")+")")
+	return fmt.Sprintf("[%s.orValue({})].all(s, [s.?terminationGracePeriodSeconds.orValue(%d)].all(g, %s))",
+		spec, defaultGracePeriod, orAll(notServing, covered))
 }
 
 // hookCovered is true when a container's preStop hook is a form whose delay
@@ -274,17 +277,11 @@ func podQuiet(meta, spec, ownerKind string) string {
 // period covers that delay plus shutdownSeconds. The sleep is bounded before
 // the sum, so the sum cannot overflow.
 func hookCovered(c, grace string) string {
-	hook := c + ".lifecycle.preStop"
-	seconds := hook + ".sleep.?seconds.orValue(0)"
-	sleep := fmt.Sprintf("(%s <= 2147483647 && %s >= (%s > 0 ? %s : 0) + %s)", seconds, grace, seconds, seconds, paramShutdown.Token)
-	command := hook + ".exec.?command.orValue([])"
-	exec := andAll(
-		"has("+hook+".exec)",
-		command+".size() == 2",
-		command+"[0] == 'sleep'",
-		command+"[1].matches('^[1-9][0-9]{0,8}$')",
-		fmt.Sprintf("%s >= int(%s[1]) + %s", grace, command, paramShutdown.Token))
-	return fmt.Sprintf("(has(%s.lifecycle) && has(%s) && (has(%s.sleep) ? %s : %s))", c, hook, hook, sleep, exec)
+	sleep := fmt.Sprintf("[h.sleep.?seconds.orValue(0)].all(n, n <= 2147483647 && %s >= (n > 0 ? n : 0) + %s)", grace, paramShutdown.Token)
+	exec := fmt.Sprintf("has(h.exec) && [h.exec.?command.orValue([])].all(cmd, cmd.size() == 2 && cmd[0] == 'sleep' && "+
+		"cmd[1].matches('^[1-9][0-9]{0,8}$') && %s >= int(cmd[1]) + %s)", grace, paramShutdown.Token)
+	return fmt.Sprintf("(has(%s.lifecycle) && has(%s.lifecycle.preStop) && [%s.lifecycle.preStop].all(h, has(h.sleep) ? %s : %s))",
+		c, c, c, sleep, exec)
 }
 
 func andAll(terms ...string) string { return strings.Join(terms, " && ") }
