@@ -29,7 +29,8 @@ func TestMatchConditionsTemplate(t *testing.T) {
 		t.Fatalf("%v (UPDATE_GOLDEN=1 go test ./deploy -run TestMatchConditionsTemplate writes it)", err)
 	}
 	if string(got) != string(want) {
-		t.Errorf("%s is stale: the matchConditions changed in package policies; run UPDATE_GOLDEN=1 go test ./deploy -run TestMatchConditionsTemplate", MatchConditionsTemplatePath)
+		t.Errorf("%s is stale: the matchConditions changed in package policies; run UPDATE_GOLDEN=1 go test ./deploy twice "+
+			"(the second run renders the kustomize base from the new template, which the tests embed when they are built)", MatchConditionsTemplatePath)
 	}
 }
 
