@@ -173,14 +173,13 @@ var graceful = func() (g struct {
 		notExempt("object"),
 		workloadSpecQuiet(object),
 		"(request.resource.resource == 'deployments' || "+object+".?updateStrategy.?type.orValue('') != 'OnDelete')",
-		// scale-to-zero: a write that takes a running workload to 0 replicas.
 		"(request.operation != 'UPDATE' || request.resource.resource == 'daemonsets' || "+
-			object+".?replicas.orValue(1) != 0 || "+old+".?replicas.orValue(1) == 0)",
+			replicasQuiet(object+".?replicas.orValue(1)", old+".?replicas.orValue(1)")+")",
 		podQuiet(object+".?template.?metadata", object+".?template.?spec", "request.kind.kind"))
 	// A Scale's spec.replicas is omitted when 0.
 	g.scale = andAll(request("apps", "['deployments', 'statefulsets']", "scale", "['UPDATE']"),
 		notExempt("object"),
-		"("+object+".?replicas.orValue(0) != 0 || "+old+".?replicas.orValue(0) == 0)")
+		replicasQuiet(object+".?replicas.orValue(0)", old+".?replicas.orValue(0)"))
 	g.workloadDelete = andAll(request("apps", workloads, "", "['DELETE']"),
 		notExempt("oldObject"),
 		"(request.resource.resource == 'daemonsets' ? oldObject.?status.?desiredNumberScheduled.orValue(0) <= 0 : "+
@@ -196,6 +195,13 @@ var graceful = func() (g struct {
 			celList([]string{string(ModeEnforce), string(ModeAudit), string(ModeOff)})))
 	return g
 }()
+
+// replicasQuiet is true when a change of spec.replicas from before to now
+// is neither scale-to-zero's (a running workload to 0) nor scale-down's (one
+// write that stops more than half of the pods).
+func replicasQuiet(now, before string) string {
+	return fmt.Sprintf("(%s == 0 ? %s == 0 : 2 * %s >= %s)", now, before, now, before)
+}
 
 // workloadResources are the resources whose objects carry a pod template and
 // a rollout strategy.
