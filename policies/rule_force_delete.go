@@ -24,6 +24,9 @@ func checkForceDelete(ev *evaluation) []Finding {
 		return nil
 	}
 	grace := *options.GracePeriodSeconds
+	if grace < 0 {
+		grace = 1 // as the API server's rest.BeforeDelete treats it
+	}
 	own := int64(defaultGracePeriod)
 	if pod.Spec.TerminationGracePeriodSeconds != nil {
 		own = *pod.Spec.TerminationGracePeriodSeconds

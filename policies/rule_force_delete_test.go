@@ -93,6 +93,11 @@ func TestForceDelete(t *testing.T) {
 			want:   shortGrace(5),
 		},
 		{
+			name:   "A negative grace period, which the API server treats as 1s, is denied as grace period 1.",
+			review: deleteOf(pod(t, replicaSetPod, runningPod, sleeps5), gracePeriod(-1)),
+			want:   shortGrace(1),
+		},
+		{
 			name:   "A grace period that outlasts the preStop sleep passes force-delete (pod-delete warns).",
 			review: deleteOf(pod(t, replicaSetPod, runningPod, sleeps5), gracePeriod(6)),
 		},
