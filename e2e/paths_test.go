@@ -323,3 +323,43 @@ func TestStrictConfigurationSparesSystemActorsAndKeepsTheArgoCDRecipeTrue(t *tes
 		mustKubectl(t, "-n", ns, "delete", "deployment/nginx", "--wait=false", "--as="+argocd)
 	})
 }
+
+// A denial's hint must work for the request it denies: kubectl apply --force
+// deletes because a plain apply failed on an immutable field, and a
+// Deployment's ReplicaSet restarts with its Deployment.
+func TestWorkloadDenialsNameWhatWorks(t *testing.T) {
+	ns := namespace(t, "hints", "enforce")
+	manifest := deployNginx(t, ns, 2)
+	rs, err := env.cluster.Client().AppsV1().ReplicaSets(ns).List(context.Background(), metav1.ListOptions{LabelSelector: "app=nginx"})
+	if err != nil || len(rs.Items) != 1 {
+		t.Fatalf("want the Deployment's one ReplicaSet, got %v (err %v)", rs, err)
+	}
+	name := rs.Items[0].Name
+
+	t.Run("kubectl delete rs of a Deployment's ReplicaSet names the Deployment's rollout restart", func(t *testing.T) {
+		r := kubectl(t, "-n", ns, "delete", "rs/"+name, "--wait=false")
+		denied(t, r, policies.RuleWorkloadDelete)
+		assertContains(t, "hint", r.stderr, `"kubectl rollout restart deployment/nginx"`)
+	})
+	t.Run("kubectl scale rs --replicas=0 of a Deployment's ReplicaSet names the Deployment's rollout restart", func(t *testing.T) {
+		r := kubectl(t, "-n", ns, "scale", "rs/"+name, "--replicas=0")
+		denied(t, r, policies.RuleScaleToZero)
+		assertContains(t, "hint", r.stderr, `"kubectl rollout restart deployment/nginx"`)
+	})
+	t.Run("kubectl apply --force of a new selector is denied, naming the orphan delete, which works", func(t *testing.T) {
+		changed := strings.ReplaceAll(readFile(t, manifest), "{app: nginx}", "{app: nginx-v2}")
+		if r := kubectlIn(t, changed, "-n", ns, "apply", "-f", "-"); r.err == nil || !strings.Contains(r.stderr, "immutable") {
+			t.Fatalf("a plain apply of a new selector must fail as immutable: %s", r)
+		}
+		r := kubectlIn(t, changed, "-n", ns, "apply", "--force", "-f", "-")
+		denied(t, r, policies.RuleWorkloadDelete)
+		assertContains(t, "hint", r.stderr, `"kubectl delete deployment/nginx --cascade=orphan"`)
+		mustKubectl(t, "-n", ns, "delete", "deployment/nginx", "--cascade=orphan", "--wait=false")
+		eventually(t, 30*time.Second, "the orphan delete to finish", func() (bool, error) {
+			_, err := env.cluster.Client().AppsV1().Deployments(ns).Get(context.Background(), "nginx", metav1.GetOptions{})
+			return apierrors.IsNotFound(err), nil
+		})
+		mustKubectlIn(t, changed, "-n", ns, "apply", "-f", "-")
+		rolloutStatus(t, ns, "deployment/nginx")
+	})
+}

@@ -8,7 +8,8 @@ import (
 func TestExemptions(t *testing.T) {
 	deleteDenied := Finding{Rule: RuleWorkloadDelete, Action: ActionDeny, Object: "deployment/nginx",
 		Message: "deleting deployment/nginx stops all 3 of its pods",
-		Hint: `To restart or update it, use "kubectl rollout restart deployment/nginx" or "kubectl apply". ` +
+		Hint: `To restart or update it, use "kubectl rollout restart deployment/nginx" or "kubectl apply"; ` +
+			`to change an immutable field such as the selector, "kubectl delete deployment/nginx --cascade=orphan" (its pods keep running), then apply. ` +
 			`To decommission it, run "kubectl annotate deployment/nginx gracekeeper.io/exempt=workload-delete ` +
 			`gracekeeper.io/exempt-reason=<why>", then delete it`}
 	recreateDenied := Finding{Rule: RuleRecreateStrategy, Action: ActionDeny, Object: "deployment/nginx",

@@ -199,6 +199,9 @@ func daemonSet(t testing.TB, overlays ...string) *appsv1.DaemonSet {
 	return decodeAs[*appsv1.DaemonSet](t, manifest(t, baseDaemonSet, overlays...))
 }
 
+// ownedByDeployment overlays a ReplicaSet with the seed Deployment as its controller.
+const ownedByDeployment = `{metadata: {ownerReferences: [{apiVersion: apps/v1, kind: Deployment, name: nginx, uid: 9e1c, controller: true}]}}`
+
 // replicaSet is the ReplicaSet of the seed Deployment, orphaned or bare.
 func replicaSet(t testing.TB, overlays ...string) *appsv1.ReplicaSet {
 	return decodeAs[*appsv1.ReplicaSet](t, manifest(t, baseReplicaSet, overlays...))

@@ -73,6 +73,14 @@ func TestScaleToZero(t *testing.T) {
 			want:   onScale("replicaset/nginx-7c5ddbdf54", 3, false),
 		},
 		{
+			name:   "kubectl scale rs --replicas=0 of a Deployment's ReplicaSet (read) names the Deployment's rollout restart.",
+			review: withParent(scaleUpdate("ReplicaSet", "nginx-7c5ddbdf54", 3, 0), replicaSet(t, ownedByDeployment)),
+			want: []Finding{{Rule: RuleScaleToZero, Action: ActionDeny, Object: "replicaset/nginx-7c5ddbdf54", Field: "/spec/replicas",
+				Message: "scaling replicaset/nginx-7c5ddbdf54 from 3 to 0 replicas stops the service",
+				Hint: `To restart, use "kubectl rollout restart deployment/nginx". To scale it to zero on purpose, run ` +
+					`"kubectl annotate replicaset/nginx-7c5ddbdf54 gracekeeper.io/exempt=scale-to-zero gracekeeper.io/exempt-reason=<why>", then scale again`}},
+		},
+		{
 			name:   "A ReplicaSet UPDATE to 0 replicas is denied.",
 			review: update(replicaSet(t), replicaSet(t, zero)),
 			want:   deniedFor("replicaset/nginx-7c5ddbdf54", 3),

@@ -4,8 +4,10 @@ import (
 	"fmt"
 	"strings"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/gracekeeper/gracekeeper/policies/api/v1alpha1"
 )
@@ -36,7 +38,9 @@ func checkWorkloadDelete(ev *evaluation) []Finding {
 	ref := ev.ref()
 	restart := restartAdvice(ev)
 	if r.Kind != "ReplicaSet" {
-		restart += ` or "kubectl apply"`
+		// kubectl apply --force and replace --force delete because an
+		// immutable field changed, which a plain apply cannot do.
+		restart += fmt.Sprintf(` or "kubectl apply"; to change an immutable field such as the selector, "kubectl delete %s --cascade=orphan" (its pods keep running), then apply`, ref)
 	}
 	f := Finding{Rule: RuleWorkloadDelete, Action: ActionDeny, Object: ref,
 		Message: fmt.Sprintf("deleting %s stops %s", ref, allPods(running)),
@@ -103,11 +107,22 @@ func namespaceDelete(ev *evaluation) []Finding {
 }
 
 // restartAdvice says how to restart the reviewed workload's pods without
-// stopping them. kubectl rollout restart has no ReplicaSet form: a Deployment
-// that selects a ReplicaSet's pods adopts it and rolls them out.
+// stopping them. kubectl rollout restart has no ReplicaSet form: a
+// Deployment's ReplicaSet (read from the object, or from the parent of a
+// /scale) restarts with its Deployment, and a Deployment that selects a bare
+// or orphaned ReplicaSet's pods adopts it and rolls out.
 func restartAdvice(ev *evaluation) string {
-	if ev.review.Kind == "ReplicaSet" {
-		return "apply a Deployment that selects its pods (it adopts them and rolls out)"
+	r := ev.review
+	if r.Kind != "ReplicaSet" {
+		return fmt.Sprintf(`use "kubectl rollout restart %s"`, ev.ref())
 	}
-	return fmt.Sprintf(`use "kubectl rollout restart %s"`, ev.ref())
+	for _, obj := range []runtime.Object{r.OldObject, r.Object, r.Parent} {
+		if rs, ok := obj.(*appsv1.ReplicaSet); ok {
+			if owner := metav1.GetControllerOfNoCopy(rs); owner != nil && owner.Kind == "Deployment" {
+				return fmt.Sprintf(`use "kubectl rollout restart %s"`, objectRef(owner.Kind, owner.Name))
+			}
+			break
+		}
+	}
+	return "apply a Deployment that selects its pods (it adopts them and rolls out)"
 }

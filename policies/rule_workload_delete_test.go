@@ -10,7 +10,8 @@ func TestWorkloadDelete(t *testing.T) {
 	deniedFor := func(object string, pods int) []Finding {
 		return []Finding{{Rule: RuleWorkloadDelete, Action: ActionDeny, Object: object,
 			Message: "deleting " + object + " stops " + allPods(int32(pods)),
-			Hint: `To restart or update it, use "kubectl rollout restart ` + object + `" or "kubectl apply". ` +
+			Hint: `To restart or update it, use "kubectl rollout restart ` + object + `" or "kubectl apply"; ` +
+				`to change an immutable field such as the selector, "kubectl delete ` + object + ` --cascade=orphan" (its pods keep running), then apply. ` +
 				`To decommission it, run "kubectl annotate ` + object +
 				` gracekeeper.io/exempt=workload-delete gracekeeper.io/exempt-reason=<why>", then delete it`}}
 	}
@@ -41,6 +42,14 @@ func TestWorkloadDelete(t *testing.T) {
 			want: []Finding{{Rule: RuleWorkloadDelete, Action: ActionDeny, Object: "replicaset/nginx-7c5ddbdf54",
 				Message: "deleting replicaset/nginx-7c5ddbdf54 stops all 3 of its pods",
 				Hint: "To restart or update it, apply a Deployment that selects its pods (it adopts them and rolls out). " +
+					`To decommission it, run "kubectl annotate replicaset/nginx-7c5ddbdf54 gracekeeper.io/exempt=workload-delete gracekeeper.io/exempt-reason=<why>", then delete it`}},
+		},
+		{
+			name:   "kubectl delete rs of a Deployment's ReplicaSet is denied, naming the Deployment's rollout restart.",
+			review: deleteOf(replicaSet(t, ownedByDeployment), nil),
+			want: []Finding{{Rule: RuleWorkloadDelete, Action: ActionDeny, Object: "replicaset/nginx-7c5ddbdf54",
+				Message: "deleting replicaset/nginx-7c5ddbdf54 stops all 3 of its pods",
+				Hint: `To restart or update it, use "kubectl rollout restart deployment/nginx". ` +
 					`To decommission it, run "kubectl annotate replicaset/nginx-7c5ddbdf54 gracekeeper.io/exempt=workload-delete gracekeeper.io/exempt-reason=<why>", then delete it`}},
 		},
 		{
