@@ -13,9 +13,9 @@ spec:
 `
 	denied := []Finding{{Rule: RuleRecreateStrategy, Action: ActionDeny, Object: "deployment/nginx",
 		Message: "strategy Recreate stops every pod before new ones start",
-		Hint:    `Use strategy RollingUpdate with maxUnavailable: 0, and "kubectl rollout restart deployment/nginx" to restart`}}
+		Hint:    `Use strategy RollingUpdate with maxUnavailable: 0 and maxSurge: 25%, and "kubectl rollout restart deployment/nginx" to restart`}}
 	warned := []Finding{{Rule: RuleRecreateStrategy, Action: ActionWarn, Object: "deployment/nginx",
-		Message: "strategy Recreate stops every pod before new ones start; switch to RollingUpdate with maxUnavailable: 0"}}
+		Message: "strategy Recreate stops every pod before new ones start; switch to RollingUpdate with maxUnavailable: 0 and maxSurge: 25%"}}
 
 	runRuleCases(t, RuleRecreateStrategy, []ruleCase{
 		{
@@ -77,7 +77,7 @@ spec:
 				Message: "strategy Recreate allowed because the pod mounts PersistentVolumeClaim nginx-data; every rollout is an outage"}},
 		},
 		{
-			name: "A pod template that uses a hostPort may use Recreate, with a warning.",
+			name: "A pod template that uses a hostPort is denied with the setting it can roll with: one pod at a time.",
 			review: create(deployment(t, recreate, `
 spec:
   template:
@@ -85,8 +85,31 @@ spec:
       containers:
       - {name: nginx, image: "nginx:1.18", ports: [{containerPort: 80, hostPort: 80}]}
 `)),
+			want: []Finding{{Rule: RuleRecreateStrategy, Action: ActionDeny, Object: "deployment/nginx",
+				Message: "strategy Recreate stops every pod before new ones start",
+				Hint:    `Use strategy RollingUpdate with maxUnavailable: 1 and maxSurge: 0 (the pod uses hostPort 80 in container "nginx", so it cannot surge), and "kubectl rollout restart deployment/nginx" to restart`}},
+		},
+		{
+			name:   "A hostNetwork pod template (no hostPort in the template) gets the same advice, never maxUnavailable 0.",
+			review: create(deployment(t, recreate, `{spec: {template: {spec: {hostNetwork: true}}}}`)),
+			want: []Finding{{Rule: RuleRecreateStrategy, Action: ActionDeny, Object: "deployment/nginx",
+				Message: "strategy Recreate stops every pod before new ones start",
+				Hint:    `Use strategy RollingUpdate with maxUnavailable: 1 and maxSurge: 0 (the pod uses hostNetwork, so it cannot surge), and "kubectl rollout restart deployment/nginx" to restart`}},
+		},
+		{
+			name:   "With recreate: convert a hostNetwork Deployment becomes a RollingUpdate of one pod at a time.",
+			engine: newEngine(t, "recreate: convert", currentServer),
+			review: create(deployment(t, recreate, `{spec: {template: {spec: {hostNetwork: true}}}}`)),
+			want: []Finding{{Rule: RuleRecreateStrategy, Action: ActionPatch, Object: "deployment/nginx",
+				Message: "convert strategy Recreate to RollingUpdate (maxUnavailable 1, maxSurge 0)",
+				Patch: []PatchOp{op("replace", "/spec/strategy/type", `"RollingUpdate"`),
+					op("add", "/spec/strategy/rollingUpdate", `{"maxSurge":0,"maxUnavailable":1}`)}}},
+		},
+		{
+			name:   "The ratchet warning for a hostNetwork Deployment names one pod at a time too.",
+			review: update(deployment(t, recreate, `{spec: {template: {spec: {hostNetwork: true}}}}`), deployment(t, recreate, `{spec: {template: {spec: {hostNetwork: true}}}}`)),
 			want: []Finding{{Rule: RuleRecreateStrategy, Action: ActionWarn, Object: "deployment/nginx",
-				Message: "strategy Recreate allowed because the pod uses hostPort 80; every rollout is an outage"}},
+				Message: "strategy Recreate stops every pod before new ones start; switch to RollingUpdate with maxUnavailable: 1 and maxSurge: 0 (the pod uses hostNetwork, so it cannot surge)"}},
 		},
 		{
 			name:   "A RollingUpdate Deployment passes.",

@@ -1,6 +1,9 @@
 package policies
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestRollingUpdate(t *testing.T) {
 	const maxUnavailable = "/spec/strategy/rollingUpdate/maxUnavailable"
@@ -8,7 +11,20 @@ func TestRollingUpdate(t *testing.T) {
 		return []Finding{{Rule: RuleRollingUpdate, Action: ActionPatch, Object: "deployment/nginx", Patch: ops,
 			Message: "set maxUnavailable from " + from + " to 0 (maxSurge 25%) so a rollout keeps " + allReplicas(int32(replicas)) + " up"}}
 	}
+	const maxSurge = "/spec/strategy/rollingUpdate/maxSurge"
+	oneAtATime := func(ops ...PatchOp) []Finding {
+		return []Finding{{Rule: RuleRollingUpdate, Action: ActionPatch, Object: "deployment/nginx", Patch: ops,
+			Message: "set maxUnavailable from 100% to 1 and maxSurge to 0 so a rollout replaces one pod at a time"}}
+	}
 	const allDown = `{spec: {strategy: {type: RollingUpdate, rollingUpdate: {maxUnavailable: 100%}}}}`
+	const hostNetwork = `{spec: {template: {spec: {hostNetwork: true}}}}`
+	const sidecarHostPort = `
+spec:
+  template:
+    spec:
+      initContainers:
+      - {name: proxy, image: proxy, restartPolicy: Always, ports: [{containerPort: 15001, hostPort: 15001}]}
+`
 	const pvc = `
 spec:
   template:
@@ -117,10 +133,49 @@ spec:
 				Message: "maxUnavailable 100% lets all 3 replicas go down at once; left as is because the pod mounts PersistentVolumeClaim nginx-data and cannot surge"}},
 		},
 		{
-			name:   "A pod template that uses a hostPort cannot surge, so it is only warned about.",
+			name:   "A pod template that uses a hostPort cannot surge, so it rolls one pod at a time.",
 			review: create(deployment(t, allDown, hostPort)),
+			want:   oneAtATime(op("replace", maxUnavailable, "1"), op("add", maxSurge, "0")),
+		},
+		{
+			name:   "A hostNetwork template has no hostPort (the API server fills it in on Pods only), and cannot surge either.",
+			review: create(deployment(t, allDown, hostNetwork)),
+			want:   oneAtATime(op("replace", maxUnavailable, "1"), op("add", maxSurge, "0")),
+		},
+		{
+			name:   "A hostPort on a native sidecar stops a surge too.",
+			review: create(deployment(t, allDown, sidecarHostPort)),
+			want:   oneAtATime(op("replace", maxUnavailable, "1"), op("add", maxSurge, "0")),
+		},
+		{
+			name:   "A hostPort on a plain init container stops a surge too.",
+			review: create(deployment(t, allDown, `{spec: {template: {spec: {initContainers: [{name: setup, image: busybox, ports: [{containerPort: 9, hostPort: 9}]}]}}}}`)),
+			want:   oneAtATime(op("replace", maxUnavailable, "1"), op("add", maxSurge, "0")),
+		},
+		{
+			name:   "A present non-zero maxSurge of pods that cannot surge is replaced by 0.",
+			review: create(deployment(t, `{spec: {strategy: {rollingUpdate: {maxUnavailable: 3, maxSurge: 1}}}}`, hostNetwork)),
+			want: []Finding{{Rule: RuleRollingUpdate, Action: ActionPatch, Object: "deployment/nginx",
+				Message: "set maxUnavailable from 3 to 1 and maxSurge to 0 so a rollout replaces one pod at a time",
+				Patch:   []PatchOp{op("replace", maxUnavailable, "1"), op("replace", maxSurge, "0")}}},
+		},
+		{
+			name:   "A single hostNetwork replica with maxSurge 0 and maxUnavailable 1 already rolls one pod at a time and is left alone (field case 02).",
+			review: create(deployment(t, `{spec: {replicas: 1, strategy: {type: RollingUpdate, rollingUpdate: {maxSurge: 0, maxUnavailable: 1}}}}`, hostNetwork)),
+		},
+		{
+			name:   "Pods that cannot surge with maxUnavailable resolving to 0 are warned about: the surge pod needs free ports.",
+			review: create(deployment(t, `{spec: {strategy: {rollingUpdate: {maxUnavailable: 0, maxSurge: 1}}}}`, hostNetwork)),
 			want: []Finding{{Rule: RuleRollingUpdate, Action: ActionWarn, Object: "deployment/nginx",
-				Message: "maxUnavailable 100% lets all 3 replicas go down at once; left as is because the pod uses hostPort 8080 and cannot surge"}},
+				Message: "maxUnavailable 0 resolves to 0 with maxSurge 1, but the pod uses hostNetwork: each surge pod needs a node whose ports are free, or the rollout hangs; set maxUnavailable: 1 and maxSurge: 0"}},
+		},
+		{
+			name:   "With action deny, pods that cannot surge are told to roll one pod at a time.",
+			engine: newEngine(t, "rollingUpdate: {action: deny}", currentServer),
+			review: create(deployment(t, allDown, hostNetwork)),
+			want: []Finding{{Rule: RuleRollingUpdate, Action: ActionDeny, Object: "deployment/nginx",
+				Message: "maxUnavailable 100% lets all 3 replicas go down at once and the pod uses hostNetwork, so it cannot surge",
+				Hint:    "Set spec.strategy.rollingUpdate.maxUnavailable: 1 and maxSurge: 0"}},
 		},
 		{
 			name:   "With action deny the Deployment is denied, naming the values to set.",
@@ -135,11 +190,107 @@ spec:
 			engine: newEngine(t, "rollingUpdate: {action: warn}", currentServer),
 			review: create(deployment(t, allDown)),
 			want: []Finding{{Rule: RuleRollingUpdate, Action: ActionWarn, Object: "deployment/nginx",
-				Message: "maxUnavailable 100% lets all 3 replicas go down at once; use maxUnavailable: 0"}},
+				Message: "maxUnavailable 100% lets all 3 replicas go down at once; set maxUnavailable: 0 and maxSurge: 25%"}},
 		},
 		{
 			name:   "A scale request is not judged here.",
 			review: scaleUpdate("Deployment", "nginx", 3, 1),
+		},
+	})
+}
+
+func TestRollingUpdateOfStatefulSetsAndDaemonSets(t *testing.T) {
+	const stsMaxUnavailable = "/spec/updateStrategy/rollingUpdate/maxUnavailable"
+	const dsMaxSurge = "/spec/updateStrategy/rollingUpdate/maxSurge"
+	oneAtATime := func(ref, from string, ops ...PatchOp) []Finding {
+		msg := "set maxUnavailable from " + from + " to 1 and maxSurge to 0 so a rollout replaces one pod at a time"
+		if strings.HasPrefix(ref, "statefulset/") {
+			msg = "set maxUnavailable from " + from + " to 1 so a rollout replaces one pod at a time"
+		}
+		return []Finding{{Rule: RuleRollingUpdate, Action: ActionPatch, Object: ref, Message: msg, Patch: ops}}
+	}
+	const stsAll = `{spec: {updateStrategy: {type: RollingUpdate, rollingUpdate: {maxUnavailable: 100%}}}}`
+	const dsAll = `{spec: {updateStrategy: {type: RollingUpdate, rollingUpdate: {maxUnavailable: 100%}}}}`
+	const hostNetwork = `{spec: {template: {spec: {hostNetwork: true}}}}`
+
+	runRuleCases(t, RuleRollingUpdate, []ruleCase{
+		{
+			name:   "A StatefulSet with maxUnavailable 100% takes every pod down at once and gets 1: StatefulSets never surge (field case 05).",
+			review: create(statefulSet(t, stsAll)),
+			want:   oneAtATime("statefulset/db", "100%", op("replace", stsMaxUnavailable, "1")),
+		},
+		{
+			name:   "A StatefulSet maxUnavailable equal to its replicas gets 1.",
+			review: create(statefulSet(t, `{spec: {updateStrategy: {rollingUpdate: {maxUnavailable: 3}}}}`)),
+			want:   oneAtATime("statefulset/db", "3", op("replace", stsMaxUnavailable, "1")),
+		},
+		{
+			name:   "A StatefulSet percentage rounds down like the controller's: 90% of 3 is 2, which keeps a pod up.",
+			review: create(statefulSet(t, `{spec: {updateStrategy: {rollingUpdate: {maxUnavailable: 90%}}}}`)),
+		},
+		{
+			name:   "A StatefulSet partition keeps the pods below it on their revision and up, so 100% is left alone.",
+			review: create(statefulSet(t, `{spec: {updateStrategy: {rollingUpdate: {maxUnavailable: 100%, partition: 1}}}}`)),
+		},
+		{
+			name:   "A StatefulSet of one replica always takes it down; there is nothing safer to ask for.",
+			review: create(statefulSet(t, stsAll, `{spec: {replicas: 1}}`)),
+		},
+		{
+			name:   "A StatefulSet without maxUnavailable rolls one pod at a time by default.",
+			review: create(statefulSet(t, `{spec: {updateStrategy: {type: RollingUpdate}}}`)),
+		},
+		{
+			name:   "A StatefulSet with OnDelete is left to update-strategy.",
+			review: create(statefulSet(t, `{spec: {updateStrategy: {type: OnDelete}}}`)),
+		},
+		{
+			name:   "A DaemonSet with maxUnavailable 100% takes the pod on every node down at once and gets 1 (field case 05).",
+			review: create(daemonSet(t, dsAll)),
+			want:   oneAtATime("daemonset/agent", "100%", op("replace", "/spec/updateStrategy/rollingUpdate/maxUnavailable", "1")),
+		},
+		{
+			name:   "A DaemonSet count is judged against the nodes its status names: 4 of 4.",
+			review: create(daemonSet(t, `{spec: {updateStrategy: {rollingUpdate: {maxUnavailable: 4}}}}`)),
+			want:   oneAtATime("daemonset/agent", "4", op("replace", "/spec/updateStrategy/rollingUpdate/maxUnavailable", "1")),
+		},
+		{
+			name:   "A DaemonSet percentage rounds up like the controller's: 80% of 4 nodes is 4.",
+			review: create(daemonSet(t, `{spec: {updateStrategy: {rollingUpdate: {maxUnavailable: 80%}}}}`)),
+			want:   oneAtATime("daemonset/agent", "80%", op("replace", "/spec/updateStrategy/rollingUpdate/maxUnavailable", "1")),
+		},
+		{
+			name:   "A DaemonSet count below its nodes is left alone.",
+			review: create(daemonSet(t, `{spec: {updateStrategy: {rollingUpdate: {maxUnavailable: 2}}}}`)),
+		},
+		{
+			name:   "A DaemonSet count is left alone when the node count is unknown.",
+			review: create(daemonSet(t, `{spec: {updateStrategy: {rollingUpdate: {maxUnavailable: 4}}}, status: null}`)),
+		},
+		{
+			name:   "A DaemonSet that surges keeps each node's pod until the new one is ready and is left alone.",
+			review: create(daemonSet(t, `{spec: {updateStrategy: {rollingUpdate: {maxUnavailable: 0, maxSurge: 1}}}}`)),
+		},
+		{
+			name:   "A hostNetwork DaemonSet cannot surge on its node: the rollout would hang, so it rolls one node at a time.",
+			review: create(daemonSet(t, `{spec: {updateStrategy: {rollingUpdate: {maxUnavailable: 0, maxSurge: 1}}}}`, hostNetwork)),
+			want: []Finding{{Rule: RuleRollingUpdate, Action: ActionPatch, Object: "daemonset/agent",
+				Message: "set maxUnavailable from 0 to 1 and maxSurge to 0 so a rollout replaces one pod at a time",
+				Patch: []PatchOp{op("replace", "/spec/updateStrategy/rollingUpdate/maxUnavailable", "1"),
+					op("replace", dsMaxSurge, "0")}}},
+		},
+		{
+			name:   "With action deny the DaemonSet surge of host-bound pods is denied, saying why.",
+			engine: newEngine(t, "rollingUpdate: {action: deny}", currentServer),
+			review: create(daemonSet(t, `{spec: {updateStrategy: {rollingUpdate: {maxUnavailable: 0, maxSurge: 10%}}}}`, hostNetwork)),
+			want: []Finding{{Rule: RuleRollingUpdate, Action: ActionDeny, Object: "daemonset/agent",
+				Message: "maxSurge 10% starts a second pod on each node, which cannot run there because the pod uses hostNetwork: the rollout hangs",
+				Hint:    "Set spec.updateStrategy.rollingUpdate.maxUnavailable: 1 and maxSurge: 0"}},
+		},
+		{
+			name:   "An UPDATE judges a DaemonSet by the stored object's node count when the new one has none.",
+			review: update(daemonSet(t), daemonSet(t, `{spec: {updateStrategy: {rollingUpdate: {maxUnavailable: 4}}}, status: null}`)),
+			want:   oneAtATime("daemonset/agent", "4", op("replace", "/spec/updateStrategy/rollingUpdate/maxUnavailable", "1")),
 		},
 	})
 }
