@@ -1,9 +1,7 @@
 package policies
 
 import (
-	"math"
 	"slices"
-	"strconv"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -99,23 +97,4 @@ func (t *podTarget) gracePeriod() int64 {
 		return int64(defaultGracePeriod)
 	}
 	return *t.spec.TerminationGracePeriodSeconds
-}
-
-// existingSleep is the delay a container's own preStop hook adds before
-// SIGTERM, as far as it can be read: the sleep action, or exec "sleep N".
-// It is capped at MaxInt32 seconds, so adding the shutdown time cannot overflow.
-func existingSleep(c *corev1.Container) int64 {
-	if c.Lifecycle == nil || c.Lifecycle.PreStop == nil {
-		return 0
-	}
-	h := c.Lifecycle.PreStop
-	if h.Sleep != nil {
-		return min(max(h.Sleep.Seconds, 0), math.MaxInt32)
-	}
-	if h.Exec != nil && len(h.Exec.Command) == 2 && h.Exec.Command[0] == "sleep" {
-		if n, err := strconv.ParseInt(h.Exec.Command[1], 10, 32); err == nil && n > 0 {
-			return n
-		}
-	}
-	return 0
 }

@@ -8,17 +8,25 @@ import (
 )
 
 // prestop-hook reads, on Pod CREATE and on workload templates:
-//   - spec.containers[*].lifecycle.preStop
+//   - spec.containers[*].lifecycle.preStop (see readPreStop)
 //   - spec.restartPolicy, the controller owner's kind, the mirror-pod annotation
 //   - spec.terminationGracePeriodSeconds (the sleep may not exceed it)
+//   - spec.os.name and the kubernetes.io/os node selector (Windows pods)
 //
 // Every regular container without a preStop hook gets one that sleeps
 // preStop.sleepSeconds, so endpoints are removed before SIGTERM. An existing
-// hook is never replaced.
+// hook is never replaced, except a tcpSocket one, which the kubelet never runs:
+// it becomes the sleep (a handler holds exactly one action). Windows pods
+// never get exec "sleep" (Windows images have none): below the native sleep
+// action they get no hook, and a warning that says what to do.
 func checkPreStopHook(ev *evaluation) []Finding {
 	t := ev.pods
-	if t == nil {
+	if t == nil || ev.podRuleOff(t, RulePreStopHook) || !ev.serves(t) || !missingPreStop(t.spec) {
 		return nil
+	}
+	if isWindows(t.spec) && !ev.nativeSleep {
+		return []Finding{{Rule: RulePreStopHook, Action: ActionWarn, Object: ev.ref(),
+			Message: windowsNoHook}}
 	}
 	seconds := ev.addedSleep(t)
 	if seconds == 0 {
@@ -27,26 +35,35 @@ func checkPreStopHook(ev *evaluation) []Finding {
 	var findings []Finding
 	for i := range t.spec.Containers {
 		c := &t.spec.Containers[i]
-		if c.Lifecycle != nil && c.Lifecycle.PreStop != nil {
+		delay := readPreStop(c)
+		if delay.hasHook() {
 			continue
 		}
 		hook, describe := ev.preStopHook(seconds)
 		path := fmt.Sprintf("%s/containers/%d/lifecycle", t.path, i)
 		op := add(path, &corev1.Lifecycle{PreStop: hook})
-		if c.Lifecycle != nil {
+		message := fmt.Sprintf("add preStop %s to container %q", describe, c.Name)
+		switch {
+		case delay.inert != "":
+			op = replace(path+"/preStop", hook)
+			message = fmt.Sprintf("replace the preStop tcpSocket of container %q with %s (%s)", c.Name, describe, delay.inert)
+		case c.Lifecycle != nil:
 			op = add(path+"/preStop", hook)
 		}
-		findings = append(findings, t.finding(RulePreStopHook, ActionPatch, ev.ref(),
-			fmt.Sprintf("add preStop %s to container %q", describe, c.Name), op))
+		findings = append(findings, t.finding(RulePreStopHook, ActionPatch, ev.ref(), message, op))
 	}
 	return findings
 }
+
+// windowsNoHook says why a Windows pod gets no hook below the sleep action, and what to do.
+const windowsNoHook = `Windows pod gets no preStop hook: exec "sleep" fails (no sleep binary) and the sleep action needs API server 1.33+; add your own hook, or set preStop.action: sleep once all kubelets are 1.30+`
 
 // addedSleep is the preStop sleep injected into these pods, 0 for none. Pod
 // validation rejects a sleep longer than the grace period, so when the
 // grace-period rule cannot raise it, the sleep is capped to fit.
 func (ev *evaluation) addedSleep(t *podTarget) int32 {
-	if ev.podRuleOff(t, RulePreStopHook) || !ev.serves(t) || !missingPreStop(t.spec) {
+	if ev.podRuleOff(t, RulePreStopHook) || !ev.serves(t) || !missingPreStop(t.spec) ||
+		(isWindows(t.spec) && !ev.nativeSleep) {
 		return 0
 	}
 	seconds := *ev.cfg.PreStop.SleepSeconds
@@ -56,13 +73,20 @@ func (ev *evaluation) addedSleep(t *podTarget) int32 {
 	return max(seconds, 0)
 }
 
+// missingPreStop reports whether a regular container has no preStop hook the kubelet runs.
 func missingPreStop(spec *corev1.PodSpec) bool {
 	for i := range spec.Containers {
-		if l := spec.Containers[i].Lifecycle; l == nil || l.PreStop == nil {
+		if !readPreStop(&spec.Containers[i]).hasHook() {
 			return true
 		}
 	}
 	return false
+}
+
+// isWindows reports whether the pods run on Windows nodes: spec.os.name, or
+// the well-known node selector that older manifests use without it.
+func isWindows(spec *corev1.PodSpec) bool {
+	return (spec.OS != nil && spec.OS.Name == corev1.Windows) || spec.NodeSelector[corev1.LabelOSStable] == string(corev1.Windows)
 }
 
 // preStopHook is the native sleep action where every kubelet has it, otherwise

@@ -266,5 +266,39 @@ spec:
 			name:   "A DELETE carries no pod spec to judge.",
 			review: deleteOf(pod(t), nil),
 		},
+		{
+			name:   "A tcpSocket preStop hook, which the kubelet never runs, is replaced by the sleep, saying why.",
+			review: create(pod(t, `{spec: {containers: [{name: app, image: "shop:2", lifecycle: {preStop: {tcpSocket: {port: 8080}}}}]}}`)),
+			want: []Finding{{Rule: RulePreStopHook, Action: ActionPatch, Object: "pod/web",
+				Message: `replace the preStop tcpSocket of container "app" with sleep 5s (the kubelet never runs a tcpSocket preStop hook)`,
+				Patch:   []PatchOp{op("replace", "/spec/containers/0/lifecycle/preStop", `{"sleep":{"seconds":5}}`)}}},
+		},
+		{
+			name:   "An existing sleep of 0 is the user's choice and is kept.",
+			review: create(pod(t, `{spec: {containers: [{name: app, image: "shop:2", lifecycle: {preStop: {sleep: {seconds: 0}}}}]}}`)),
+		},
+		{
+			name:   "A Windows pod gets the native sleep action, which the kubelet runs on Windows too.",
+			review: create(pod(t, `{spec: {os: {name: windows}}}`)),
+			want:   nativeOnApp,
+		},
+		{
+			name:   "A Windows pod below API server 1.33 never gets exec sleep (Windows images have none): no hook, and a warning that says what to do (field case 01).",
+			engine: execEngine(t),
+			review: create(pod(t, `{spec: {os: {name: windows}}}`)),
+			want:   []Finding{{Rule: RulePreStopHook, Action: ActionWarn, Object: "pod/web", Message: windowsNoHook}},
+		},
+		{
+			name:   "A pod pinned to Windows nodes by the kubernetes.io/os selector alone is a Windows pod too.",
+			engine: newEngine(t, "preStop: {action: exec}", currentServer),
+			review: create(pod(t, `{spec: {nodeSelector: {kubernetes.io/os: windows}}}`)),
+			want:   []Finding{{Rule: RulePreStopHook, Action: ActionWarn, Object: "pod/web", Message: windowsNoHook}},
+		},
+		{
+			name:   "preStop.action sleep gives a Windows pod the native action below 1.33 too.",
+			engine: newEngine(t, "preStop: {action: sleep}", oldServer),
+			review: create(pod(t, `{spec: {os: {name: windows}}}`)),
+			want:   nativeOnApp,
+		},
 	})
 }

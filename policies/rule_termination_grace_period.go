@@ -1,29 +1,71 @@
 package policies
 
-import "fmt"
+import (
+	"fmt"
+	"slices"
+	"strings"
+)
 
 // termination-grace-period reads, on Pod CREATE and on workload templates:
 //   - spec.terminationGracePeriodSeconds (absent means 30)
-//   - the longest preStop sleep, existing or added by prestop-hook
+//   - the longest preStop delay of the regular containers, existing (see
+//     readPreStop) or added by prestop-hook
+//   - the native sidecars (initContainers with restartPolicy Always) and their
+//     preStop delays
 //
-// The grace period is raised to at least that sleep plus shutdownSeconds, so
-// the app can drain after SIGTERM. It is only ever raised; 0 is raised too.
+// The grace period is raised to what termination takes, as the kubelet runs
+// it (killContainer in pkg/kubelet/kuberuntime and its terminationOrdering):
+// every preStop hook starts at once; the main containers get SIGTERM after
+// their hook and need shutdownSeconds; each sidecar gets SIGTERM only after
+// every main container and every sidecar declared after it has exited (and its
+// own hook has ended), and needs sidecarShutdownSeconds. It is only ever
+// raised; 0 is raised too. A hook whose delay cannot be read is counted as 0 s
+// and warned about, never silently.
 func checkTerminationGracePeriod(ev *evaluation) []Finding {
 	t := ev.pods
 	if t == nil || ev.podRuleOff(t, RuleTerminationGracePeriod) || !ev.serves(t) {
 		return nil
 	}
+	var findings []Finding
+	unread := func(kind, name string, d hookDelay) {
+		if d.unread != "" {
+			findings = append(findings, Finding{Rule: RuleTerminationGracePeriod, Action: ActionWarn, Object: ev.ref(),
+				Message: fmt.Sprintf("cannot read how long the preStop hook of %s %q (%s) delays SIGTERM, so it counts as 0s; make the grace period cover it", kind, name, d.unread)})
+		}
+	}
 	longest := int64(ev.addedSleep(t))
 	for i := range t.spec.Containers {
-		longest = max(longest, existingSleep(&t.spec.Containers[i]))
+		d := readPreStop(&t.spec.Containers[i])
+		unread("container", t.spec.Containers[i].Name, d)
+		longest = max(longest, d.seconds)
 	}
-	need := longest + int64(*ev.cfg.ShutdownSeconds)
+	shutdown := int64(*ev.cfg.ShutdownSeconds)
+	need := longest + shutdown
+	var sidecars []string
+	for i := len(t.spec.InitContainers) - 1; i >= 0; i-- {
+		c := &t.spec.InitContainers[i]
+		if !isSidecar(c) {
+			continue
+		}
+		d := readPreStop(c)
+		unread("sidecar", c.Name, d)
+		need = max(need, d.seconds) + int64(*ev.cfg.SidecarShutdownSeconds)
+		sidecars = append(sidecars, fmt.Sprintf("%q", c.Name))
+	}
 	have := t.gracePeriod()
 	if have >= need {
-		return nil
+		return findings
+	}
+	why := fmt.Sprintf("preStop %ds + shutdown %ds", longest, shutdown)
+	if len(sidecars) > 0 {
+		noun := "sidecar"
+		if len(sidecars) > 1 {
+			noun = "sidecars"
+		}
+		slices.Reverse(sidecars)
+		why += fmt.Sprintf(", then %ds for %s %s", need-longest-shutdown, noun, strings.Join(sidecars, ", "))
 	}
 	op := set(t.spec.TerminationGracePeriodSeconds != nil, t.path+"/terminationGracePeriodSeconds", need)
-	return []Finding{t.finding(RuleTerminationGracePeriod, ActionPatch, ev.ref(),
-		fmt.Sprintf("raise terminationGracePeriodSeconds from %d to %d (preStop %ds + shutdown %ds)",
-			have, need, longest, *ev.cfg.ShutdownSeconds), op)}
+	return append(findings, t.finding(RuleTerminationGracePeriod, ActionPatch, ev.ref(),
+		fmt.Sprintf("raise terminationGracePeriodSeconds from %d to %d (%s)", have, need, why), op))
 }

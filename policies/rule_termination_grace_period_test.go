@@ -60,12 +60,73 @@ spec:
 			want: raise("add", podGrace, 30, 45, 20, "pod/web", ""),
 		},
 		{
-			name: "A hook whose delay cannot be read counts as no sleep.",
+			name: "A shell script that sleeps is read: sh -c \"sleep 20\" needs 45s.",
 			review: create(pod(t, `
 spec:
   containers:
-  - {name: app, image: shop:2, lifecycle: {preStop: {exec: {command: [sh, -c, "sleep 20"]}}}}
+  - {name: app, image: shop:2, lifecycle: {preStop: {exec: {command: [/bin/sh, -c, "sleep 20"]}}}}
 `)),
+			want: raise("add", podGrace, 30, 45, 20, "pod/web", ""),
+		},
+		{
+			name: "A sleep binary by its path, with a suffix, is read: /usr/bin/sleep 1m needs 85s.",
+			review: create(pod(t, `
+spec:
+  containers:
+  - {name: app, image: shop:2, lifecycle: {preStop: {exec: {command: [/usr/bin/sleep, 1m]}}}}
+`)),
+			want: raise("add", podGrace, 30, 85, 60, "pod/web", ""),
+		},
+		{
+			name: "A hook whose delay cannot be read is counted as 0s and warned about, never silently.",
+			review: create(pod(t, `
+spec:
+  terminationGracePeriodSeconds: 10
+  containers:
+  - {name: app, image: shop:2, lifecycle: {preStop: {exec: {command: [/app/drain.sh]}}}}
+`)),
+			want: append([]Finding{{Rule: RuleTerminationGracePeriod, Action: ActionWarn, Object: "pod/web",
+				Message: `cannot read how long the preStop hook of container "app" (exec "/app/drain.sh") delays SIGTERM, so it counts as 0s; make the grace period cover it`}},
+				raise("replace", podGrace, 10, 25, 0, "pod/web", "")...),
+		},
+		{
+			name: "A tcpSocket hook is never run: it is replaced by the added sleep, which the grace period covers.",
+			review: create(pod(t, `
+spec:
+  terminationGracePeriodSeconds: 10
+  containers:
+  - {name: app, image: shop:2, lifecycle: {preStop: {tcpSocket: {port: 8080}}}}
+`)),
+			want: raise("replace", podGrace, 10, 30, 5, "pod/web", ""),
+		},
+		{
+			name: "A native sidecar stops after the app: 5s sleep + 25s shutdown, then 5s for the sidecar (field case 13a).",
+			review: create(pod(t, `
+spec:
+  initContainers:
+  - {name: istio-proxy, image: proxyv2:1.24, restartPolicy: Always, lifecycle: {preStop: {sleep: {seconds: 20}}}}
+`)),
+			want: []Finding{{Rule: RuleTerminationGracePeriod, Action: ActionPatch, Object: "pod/web",
+				Message: `raise terminationGracePeriodSeconds from 30 to 35 (preStop 5s + shutdown 25s, then 5s for sidecar "istio-proxy")`,
+				Patch:   []PatchOp{op("add", podGrace, "35")}}},
+		},
+		{
+			name: "Sidecars stop one after another, each after its own hook: a 40s sidecar hook ends after the app, then both stop.",
+			engine: newEngine(t, "sidecarShutdownSeconds: 10", currentServer),
+			review: create(pod(t, `
+spec:
+  initContainers:
+  - {name: setup, image: busybox}
+  - {name: proxy, image: envoy:1.36, restartPolicy: Always}
+  - {name: log, image: fluent-bit:4, restartPolicy: Always, lifecycle: {preStop: {sleep: {seconds: 40}}}}
+`)),
+			want: []Finding{{Rule: RuleTerminationGracePeriod, Action: ActionPatch, Object: "pod/web",
+				Message: `raise terminationGracePeriodSeconds from 30 to 60 (preStop 5s + shutdown 25s, then 30s for sidecars "proxy", "log")`,
+				Patch:   []PatchOp{op("add", podGrace, "60")}}},
+		},
+		{
+			name:   "A plain init container has exited before the pod serves and costs nothing.",
+			review: create(pod(t, `{spec: {initContainers: [{name: setup, image: busybox}]}}`)),
 		},
 		{
 			name:   "shutdownSeconds sets the drain time added to the sleep.",

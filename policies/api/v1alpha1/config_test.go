@@ -188,6 +188,7 @@ apiVersion: gracekeeper.io/v1beta1
 kind: Config
 preStop: {sleepSeconds: -1, action: nap, skipOwnerKinds: ["", batch/Job]}
 shutdownSeconds: 4000
+sidecarShutdownSeconds: -5
 rollingUpdate: {action: convert, maxSurge: 0}
 recreate: allow
 revisionHistory: {minimum: 101, action: raise}
@@ -210,6 +211,7 @@ exemptions:
 		`preStop.skipOwnerKinds[0]: Invalid value: "": must be a kind such as Job`,
 		`preStop.skipOwnerKinds[1]: Invalid value: "batch/Job": must be a kind such as Job`,
 		`shutdownSeconds: Invalid value: 4000: must be between 0 and 3600`,
+		`sidecarShutdownSeconds: Invalid value: -5: must be between 0 and 3600`,
 		`rollingUpdate.action: Unsupported value: "convert": supported values: "patch", "deny", "warn"`,
 		`rollingUpdate.maxSurge: Invalid value: 0: must be greater than 0`,
 		`recreate: Unsupported value: "allow": supported values: "deny", "convert", "warn"`,

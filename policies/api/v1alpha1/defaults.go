@@ -16,6 +16,7 @@ func SetDefaults(c *Configuration) {
 		c.PreStop.SkipOwnerKinds = []string{"Job", "CronJob"}
 	}
 	defaultInt(&c.ShutdownSeconds, 25)
+	defaultInt(&c.SidecarShutdownSeconds, 5)
 	defaultString(&c.RollingUpdate.Action, MutationPatch)
 	if c.RollingUpdate.MaxSurge == nil {
 		surge := intstr.FromString("25%")

@@ -19,12 +19,17 @@ type Configuration struct {
 	PreStop PreStop `json:"preStop"`
 	// ShutdownSeconds is how long an app needs to drain after SIGTERM; the grace
 	// period is raised to the longest preStop sleep plus this.
-	ShutdownSeconds *int32          `json:"shutdownSeconds,omitempty"`
-	RollingUpdate   RollingUpdate   `json:"rollingUpdate"`
-	Recreate        RecreateAction  `json:"recreate,omitempty"`
-	RevisionHistory RevisionHistory `json:"revisionHistory"`
-	WorkloadDelete  GuardAction     `json:"workloadDelete,omitempty"`
-	PodDelete       GuardAction     `json:"podDelete,omitempty"`
+	ShutdownSeconds *int32 `json:"shutdownSeconds,omitempty"`
+	// SidecarShutdownSeconds is how long each native sidecar (an init container
+	// with restartPolicy Always) needs after SIGTERM. The kubelet stops sidecars
+	// only after every main container has exited, one after another in reverse
+	// order, within the same grace period, so the grace period covers this too.
+	SidecarShutdownSeconds *int32          `json:"sidecarShutdownSeconds,omitempty"`
+	RollingUpdate          RollingUpdate   `json:"rollingUpdate"`
+	Recreate               RecreateAction  `json:"recreate,omitempty"`
+	RevisionHistory        RevisionHistory `json:"revisionHistory"`
+	WorkloadDelete         GuardAction     `json:"workloadDelete,omitempty"`
+	PodDelete              GuardAction     `json:"podDelete,omitempty"`
 	// ScaleDown is what one write that takes a serving workload down by more
 	// than half of its replicas gets (warn, or deny in enforce mode).
 	ScaleDown GuardAction `json:"scaleDown,omitempty"`

@@ -61,6 +61,7 @@ func Validate(c *Configuration) field.ErrorList {
 		}
 	}
 	errs = append(errs, validateSeconds(field.NewPath("shutdownSeconds"), *c.ShutdownSeconds)...)
+	errs = append(errs, validateSeconds(field.NewPath("sidecarShutdownSeconds"), *c.SidecarShutdownSeconds)...)
 
 	rollingUpdate := field.NewPath("rollingUpdate")
 	errs = append(errs, validateEnum(rollingUpdate.Child("action"), c.RollingUpdate.Action, MutationPatch, MutationDeny, MutationWarn)...)
