@@ -111,7 +111,7 @@ spec:
 				Patch:   []PatchOp{op("add", podGrace, "35")}}},
 		},
 		{
-			name: "Sidecars stop one after another, each after its own hook: a 40s sidecar hook ends after the app, then both stop.",
+			name:   "Sidecars stop one after another, each after its own hook: a 40s sidecar hook ends after the app, then both stop.",
 			engine: newEngine(t, "sidecarShutdownSeconds: 10", currentServer),
 			review: create(pod(t, `
 spec:
