@@ -4,8 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -24,7 +22,6 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/yaml"
 
-	"github.com/gracekeeper/gracekeeper/certs"
 	"github.com/gracekeeper/gracekeeper/policies"
 )
 
@@ -159,7 +156,7 @@ func TestFieldCasesAgreeAcrossCheckAuditAndTheWebhook(t *testing.T) {
 
 			srv := servers[fc.config]
 			if srv == nil {
-				srv = startServe(t, configPath)
+				srv = startServe(t, "--config", configPath, "--kubeconfig", filepath.Join(dir, "no-kubeconfig"))
 				servers[fc.config] = srv
 			}
 			fromWebhook := srv.findings(t, fc.kind, fc.object)
@@ -199,67 +196,6 @@ func findingKeys(findings []policies.Finding) []string {
 	}
 	slices.Sort(keys)
 	return keys
-}
-
-// testServe is `gracekeeper serve` on loopback with a test certificate.
-type testServe struct {
-	url    string
-	client *http.Client
-	logs   *serveLogs
-	cancel context.CancelFunc
-	done   chan error
-}
-
-func startServe(t *testing.T, configPath string) *testServe {
-	t.Helper()
-	tlsDir, err := os.MkdirTemp("", "gracekeeper-serve-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca, err := certs.GenerateCA("test CA", time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	certPEM, keyPEM, err := ca.Issue([]string{"127.0.0.1"}, time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := certs.WriteServing(tlsDir, ca.CertPEM, certPEM, keyPEM); err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(ca.CertPEM)
-	listen, probeListen := freeAddr(t), freeAddr(t)
-	s := &testServe{url: "https://" + listen, logs: &serveLogs{}, done: make(chan error, 1),
-		client: &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}}
-	var ctx context.Context
-	ctx, s.cancel = context.WithCancel(context.Background())
-	go func() {
-		defer os.RemoveAll(tlsDir)
-		s.done <- runServe(ctx, []string{"--tls-dir", tlsDir, "--listen", listen, "--probe-listen", probeListen,
-			"--config", configPath, "--kubeconfig", filepath.Join(tlsDir, "no-kubeconfig"), "--drain-delay", "0s"}, io.Discard, s.logs)
-	}()
-	deadline := time.Now().Add(10 * time.Second)
-	for !ready(probeListen) {
-		if time.Now().After(deadline) {
-			s.cancel()
-			t.Fatalf("serve not ready within 10s; logs:\n%s", s.logs.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return s
-}
-
-func (s *testServe) stop(t *testing.T) {
-	s.cancel()
-	select {
-	case err := <-s.done:
-		if err != nil {
-			t.Errorf("serve = %v after a clean shutdown", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Error("serve did not stop within 10s")
-	}
 }
 
 // findings posts a CREATE by an ordinary user to /mutate/audit and (but for

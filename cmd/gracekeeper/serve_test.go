@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -94,46 +96,9 @@ func TestServeStartsWhateverDiscoverySays(t *testing.T) {
 	}
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {
-			tlsDir := t.TempDir()
-			ca, err := certs.GenerateCA("test CA", time.Hour)
-			if err != nil {
-				t.Fatal(err)
-			}
-			certPEM, keyPEM, err := ca.Issue([]string{"127.0.0.1"}, time.Hour)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := certs.WriteServing(tlsDir, ca.CertPEM, certPEM, keyPEM); err != nil {
-				t.Fatal(err)
-			}
-			logs := &serveLogs{serving: make(chan string, 1)}
-			ctx, cancel := context.WithCancel(t.Context())
-			done := make(chan error, 1)
-			go func() {
-				done <- runServe(ctx, []string{"--tls-dir", tlsDir, "--listen", "127.0.0.1:0", "--probe-listen", "127.0.0.1:0",
-					"--kubeconfig", tt.kubeconfig, "--drain-delay", "0s"}, io.Discard, logs)
-			}()
-
-			// The ports are bound before this line is logged.
-			var probeListen string
-			select {
-			case probeListen = <-logs.serving:
-			case err := <-done:
-				t.Fatalf("serve = %v before serving; logs:\n%s", err, logs.String())
-			}
-			if !ready(probeListen) {
-				cancel()
-				t.Fatalf("not ready once serving; logs:\n%s", logs.String())
-			}
-			cancel()
-			select {
-			case err := <-done:
-				if err != nil {
-					t.Errorf("serve = %v after a clean shutdown, want nil", err)
-				}
-			case <-time.After(10 * time.Second):
-				t.Fatal("serve did not return within 10s of its context ending")
-			}
+			s := startServe(t, "--kubeconfig", tt.kubeconfig)
+			s.stop(t)
+			logs := s.logs
 			for _, want := range tt.wantLogs {
 				if !strings.Contains(logs.String(), want) {
 					t.Errorf("logs lack %s:\n%s", want, logs.String())
@@ -169,22 +134,26 @@ current-context: test
 }
 
 // serveLogs collects the server's logs across its goroutines, and sends the
-// probe address on serving once the server logs that it serves.
+// bound addresses on serving once the server logs that it serves.
 type serveLogs struct {
 	mu      sync.Mutex
 	buf     bytes.Buffer
-	serving chan string
+	serving chan servingAddrs
 }
+
+// servingAddrs are the addresses serve bound: HTTPS reviews and plain-HTTP probes.
+type servingAddrs struct{ listen, probeListen string }
 
 func (l *serveLogs) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	var line struct {
 		Msg         string `json:"msg"`
+		Listen      string `json:"listen"`
 		ProbeListen string `json:"probeListen"`
 	}
 	if json.Unmarshal(p, &line) == nil && line.Msg == "serving admission reviews" && l.serving != nil {
-		l.serving <- line.ProbeListen
+		l.serving <- servingAddrs{line.Listen, line.ProbeListen}
 	}
 	return l.buf.Write(p)
 }
@@ -193,4 +162,67 @@ func (l *serveLogs) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.buf.String()
+}
+
+// testServe is `gracekeeper serve` on loopback with a test certificate.
+type testServe struct {
+	url    string
+	client *http.Client
+	logs   *serveLogs
+	cancel context.CancelFunc
+	done   chan error
+}
+
+// startServe runs serve with a fresh serving certificate on free loopback
+// ports and the given flags, and waits until it is ready.
+func startServe(t *testing.T, args ...string) *testServe {
+	t.Helper()
+	tlsDir := t.TempDir()
+	ca, err := certs.GenerateCA("test CA", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certPEM, keyPEM, err := ca.Issue([]string{"127.0.0.1"}, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := certs.WriteServing(tlsDir, ca.CertPEM, certPEM, keyPEM); err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(ca.CertPEM)
+	s := &testServe{logs: &serveLogs{serving: make(chan servingAddrs, 1)}, done: make(chan error, 1),
+		client: &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}}
+	var ctx context.Context
+	ctx, s.cancel = context.WithCancel(context.Background())
+	go func() {
+		s.done <- runServe(ctx, append([]string{"--tls-dir", tlsDir, "--listen", "127.0.0.1:0", "--probe-listen", "127.0.0.1:0",
+			"--drain-delay", "0s"}, args...), io.Discard, s.logs)
+	}()
+	// The ports are bound before the serving line is logged.
+	var addrs servingAddrs
+	select {
+	case addrs = <-s.logs.serving:
+	case err := <-s.done:
+		t.Fatalf("serve = %v before serving; logs:\n%s", err, s.logs.String())
+	}
+	if !ready(addrs.probeListen) {
+		s.cancel()
+		t.Fatalf("not ready once serving; logs:\n%s", s.logs.String())
+	}
+	s.url = "https://" + addrs.listen
+	return s
+}
+
+func (s *testServe) stop(t *testing.T) {
+	t.Helper()
+	s.cancel()
+	select {
+	case err := <-s.done:
+		if err != nil {
+			t.Errorf("serve = %v after a clean shutdown, want nil", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Error("serve did not return within 10s of its context ending")
+	}
 }
