@@ -1,0 +1,178 @@
+package policies
+
+import (
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+	"unicode/utf8"
+)
+
+// The API server keeps a limited amount of warning text per response
+// (k8s.io/apiserver v0.37.2, pkg/endpoints/filters/warning.go, recorder.AddWarning):
+// warnings are deduplicated and counted in runes of text; once one response's
+// warnings pass truncateAtTotalRunes (4 * 1024), every warning is cut to
+// truncateItemRunes (256) and, as soon as the total reaches 4096, every later
+// one is dropped ("exceeded max warning header size, truncating" in its log).
+// One workload request passes through both gracekeeper webhooks, mutating and
+// validating, and their warnings share that budget, so each response keeps to
+// half of it.
+const (
+	apiServerWarningRunes = 4 * 1024
+	warningBudget         = apiServerWarningRunes / 2
+)
+
+// pendingWarning is a warning before it is fitted into a response.
+type pendingWarning struct {
+	// rank orders warnings, most important first (see warningRank).
+	rank int
+	// text is the whole warning, not yet cut to maxWarning.
+	text string
+}
+
+// warningRank puts first what the user must act on: what enforce mode would
+// deny, then what breaks a rollout, then the pod patches, then revision
+// history, and last the readiness advice.
+func warningRank(f Finding, outcome Outcome) int {
+	switch {
+	case outcome == OutcomeWouldDeny:
+		return 0
+	case f.Rule == RuleReadinessProbe:
+		return 4
+	case f.Rule == RuleRevisionHistory:
+		return 3
+	case f.Rule == RulePreStopHook, f.Rule == RuleTerminationGracePeriod:
+		return 2
+	}
+	return 1
+}
+
+// containerWarning splits a warning around the container it names:
+// prefix, `container "NAME"`, suffix. Container names are DNS labels.
+var containerWarning = regexp.MustCompile(`^(.*?)container "([a-z0-9-]+)"(.*)$`)
+
+// fitWarnings turns one response's warnings into what the user can see:
+//  1. warnings that differ only in the container they name are aggregated into
+//     one ("would add preStop sleep 5s to 30 containers ("a", "b", and 28 more)
+//     in the pods of deployment/x");
+//  2. the rest stay as they are, once each, and all are ordered by rank, most
+//     important first (stable within a rank);
+//  3. each is cut to maxWarning, and they are kept while they fit in
+//     warningBudget; the ones that do not are counted in a last warning that
+//     says where the full list is (gracekeeper's log, `check`, `audit`).
+func fitWarnings(mode Mode, pending []pendingWarning) []string {
+	type group struct {
+		rank           int
+		prefix, suffix string
+		names          []string
+		text           string // a warning that names no container, or the only one
+	}
+	var groups []*group
+	byKey := map[string]*group{}
+	for _, w := range pending {
+		key, g := "text\x00"+w.text, &group{rank: w.rank, text: w.text}
+		if m := containerWarning.FindStringSubmatch(w.text); m != nil {
+			key, g = "container\x00"+m[1]+"\x00"+m[3], &group{rank: w.rank, prefix: m[1], suffix: m[3]}
+			g.names = []string{m[2]}
+		}
+		if seen := byKey[key]; seen != nil {
+			seen.rank = min(seen.rank, w.rank)
+			if len(g.names) > 0 && !slices.Contains(seen.names, g.names[0]) {
+				seen.names = append(seen.names, g.names[0])
+			}
+			continue
+		}
+		byKey[key] = g
+		groups = append(groups, g)
+	}
+	slices.SortStableFunc(groups, func(a, b *group) int { return a.rank - b.rank })
+
+	texts := make([]string, 0, len(groups))
+	for _, g := range groups {
+		switch len(g.names) {
+		case 0:
+			texts = append(texts, cutWarning(g.text))
+		case 1:
+			texts = append(texts, cutWarning(g.prefix+`container "`+g.names[0]+`"`+g.suffix))
+		default:
+			texts = append(texts, cutWarning(containerList(g.prefix, g.suffix, g.names)))
+		}
+	}
+	total := 0
+	for _, t := range texts {
+		total += utf8.RuneCountInString(t)
+	}
+	if total <= warningBudget {
+		return texts
+	}
+	var kept []string
+	used := 0
+	for i, t := range texts {
+		more := moreWarnings(mode, len(texts)-i)
+		if used+utf8.RuneCountInString(t)+utf8.RuneCountInString(more) > warningBudget {
+			return append(kept, more)
+		}
+		kept = append(kept, t)
+		used += utf8.RuneCountInString(t)
+	}
+	return kept
+}
+
+// plural makes the rest of a sentence agree with several containers, for the
+// phrasings the rules use ("container "x" has no readinessProbe, so a rollout
+// cannot wait for it to serve").
+var plural = strings.NewReplacer(`" has `, `" have `, " for it to ", " for them to ")
+
+// containerList names as many containers as fit in one warning:
+// `30 containers ("a", "b", and 28 more)`.
+func containerList(prefix, suffix string, names []string) string {
+	suffix = plural.Replace(`"` + suffix)[1:]
+	shown := len(names)
+	for {
+		var list strings.Builder
+		for i, n := range names[:shown] {
+			if i > 0 {
+				list.WriteString(", ")
+			}
+			fmt.Fprintf(&list, "%q", n)
+		}
+		if rest := len(names) - shown; rest > 0 {
+			if shown > 0 {
+				list.WriteString(", and ")
+			}
+			fmt.Fprintf(&list, "%d more", rest)
+		}
+		text := fmt.Sprintf("%s%d containers (%s)%s", prefix, len(names), list.String(), suffix)
+		if len(text) <= maxWarning || shown == 0 {
+			return text
+		}
+		shown--
+	}
+}
+
+// moreWarnings counts the warnings left out of a response, and says where they are.
+func moreWarnings(mode Mode, n int) string {
+	return cutWarning(warningPrefix(mode) + fmt.Sprintf(
+		"%d more warnings left out: the API server keeps 4 KiB of warnings; gracekeeper's log, gracekeeper check and gracekeeper audit have them all", n))
+}
+
+// cutWarning keeps a warning under the API server's 256-rune truncation,
+// cutting on a character boundary: the API server drops invalid UTF-8.
+func cutWarning(s string) string {
+	if len(s) <= maxWarning {
+		return s
+	}
+	cut := maxWarning - len("...")
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "..."
+}
+
+// warningPrefix starts every warning: "gracekeeper ", and "[audit] " in audit mode.
+func warningPrefix(mode Mode) string {
+	if mode == ModeAudit {
+		return "gracekeeper [audit] "
+	}
+	return "gracekeeper "
+}

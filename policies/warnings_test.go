@@ -1,0 +1,88 @@
+package policies
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"unicode/utf8"
+)
+
+func TestFitWarnings(t *testing.T) {
+	prestop := func(name string) pendingWarning {
+		return pendingWarning{rank: 2, text: fmt.Sprintf(`gracekeeper [audit] prestop-hook: would add preStop sleep 5s to container %q in the pods of deployment/web`, name)}
+	}
+	readiness := func(name string) pendingWarning {
+		return pendingWarning{rank: 4, text: fmt.Sprintf(`gracekeeper [audit] readiness-probe: container %q has no readinessProbe, so a rollout cannot wait for it to serve`, name)}
+	}
+	deny := pendingWarning{rank: 0, text: "gracekeeper [audit] recreate-strategy: would deny: strategy Recreate stops every pod before new ones start"}
+
+	t.Run("Warnings that differ only in the container are one warning naming them.", func(t *testing.T) {
+		got := fitWarnings(ModeAudit, []pendingWarning{prestop("a"), readiness("a"), prestop("b"), readiness("b"), prestop("c")})
+		want := []string{
+			`gracekeeper [audit] prestop-hook: would add preStop sleep 5s to 3 containers ("a", "b", "c") in the pods of deployment/web`,
+			`gracekeeper [audit] readiness-probe: 2 containers ("a", "b") have no readinessProbe, so a rollout cannot wait for them to serve`,
+		}
+		assertStrings(t, got, want)
+	})
+	t.Run("A single container's warning is left as it is, and duplicates are said once.", func(t *testing.T) {
+		assertStrings(t, fitWarnings(ModeAudit, []pendingWarning{prestop("a"), prestop("a")}), []string{prestop("a").text})
+	})
+	t.Run("The most important come first: denials to be, then rollouts, then pod patches, then readiness.", func(t *testing.T) {
+		rolling := pendingWarning{rank: 1, text: "gracekeeper [audit] rolling-update: would set maxUnavailable from 100% to 0"}
+		got := fitWarnings(ModeAudit, []pendingWarning{readiness("a"), prestop("a"), rolling, deny})
+		assertStrings(t, got, []string{deny.text, rolling.text, prestop("a").text, readiness("a").text})
+	})
+	t.Run("A long list names as many containers as fit in one warning, and counts the rest.", func(t *testing.T) {
+		var pending []pendingWarning
+		for i := range 30 {
+			pending = append(pending, prestop(fmt.Sprintf("worker-%02d-sidecar-container", i)))
+		}
+		got := fitWarnings(ModeAudit, pending)
+		if len(got) != 1 || !strings.Contains(got[0], "to 30 containers (\"worker-00-sidecar-container\", ") ||
+			!strings.Contains(got[0], " more) in the pods of deployment/web") || len(got[0]) > maxWarning {
+			t.Errorf("got %q", got)
+		}
+	})
+	t.Run("What does not fit the budget is counted in a last warning, most important kept.", func(t *testing.T) {
+		pending := []pendingWarning{readiness("a")}
+		for i := range 40 {
+			pending = append(pending, pendingWarning{rank: 1, text: fmt.Sprintf("gracekeeper [audit] rolling-update: finding number %02d %s", i, strings.Repeat("x", 150))})
+		}
+		got := fitWarnings(ModeAudit, pending)
+		total := 0
+		for _, w := range got {
+			total += utf8.RuneCountInString(w)
+			if len(w) > maxWarning {
+				t.Errorf("warning longer than %d: %q", maxWarning, w)
+			}
+		}
+		if total > warningBudget {
+			t.Errorf("%d runes of warnings, want at most %d", total, warningBudget)
+		}
+		last := got[len(got)-1]
+		if !strings.HasPrefix(last, "gracekeeper [audit] ") || !strings.Contains(last, fmt.Sprintf("%d more warnings left out", 41-(len(got)-1))) {
+			t.Errorf("last warning = %q, want the count of the %d left out", last, 41-(len(got)-1))
+		}
+		if !strings.Contains(got[0], "finding number 00") {
+			t.Errorf("first warning = %q, want the first of the most important", got[0])
+		}
+		for _, w := range got {
+			if strings.Contains(w, "readiness-probe") {
+				t.Errorf("the least important warning was kept over more important ones: %q", w)
+			}
+		}
+	})
+	t.Run("A warning is cut on a character boundary.", func(t *testing.T) {
+		got := fitWarnings(ModeEnforce, []pendingWarning{{rank: 1, text: "gracekeeper x: " + strings.Repeat("é", 200)}})
+		if !utf8.ValidString(got[0]) || len(got[0]) > maxWarning || !strings.HasSuffix(got[0], "...") {
+			t.Errorf("got %q", got[0])
+		}
+	})
+}
+
+func assertStrings(t *testing.T, got, want []string) {
+	t.Helper()
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("got:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
