@@ -164,3 +164,31 @@ func TestWindowsPodsGetTheSleepActionNeverExecSleep(t *testing.T) {
 		t.Errorf("a Windows pod's preStop = %+v, want the sleep action and never exec", h)
 	}
 }
+
+// TestEveryRuleFindingReachesKubectl (field case 11): a Deployment with 30
+// containers in audit mode has 63 findings, more than the API server keeps
+// (4 KiB of warnings per response). Aggregated per rule and object, every
+// rule's finding reaches kubectl, most important first.
+func TestEveryRuleFindingReachesKubectl(t *testing.T) {
+	ns := namespace(t, "warnings", "audit")
+	r := mustKubectlIn(t, fieldCase(t, "readiness-probe/fail-field-11-many-containers-audit.yaml"), "-n", ns, "apply", "-f", "-")
+	warnings := gracekeeperWarnings(r)
+	all := strings.Join(warnings, "\n")
+	for _, want := range []string{
+		"gracekeeper [audit] rolling-update: would set maxUnavailable from 100% to 0",
+		"gracekeeper [audit] revision-history: would raise revisionHistoryLimit from 1 to 3",
+		`gracekeeper [audit] prestop-hook: would add preStop sleep 5s to 30 containers ("worker-00-sidecar-container"`,
+		"gracekeeper [audit] termination-grace-period: would raise terminationGracePeriodSeconds from 10 to 30",
+		`gracekeeper [audit] readiness-probe: 30 containers ("worker-00-sidecar-container"`,
+	} {
+		if !strings.Contains(all, want) {
+			t.Errorf("kubectl showed no %q; it showed:\n%s", want, all)
+		}
+	}
+	if strings.Contains(all, "more warnings left out") {
+		t.Errorf("nothing should be left out of this response:\n%s", all)
+	}
+	if i, j := strings.Index(all, "prestop-hook"), strings.Index(all, "readiness-probe"); i < 0 || j < i {
+		t.Errorf("readiness advice must come after the pod patches:\n%s", all)
+	}
+}
