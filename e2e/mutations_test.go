@@ -12,6 +12,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/yaml"
 )
 
 // The field cases of issue 11 are the policy engine's fixtures; these tests
@@ -20,11 +21,28 @@ const ruleFixtures = "../policies/testdata/rules"
 
 var fixtureNamespace = regexp.MustCompile(`(?m)^  namespace: shop\n`)
 
-// fieldCase reads a fixture manifest, without its namespace so that it
-// applies to the test's own.
+// fieldCase reads a fixture's manifest (a Review's object), without its
+// namespace so that it applies to the test's own.
 func fieldCase(t *testing.T, path string) string {
 	t.Helper()
-	return fixtureNamespace.ReplaceAllString(readFile(t, filepath.Join(ruleFixtures, path)), "")
+	text := readFile(t, filepath.Join(ruleFixtures, path))
+	var review struct {
+		Kind   string         `json:"kind"`
+		Object map[string]any `json:"object"`
+	}
+	if err := yaml.Unmarshal([]byte(text), &review); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	if review.Kind == "Review" {
+		meta, _ := review.Object["metadata"].(map[string]any)
+		delete(meta, "namespace")
+		object, err := yaml.Marshal(review.Object)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(object)
+	}
+	return fixtureNamespace.ReplaceAllString(text, "")
 }
 
 // strategyOf reads a field of a stored workload with kubectl's JSONPath.
