@@ -19,6 +19,7 @@ import (
 	authenticationv1 "k8s.io/api/authentication/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/yaml"
 
@@ -127,11 +128,8 @@ func TestFieldCasesAgreeAcrossCheckAuditAndTheWebhook(t *testing.T) {
 			if err := json.Unmarshal(fc.object, &typeMeta); err != nil {
 				t.Fatal(err)
 			}
-			obj, ok := policies.NewObject(typeMeta.APIVersion, typeMeta.Kind)
-			if !ok {
-				t.Fatalf("no object for %s %s", typeMeta.APIVersion, typeMeta.Kind)
-			}
-			if err := json.Unmarshal(fc.object, obj); err != nil {
+			obj, err := policies.Decode(typeMeta.GroupVersionKind(), fc.object)
+			if err != nil {
 				t.Fatal(err)
 			}
 			cluster := newTestCluster(namespaceObj("shop", "audit"), obj)
@@ -159,7 +157,7 @@ func TestFieldCasesAgreeAcrossCheckAuditAndTheWebhook(t *testing.T) {
 				srv = startServe(t, "--config", configPath, "--kubeconfig", filepath.Join(dir, "no-kubeconfig"))
 				servers[fc.config] = srv
 			}
-			fromWebhook := srv.findings(t, fc.kind, fc.object)
+			fromWebhook := srv.findings(t, typeMeta.GroupVersionKind(), fc.object)
 
 			wantAudit := fromCheck
 			if fc.kind == "Pod" {
@@ -200,7 +198,7 @@ func findingKeys(findings []policies.Finding) []string {
 
 // findings posts a CREATE by an ordinary user to /mutate/audit and (but for
 // a Pod) /validate/audit, as the chart's configurations do, and returns the findings the webhook logged for it.
-func (s *testServe) findings(t *testing.T, kind string, object []byte) []string {
+func (s *testServe) findings(t *testing.T, gvk schema.GroupVersionKind, object []byte) []string {
 	t.Helper()
 	uid := types.UID(fmt.Sprintf("agreement-%d", time.Now().UnixNano()))
 	var meta struct {
@@ -209,16 +207,16 @@ func (s *testServe) findings(t *testing.T, kind string, object []byte) []string 
 	if err := json.Unmarshal(object, &meta); err != nil {
 		t.Fatal(err)
 	}
-	group, version, resource := "apps", "v1", strings.ToLower(kind)+"s"
-	if kind == "Pod" {
-		group = ""
+	kind, ok := policies.KindOf(gvk)
+	if !ok {
+		t.Fatalf("the engine does not read %s", gvk)
 	}
 	review := admissionv1.AdmissionReview{
 		TypeMeta: metav1.TypeMeta{APIVersion: "admission.k8s.io/v1", Kind: "AdmissionReview"},
 		Request: &admissionv1.AdmissionRequest{
 			UID:       uid,
-			Kind:      metav1.GroupVersionKind{Group: group, Version: version, Kind: kind},
-			Resource:  metav1.GroupVersionResource{Group: group, Version: version, Resource: resource},
+			Kind:      metav1.GroupVersionKind(gvk),
+			Resource:  metav1.GroupVersionResource(gvk.GroupVersion().WithResource(kind.Resource)),
 			Namespace: "shop", Name: meta.Metadata.Name, Operation: admissionv1.Create,
 			UserInfo: authenticationv1.UserInfo{Username: "alice@example.com", Groups: []string{"system:authenticated"}},
 			Object:   runtime.RawExtension{Raw: object},
@@ -229,7 +227,7 @@ func (s *testServe) findings(t *testing.T, kind string, object []byte) []string 
 		t.Fatal(err)
 	}
 	paths := []string{"/mutate/audit", "/validate/audit"}
-	if kind == "Pod" {
+	if gvk.Kind == "Pod" {
 		paths = paths[:1] // the validating configuration sends no Pod CREATE
 	}
 	for _, path := range paths {
