@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"strings"
 	"unicode"
-	"unicode/utf8"
 )
 
 // Outcome is what became of a finding in a mode; it labels metrics and logs.
@@ -50,9 +49,6 @@ type Decision struct {
 	Reported []Reported
 }
 
-// maxWarning keeps a warning under the API server's 256-character truncation.
-const maxWarning = 240
-
 // Decide returns webhook w's answer to review r with its findings in a mode;
 // r is nil for a request the webhook does not judge, which is allowed.
 //
@@ -66,35 +62,39 @@ func Decide(w Webhook, mode Mode, r *Review, findings []Finding) Decision {
 		d.Patch = []PatchOp{}
 	}
 	var denials []string
+	var warnings []pendingWarning
 	for _, f := range findings {
 		if !w.answers(r, f) {
 			continue
 		}
 		rep := Reported{Finding: f, Mode: mode}
+		warn := func(outcome Outcome, message string) {
+			rep.Outcome = outcome
+			warnings = append(warnings, pendingWarning{rank: warningRank(f, outcome), text: warning(mode, f.Rule, message)})
+		}
 		switch {
 		case f.Action == ActionWarn:
-			rep.Outcome = OutcomeWarned
-			d.Warnings = append(d.Warnings, warning(mode, f.Rule, f.Message))
+			warn(OutcomeWarned, f.Message)
 		case mode == ModeAudit && f.Action == ActionDeny:
-			rep.Outcome = OutcomeWouldDeny
-			d.Warnings = append(d.Warnings, warning(mode, f.Rule, "would deny: "+f.Message))
+			warn(OutcomeWouldDeny, "would deny: "+f.Message)
 		case mode == ModeAudit:
-			rep.Outcome = OutcomeWouldPatch
-			d.Warnings = append(d.Warnings, warning(mode, f.Rule, "would "+f.Message))
+			warn(OutcomeWouldPatch, "would "+f.Message)
 		case f.Action == ActionDeny:
 			rep.Outcome = OutcomeDenied
 			denials = append(denials, DenialText(f))
 		case f.OnPods:
 			// Enforced on the pods when the controller creates them; said here, on
 			// the workload's own request, where a person sees it.
-			rep.Outcome = OutcomeWarned
-			d.Warnings = append(d.Warnings, warning(mode, f.Rule, "will "+f.Message))
+			warn(OutcomeWarned, "will "+f.Message)
 		default:
 			rep.Outcome = OutcomePatched
 			d.Patch = append(d.Patch, f.Patch...)
 		}
 		d.Reported = append(d.Reported, rep)
 	}
+	// Each finding stays in Reported, for the log; the warnings are what the
+	// API server lets the user read.
+	d.Warnings = fitWarnings(mode, warnings)
 	if len(denials) > 0 {
 		d.Allowed = false
 		d.Message = strings.Join(denials, "; ")
@@ -143,20 +143,7 @@ func (f Finding) Explanation() string {
 }
 
 func warning(mode Mode, rule RuleID, message string) string {
-	prefix := "gracekeeper "
-	if mode == ModeAudit {
-		prefix += "[audit] "
-	}
-	s := singleLine(prefix + string(rule) + ": " + message)
-	if len(s) > maxWarning {
-		// Cut on a character boundary: the API server drops invalid UTF-8.
-		cut := maxWarning - len("...")
-		for cut > 0 && !utf8.RuneStart(s[cut]) {
-			cut--
-		}
-		s = s[:cut] + "..."
-	}
-	return s
+	return singleLine(warningPrefix(mode) + string(rule) + ": " + message)
 }
 
 // singleLine folds control characters (which make the API server drop a

@@ -22,6 +22,9 @@ const (
 	warningBudget         = apiServerWarningRunes / 2
 )
 
+// maxWarning keeps a warning under the API server's 256-rune truncation.
+const maxWarning = 240
+
 // pendingWarning is a warning before it is fitted into a response.
 type pendingWarning struct {
 	// rank orders warnings, most important first (see warningRank).
@@ -61,6 +64,9 @@ var containerWarning = regexp.MustCompile(`^(.*?)container "([a-z0-9-]+)"(.*)$`)
 //     warningBudget; the ones that do not are counted in a last warning that
 //     says where the full list is (gracekeeper's log, `check`, `audit`).
 func fitWarnings(mode Mode, pending []pendingWarning) []string {
+	if len(pending) == 0 {
+		return nil
+	}
 	type group struct {
 		rank           int
 		prefix, suffix string
