@@ -21,16 +21,16 @@ import (
 // action they get no hook, and a warning that says what to do.
 func checkPreStopHook(ev *evaluation) []Finding {
 	t := ev.pods
-	if t == nil || ev.podRuleOff(t, RulePreStopHook) || !ev.serves(t) || !missingPreStop(t.spec) {
+	if t == nil {
+		return nil
+	}
+	seconds := ev.plannedSleep(t)
+	if seconds == 0 {
 		return nil
 	}
 	if isWindows(t.spec) && !ev.nativeSleep {
 		return []Finding{{Rule: RulePreStopHook, Action: ActionWarn, Object: ev.ref(),
 			Message: windowsNoHook}}
-	}
-	seconds := ev.addedSleep(t)
-	if seconds == 0 {
-		return nil
 	}
 	var findings []Finding
 	for i := range t.spec.Containers {
@@ -58,12 +58,20 @@ func checkPreStopHook(ev *evaluation) []Finding {
 // windowsNoHook says why a Windows pod gets no hook below the sleep action, and what to do.
 const windowsNoHook = `Windows pod gets no preStop hook: exec "sleep" fails (no sleep binary) and the sleep action needs API server 1.33+; add your own hook, or set preStop.action: sleep once all kubelets are 1.30+`
 
-// addedSleep is the preStop sleep injected into these pods, 0 for none. Pod
-// validation rejects a sleep longer than the grace period, so when the
-// grace-period rule cannot raise it, the sleep is capped to fit.
+// addedSleep is the preStop sleep injected into these pods, 0 for none.
 func (ev *evaluation) addedSleep(t *podTarget) int32 {
-	if ev.podRuleOff(t, RulePreStopHook) || !ev.serves(t) || !missingPreStop(t.spec) ||
-		(isWindows(t.spec) && !ev.nativeSleep) {
+	if isWindows(t.spec) && !ev.nativeSleep {
+		return 0
+	}
+	return ev.plannedSleep(t)
+}
+
+// plannedSleep is the preStop sleep these pods need, 0 for none, whether or
+// not a hook can carry it. Pod validation rejects a sleep longer than the
+// grace period, so when the grace-period rule cannot raise it, the sleep is
+// capped to fit.
+func (ev *evaluation) plannedSleep(t *podTarget) int32 {
+	if ev.podRuleOff(t, RulePreStopHook) || !ev.serves(t) || !missingPreStop(t.spec) {
 		return 0
 	}
 	seconds := *ev.cfg.PreStop.SleepSeconds

@@ -295,6 +295,11 @@ spec:
 			want:   []Finding{{Rule: RulePreStopHook, Action: ActionWarn, Object: "pod/web", Message: windowsNoHook}},
 		},
 		{
+			name:   "A Windows pod that would get no sleep anyway (preStop.sleepSeconds 0) gets no warning either.",
+			engine: newEngine(t, "preStop: {sleepSeconds: 0}", oldServer),
+			review: create(pod(t, `{spec: {os: {name: windows}}}`)),
+		},
+		{
 			name:   "preStop.action sleep gives a Windows pod the native action below 1.33 too.",
 			engine: newEngine(t, "preStop: {action: sleep}", oldServer),
 			review: create(pod(t, `{spec: {os: {name: windows}}}`)),
