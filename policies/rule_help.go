@@ -5,13 +5,18 @@ package policies
 var ruleHelp = map[RuleID]string{
 	RulePreStopHook: "Every serving container needs a preStop hook that sleeps a few seconds (5 by default), so the pod " +
 		"leaves the Service endpoints before it gets SIGTERM. gracekeeper adds lifecycle.preStop.sleep (exec sleep below " +
-		"Kubernetes 1.33); Job and CronJob pods, run-once and mirror pods are skipped.",
-	RuleTerminationGracePeriod: "terminationGracePeriodSeconds must cover the longest preStop sleep plus the shutdown time " +
-		"(25 s by default). gracekeeper raises it, never lowers it.",
-	RuleRollingUpdate: "A Deployment's rollingUpdate.maxUnavailable must not let every replica go down at once. " +
-		"gracekeeper sets maxUnavailable: 0 with a surge; pods that cannot surge (PVC, hostPort) are only warned about.",
+		"Kubernetes 1.33, never on Windows pods, which then get none and a warning); a tcpSocket hook, which the kubelet " +
+		"never runs, is replaced. Job and CronJob pods, run-once and mirror pods are skipped.",
+	RuleTerminationGracePeriod: "terminationGracePeriodSeconds must cover the longest preStop delay plus the shutdown time " +
+		"(25 s by default), then each native sidecar's shutdown (5 s by default), since sidecars stop after the app. " +
+		"gracekeeper raises it, never lowers it, and warns about a preStop hook whose delay it cannot read.",
+	RuleRollingUpdate: "A rolling update's maxUnavailable must not let every pod of a Deployment, StatefulSet or DaemonSet " +
+		"go down at once. gracekeeper sets maxUnavailable: 0 with a surge on Deployments whose pods can surge, and " +
+		"maxUnavailable: 1, maxSurge: 0 (one pod at a time) on pods bound to the node's ports, StatefulSets and DaemonSets; " +
+		"Deployments whose pods mount a PVC are only warned about.",
 	RuleRecreateStrategy: "strategy Recreate stops every pod before new ones start: each rollout is an outage. Use " +
-		"RollingUpdate with maxUnavailable: 0, and \"kubectl rollout restart\" to restart.",
+		"RollingUpdate with maxUnavailable: 0 and a surge (maxUnavailable: 1, maxSurge: 0 for hostNetwork or hostPort " +
+		"pods), and \"kubectl rollout restart\" to restart.",
 	RuleRevisionHistory: "revisionHistoryLimit below the minimum (3 by default) leaves \"kubectl rollout undo\" nothing " +
 		"to go back to. gracekeeper raises it.",
 	RuleUpdateStrategy: "A StatefulSet's or DaemonSet's updateStrategy OnDelete never rolls a change out: pods change only " +

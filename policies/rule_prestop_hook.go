@@ -29,7 +29,11 @@ func checkPreStopHook(ev *evaluation) []Finding {
 		return nil
 	}
 	if isWindows(t.spec) && !ev.nativeSleep {
-		return []Finding{{Rule: RulePreStopHook, Action: ActionWarn, Object: ev.ref(),
+		at := "/nodeSelector"
+		if t.spec.OS != nil {
+			at = "/os"
+		}
+		return []Finding{{Rule: RulePreStopHook, Action: ActionWarn, Object: ev.ref(), Field: t.path + at,
 			Message: windowsNoHook}}
 	}
 	var findings []Finding

@@ -98,7 +98,7 @@ func (ev *evaluation) deploymentRollout(d *appsv1.Deployment) []Finding {
 	switch {
 	case pods.hostBound != "" && down == 0:
 		if unavailable == nil {
-			at = "" // the API defaults; nothing in the manifest to point at
+			at = "/spec/template/spec" + pods.at // the strategy is the API's default
 		}
 		// Not patched: with a free node elsewhere the surge pod does start.
 		return []Finding{{Rule: RuleRollingUpdate, Action: ActionWarn, Object: ev.ref(), Field: at,

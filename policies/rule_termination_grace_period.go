@@ -27,16 +27,17 @@ func checkTerminationGracePeriod(ev *evaluation) []Finding {
 		return nil
 	}
 	var findings []Finding
-	unread := func(kind, name string, d hookDelay) {
+	unread := func(kind, name, at string, d hookDelay) {
 		if d.unread != "" {
 			findings = append(findings, Finding{Rule: RuleTerminationGracePeriod, Action: ActionWarn, Object: ev.ref(),
+				Field:   t.path + at + "/lifecycle/preStop",
 				Message: fmt.Sprintf("cannot read how long the preStop hook of %s %q (%s) delays SIGTERM, so it counts as 0s; make the grace period cover it", kind, name, d.unread)})
 		}
 	}
 	longest := int64(ev.addedSleep(t))
 	for i := range t.spec.Containers {
 		d := readPreStop(&t.spec.Containers[i])
-		unread("container", t.spec.Containers[i].Name, d)
+		unread("container", t.spec.Containers[i].Name, fmt.Sprintf("/containers/%d", i), d)
 		longest = max(longest, d.seconds)
 	}
 	shutdown := int64(*ev.cfg.ShutdownSeconds)
@@ -48,7 +49,7 @@ func checkTerminationGracePeriod(ev *evaluation) []Finding {
 			continue
 		}
 		d := readPreStop(c)
-		unread("sidecar", c.Name, d)
+		unread("sidecar", c.Name, fmt.Sprintf("/initContainers/%d", i), d)
 		need = max(need, d.seconds) + int64(*ev.cfg.SidecarShutdownSeconds)
 		sidecars = append(sidecars, fmt.Sprintf("%q", c.Name))
 	}

@@ -14,6 +14,9 @@ type surge struct {
 	// ("uses hostNetwork", "uses hostPort 443 in container \"proxy\""), or "".
 	// Such pods roll one at a time: maxUnavailable 1, maxSurge 0.
 	hostBound string
+	// at is the JSON pointer, within the pod spec, of what binds the pods to
+	// the node: "/hostNetwork", "/initContainers/0/ports/0/hostPort".
+	at string
 	// claim names a PersistentVolumeClaim the pods mount, or "". The webhook
 	// does no lookups, so any claim counts: a ReadWriteOnce volume cannot
 	// attach to two nodes, and gracekeeper leaves such rollouts as they are.
@@ -36,29 +39,30 @@ func surgeOf(spec *corev1.PodSpec) surge {
 		}
 	}
 	if spec.HostNetwork {
-		s.hostBound = "uses hostNetwork"
+		s.hostBound, s.at = "uses hostNetwork", "/hostNetwork"
 		return s
 	}
-	check := func(kind string, name string, ports []corev1.ContainerPort) bool {
-		for _, p := range ports {
+	check := func(list string, i int, kind string, c *corev1.Container) bool {
+		for j, p := range c.Ports {
 			if p.HostPort != 0 {
-				s.hostBound = fmt.Sprintf("uses hostPort %d in %s %q", p.HostPort, kind, name)
+				s.hostBound = fmt.Sprintf("uses hostPort %d in %s %q", p.HostPort, kind, c.Name)
+				s.at = fmt.Sprintf("/%s/%d/ports/%d/hostPort", list, i, j)
 				return true
 			}
 		}
 		return false
 	}
-	for _, c := range spec.Containers {
-		if check("container", c.Name, c.Ports) {
+	for i := range spec.Containers {
+		if check("containers", i, "container", &spec.Containers[i]) {
 			return s
 		}
 	}
-	for _, c := range spec.InitContainers {
+	for i := range spec.InitContainers {
 		kind := "init container"
-		if isSidecar(&c) {
+		if isSidecar(&spec.InitContainers[i]) {
 			kind = "sidecar"
 		}
-		if check(kind, c.Name, c.Ports) {
+		if check("initContainers", i, kind, &spec.InitContainers[i]) {
 			return s
 		}
 	}
