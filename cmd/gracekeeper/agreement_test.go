@@ -39,7 +39,21 @@ func TestFieldCasesAgreeAcrossCheckAndTheWebhook(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// One server per configuration, started by the test itself, since the
+	// subtests share them; --log-level debug logs each finding's patch.
+	dir := t.TempDir()
 	servers := map[string]*testServe{}
+	for i, fc := range cases {
+		if servers[fc.Config] != nil {
+			continue
+		}
+		configPath := filepath.Join(dir, fmt.Sprintf("config-%d.yaml", i))
+		if err := os.WriteFile(configPath, []byte(fc.Config), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		servers[fc.Config] = startServe(t, "--config", configPath, "--log-level", "debug",
+			"--kubeconfig", filepath.Join(dir, "no-kubeconfig"))
+	}
 	for _, fc := range cases {
 		t.Run(fc.Name, func(t *testing.T) {
 			want := fieldcases.Keys(fc.Findings)
@@ -73,12 +87,7 @@ func TestFieldCasesAgreeAcrossCheckAndTheWebhook(t *testing.T) {
 				t.Errorf("check and the golden disagree\ncheck:  %q\ngolden: %q", got, want)
 			}
 
-			srv := servers[fc.Config]
-			if srv == nil {
-				srv = startServe(t, "--config", configPath, "--kubeconfig", filepath.Join(dir, "no-kubeconfig"))
-				servers[fc.Config] = srv
-			}
-			if got := srv.findings(t, fc.GVK, fc.Object); !slices.Equal(got, want) {
+			if got := servers[fc.Config].findings(t, fc.GVK, fc.Object); !slices.Equal(got, want) {
 				t.Errorf("the webhook and the golden disagree\nwebhook: %q\ngolden:  %q", got, want)
 			}
 		})
