@@ -1,6 +1,8 @@
 package policies
 
 import (
+	"math"
+	"strings"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -53,4 +55,21 @@ func TestReadPreStopReadsTheFormsPeopleWrite(t *testing.T) {
 			}
 		})
 	}
+}
+
+// FuzzReadPreStop reads any exec command line: it never panics, a delay is
+// never negative or above MaxInt32, and an unreadable hook reads as 0 s.
+func FuzzReadPreStop(f *testing.F) {
+	for _, seed := range []string{"sleep\x0020", "/bin/sh\x00-c\x00sleep 5 && nginx -s quit", "sleep\x001m\x0030s",
+		"bash\x00-ec\x00while true; do sleep 1; done", "sleep\x00infinity", "sh\x00-c", "sleep\x000x10", "sleep\x001e400"} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, command string) {
+		c := &corev1.Container{Lifecycle: &corev1.Lifecycle{PreStop: &corev1.LifecycleHandler{
+			Exec: &corev1.ExecAction{Command: strings.Split(command, "\x00")}}}}
+		d := readPreStop(c)
+		if !d.runs || d.inert != "" || d.seconds < 0 || d.seconds > math.MaxInt32 || (d.unread != "" && d.seconds != 0) {
+			t.Errorf("readPreStop(%q) = %+v", command, d)
+		}
+	})
 }
