@@ -241,11 +241,23 @@ func workloadSpecQuiet(spec string) string {
 	// A DaemonSet's count is its nodes, unknown here: only maxUnavailable 1 is read as safe.
 	dsUnavailable := spec + ".?updateStrategy.?rollingUpdate.?maxUnavailable.orValue(1)"
 	daemonSet := fmt.Sprintf("(type(%s) == int && %s <= 1)", dsUnavailable, dsUnavailable)
+	// Pods that cannot surge get their own rolling-update findings (see surgeOf).
+	notHostBound := "!(" + hostBound(spec+".?template.?spec") + ")"
 	return andAll(
 		fmt.Sprintf("%s.?revisionHistoryLimit.orValue(%s) >= %s", spec, paramRevisionMinimum.Token, paramRevisionMinimum.Token),
-		"(request.resource.resource != 'deployments' || "+deployment+")",
+		"(request.resource.resource != 'deployments' || ("+deployment+" && "+notHostBound+"))",
 		"(request.resource.resource != 'statefulsets' || "+statefulSet+")",
-		"(request.resource.resource != 'daemonsets' || "+daemonSet+")")
+		"(request.resource.resource != 'daemonsets' || ("+daemonSet+" && "+notHostBound+"))")
+}
+
+// hostBound is true when a pod spec's pods may not run twice on one node, as
+// surgeOf reads it: hostNetwork, or a hostPort on a container or an init
+// container. A value of an unexpected type counts as bound: the safe default
+// is to call.
+func hostBound(spec string) string {
+	ports := "c.?ports.orValue([]).exists(p, p.?hostPort.orValue(0) != 0)"
+	return fmt.Sprintf("[%s.orValue({})].all(s, [s.?hostNetwork.orValue(false)].all(h, type(h) != bool || h) || "+
+		"s.?containers.orValue([]).exists(c, %s) || s.?initContainers.orValue([]).exists(c, %s))", spec, ports, ports)
 }
 
 // replicasSafe is true when a maxUnavailable (absent means 25%) keeps at
