@@ -8,7 +8,7 @@ BIN_DIR     := $(CURDIR)/.cache/bin/$(K8S_VERSION)
 VERSION     ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS     := -X main.version=$(VERSION)
 FUZZTIME    ?= 30s
-GO_PACKAGES := ./cmd/... ./webhook/... ./policies/... ./certs/... ./deploy/... ./internal/... ./e2e/...
+GO_PACKAGES := ./cmd/... ./webhook/... ./policies/... ./certs/... ./deploy/... ./e2e/...
 
 export GRACEKEEPER_E2E_BIN := $(BIN_DIR)
 

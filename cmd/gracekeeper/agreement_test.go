@@ -24,7 +24,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/gracekeeper/gracekeeper/cmd/gracekeeper/internal/cli"
-	"github.com/gracekeeper/gracekeeper/internal/fieldcases"
+	"github.com/gracekeeper/gracekeeper/e2e/fieldcases"
 	"github.com/gracekeeper/gracekeeper/policies"
 )
 

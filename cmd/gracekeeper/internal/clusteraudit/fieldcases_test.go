@@ -10,7 +10,7 @@ import (
 	"testing"
 
 	"github.com/gracekeeper/gracekeeper/cmd/gracekeeper/internal/cli"
-	"github.com/gracekeeper/gracekeeper/internal/fieldcases"
+	"github.com/gracekeeper/gracekeeper/e2e/fieldcases"
 	"github.com/gracekeeper/gracekeeper/policies"
 )
 
