@@ -4,7 +4,6 @@ import (
 	"strconv"
 
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
-	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 )
 
@@ -14,25 +13,6 @@ func replicas(r *int32) int32 {
 		return defaultReplicas
 	}
 	return *r
-}
-
-// cannotSurge names why a workload's pods cannot run twice side by side, or
-// returns "". The webhook does no lookups, so any PersistentVolumeClaim counts:
-// a ReadWriteOnce volume cannot attach to two nodes.
-func cannotSurge(t *corev1.PodTemplateSpec) string {
-	for _, v := range t.Spec.Volumes {
-		if v.PersistentVolumeClaim != nil {
-			return "mounts PersistentVolumeClaim " + v.PersistentVolumeClaim.ClaimName
-		}
-	}
-	for _, c := range t.Spec.Containers {
-		for _, p := range c.Ports {
-			if p.HostPort != 0 {
-				return "uses hostPort " + itoa(p.HostPort)
-			}
-		}
-	}
-	return ""
 }
 
 // specReplicas reads spec.replicas from a Scale or an object whose kind has it.
