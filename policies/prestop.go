@@ -66,10 +66,6 @@ func readPreStop(c *corev1.Container) hookDelay {
 	return hookDelay{}
 }
 
-// existingSleep is the delay a container's own preStop hook adds before
-// SIGTERM, as far as it can be read (see readPreStop).
-func existingSleep(c *corev1.Container) int64 { return readPreStop(c).seconds }
-
 var shells = map[string]bool{"sh": true, "bash": true, "ash": true, "dash": true}
 
 // execSleep reads an exec hook's command line; false when it cannot.

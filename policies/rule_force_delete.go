@@ -82,16 +82,15 @@ func deletedPod(r *Review) (pod *corev1.Pod, options *metav1.DeleteOptions, evic
 }
 
 // longestPreStopSleep is the longest delay before SIGTERM that a preStop hook
-// of a regular container or a native sidecar adds, as existingSleep reads it.
+// of a regular container or a native sidecar adds, as readPreStop reads it.
 func longestPreStopSleep(spec *corev1.PodSpec) int64 {
 	var longest int64
 	for i := range spec.Containers {
-		longest = max(longest, existingSleep(&spec.Containers[i]))
+		longest = max(longest, readPreStop(&spec.Containers[i]).seconds)
 	}
 	for i := range spec.InitContainers {
-		c := &spec.InitContainers[i]
-		if c.RestartPolicy != nil && *c.RestartPolicy == corev1.ContainerRestartPolicyAlways {
-			longest = max(longest, existingSleep(c))
+		if c := &spec.InitContainers[i]; isSidecar(c) {
+			longest = max(longest, readPreStop(c).seconds)
 		}
 	}
 	return longest
