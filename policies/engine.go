@@ -146,19 +146,19 @@ type evaluation struct {
 // Evaluate runs every rule that applies to the review and returns its findings,
 // with exemptions applied. Mode is applied afterwards, by Decide.
 func (e *Engine) Evaluate(r *Review) []Finding {
-	ev := &evaluation{Engine: e, review: r, userExempt: map[RuleID]bool{}, objectExempt: map[RuleID]bool{}}
-	ev.pods = ev.findPodTarget()
-	for id, set := range e.exemptByUser {
-		if set.matches(r.User) {
-			ev.userExempt[id] = true
-		}
-	}
 	system := IsSystemActor(r.User)
 	if system && r.Operation == Update {
 		// A controller's own write of a workload (the deployment controller
 		// writes each Deployment on every rollout) is never judged: the
 		// mutating configuration does not send it (see MatchConditions).
 		return nil
+	}
+	ev := &evaluation{Engine: e, review: r, userExempt: map[RuleID]bool{}, objectExempt: map[RuleID]bool{}}
+	ev.pods = ev.findPodTarget()
+	for id, set := range e.exemptByUser {
+		if set.matches(r.User) {
+			ev.userExempt[id] = true
+		}
 	}
 	var findings []Finding
 	keep := func(fs []Finding) {
