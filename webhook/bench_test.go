@@ -90,11 +90,7 @@ func benchHandler(b *testing.B) http.Handler {
 	if err != nil {
 		b.Fatal(err)
 	}
-	h, err := newWebhookHandler(engine, parentReader{}, m, slog.New(slog.NewJSONHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelInfo})))
-	if err != nil {
-		b.Fatal(err)
-	}
-	return h
+	return newWebhookHandler(engine, parentReader{}, m, slog.New(slog.NewJSONHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelInfo})))
 }
 
 // floorFor is the decode-and-encode floor of a review: e2e/bench.Minimal

@@ -48,10 +48,7 @@ func FuzzReview(f *testing.F) {
 	}
 
 	fx := newFixture(f, "")
-	mux, err := newWebhookMux(fx.engine, parentReader{}, fx.metrics, slog.New(slog.DiscardHandler))
-	if err != nil {
-		f.Fatal(err)
-	}
+	mux := newWebhookMux(fx.engine, parentReader{}, fx.metrics, slog.New(slog.DiscardHandler))
 	f.Fuzz(func(t *testing.T, path uint8, body []byte) {
 		p := fuzzPaths[int(path)%len(fuzzPaths)]
 		req := httptest.NewRequest(http.MethodPost, p, bytes.NewReader(body))

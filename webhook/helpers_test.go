@@ -55,9 +55,7 @@ func newFixtureReading(t testing.TB, configYAML string, client kubernetes.Interf
 		t.Fatal(err)
 	}
 	logger := slog.New(slog.NewJSONHandler(fx.logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	if fx.handler, err = newWebhookHandler(engine, parentReader{client}, fx.metrics, logger); err != nil {
-		t.Fatal(err)
-	}
+	fx.handler = newWebhookHandler(engine, parentReader{client}, fx.metrics, logger)
 	return fx
 }
 

@@ -35,17 +35,13 @@ const (
 )
 
 // newWebhookHandler serves every webhook path, with panics recovered.
-func newWebhookHandler(engine *policies.Engine, parents parentReader, m *metrics, logger *slog.Logger) (http.Handler, error) {
-	mux, err := newWebhookMux(engine, parents, m, logger)
-	if err != nil {
-		return nil, err
-	}
-	return recoverPanics(logger, m, mux), nil
+func newWebhookHandler(engine *policies.Engine, parents parentReader, m *metrics, logger *slog.Logger) http.Handler {
+	return recoverPanics(logger, m, newWebhookMux(engine, parents, m, logger))
 }
 
 // newWebhookMux routes each path to its reviewer. Only POST is routed, so
 // any other method gets a 405.
-func newWebhookMux(engine *policies.Engine, parents parentReader, m *metrics, logger *slog.Logger) (*http.ServeMux, error) {
+func newWebhookMux(engine *policies.Engine, parents parentReader, m *metrics, logger *slog.Logger) *http.ServeMux {
 	paths := []struct {
 		path    string
 		webhook policies.Webhook
@@ -69,7 +65,7 @@ func newWebhookMux(engine *policies.Engine, parents parentReader, m *metrics, lo
 		}
 		mux.Handle("POST "+p.path, rv.handler())
 	}
-	return mux, nil
+	return mux
 }
 
 // reviewHandler is the HTTP side of one webhook path: it reads the body,

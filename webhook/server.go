@@ -142,10 +142,7 @@ func New(cfg Config) (*Server, error) {
 			return nil, err
 		}
 	}
-	handler, err := newWebhookHandler(cfg.Engine, parentReader{cfg.Client}, m, cfg.Logger)
-	if err != nil {
-		return nil, err
-	}
+	handler := newWebhookHandler(cfg.Engine, parentReader{cfg.Client}, m, cfg.Logger)
 	s := &Server{cfg: cfg, drainTimer: time.After, idleSweeps: func() (<-chan time.Time, func()) {
 		t := time.NewTicker(idleSweepInterval)
 		return t.C, t.Stop
