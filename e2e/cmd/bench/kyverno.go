@@ -5,7 +5,6 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -179,28 +178,9 @@ func startKyverno(ctx context.Context, c *cluster.Cluster, logf func(string, ...
 // waitKyverno waits, up to two minutes, for Kyverno's webhook server to
 // answer its liveness path.
 func waitKyverno(ctx context.Context, p *serverProcess, port int) error {
-	client := &http.Client{Timeout: time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
-	defer client.CloseIdleConnections()
-	deadline := time.Now().Add(2 * time.Minute)
-	for {
-		select {
-		case <-p.exited:
-			return fmt.Errorf("Kyverno exited: %v\n%s", p.err, p.tail())
-		default:
-		}
-		if resp, err := client.Get(fmt.Sprintf("https://127.0.0.1:%d/health/liveness", port)); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("Kyverno's webhook server did not answer within 2 minutes\n%s", p.tail())
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(500 * time.Millisecond):
-		}
+	url := fmt.Sprintf("https://127.0.0.1:%d/health/liveness", port)
+	if err := p.waitOK(ctx, url, &tls.Config{InsecureSkipVerify: true}, 2*time.Minute, 500*time.Millisecond); err != nil {
+		return fmt.Errorf("Kyverno's webhook server: %w", err)
 	}
+	return nil
 }

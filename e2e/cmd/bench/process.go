@@ -53,9 +53,15 @@ func (p *serverProcess) pid() int { return p.cmd.Process.Pid }
 
 // waitReady polls url until it answers 200, for up to 30 s.
 func (p *serverProcess) waitReady(ctx context.Context, url string, roots *x509.CertPool) error {
-	client := &http.Client{Timeout: time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}}}
+	return p.waitOK(ctx, url, &tls.Config{RootCAs: roots}, 30*time.Second, 100*time.Millisecond)
+}
+
+// waitOK polls url every interval until it answers 200, for up to timeout,
+// and fails as soon as the process exits.
+func (p *serverProcess) waitOK(ctx context.Context, url string, tlsConfig *tls.Config, timeout, interval time.Duration) error {
+	client := &http.Client{Timeout: time.Second, Transport: &http.Transport{TLSClientConfig: tlsConfig}}
 	defer client.CloseIdleConnections()
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(timeout)
 	for {
 		select {
 		case <-p.exited:
@@ -69,12 +75,12 @@ func (p *serverProcess) waitReady(ctx context.Context, url string, roots *x509.C
 			}
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("not ready at %s after 30s\n%s", url, p.tail())
+			return fmt.Errorf("not ready at %s after %s\n%s", url, timeout, p.tail())
 		}
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-time.After(100 * time.Millisecond):
+		case <-time.After(interval):
 		}
 	}
 }
