@@ -63,14 +63,27 @@ func newReviewBudget(size int64, m *metrics) *reviewBudget {
 	return &reviewBudget{sem: semaphore.NewWeighted(size), size: size, metrics: m}
 }
 
-func (b *reviewBudget) acquire(ctx context.Context, weight int64) error {
-	if b.sem.TryAcquire(weight) {
-		return nil
-	}
+// wait waits for room for a review that found none, and answers it 503 when
+// its caller leaves or its timeout passes first; false means it was answered.
+func (b *reviewBudget) wait(w http.ResponseWriter, r *http.Request, weight int64) bool {
 	if b.onWait != nil {
 		b.onWait(weight)
 	}
-	return b.sem.Acquire(ctx, weight)
+	wait := reviewWait(r.URL)
+	ctx, cancel := context.WithTimeout(r.Context(), wait)
+	defer cancel()
+	started := time.Now()
+	if err := b.sem.Acquire(ctx, weight); err != nil {
+		b.metrics.budgetTimeouts.Inc()
+		why := fmt.Sprintf("its timeout of %s passed", wait)
+		if r.Context().Err() != nil {
+			why = "its caller went away"
+		}
+		http.Error(w, fmt.Sprintf("gracekeeper is busy: this review of %d bytes waited %s for room among the %d bytes of reviews judged at once (serve --max-inflight-bytes), and %s; add replicas or memory if this recurs",
+			weight, time.Since(started).Round(time.Millisecond), b.size, why), http.StatusServiceUnavailable)
+		return false
+	}
+	return true
 }
 
 func (b *reviewBudget) limit(next http.Handler) http.Handler {
@@ -79,18 +92,8 @@ func (b *reviewBudget) limit(next http.Handler) http.Handler {
 		if weight < 0 || weight > maxBodyBytes {
 			weight = maxBodyBytes
 		}
-		wait := reviewWait(r.URL)
-		ctx, cancel := context.WithTimeout(r.Context(), wait)
-		defer cancel()
-		started := time.Now()
-		if err := b.acquire(ctx, weight); err != nil {
-			b.metrics.budgetTimeouts.Inc()
-			why := fmt.Sprintf("its timeout of %s passed", wait)
-			if r.Context().Err() != nil {
-				why = "its caller went away"
-			}
-			http.Error(w, fmt.Sprintf("gracekeeper is busy: this review of %d bytes waited %s for room among the %d bytes of reviews judged at once (serve --max-inflight-bytes), and %s; add replicas or memory if this recurs",
-				weight, time.Since(started).Round(time.Millisecond), b.size, why), http.StatusServiceUnavailable)
+		// Room is usually there: only a review that waits needs a timeout.
+		if !b.sem.TryAcquire(weight) && !b.wait(w, r, weight) {
 			return
 		}
 		defer b.sem.Release(weight)
