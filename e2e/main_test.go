@@ -8,7 +8,6 @@ package e2e
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -198,5 +197,3 @@ func metrics(t *testing.T) string {
 	}
 	return string(body)
 }
-
-var errNotYet = errors.New("not yet")
