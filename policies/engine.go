@@ -239,9 +239,10 @@ func IsSystemActor(u UserInfo) bool {
 }
 
 // SystemActors lists, sorted, the usernames and groups IsSystemActor matches.
-// The chart's validating webhook entries keep the same ones out with
-// matchConditions, written in its _helpers.tpl and held to this list by a
-// test in deploy/; the mutating entries do not, so their pods are mutated.
+// The webhook configurations' matchConditions are written from it (see
+// MatchConditionTemplates): the validating entries never send these
+// requesters, and the mutating ones only not their UPDATEs, so the pods they
+// create are still mutated.
 func SystemActors() (users, groups []string) {
 	for u := range systemActors {
 		users = append(users, u)
