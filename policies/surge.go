@@ -24,8 +24,8 @@ type surge struct {
 }
 
 // surgeOf reads a pod spec: spec.hostNetwork, the hostPort of every port of
-// every container kind (regular, init, native sidecar, ephemeral), and the
-// volumes' persistentVolumeClaim.
+// the regular, init and native sidecar containers (the API refuses ports on
+// ephemeral containers), and the volumes' persistentVolumeClaim.
 //
 // The API server copies containerPort into hostPort on Pods with hostNetwork
 // (pkg/apis/core/v1 defaults), but not in workload templates, so hostNetwork
