@@ -39,20 +39,17 @@ func checkRecreateStrategy(ev *evaluation) []Finding {
 		rolling = map[string]any{"maxUnavailable": 1, "maxSurge": 0}
 		advice = oneAtATime + " (" + pods.why() + ", so it cannot surge)"
 	}
-	if old, ok := ev.review.OldObject.(*appsv1.Deployment); ok && ev.review.Operation == Update &&
-		old.Spec.Strategy.Type == appsv1.RecreateDeploymentStrategyType {
+	old, ok := ev.review.OldObject.(*appsv1.Deployment)
+	ratchet := ok && ev.review.Operation == Update && old.Spec.Strategy.Type == appsv1.RecreateDeploymentStrategyType
+	switch {
+	case ratchet || ev.cfg.Recreate == v1alpha1.RecreateWarn:
 		return []Finding{{Rule: RuleRecreateStrategy, Action: ActionWarn, Object: ref, Field: strategyTypeField,
 			Message: problem + "; switch to RollingUpdate with " + advice}}
-	}
-	switch ev.cfg.Recreate {
-	case v1alpha1.RecreateWarn:
-		return []Finding{{Rule: RuleRecreateStrategy, Action: ActionWarn, Object: ref, Field: strategyTypeField,
-			Message: problem + "; switch to RollingUpdate with " + advice}}
-	case v1alpha1.RecreateConvert:
+	case ev.cfg.Recreate == v1alpha1.RecreateConvert:
 		return []Finding{{Rule: RuleRecreateStrategy, Action: ActionPatch, Object: ref,
 			Message: fmt.Sprintf("convert strategy Recreate to RollingUpdate (maxUnavailable %v, maxSurge %v)", rolling["maxUnavailable"], rolling["maxSurge"]),
 			// Field by field, so strategy fields this build does not know survive.
-			Patch: []PatchOp{replace("/spec/strategy/type", appsv1.RollingUpdateDeploymentStrategyType),
+			Patch: []PatchOp{replace(strategyTypeField, appsv1.RollingUpdateDeploymentStrategyType),
 				set(d.Spec.Strategy.RollingUpdate != nil, "/spec/strategy/rollingUpdate", rolling)}}}
 	}
 	return []Finding{{Rule: RuleRecreateStrategy, Action: ActionDeny, Object: ref, Field: strategyTypeField, Message: problem,
