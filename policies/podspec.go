@@ -89,12 +89,12 @@ func (t *podTarget) finding(id RuleID, action Action, ref string, message string
 	return f
 }
 
-// gracePeriod is the pod's effective terminationGracePeriodSeconds: the API
-// server defaults an absent one to 30. It stays int64 so a long one is never
-// truncated, and so never lowered.
-func (t *podTarget) gracePeriod() int64 {
-	if t.spec.TerminationGracePeriodSeconds == nil {
+// effectiveGracePeriod is a pod spec's effective terminationGracePeriodSeconds: the
+// API server defaults an absent one to 30. It stays int64 so a long one is
+// never truncated, and so never lowered.
+func effectiveGracePeriod(spec *corev1.PodSpec) int64 {
+	if spec.TerminationGracePeriodSeconds == nil {
 		return int64(defaultGracePeriod)
 	}
-	return *t.spec.TerminationGracePeriodSeconds
+	return *spec.TerminationGracePeriodSeconds
 }

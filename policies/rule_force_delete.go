@@ -27,10 +27,7 @@ func checkForceDelete(ev *evaluation) []Finding {
 	if grace < 0 {
 		grace = 1 // as the API server's rest.BeforeDelete treats it
 	}
-	own := int64(defaultGracePeriod)
-	if pod.Spec.TerminationGracePeriodSeconds != nil {
-		own = *pod.Spec.TerminationGracePeriodSeconds
-	}
+	own := effectiveGracePeriod(&pod.Spec)
 	sleep := longestPreStopSleep(&pod.Spec)
 	if grace >= own || (grace > 0 && grace > sleep) {
 		return nil // no shorter than the pod's own, or outlasts its preStop sleep

@@ -80,7 +80,7 @@ func (ev *evaluation) plannedSleep(t *podTarget) int32 {
 	}
 	seconds := *ev.cfg.PreStop.SleepSeconds
 	if ev.podRuleOff(t, RuleTerminationGracePeriod) {
-		seconds = int32(max(min(int64(seconds), t.gracePeriod()), 0))
+		seconds = int32(max(min(int64(seconds), effectiveGracePeriod(t.spec)), 0))
 	}
 	return max(seconds, 0)
 }

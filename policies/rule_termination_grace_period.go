@@ -53,7 +53,7 @@ func checkTerminationGracePeriod(ev *evaluation) []Finding {
 		need = max(need, d.seconds) + int64(*ev.cfg.SidecarShutdownSeconds)
 		sidecars = append(sidecars, fmt.Sprintf("%q", c.Name))
 	}
-	have := t.gracePeriod()
+	have := effectiveGracePeriod(t.spec)
 	if have >= need {
 		return findings
 	}
