@@ -131,7 +131,7 @@ func runAPIServer(ctx context.Context, opts *options, logf func(string, ...any))
 	}
 	defer func() { err = errors.Join(err, floor.stop()) }()
 	if opts.kyverno {
-		kyverno, startErr := startKyverno(ctx, c, logf)
+		kyverno, startErr := startKyverno(ctx, c, opts, logf)
 		if startErr != nil {
 			return nil, fmt.Errorf("Kyverno: %w", startErr)
 		}

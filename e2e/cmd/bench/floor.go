@@ -36,7 +36,7 @@ const floorWebhookName = "bench-floor"
 // the namespace labelled empty, one answering gracekeeper's own patch of the
 // typical pod for the namespace labelled patch.
 func startFloorWebhook(ctx context.Context, c *cluster.Cluster, opts *options, logf func(string, ...any)) (*serverProcess, error) {
-	dir, err := os.MkdirTemp("", "gracekeeper-bench-floor-")
+	dir, err := os.MkdirTemp(opts.tmp, "floor-")
 	if err != nil {
 		return nil, err
 	}

@@ -109,8 +109,8 @@ spec:
 // controller on loopback and creates the policy. Its webhooks are limited
 // (the kyverno ConfigMap's webhooks setting) to the namespaces labelled
 // kyvernoLabel, so that it costs the other setups nothing.
-func startKyverno(ctx context.Context, c *cluster.Cluster, logf func(string, ...any)) (*serverProcess, error) {
-	dir, err := os.MkdirTemp("", "gracekeeper-bench-kyverno-")
+func startKyverno(ctx context.Context, c *cluster.Cluster, opts *options, logf func(string, ...any)) (*serverProcess, error) {
+	dir, err := os.MkdirTemp(opts.tmp, "kyverno-")
 	if err != nil {
 		return nil, err
 	}

@@ -61,6 +61,9 @@ type options struct {
 	kyverno                 bool
 
 	binDir, gracekeeper string
+	// tmp is the run's temporary directory, removed when the run ends; every
+	// setup keeps its files below it.
+	tmp string
 }
 
 var allParts = []string{"go", "load", "apiserver", "memory"}
@@ -133,6 +136,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		return fmt.Errorf("create temporary directory: %w", err)
 	}
 	defer os.RemoveAll(tmp)
+	opts.tmp = tmp
 
 	r := &report{started: started, opts: opts, args: args}
 	if r.machine, err = describeMachine(); err != nil {
