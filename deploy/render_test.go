@@ -8,9 +8,9 @@ import (
 	"testing"
 
 	certmanagerv1 "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
-	"helm.sh/helm/v3/pkg/chartutil"
-	"helm.sh/helm/v3/pkg/lint"
-	"helm.sh/helm/v3/pkg/lint/support"
+	"helm.sh/helm/v4/pkg/chart/common"
+	"helm.sh/helm/v4/pkg/chart/v2/lint"
+	"helm.sh/helm/v4/pkg/chart/v2/lint/support"
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -33,7 +33,7 @@ var valueSets = map[string]string{
 
 func readValues(t *testing.T, valuesYAML string) map[string]any {
 	t.Helper()
-	values, err := chartutil.ReadValues([]byte(valuesYAML))
+	values, err := common.ReadValues([]byte(valuesYAML))
 	if err != nil {
 		t.Fatalf("values %q: %v", valuesYAML, err)
 	}
@@ -124,7 +124,7 @@ func checkRestricted(t *testing.T, c corev1.Container) {
 func TestChartLintsClean(t *testing.T) {
 	for name, values := range valueSets {
 		t.Run(name, func(t *testing.T) {
-			linter := lint.AllWithKubeVersion(ChartDir, readValues(t, values), "gracekeeper", &chartutil.KubeVersion{Version: "v1.30.0", Major: "1", Minor: "30"})
+			linter := lint.RunAll(ChartDir, readValues(t, values), "gracekeeper", lint.WithKubeVersion(&common.KubeVersion{Version: "v1.30.0", Major: "1", Minor: "30"}))
 			for _, m := range linter.Messages {
 				if m.Severity >= support.WarningSev {
 					t.Error(m)
