@@ -41,10 +41,9 @@ const (
 	LabelVersion  = "org.opencontainers.image.version"
 	LabelLicenses = "org.opencontainers.image.licenses"
 	LabelTitle    = "org.opencontainers.image.title"
-	// refNameAnnotation names an image in an OCI layout's index.json;
-	// containerdNameAnnotation is the full name `ctr images import` reads.
-	refNameAnnotation        = "org.opencontainers.image.ref.name"
-	containerdNameAnnotation = "io.containerd.image.name"
+	// refNameAnnotation names an image in an OCI layout's index.json: its
+	// tag, as `skopeo copy oci:DIR:TAG` reads it (image-spec image-layout.md).
+	refNameAnnotation = "org.opencontainers.image.ref.name"
 )
 
 // NonRootUser is the image's user when Spec.User asks for non-root: distroless's nonroot.
@@ -237,8 +236,9 @@ func layerTar(files map[string][]byte, executable string) ([]byte, error) {
 }
 
 // WriteLayout writes index as an OCI image layout in dir (created, or
-// replaced), named ref in index.json: `crane push --index dir REF`, `skopeo
-// copy --all oci:dir docker://REF` and Push read it.
+// replaced), with ref's tag as its name in index.json: `crane push --index
+// dir REF`, `skopeo copy --all oci:dir docker://REF` and `go run
+// ./e2e/cmd/image push` read it.
 func WriteLayout(dir string, index v1.ImageIndex, ref name.Reference) error {
 	if err := os.RemoveAll(dir); err != nil {
 		return err
@@ -247,10 +247,7 @@ func WriteLayout(dir string, index v1.ImageIndex, ref name.Reference) error {
 	if err != nil {
 		return fmt.Errorf("write OCI layout %s: %w", dir, err)
 	}
-	return p.AppendIndex(index, layout.WithAnnotations(map[string]string{
-		refNameAnnotation:        ref.Name(),
-		containerdNameAnnotation: ref.Name(),
-	}))
+	return p.AppendIndex(index, layout.WithAnnotations(map[string]string{refNameAnnotation: ref.Identifier()}))
 }
 
 // ReadLayout reads back the image index that WriteLayout wrote to dir.

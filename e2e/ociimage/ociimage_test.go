@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 )
@@ -46,6 +47,13 @@ func TestImagesReadBackFromTheLayoutAndTheArchive(t *testing.T) {
 	read, err := ReadLayout(filepath.Join(dir, "oci"))
 	if err != nil {
 		t.Fatal(err)
+	}
+	outer, err := layout.ImageIndexFromPath(filepath.Join(dir, "oci"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if om, err := outer.IndexManifest(); err != nil || om.Manifests[0].Annotations[refNameAnnotation] != "v9.9.9" {
+		t.Errorf("index.json %+v (%v), want the image named by its tag v9.9.9", om, err)
 	}
 	m, err := read.IndexManifest()
 	if err != nil {
