@@ -2,17 +2,13 @@ package deploy
 
 import (
 	"fmt"
-	"io/fs"
 	"maps"
-	"path"
 	"reflect"
 	"slices"
 	"strings"
 	"testing"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"sigs.k8s.io/kustomize/api/krusty"
-	"sigs.k8s.io/kustomize/kyaml/filesys"
 	"sigs.k8s.io/yaml"
 
 	"github.com/gracekeeper/gracekeeper/e2e/golden"
@@ -178,38 +174,13 @@ func namespaceToken(old, new string) (*replacementOption, error) {
 	return nil, fmt.Errorf("%q holds the namespace in a way no delimiter isolates (it became %q)", old, new)
 }
 
-// buildOverlay builds an overlay of the embedded base, with extra lines in
-// its kustomization.yaml.
+// buildOverlay builds an overlay of the embedded base, whose
+// kustomization.yaml is kustomization.
 func buildOverlay(t *testing.T, kustomization string) []*unstructured.Unstructured {
 	t.Helper()
-	mem := filesys.MakeFsInMemory()
-	err := fs.WalkDir(kustomizeFiles, KustomizeDir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		data, err := kustomizeFiles.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		return mem.WriteFile(path.Join("/", p), data)
-	})
+	objs, err := renderKustomize("overlay", map[string]string{"/overlay/kustomization.yaml": kustomization})
 	if err != nil {
-		t.Fatal(err)
-	}
-	if err := mem.WriteFile("/overlay/kustomization.yaml", []byte(kustomization)); err != nil {
-		t.Fatal(err)
-	}
-	resources, err := krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(mem, "/overlay")
-	if err != nil {
-		t.Fatalf("kustomize build of\n%s: %v", kustomization, err)
-	}
-	var objs []*unstructured.Unstructured
-	for _, r := range resources.Resources() {
-		m, err := r.Map()
-		if err != nil {
-			t.Fatal(err)
-		}
-		objs = append(objs, &unstructured.Unstructured{Object: m})
+		t.Fatalf("%v\n%s", err, kustomization)
 	}
 	return objs
 }
@@ -229,17 +200,7 @@ func TestKustomizeNamespaceOverlayMovesEveryNamespaceBoundField(t *testing.T) {
 		}
 	}
 	want := byID(t, chart)
-	got := byID(t, buildOverlay(t, "namespace: "+ns+"\nresources: [../kustomize]\ntransformers: [../kustomize/namespace]\n"))
-	if !slices.Equal(sortedKeys(got), sortedKeys(want)) {
-		t.Fatalf("the overlay builds %v, the chart renders %v", sortedKeys(got), sortedKeys(want))
-	}
-	for id, w := range want {
-		if !reflect.DeepEqual(got[id], w) {
-			g, _ := yaml.Marshal(got[id])
-			wy, _ := yaml.Marshal(w)
-			t.Errorf("%s: the overlay in %s differs from the chart rendered there:\noverlay:\n%s\nchart:\n%s", id, ns, g, wy)
-		}
-	}
+	assertSameObjects(t, "the overlay in "+ns, byID(t, buildOverlay(t, "namespace: "+ns+"\nresources: [../kustomize]\ntransformers: [../kustomize/namespace]\n")), "the chart rendered there", want)
 
 	halfMoved := byID(t, buildOverlay(t, "namespace: "+ns+"\nresources: [../kustomize]\n"))
 	if reflect.DeepEqual(halfMoved, want) {

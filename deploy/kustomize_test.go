@@ -125,18 +125,7 @@ func TestKustomizeBaseBuildsTheChartsObjects(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := byID(t, kustomizeObjects(t, kustomizeNamespace))
-	got := byID(t, built)
-	if !slices.Equal(sortedKeys(got), sortedKeys(want)) {
-		t.Fatalf("kustomize builds %v, the chart renders %v", sortedKeys(got), sortedKeys(want))
-	}
-	for id, w := range want {
-		if !reflect.DeepEqual(got[id], w) {
-			g, _ := yaml.Marshal(got[id])
-			wy, _ := yaml.Marshal(w)
-			t.Errorf("%s differs between kustomize and the chart:\nkustomize:\n%s\nchart:\n%s", id, g, wy)
-		}
-	}
+	assertSameObjects(t, "kustomize", byID(t, built), "the chart", byID(t, kustomizeObjects(t, kustomizeNamespace)))
 
 	// The webhook configurations are what the e2e suite registers from the
 	// chart, so check them on their own as well, as typed objects.
@@ -160,6 +149,22 @@ func TestKustomizeBaseBuildsTheChartsObjects(t *testing.T) {
 	}
 	if !reflect.DeepEqual(kMutating.Annotations, cMutating.Annotations) || !reflect.DeepEqual(kValidating.Annotations, cValidating.Annotations) {
 		t.Error("the kustomize base's webhook annotations (the CA injection) differ from the chart's")
+	}
+}
+
+// assertSameObjects fails the test unless two sets of objects, indexed by
+// byID, are equal.
+func assertSameObjects(t *testing.T, gotName string, got map[string]any, wantName string, want map[string]any) {
+	t.Helper()
+	if !slices.Equal(sortedKeys(got), sortedKeys(want)) {
+		t.Fatalf("%s builds %v, %s renders %v", gotName, sortedKeys(got), wantName, sortedKeys(want))
+	}
+	for id, w := range want {
+		if !reflect.DeepEqual(got[id], w) {
+			g, _ := yaml.Marshal(got[id])
+			wy, _ := yaml.Marshal(w)
+			t.Errorf("%s differs between %s and %s:\n%s:\n%s\n%s:\n%s", id, gotName, wantName, gotName, g, wantName, wy)
+		}
 	}
 }
 

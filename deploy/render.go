@@ -144,6 +144,12 @@ func IsHook(obj *unstructured.Unstructured) bool {
 // RenderKustomize builds the embedded kustomize base with the kustomize API,
 // as `kubectl apply -k` would.
 func RenderKustomize() ([]*unstructured.Unstructured, error) {
+	return renderKustomize(KustomizeDir, nil)
+}
+
+// renderKustomize builds the kustomization in dir of an in-memory copy of the
+// embedded base (under /kustomize) with more files (by absolute path) added.
+func renderKustomize(dir string, more map[string]string) ([]*unstructured.Unstructured, error) {
 	mem := filesys.MakeFsInMemory()
 	err := fs.WalkDir(kustomizeFiles, KustomizeDir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
@@ -158,9 +164,14 @@ func RenderKustomize() ([]*unstructured.Unstructured, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read embedded kustomize base: %w", err)
 	}
-	resources, err := krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(mem, path.Join("/", KustomizeDir))
+	for name, data := range more {
+		if err := mem.WriteFile(name, []byte(data)); err != nil {
+			return nil, err
+		}
+	}
+	resources, err := krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(mem, path.Join("/", dir))
 	if err != nil {
-		return nil, fmt.Errorf("build kustomize base: %w", err)
+		return nil, fmt.Errorf("build kustomization %s: %w", dir, err)
 	}
 	var objs []*unstructured.Unstructured
 	for _, r := range resources.Resources() {
