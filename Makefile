@@ -77,9 +77,8 @@ bench: tools build ## Run the benchmarks and write docs/benchmarks.md.
 	go run ./e2e/cmd/bench -gracekeeper bin/gracekeeper $(BENCH_FLAGS)
 
 .PHONY: image
-image: ## Build the container image (needs a Docker engine).
-	@if ! docker info >/dev/null 2>&1; then echo "make image: no Docker engine is reachable here; build the Dockerfile where one runs"; exit 1; fi
-	docker build --build-arg VERSION=$(VERSION) -t gracekeeper:$(VERSION) .
+image: ## Build the linux/amd64 and linux/arm64 image into bin/image, with Go only (no container engine).
+	go run ./e2e/cmd/image -out bin/image -version $(VERSION) -revision $$(git rev-parse HEAD 2>/dev/null || true) $(if $(IMAGE),-name $(IMAGE))
 
 .PHONY: clean
 clean: ## Remove build output (keeps the cached control-plane binaries).

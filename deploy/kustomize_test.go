@@ -45,9 +45,9 @@ var helmOnlyLabels = []string{"helm.sh/chart", "app.kubernetes.io/managed-by"}
 // kustomizeObjects is what the base must build to: the chart's default release
 // objects without hooks or Helm's labels, plus the Namespace, which Helm
 // leaves to --create-namespace.
-func kustomizeObjects(t *testing.T) []*unstructured.Unstructured {
+func kustomizeObjects(t *testing.T, namespace string) []*unstructured.Unstructured {
 	t.Helper()
-	rendered, err := RenderChart(kustomizeNamespace, nil)
+	rendered, err := RenderChart(namespace, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,7 +55,7 @@ func kustomizeObjects(t *testing.T) []*unstructured.Unstructured {
 		"apiVersion": "v1",
 		"kind":       "Namespace",
 		"metadata": map[string]any{
-			"name": kustomizeNamespace,
+			"name": namespace,
 			"labels": map[string]any{
 				"app.kubernetes.io/part-of": "gracekeeper",
 				// gracekeeper's own pods meet the restricted profile.
@@ -86,7 +86,7 @@ func kustomizeBase(t *testing.T) map[string][]byte {
 		"# values; do not edit. Regenerate: UPDATE_GOLDEN=1 go test ./deploy -run TestKustomizeBase\n"
 	files := map[string][]byte{}
 	var order []string
-	for _, obj := range kustomizeObjects(t) {
+	for _, obj := range kustomizeObjects(t, kustomizeNamespace) {
 		name, ok := kustomizeFile[obj.GetKind()]
 		if !ok {
 			t.Fatalf("kind %s has no file in the kustomize base: add it to kustomizeFile", obj.GetKind())
@@ -108,6 +108,8 @@ func kustomizeBase(t *testing.T) map[string][]byte {
 		fmt.Fprintf(&kustomization, "  - %s\n", name)
 	}
 	files["kustomization.yaml"] = kustomization.Bytes()
+	files["namespace/kustomization.yaml"] = []byte(header + namespaceKustomization)
+	files["namespace/replacements.yaml"] = append([]byte(header), namespaceReplacements(t)...)
 	return files
 }
 
@@ -123,18 +125,7 @@ func TestKustomizeBaseBuildsTheChartsObjects(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := byID(t, kustomizeObjects(t))
-	got := byID(t, built)
-	if !slices.Equal(sortedKeys(got), sortedKeys(want)) {
-		t.Fatalf("kustomize builds %v, the chart renders %v", sortedKeys(got), sortedKeys(want))
-	}
-	for id, w := range want {
-		if !reflect.DeepEqual(got[id], w) {
-			g, _ := yaml.Marshal(got[id])
-			wy, _ := yaml.Marshal(w)
-			t.Errorf("%s differs between kustomize and the chart:\nkustomize:\n%s\nchart:\n%s", id, g, wy)
-		}
-	}
+	assertSameObjects(t, "kustomize", byID(t, built), "the chart", byID(t, kustomizeObjects(t, kustomizeNamespace)))
 
 	// The webhook configurations are what the e2e suite registers from the
 	// chart, so check them on their own as well, as typed objects.
@@ -158,6 +149,22 @@ func TestKustomizeBaseBuildsTheChartsObjects(t *testing.T) {
 	}
 	if !reflect.DeepEqual(kMutating.Annotations, cMutating.Annotations) || !reflect.DeepEqual(kValidating.Annotations, cValidating.Annotations) {
 		t.Error("the kustomize base's webhook annotations (the CA injection) differ from the chart's")
+	}
+}
+
+// assertSameObjects fails the test unless two sets of objects, indexed by
+// byID, are equal.
+func assertSameObjects(t *testing.T, gotName string, got map[string]any, wantName string, want map[string]any) {
+	t.Helper()
+	if !slices.Equal(sortedKeys(got), sortedKeys(want)) {
+		t.Fatalf("%s builds %v, %s renders %v", gotName, sortedKeys(got), wantName, sortedKeys(want))
+	}
+	for id, w := range want {
+		if !reflect.DeepEqual(got[id], w) {
+			g, _ := yaml.Marshal(got[id])
+			wy, _ := yaml.Marshal(w)
+			t.Errorf("%s differs between %s and %s:\n%s:\n%s\n%s:\n%s", id, gotName, wantName, gotName, g, wantName, wy)
+		}
 	}
 }
 

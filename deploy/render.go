@@ -10,11 +10,14 @@ import (
 	"path"
 	"strings"
 
-	"helm.sh/helm/v3/pkg/chart"
-	"helm.sh/helm/v3/pkg/chart/loader"
-	"helm.sh/helm/v3/pkg/chartutil"
-	"helm.sh/helm/v3/pkg/engine"
-	"helm.sh/helm/v3/pkg/releaseutil"
+	"helm.sh/helm/v4/pkg/chart/common"
+	chartutil "helm.sh/helm/v4/pkg/chart/common/util"
+	"helm.sh/helm/v4/pkg/chart/loader/archive"
+	chart "helm.sh/helm/v4/pkg/chart/v2"
+	"helm.sh/helm/v4/pkg/chart/v2/loader"
+	chartv2util "helm.sh/helm/v4/pkg/chart/v2/util"
+	"helm.sh/helm/v4/pkg/engine"
+	releaseutil "helm.sh/helm/v4/pkg/release/v1/util"
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -43,7 +46,7 @@ var kustomizeFiles embed.FS
 
 // LoadChart loads the embedded chart.
 func LoadChart() (*chart.Chart, error) {
-	var files []*loader.BufferedFile
+	var files []*archive.BufferedFile
 	err := fs.WalkDir(chartFiles, ChartDir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
@@ -52,7 +55,7 @@ func LoadChart() (*chart.Chart, error) {
 		if err != nil {
 			return err
 		}
-		files = append(files, &loader.BufferedFile{Name: strings.TrimPrefix(p, ChartDir+"/"), Data: data})
+		files = append(files, &archive.BufferedFile{Name: strings.TrimPrefix(p, ChartDir+"/"), Data: data})
 		return nil
 	})
 	if err != nil {
@@ -74,7 +77,19 @@ func RenderChart(namespace string, values map[string]any) ([]*unstructured.Unstr
 	if err != nil {
 		return nil, err
 	}
-	release := chartutil.ReleaseOptions{Name: ReleaseName, Namespace: namespace, Revision: 1, IsInstall: true}
+	return RenderRelease(c, namespace, values)
+}
+
+// RenderRelease renders any chart c, with its dependencies, as `helm install`
+// does for the release ReleaseName in namespace: dependency conditions and
+// tags are applied, values are merged over each chart's values.yaml (globals
+// passed down) and validated against each chart's schema. It returns the
+// objects in Helm's install order, then the hooks.
+func RenderRelease(c *chart.Chart, namespace string, values map[string]any) ([]*unstructured.Unstructured, error) {
+	if err := chartv2util.ProcessDependencies(c, values); err != nil {
+		return nil, fmt.Errorf("chart dependencies: %w", err)
+	}
+	release := common.ReleaseOptions{Name: ReleaseName, Namespace: namespace, Revision: 1, IsInstall: true}
 	renderValues, err := chartutil.ToRenderValues(c, values, release, nil)
 	if err != nil {
 		return nil, fmt.Errorf("chart values: %w", err)
@@ -129,6 +144,12 @@ func IsHook(obj *unstructured.Unstructured) bool {
 // RenderKustomize builds the embedded kustomize base with the kustomize API,
 // as `kubectl apply -k` would.
 func RenderKustomize() ([]*unstructured.Unstructured, error) {
+	return renderKustomize(KustomizeDir, nil)
+}
+
+// renderKustomize builds the kustomization in dir of an in-memory copy of the
+// embedded base (under /kustomize) with more files (by absolute path) added.
+func renderKustomize(dir string, more map[string]string) ([]*unstructured.Unstructured, error) {
 	mem := filesys.MakeFsInMemory()
 	err := fs.WalkDir(kustomizeFiles, KustomizeDir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
@@ -143,9 +164,14 @@ func RenderKustomize() ([]*unstructured.Unstructured, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read embedded kustomize base: %w", err)
 	}
-	resources, err := krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(mem, path.Join("/", KustomizeDir))
+	for name, data := range more {
+		if err := mem.WriteFile(name, []byte(data)); err != nil {
+			return nil, err
+		}
+	}
+	resources, err := krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(mem, path.Join("/", dir))
 	if err != nil {
-		return nil, fmt.Errorf("build kustomize base: %w", err)
+		return nil, fmt.Errorf("build kustomization %s: %w", dir, err)
 	}
 	var objs []*unstructured.Unstructured
 	for _, r := range resources.Resources() {

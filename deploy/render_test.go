@@ -8,9 +8,9 @@ import (
 	"testing"
 
 	certmanagerv1 "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
-	"helm.sh/helm/v3/pkg/chartutil"
-	"helm.sh/helm/v3/pkg/lint"
-	"helm.sh/helm/v3/pkg/lint/support"
+	"helm.sh/helm/v4/pkg/chart/common"
+	"helm.sh/helm/v4/pkg/chart/v2/lint"
+	"helm.sh/helm/v4/pkg/chart/v2/lint/support"
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -25,6 +25,8 @@ var valueSets = map[string]string{
 	"cluster scope in audit":           "scope: cluster\ndefaultMode: audit\n",
 	"provided certificates":            "certificates: {mode: provided, provided: {secretName: my-tls, caBundle: Zm9v}}\n",
 	"service monitor":                  "metrics: {serviceMonitor: {enabled: true, labels: {release: prometheus}}}\n",
+	"alerts and dashboard":             monitoringValues,
+	"OpenShift, no fixed IDs":          openShiftValues,
 	"exempt namespaces, users, groups": "exemptNamespaces: [ci]\nexemptUsers: [break-glass]\nexemptGroups: [sre]\n",
 	"guards that fail closed":          "failurePolicy: {mutating: Fail, validating: Fail, namespaces: Fail}\n",
 	"no priority class, no cleanup":    "priorityClassName: \"\"\ncleanup: {enabled: false}\n",
@@ -33,7 +35,7 @@ var valueSets = map[string]string{
 
 func readValues(t *testing.T, valuesYAML string) map[string]any {
 	t.Helper()
-	values, err := chartutil.ReadValues([]byte(valuesYAML))
+	values, err := common.ReadValues([]byte(valuesYAML))
 	if err != nil {
 		t.Fatalf("values %q: %v", valuesYAML, err)
 	}
@@ -49,7 +51,7 @@ func render(t *testing.T, namespace, valuesYAML string) []*unstructured.Unstruct
 	return objs
 }
 
-// scheme knows every kind the chart renders but the ServiceMonitor.
+// scheme knows every kind the chart renders but the ServiceMonitor and the PrometheusRule.
 var scheme = func() *runtime.Scheme {
 	s := runtime.NewScheme()
 	if err := clientgoscheme.AddToScheme(s); err != nil {
@@ -124,7 +126,7 @@ func checkRestricted(t *testing.T, c corev1.Container) {
 func TestChartLintsClean(t *testing.T) {
 	for name, values := range valueSets {
 		t.Run(name, func(t *testing.T) {
-			linter := lint.AllWithKubeVersion(ChartDir, readValues(t, values), "gracekeeper", &chartutil.KubeVersion{Version: "v1.30.0", Major: "1", Minor: "30"})
+			linter := lint.RunAll(ChartDir, readValues(t, values), "gracekeeper", lint.WithKubeVersion(&common.KubeVersion{Version: "v1.30.0", Major: "1", Minor: "30"}))
 			for _, m := range linter.Messages {
 				if m.Severity >= support.WarningSev {
 					t.Error(m)
@@ -140,7 +142,7 @@ func TestEveryObjectDecodesIntoItsAPIType(t *testing.T) {
 			for _, obj := range render(t, "gracekeeper", values) {
 				typed, err := scheme.New(obj.GroupVersionKind())
 				if err != nil {
-					if obj.GetKind() == "ServiceMonitor" {
+					if obj.GetKind() == "ServiceMonitor" || obj.GetKind() == "PrometheusRule" {
 						continue
 					}
 					t.Errorf("%s %s: %v", obj.GetKind(), obj.GetName(), err)

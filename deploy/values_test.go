@@ -4,9 +4,12 @@
 package deploy
 
 import (
+	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -233,7 +236,7 @@ func TestReadmeDocumentsEveryValue(t *testing.T) {
 	var walk func(prefix string, node map[string]any)
 	walk = func(prefix string, node map[string]any) {
 		props, ok := node["properties"].(map[string]any)
-		if !ok {
+		if _, mirrorsAPIType := apiTypeValues[prefix]; !ok || mirrorsAPIType {
 			if !strings.Contains(readme, "| `"+prefix+"` |") {
 				t.Errorf("README.md has no table row for `%s`", prefix)
 			}
@@ -248,4 +251,46 @@ func TestReadmeDocumentsEveryValue(t *testing.T) {
 		}
 	}
 	walk("", schema)
+}
+
+// apiTypeValues are the values that hold a Kubernetes API object as is; the
+// README documents each in one row.
+var apiTypeValues = map[string]any{
+	"podSecurityContext": corev1.PodSecurityContext{},
+	"securityContext":    corev1.SecurityContext{},
+}
+
+// The schema lists the fields of the API types it passes through, so a typo
+// is refused at install, and no field of the type is refused.
+func TestSchemaKnowsEveryFieldOfTheAPITypesItPasses(t *testing.T) {
+	c, err := LoadChart()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var schema struct {
+		Properties map[string]struct {
+			AdditionalProperties any            `json:"additionalProperties"`
+			Properties           map[string]any `json:"properties"`
+		} `json:"properties"`
+	}
+	if err := json.Unmarshal(c.Schema, &schema); err != nil {
+		t.Fatal(err)
+	}
+	for value, typ := range apiTypeValues {
+		var want []string
+		rt := reflect.TypeOf(typ)
+		for i := range rt.NumField() {
+			name, _, _ := strings.Cut(rt.Field(i).Tag.Get("json"), ",")
+			want = append(want, name)
+		}
+		node := schema.Properties[value]
+		if node.AdditionalProperties != false {
+			t.Errorf("%s: the schema accepts unknown fields", value)
+		}
+		got := slices.Sorted(maps.Keys(node.Properties))
+		slices.Sort(want)
+		if !slices.Equal(got, want) {
+			t.Errorf("%s: schema fields %v, want the fields of %s %v", value, got, rt, want)
+		}
+	}
 }

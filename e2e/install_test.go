@@ -31,19 +31,30 @@ import (
 const (
 	installNamespace = "gk-install"
 	installName      = "gk-install"
-	// serviceMonitorCRD is generated from prometheus-operator's API types by
-	// testdata/install/generate.sh.
+	// serviceMonitorCRD and prometheusRuleCRD are generated from
+	// prometheus-operator's API types by testdata/install/generate.sh.
 	serviceMonitorCRD = "testdata/install/monitoring.coreos.com_servicemonitors.yaml"
+	prometheusRuleCRD = "testdata/install/monitoring.coreos.com_prometheusrules.yaml"
 )
 
 // installValues give the release a name other than the default "gracekeeper",
 // so the hook must delete what this release created, render the
-// ServiceMonitor, and keep the chart's pods Pending on a node that does not
-// exist, so they never get an address.
+// ServiceMonitor (with every setting), the PrometheusRule and the dashboard,
+// and keep the chart's pods Pending on a node that does not exist, so they
+// never get an address.
 var installValues = map[string]any{
 	"fullnameOverride": installName,
 	"nodeSelector":     map[string]any{"gracekeeper.io/e2e-no-such-node": "true"},
-	"metrics":          map[string]any{"serviceMonitor": map[string]any{"enabled": true}},
+	"commonLabels":     map[string]any{"team": "platform"},
+	"metrics": map[string]any{
+		"serviceMonitor": map[string]any{
+			"enabled": true, "scrapeTimeout": "10s",
+			"relabelings":       []any{map[string]any{"sourceLabels": []any{"__meta_kubernetes_pod_node_name"}, "targetLabel": "node"}},
+			"metricRelabelings": []any{map[string]any{"action": "drop", "regex": "go_gc_.*", "sourceLabels": []any{"__name__"}}},
+		},
+		"prometheusRule": map[string]any{"enabled": true},
+		"dashboard":      map[string]any{"enabled": true},
+	},
 }
 
 // TestInstall installs the chart as a user would, with kubectl apply
@@ -61,7 +72,7 @@ var installValues = map[string]any{
 func TestInstall(t *testing.T) {
 	inst := startInstallCluster(t)
 
-	crds := []string{"-f", certManagerCRDs(t), "-f", serviceMonitorCRD}
+	crds := []string{"-f", certManagerCRDs(t), "-f", serviceMonitorCRD, "-f", prometheusRuleCRD}
 	inst.mustKubectl(t, "", append([]string{"apply", "--server-side"}, crds...)...)
 	inst.mustKubectl(t, "", append([]string{"wait", "--for=condition=Established", "--timeout=60s"}, crds...)...)
 
@@ -221,6 +232,38 @@ func TestInstall(t *testing.T) {
 			if !slices.ContainsFunc(service.Spec.Ports, func(p corev1.ServicePort) bool { return p.Name == port }) {
 				t.Errorf("ServiceMonitor endpoint port %q names no port of Service %s", port, service.Name)
 			}
+		}
+	})
+
+	t.Run("the stored PrometheusRule keeps every alert and the ServiceMonitor its scrape settings", func(t *testing.T) {
+		rule, err := inst.dynamic.Resource(schema.GroupVersionResource{Group: "monitoring.coreos.com", Version: "v1", Resource: "prometheusrules"}).
+			Namespace(installNamespace).Get(context.Background(), installName, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		stored, err := deploy.MonitoringQueries([]*unstructured.Unstructured{rule})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rendered, err := deploy.MonitoringQueries(release)
+		if err != nil {
+			t.Fatal(err)
+		}
+		alerts := slices.DeleteFunc(rendered, func(q deploy.MonitoringQuery) bool { return !strings.HasPrefix(q.Source, "alert ") })
+		if !reflect.DeepEqual(stored, alerts) {
+			t.Errorf("stored alerts %v, rendered %v", stored, alerts)
+		}
+		monitor, err := inst.dynamic.Resource(schema.GroupVersionResource{Group: "monitoring.coreos.com", Version: "v1", Resource: "servicemonitors"}).
+			Namespace(installNamespace).Get(context.Background(), installName, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		endpoints, _, _ := unstructured.NestedSlice(monitor.Object, "spec", "endpoints")
+		if e := endpoints[0].(map[string]any); e["scrapeTimeout"] != "10s" || len(e["relabelings"].([]any)) != 1 || len(e["metricRelabelings"].([]any)) != 1 {
+			t.Errorf("stored endpoint %v lost scrapeTimeout or relabelings", e)
+		}
+		if monitor.GetLabels()["team"] != "platform" || rule.GetLabels()["team"] != "platform" {
+			t.Error("commonLabels did not reach the stored ServiceMonitor and PrometheusRule")
 		}
 	})
 

@@ -1,9 +1,6 @@
 package realnode
 
 import (
-	"archive/tar"
-	"bytes"
-	"io"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -185,38 +182,5 @@ func TestCheckNamesWhatIsMissingAndHowToInstallIt(t *testing.T) {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("Check error %q lacks %q", err, want)
 		}
-	}
-}
-
-func TestImageLayerHoldsTheBinaryAtItsEntrypoint(t *testing.T) {
-	img := Image{Refs: []string{"example.local/x:1"}, Package: "example.local/x", Entrypoint: "/usr/local/bin/x", User: "65532:65532"}
-	layer, err := img.layer([]byte("binary"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	names := tarNames(t, layer)
-	for _, want := range []string{"tmp/", "etc/", "etc/passwd", "usr/", "usr/local/", "usr/local/bin/", "usr/local/bin/x"} {
-		if !names[want] {
-			t.Errorf("layer lacks %s; has %v", want, names)
-		}
-	}
-	if err := (Image{Package: "x", Entrypoint: "/x"}).Build(t.Context(), filepath.Join(t.TempDir(), "x.tar")); err == nil {
-		t.Error("an image without refs was built")
-	}
-}
-
-func tarNames(t *testing.T, data []byte) map[string]bool {
-	t.Helper()
-	names := map[string]bool{}
-	tr := tar.NewReader(bytes.NewReader(data))
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			return names
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		names[h.Name] = true
 	}
 }

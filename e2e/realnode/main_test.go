@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/gracekeeper/gracekeeper/e2e/cluster"
+	"github.com/gracekeeper/gracekeeper/e2e/ociimage"
 )
 
 // env is the node every test shares, set up by TestMain with gracekeeper
@@ -100,12 +101,15 @@ func buildImages(ctx context.Context) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
+	// gracekeeper's release image, built as `make image` builds it.
+	gracekeeper, err := GracekeeperImage(ctx, gracekeeperImage)
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
 	images := map[string]Image{
-		"app.tar": {Refs: []string{appImage, appImage2}, Package: modulePath + "/e2e/realnode/testapp", Entrypoint: "/app"},
-		// As the Dockerfile's: the static binary at the same path, run as
-		// the same non-root user, with no shell.
-		"gracekeeper.tar": {Refs: []string{gracekeeperImage}, Package: modulePath + "/cmd/gracekeeper",
-			Entrypoint: "/usr/local/bin/gracekeeper", User: "65532:65532", LDFlags: "-X main.version=realnode"},
+		"app.tar":         {Refs: []string{appImage, appImage2}, Spec: ociimage.Spec{Package: modulePath + "/e2e/realnode/testapp", Entrypoint: "/app"}},
+		"gracekeeper.tar": gracekeeper,
 	}
 	var paths []string
 	for file, img := range images {

@@ -38,6 +38,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/gracekeeper/gracekeeper/e2e/cluster"
+	"github.com/gracekeeper/gracekeeper/e2e/ociimage"
 )
 
 const (
@@ -207,7 +208,7 @@ func Start(ctx context.Context, opts Options) (_ *Node, err error) {
 		return nil, err
 	}
 	pause := filepath.Join(StateDir, "pause.tar")
-	if err := (Image{Refs: []string{PauseImage}, Package: modulePath + "/e2e/realnode/pause", Entrypoint: "/pause"}).Build(ctx, pause); err != nil {
+	if err := (Image{Refs: []string{PauseImage}, Spec: ociimage.Spec{Package: modulePath + "/e2e/realnode/pause", Entrypoint: "/pause"}}).Build(ctx, pause); err != nil {
 		return nil, err
 	}
 	for _, img := range append([]string{pause}, opts.Images...) {

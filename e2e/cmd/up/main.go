@@ -24,6 +24,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/gracekeeper/gracekeeper/e2e/cluster"
+	"github.com/gracekeeper/gracekeeper/e2e/ociimage"
 	"github.com/gracekeeper/gracekeeper/e2e/realnode"
 )
 
@@ -157,7 +158,7 @@ func startRealNode(ctx context.Context, dir, binDir string, progress func(string
 		return nil, err
 	}
 	archive := filepath.Join(dir, "app.tar")
-	img := realnode.Image{Refs: []string{testAppImage}, Package: "github.com/gracekeeper/gracekeeper/e2e/realnode/testapp", Entrypoint: "/app"}
+	img := realnode.Image{Refs: []string{testAppImage}, Spec: ociimage.Spec{Package: ociimage.Module + "/e2e/realnode/testapp", Entrypoint: "/app"}}
 	if err := img.Build(ctx, archive); err != nil {
 		return nil, err
 	}

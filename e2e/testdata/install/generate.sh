@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Regenerates monitoring.coreos.com_servicemonitors.yaml, the ServiceMonitor
-# CRD the install test applies. The prometheus-operator main module is not on
+# Regenerates monitoring.coreos.com_servicemonitors.yaml and
+# monitoring.coreos.com_prometheusrules.yaml, the ServiceMonitor and
+# PrometheusRule CRDs the install test applies. The prometheus-operator main module is not on
 # the module proxy, but its API types module is, and upstream generates its
 # CRDs from those types with controller-gen, as this does:
 #
@@ -27,5 +28,7 @@ go get "$MONITORING/v1@$MONITORING_VERSION" \
   "sigs.k8s.io/controller-tools/cmd/controller-gen@$CONTROLLER_TOOLS_VERSION"
 go build -o controller-gen sigs.k8s.io/controller-tools/cmd/controller-gen
 ./controller-gen crd:crdVersions=v1 paths="$MONITORING/v1" output:crd:dir="$work/crds"
-cp "$work/crds/monitoring.coreos.com_servicemonitors.yaml" "$here/"
-echo "wrote $here/monitoring.coreos.com_servicemonitors.yaml ($MONITORING $MONITORING_VERSION, controller-gen $CONTROLLER_TOOLS_VERSION)"
+for crd in servicemonitors prometheusrules; do
+  cp "$work/crds/monitoring.coreos.com_$crd.yaml" "$here/"
+  echo "wrote $here/monitoring.coreos.com_$crd.yaml ($MONITORING $MONITORING_VERSION, controller-gen $CONTROLLER_TOOLS_VERSION)"
+done

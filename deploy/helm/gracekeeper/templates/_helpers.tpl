@@ -28,10 +28,40 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | 
 app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
 app.kubernetes.io/managed-by: {{ .Release.Service }}
 app.kubernetes.io/part-of: gracekeeper
+{{- with .Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
 {{- end }}
 
+{{/* registry/repository:tag, or registry/repository@digest when image.digest is set. */}}
 {{- define "gracekeeper.image" -}}
-{{ .Values.image.repository }}:{{ .Values.image.tag | default .Chart.AppVersion }}
+{{- $repository := .Values.image.repository }}
+{{- with .Values.image.registry }}
+{{- $repository = printf "%s/%s" (trimSuffix "/" .) $repository }}
+{{- end }}
+{{- if .Values.image.digest }}
+{{- printf "%s@%s" $repository .Values.image.digest }}
+{{- else }}
+{{- printf "%s:%s" $repository (.Values.image.tag | default .Chart.AppVersion) }}
+{{- end }}
+{{- end }}
+
+{{/* The webhook's ServiceAccount: the chart's own, or the one you name. */}}
+{{- define "gracekeeper.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "gracekeeper.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- required "serviceAccount.name is required when serviceAccount.create is false" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{/*
+The TLS Secret volume's file mode: 0440 when an fsGroup owns the files, 0444
+otherwise (OpenShift's restricted SCC picks the UID and fsGroup itself; a pod
+without fsGroup must still read them). The container runs one process.
+*/}}
+{{- define "gracekeeper.secretMode" -}}
+{{- if (.Values.podSecurityContext | default dict).fsGroup }}288{{ else }}292{{ end }}
 {{- end }}
 
 {{- define "gracekeeper.tlsSecretName" -}}
