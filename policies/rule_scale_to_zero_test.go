@@ -53,9 +53,14 @@ func TestScaleToZero(t *testing.T) {
 			want:   onScale("deployment/nginx", 3, false),
 		},
 		{
-			name:   "A Scale sent to statefulsets/scale from 2 to 0 is denied.",
+			name:   "A Scale sent to statefulsets/scale from 2 to 0 is denied; the restart names what OnDelete changes, which a Scale does not show.",
 			review: scaleUpdate("StatefulSet", "db", 2, 0),
-			want:   onScale("statefulset/db", 2, false),
+			want: func() []Finding {
+				f := onScale("statefulset/db", 2, false)
+				f[0].Hint = strings.Replace(f[0].Hint, `restart statefulset/db".`, `restart statefulset/db"; if statefulset/db has updateStrategy OnDelete, `+
+					`that changes no pod: delete its pods one at a time, waiting for each new pod to be Ready instead.`, 1)
+				return f
+			}(),
 		},
 		{
 			name:   "kubectl scale to 0 of a Deployment read without the annotation is denied; the hint says annotate, then scale again.",
