@@ -34,7 +34,9 @@ func TestPodsWithNoContainerRunningMayBeForceDeleted(t *testing.T) {
 	if _, err := env.cluster.Client().CoreV1().Nodes().Create(ctx, ghost, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = env.cluster.Client().CoreV1().Nodes().Delete(context.Background(), ghost.Name, metav1.DeleteOptions{}) })
+	t.Cleanup(func() {
+		_ = env.cluster.Client().CoreV1().Nodes().Delete(context.Background(), ghost.Name, metav1.DeleteOptions{})
+	})
 	mustKubectlIn(t, fmt.Sprintf(`{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"stuck"},"spec":{"replicas":2,"selector":{"matchLabels":{"app":"stuck"}},
  "template":{"metadata":{"labels":{"app":"stuck"}},"spec":{"nodeName":%q,"containers":[{"name":"stuck","image":"registry.example/stuck:1",
  "readinessProbe":{"httpGet":{"path":"/","port":80}}}]}}}}`, ghost.Name), "-n", ns, "apply", "-f", "-")
