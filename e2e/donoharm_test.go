@@ -260,3 +260,45 @@ func TestCheckRefusesWhatKubectlRefuses(t *testing.T) {
 		})
 	}
 }
+
+// Field case N20: a kind: List (kubectl get -o yaml) holding a Recreate
+// Deployment; check reads its items and exits 1 on the denial, never 0.
+func TestCheckReadsTheItemsOfAList(t *testing.T) {
+	path := commaFreeTempDir(t) + "/current.yaml"
+	const list = `apiVersion: v1
+kind: List
+metadata:
+  resourceVersion: ""
+items:
+- apiVersion: apps/v1
+  kind: Deployment
+  metadata:
+    name: legacy-api
+    namespace: shop
+  spec:
+    replicas: 3
+    strategy:
+      type: Recreate
+    selector:
+      matchLabels: {app: legacy-api}
+    template:
+      metadata:
+        labels: {app: legacy-api}
+      spec:
+        containers:
+        - name: api
+          image: registry.example/api:1.0
+          readinessProbe:
+            httpGet: {path: /healthz, port: 8080}
+`
+	if err := os.WriteFile(path, []byte(list), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, env.binary, "check", "-f", path).CombinedOutput()
+	exit, ok := err.(*exec.ExitError)
+	if !ok || exit.ExitCode() != 1 || !strings.Contains(string(out), "DENY   recreate-strategy") {
+		t.Errorf("check of a List holding a Recreate Deployment: %v, want exit 1 with the recreate-strategy denial:\n%s", err, out)
+	}
+}
