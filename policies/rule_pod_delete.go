@@ -37,6 +37,8 @@ func checkPodDelete(ev *evaluation) []Finding {
 		f.Message = fmt.Sprintf("%s has no controller: nothing will recreate it", ref)
 	case command != "":
 		f.Message = fmt.Sprintf("to restart pods, use %q instead of deleting them", command) + restart.caveat()
+	case restart.advice() == "":
+		f.Message = fmt.Sprintf("%s belongs to %s, which no command restarts gracefully", ref, objectRef(restart.kind, restart.name))
 	default:
 		f.Message = fmt.Sprintf("to restart pods, %s, instead of deleting them by hand", restart.advice())
 	}

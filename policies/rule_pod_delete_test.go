@@ -137,6 +137,13 @@ metadata:
 			review: deleteOf(pod(t, runningPod, `{metadata: {ownerReferences: [{apiVersion: batch/v1, kind: Job, name: backup, uid: 9c1d, controller: true}]}}`), nil),
 		},
 		{
+			name:   "Where Job pods are configured to serve (skipOwnerKinds: []), deleting one warns without a restart command, since none exists.",
+			engine: newEngine(t, "preStop: {skipOwnerKinds: []}", currentServer),
+			review: deleteOf(pod(t, runningPod, `{metadata: {ownerReferences: [{apiVersion: batch/v1, kind: Job, name: backup, uid: 9c1d, controller: true}]}}`), nil),
+			want: []Finding{{Rule: RulePodDelete, Action: ActionWarn, Object: "pod/web",
+				Message: "pod/web belongs to job/backup, which no command restarts gracefully"}},
+		},
+		{
 			name:   "Deleting a run-once bare pod passes.",
 			review: deleteOf(pod(t, runningPod, `{spec: {restartPolicy: Never}}`), nil),
 		},
