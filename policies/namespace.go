@@ -3,6 +3,7 @@ package policies
 import (
 	"fmt"
 	"slices"
+	"strconv"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -19,6 +20,10 @@ type NamespaceWorkloads struct {
 	// More says a list stopped at its limit, so there may be more than Running.
 	More bool
 }
+
+// NamespaceListLimit is the most objects of one kind the webhook lists for a
+// namespace DELETE; past it NamespaceWorkloads.More is set.
+const NamespaceListLimit = 100
 
 // HeldWorkload is one workload a namespace holds: "deployment/web" and how
 // many pods it runs (spec.replicas, or a DaemonSet's desiredNumberScheduled).
@@ -64,6 +69,9 @@ func (n *NamespaceWorkloads) Holds(objs []runtime.Object) {
 // describe says what deleting the namespace stops: "deployment/web (3 pods)
 // and 2 more".
 func (n *NamespaceWorkloads) describe() string {
+	if len(n.Running) == 0 {
+		return "workloads beyond the first " + strconv.Itoa(NamespaceListLimit) + " of a kind, which gracekeeper does not read"
+	}
 	first := n.Running[0]
 	s := fmt.Sprintf("%s (%s)", first.Ref, countPods(first.Pods))
 	switch rest := len(n.Running) - 1; {

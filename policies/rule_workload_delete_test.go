@@ -112,6 +112,12 @@ func TestWorkloadDelete(t *testing.T) {
 				Message: "deleting namespace/shop deletes statefulset/db (1 pod) and more", Hint: namespaceHint}},
 		},
 		{
+			name:   "A namespace whose lists stopped at their limit with nothing running yet stays guarded.",
+			review: holding(true),
+			want: []Finding{{Rule: RuleWorkloadDelete, Action: ActionDeny, Object: "namespace/shop",
+				Message: "deleting namespace/shop deletes workloads beyond the first 100 of a kind, which gracekeeper does not read", Hint: namespaceHint}},
+		},
+		{
 			name:   "Flux exempted to prune may not recreate a serving Deployment labelled kustomize.toolkit.fluxcd.io/force: enabled.",
 			engine: fluxPruning,
 			review: by(flux, deleteOf(deployment(t, fluxForce), nil)),

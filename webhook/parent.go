@@ -71,17 +71,13 @@ func (p parentReader) read(ctx context.Context, r *policies.Review) (runtime.Obj
 	return obj, nil
 }
 
-// namespaceListLimit bounds each list of a namespace's workloads: a denial
-// names the first and counts the rest ("and more" past the limit).
-const namespaceListLimit = 100
-
 // namespaceWorkloads lists, at once and within the caller's deadline, the
 // workloads of a namespace under DELETE (policies.NamespaceListKinds): the
 // chart's ClusterRole grants list on those kinds. Any failed list fails the
 // read, so the guard answers as documented without it.
 func (p parentReader) namespaceWorkloads(ctx context.Context, namespace string) (runtime.Object, error) {
 	apps := p.client.AppsV1()
-	opts := metav1.ListOptions{Limit: namespaceListLimit}
+	opts := metav1.ListOptions{Limit: policies.NamespaceListLimit}
 	lists := map[string]func() ([]runtime.Object, string, error){
 		"Deployment": func() ([]runtime.Object, string, error) {
 			l, err := apps.Deployments(namespace).List(ctx, opts)
