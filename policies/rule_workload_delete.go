@@ -80,6 +80,11 @@ const argoSyncOptionsAnnotation = "argocd.argoproj.io/sync-options"
 // Kustomization's spec.force does it for every object, and cannot be seen here).
 const fluxForceKey = "kustomize.toolkit.fluxcd.io/force"
 
+// sveltosForceAnnotation, present with any value (even ""), makes Sveltos
+// delete and recreate the object when an update is rejected (projectsveltos
+// libsveltos' deployer, HasForceRecreateAnnotation; addon-controller#1910).
+const sveltosForceAnnotation = "projectsveltos.io/forceRecreate"
+
 // forceMarker is a CD tool's per-object switch that turns a sync into a
 // delete and recreate.
 type forceMarker struct {
@@ -91,7 +96,8 @@ type forceMarker struct {
 // forceReplaced returns the force marker of the deleted object, nil for
 // none: Argo CD's sync option Force=true, with Replace=true (kubectl replace
 // --force, on every sync) or without (kubectl apply --force, when an apply
-// fails), and Flux's force annotation or label. Such a DELETE from the CD
+// fails), Flux's force annotation or label, and Sveltos' forceRecreate
+// annotation. Such a DELETE from the CD
 // tool is a restart, not a prune, so a requester exemption of
 // workload-delete does not cover it; only the object's own exemption
 // annotation does. Options set on the Argo CD Application or the Flux
@@ -105,6 +111,10 @@ func forceReplaced(r *Review) *forceMarker {
 			return &forceMarker{tool: "Argo CD", marker: argoSyncOptionsAnnotation + " has Force=true",
 				instead: fmt.Sprintf("Remove Force=true from %s (Replace=true alone replaces it in place; ServerSideApply=true syncs objects too big to apply)", argoSyncOptionsAnnotation)}
 		}
+	}
+	if _, ok := annotationsOf(r.OldObject)[sveltosForceAnnotation]; ok {
+		return &forceMarker{tool: "Sveltos", marker: "annotation " + sveltosForceAnnotation + " is set",
+			instead: fmt.Sprintf("Remove the annotation %s (Sveltos then reports the rejected update instead of recreating it)", sveltosForceAnnotation)}
 	}
 	if m, err := meta.Accessor(r.OldObject); err == nil && m != nil {
 		for _, where := range []string{"annotation", "label"} {

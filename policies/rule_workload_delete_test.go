@@ -147,6 +147,15 @@ func TestWorkloadDelete(t *testing.T) {
 					`To decommission it, run "kubectl annotate statefulset/db gracekeeper.io/exempt=workload-delete gracekeeper.io/exempt-reason=<why>", then delete it`}},
 		},
 		{
+			name:   "Sveltos' forceRecreate annotation (any value) is a force marker too.",
+			engine: fluxPruning,
+			review: by(flux, deleteOf(deployment(t, `{metadata: {annotations: {projectsveltos.io/forceRecreate: ""}}}`), nil)),
+			want: []Finding{{Rule: RuleWorkloadDelete, Action: ActionDeny, Object: "deployment/nginx",
+				Message: "deleting deployment/nginx stops all 3 of its pods: its annotation projectsveltos.io/forceRecreate is set, so Sveltos deletes and recreates it",
+				Hint: "Remove the annotation projectsveltos.io/forceRecreate (Sveltos then reports the rejected update instead of recreating it). " +
+					`To decommission it, run "kubectl annotate deployment/nginx gracekeeper.io/exempt=workload-delete gracekeeper.io/exempt-reason=<why>", then delete it`}},
+		},
+		{
 			name:   "Flux's prune of a Deployment without the force marker is what its exemption is for.",
 			engine: fluxPruning,
 			review: by(flux, deleteOf(deployment(t, `{metadata: {labels: {kustomize.toolkit.fluxcd.io/force: disabled}}}`), nil)),
