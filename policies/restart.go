@@ -169,3 +169,21 @@ func IsOnDelete(obj runtime.Object) (onDelete, ok bool) {
 	}
 	return k.onDelete(obj), true
 }
+
+// ownerScalesReplicaSet reports whether a service account writes the replicas
+// of a ReplicaSet that a controller owns, read from the object or, for a
+// /scale, its parent: the owner's own rollout (Argo Rollouts scales the
+// ReplicaSets of a Rollout, old ones to zero, at every step; the deployment
+// controller, a system actor, never gets here), never a person's scale.
+func ownerScalesReplicaSet(ev *evaluation) bool {
+	r := ev.review
+	if !strings.HasPrefix(r.User.Username, serviceAccountPrefix) {
+		return false
+	}
+	for _, obj := range []runtime.Object{r.Object, r.OldObject, r.Parent} {
+		if rs, ok := obj.(*appsv1.ReplicaSet); ok {
+			return metav1.GetControllerOfNoCopy(rs) != nil
+		}
+	}
+	return false
+}

@@ -147,6 +147,14 @@ func TestWorkloadDelete(t *testing.T) {
 					`To decommission it, run "kubectl annotate statefulset/db gracekeeper.io/exempt=workload-delete gracekeeper.io/exempt-reason=<why>", then delete it`}},
 		},
 		{
+			name:   "Deleting a ReplicaSet an Argo Rollout owns names the Argo Rollouts restart.",
+			review: deleteOf(replicaSet(t, `{metadata: {ownerReferences: [{apiVersion: argoproj.io/v1alpha1, kind: Rollout, name: web, uid: 1b3f, controller: true}]}}`), nil),
+			want: []Finding{{Rule: RuleWorkloadDelete, Action: ActionDeny, Object: "replicaset/nginx-7c5ddbdf54",
+				Message: "deleting replicaset/nginx-7c5ddbdf54 stops all 3 of its pods",
+				Hint: `To restart or update it, use "kubectl argo rollouts restart web". ` +
+					`To decommission it, run "kubectl annotate replicaset/nginx-7c5ddbdf54 gracekeeper.io/exempt=workload-delete gracekeeper.io/exempt-reason=<why>", then delete it`}},
+		},
+		{
 			name:   "Sveltos' forceRecreate annotation (any value) is a force marker too.",
 			engine: fluxPruning,
 			review: by(flux, deleteOf(deployment(t, `{metadata: {annotations: {projectsveltos.io/forceRecreate: ""}}}`), nil)),
