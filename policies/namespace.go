@@ -51,17 +51,26 @@ func NamespaceListKinds() []string {
 	return names
 }
 
-// Holds adds the listed objects of one kind that run pods. A ReplicaSet with
-// a controller (a Deployment's, a Rollout's) is counted with its owner.
+// Holds adds the listed objects of one kind that run pods. A Deployment's
+// ReplicaSets are counted with the Deployment, which is listed itself; a
+// ReplicaSet of another owner that is not listed (an Argo Rollout's, a custom
+// controller's) is named by that owner, from its ownerReference.
 func (n *NamespaceWorkloads) Holds(objs []runtime.Object) {
 	for _, obj := range objs {
 		k := kindOf(obj)
 		m, ok := obj.(metav1.Object)
-		if k == nil || k.running == nil || !ok || (k.GVK.Kind == "ReplicaSet" && metav1.GetControllerOfNoCopy(m) != nil) {
+		if k == nil || k.running == nil || !ok {
 			continue
 		}
+		ref := objectRef(k.GVK.Kind, m.GetName())
+		if owner := metav1.GetControllerOfNoCopy(m); owner != nil && k.GVK.Kind == "ReplicaSet" {
+			if owner.Kind == "Deployment" {
+				continue
+			}
+			ref = objectRef(owner.Kind, owner.Name)
+		}
 		if pods := k.running(obj); pods > 0 {
-			n.Running = append(n.Running, HeldWorkload{Ref: objectRef(k.GVK.Kind, m.GetName()), Pods: pods})
+			n.Running = append(n.Running, HeldWorkload{Ref: ref, Pods: pods})
 		}
 	}
 }

@@ -38,6 +38,8 @@ func TestNamespaceDeleteIsJudgedByWhatItHolds(t *testing.T) {
 	agent := &appsv1.DaemonSet{ObjectMeta: meta("agent"), Status: appsv1.DaemonSetStatus{DesiredNumberScheduled: 2}}
 	stopped := &appsv1.StatefulSet{ObjectMeta: meta("db"), Spec: appsv1.StatefulSetSpec{Replicas: ptr.To[int32](0)}}
 	bare := &appsv1.ReplicaSet{ObjectMeta: meta("legacy"), Spec: appsv1.ReplicaSetSpec{Replicas: ptr.To[int32](2)}}
+	rolloutReplicaSet := &appsv1.ReplicaSet{ObjectMeta: meta("canary-6d4f8"), Spec: appsv1.ReplicaSetSpec{Replicas: ptr.To[int32](4)}}
+	rolloutReplicaSet.OwnerReferences = []metav1.OwnerReference{{APIVersion: "argoproj.io/v1alpha1", Kind: "Rollout", Name: "canary", UID: "2", Controller: ptr.To(true)}}
 	argocd := "system:serviceaccount:argocd:argocd-applicationset-controller"
 	deleteNamespace := func(annotations string) request {
 		return request{op: admissionv1.Delete, resource: "namespaces", oldObject: strings.Replace(previewNamespaceYAML, "%s", annotations, 1),
@@ -62,6 +64,9 @@ func TestNamespaceDeleteIsJudgedByWhatItHolds(t *testing.T) {
 		{name: "A namespace holding running workloads is denied, naming the first and counting the rest; a Deployment's ReplicaSet counts with it.",
 			objects: []runtime.Object{web, webReplicaSet, agent, stopped, bare}, request: deleteNamespace(""), lists: 4,
 			message: "gracekeeper workload-delete: deleting namespace/preview-pr-123 deletes deployment/web (3 pods) and 2 more. To decommission it, run"},
+		{name: "A namespace holding only an Argo Rollout (which is not listed) is denied, naming the Rollout its ReplicaSet belongs to.",
+			objects: []runtime.Object{rolloutReplicaSet}, request: deleteNamespace(""), lists: 4,
+			message: "deletes rollout/canary (4 pods). To decommission it"},
 		{name: "When the lists fail, the namespace stays guarded and the denial says it could not list them.", objects: []runtime.Object{web},
 			request: deleteNamespace(""), failList: true, lists: 4,
 			message: "deleting namespace/preview-pr-123 deletes every workload in it at once (gracekeeper could not list them)"},
