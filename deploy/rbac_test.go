@@ -15,6 +15,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/gracekeeper/gracekeeper/policies"
 )
 
 func TestRBACIsGetOnTheParentsOfEvictionsAndScalesOnly(t *testing.T) {
@@ -43,9 +45,10 @@ func TestRBACIsGetOnTheParentsOfEvictionsAndScalesOnly(t *testing.T) {
 	want := []rbacv1.PolicyRule{
 		{APIGroups: []string{""}, Resources: []string{"pods"}, Verbs: []string{"get"}},
 		{APIGroups: []string{"apps"}, Resources: []string{"deployments", "statefulsets", "replicasets"}, Verbs: []string{"get"}},
+		{APIGroups: []string{"apps"}, Resources: workloadListResources(t), Verbs: []string{"list"}},
 	}
 	if !reflect.DeepEqual(role.Rules, want) {
-		t.Errorf("rules = %+v, want get on pods and on the scalable workloads only", role.Rules)
+		t.Errorf("rules = %+v, want get on pods and on the scalable workloads, list on the workloads a namespace DELETE is judged by, only", role.Rules)
 	}
 	binding := find[rbacv1.ClusterRoleBinding](t, objs, "ClusterRoleBinding", "gracekeeper-read-parents")
 	deployment := find[appsv1.Deployment](t, objs, "Deployment", "gracekeeper")
@@ -53,6 +56,23 @@ func TestRBACIsGetOnTheParentsOfEvictionsAndScalesOnly(t *testing.T) {
 		binding.Subjects[0].Name != deployment.Spec.Template.Spec.ServiceAccountName || binding.Subjects[0].Namespace != "gracekeeper" {
 		t.Errorf("binding %+v, want the role bound to the webhook's ServiceAccount", binding)
 	}
+}
+
+// workloadListResources are the resources of the kinds the webhook lists for
+// a namespace DELETE (policies.NamespaceListKinds), in that order.
+func workloadListResources(t *testing.T) []string {
+	var resources []string
+	for _, kind := range policies.NamespaceListKinds() {
+		for _, k := range policies.Kinds() {
+			if k.GVK.Kind == kind {
+				if k.GVK.Group != "apps" {
+					t.Fatalf("%s is not in the apps group the chart grants list on", kind)
+				}
+				resources = append(resources, k.Resource)
+			}
+		}
+	}
+	return resources
 }
 
 func TestUninstallHookDeletesTheWebhookConfigurations(t *testing.T) {

@@ -153,6 +153,8 @@ func TestNamespaceDeletionIsGuardedLikeItsWorkloads(t *testing.T) {
 	})
 	t.Run("an audit namespace deletes with a would-deny warning", func(t *testing.T) {
 		audit := namespace(t, "nsdelete-audit", "audit")
+		// An empty namespace deletes without a word (TestAnEmptyNamespaceDeletesFreely).
+		mustKubectl(t, "-n", audit, "create", "deployment", "web", "--image=registry.example/web:1", "--replicas=1")
 		r := mustKubectl(t, "delete", "namespace", audit, "--wait=false")
 		warned(t, r, policies.ModeAudit, policies.RuleWorkloadDelete)
 		assertContains(t, "audit namespace delete", strings.Join(gracekeeperWarnings(r), "\n"), "would deny")
@@ -175,6 +177,7 @@ func TestNamespaceDeletionIsGuardedLikeItsWorkloads(t *testing.T) {
 			}
 		}()
 		plain := namespace(t, "nsdelete-cluster", "")
+		mustKubectl(t, "-n", plain, "create", "deployment", "web", "--image=registry.example/web:1", "--replicas=1")
 		eventually(t, 30*time.Second, "the cluster-scope configuration to judge "+plain, func() (bool, error) {
 			r := kubectl(t, "delete", "namespace", plain, "--dry-run=server")
 			return r.err != nil && slices.Contains(namedRules(r.stderr), string(policies.RuleWorkloadDelete)), nil

@@ -86,7 +86,7 @@ func New(cfg *v1alpha1.Configuration, serverVersion string) (*Engine, error) {
 				}
 				for _, sa := range ex.ServiceAccounts {
 					ns, name, _ := strings.Cut(sa, "/")
-					set.users["system:serviceaccount:"+ns+":"+name] = true
+					set.users[serviceAccountPrefix+ns+":"+name] = true
 				}
 				for _, g := range ex.Groups {
 					set.groups[g] = true
@@ -160,6 +160,11 @@ func (e *Engine) Evaluate(r *Review) []Finding {
 			ev.userExempt[id] = true
 		}
 	}
+	if nodeTerminators[r.User.Username] {
+		for _, id := range nodeTerminatorRules {
+			ev.userExempt[id] = true
+		}
+	}
 	var findings []Finding
 	keep := func(fs []Finding) {
 		for _, f := range fs {
@@ -173,7 +178,7 @@ func (e *Engine) Evaluate(r *Review) []Finding {
 	}
 	keep(ev.objectExemptions())
 	// A force-replace is not what a CD tool is exempted for: see forceReplaced.
-	if forceReplaced(r) {
+	if forceReplaced(r) != nil {
 		delete(ev.userExempt, RuleWorkloadDelete)
 	}
 	for _, rl := range rules {

@@ -2,6 +2,7 @@ package policies
 
 import (
 	"fmt"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
@@ -10,14 +11,16 @@ import (
 
 // force-delete reads a pod DELETE's options, or a pods/eviction CREATE's
 // deleteOptions (kubectl drain --grace-period), for gracePeriodSeconds, and
-// the stored pod's spec.nodeName, status.phase, terminationGracePeriodSeconds,
-// deletionTimestamp and preStop hooks. A grace override that does not outlast
-// the pod's longest preStop sleep (0, or --now's 1) kills the containers
-// before they drain: it is a force delete. The API server itself rewrites
-// the options to 0 for unscheduled and finished pods, and a pod stuck
-// Terminating (say on a dead node) must stay force-deletable, so only a live,
-// scheduled, graceful pod is protected; an eviction only of a Running pod.
-// The kubelet's final delete comes from system:nodes, never judged.
+// the stored pod's terminationGracePeriodSeconds, preStop hooks and what
+// protectsShutdown reads. A grace override that does not outlast the pod's
+// longest preStop sleep (0, or --now's 1) kills the containers before they
+// drain: it is a force delete. It is judged only on a pod whose shutdown
+// gracekeeper protects, the same pods for a delete and an eviction: a pod
+// with no container running (ContainerCreating, ImagePullBackOff,
+// CrashLoopBackOff), a Job's, a run-once or mirror pod has no hook to cut
+// short, and a pod stuck Terminating must stay force-deletable. The
+// kubelet's final delete comes from system:nodes, never judged; node
+// terminators (see nodeTerminators) are exempt.
 func checkForceDelete(ev *evaluation) []Finding {
 	pod, options, evicting := deletedPod(ev.review)
 	if pod == nil || options == nil || options.GracePeriodSeconds == nil {
@@ -29,13 +32,8 @@ func checkForceDelete(ev *evaluation) []Finding {
 	}
 	own := effectiveGracePeriod(&pod.Spec)
 	sleep := longestPreStopSleep(&pod.Spec)
-	if grace >= own || (grace > 0 && grace > sleep) {
-		return nil // no shorter than the pod's own, or outlasts its preStop sleep
-	}
-	if pod.Spec.NodeName == "" || pod.DeletionTimestamp != nil ||
-		pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed ||
-		(evicting && pod.Status.Phase != corev1.PodRunning) {
-		return nil
+	if grace >= own || (grace > 0 && grace > sleep) || !ev.protectsShutdown(pod) {
+		return nil // no shorter than the pod's own, outlasts its preStop sleep, or nothing to protect
 	}
 	ref := ev.ref()
 	verb := "deleting"
@@ -52,11 +50,14 @@ func checkForceDelete(ev *evaluation) []Finding {
 	hint := fmt.Sprintf("Delete it gracefully with %q", "kubectl delete "+ref)
 	if evicting {
 		hint = fmt.Sprintf("Evict it without a grace override (kubectl drain without --grace-period), so it gets its own %ds", own)
-	} else if owner := metav1.GetControllerOfNoCopy(pod); owner != nil {
-		hint = fmt.Sprintf("Use %q, or delete it gracefully with %q", "kubectl rollout restart "+restartTarget(owner, pod), "kubectl delete "+ref)
+	} else if advice := restarterOfPod(pod).advice(); advice != "" {
+		hint += "; to restart its pods, " + advice
 	}
-	return []Finding{{Rule: RuleForceDelete, Action: ActionDeny, Object: ref, Message: message,
-		Hint: hint + ". A pod stuck Terminating can still be force-deleted"}}
+	hint += ". A pod stuck Terminating can still be force-deleted"
+	if strings.HasPrefix(ev.review.User.Username, serviceAccountPrefix) {
+		hint += ". " + nodeTerminatorHint
+	}
+	return []Finding{{Rule: RuleForceDelete, Action: ActionDeny, Object: ref, Message: message, Hint: hint}}
 }
 
 // deletedPod returns the pod a request deletes and the options it deletes

@@ -13,8 +13,8 @@ func TestForceDelete(t *testing.T) {
 	const stillForceable = ". A pod stuck Terminating can still be force-deleted"
 	deniedReplicaSetPod := []Finding{{Rule: RuleForceDelete, Action: ActionDeny, Object: "pod/nginx-7c5ddbdf54-x8r2f",
 		Message: "force-deleting running pod/nginx-7c5ddbdf54-x8r2f (grace period 0) skips its preStop hook and drain",
-		Hint: `Use "kubectl rollout restart deployment/nginx", or delete it gracefully with ` +
-			`"kubectl delete pod/nginx-7c5ddbdf54-x8r2f"` + stillForceable}}
+		Hint: `Delete it gracefully with "kubectl delete pod/nginx-7c5ddbdf54-x8r2f"; ` +
+			`to restart its pods, use "kubectl rollout restart deployment/nginx"` + stillForceable}}
 
 	const sleeps5 = `{spec: {containers: [{name: app, image: nginx:1.18, lifecycle: {preStop: {sleep: {seconds: 5}}}}]}}`
 	shortGrace := func(grace int) []Finding {
@@ -37,9 +37,75 @@ func TestForceDelete(t *testing.T) {
 				Hint:    `Delete it gracefully with "kubectl delete pod/web"` + stillForceable}},
 		},
 		{
-			name:   "A scheduled pod still Pending (pulling its image) is protected too.",
+			name:   "A scheduled pod still Pending with no container status yet (none started) has no hook to protect and passes.",
 			review: deleteOf(pod(t, replicaSetPod, `{spec: {nodeName: node-1}, status: {phase: Pending}}`), gracePeriod(0)),
+		},
+		{
+			name: "A scheduled pod in ImagePullBackOff (field case N04) has no container running and passes.",
+			review: deleteOf(pod(t, replicaSetPod, `{spec: {nodeName: node-1}, status: {phase: Pending,
+				containerStatuses: [{name: nginx, ready: false, restartCount: 0, image: x, imageID: "", state: {waiting: {reason: ImagePullBackOff}}}]}}`), gracePeriod(0)),
+		},
+		{
+			name: "A Running pod whose only container is in CrashLoopBackOff has no container running and passes.",
+			review: deleteOf(pod(t, replicaSetPod, `{spec: {nodeName: node-1}, status: {phase: Running,
+				containerStatuses: [{name: nginx, ready: false, restartCount: 7, image: x, imageID: "", state: {waiting: {reason: CrashLoopBackOff}}}]}}`), gracePeriod(0)),
+		},
+		{
+			name: "A Running pod with one container running and one crash-looping is protected.",
+			review: deleteOf(pod(t, replicaSetPod, `{spec: {nodeName: node-1, containers: [{name: nginx, image: nginx:1.18}, {name: side, image: side:1}]}, status: {phase: Running,
+				containerStatuses: [{name: nginx, ready: true, restartCount: 0, image: x, imageID: "", state: {running: {}}},
+				{name: side, ready: false, restartCount: 7, image: x, imageID: "", state: {waiting: {reason: CrashLoopBackOff}}}]}}`), gracePeriod(0)),
+			want: deniedReplicaSetPod,
+		},
+		{
+			name: "A Pending pod whose native sidecar already runs is protected: the kubelet stops the sidecar gracefully.",
+			review: deleteOf(pod(t, replicaSetPod, `{spec: {nodeName: node-1, initContainers: [{name: proxy, image: proxy:1, restartPolicy: Always}]}, status: {phase: Pending,
+				initContainerStatuses: [{name: proxy, ready: true, restartCount: 0, image: x, imageID: "", state: {running: {}}}],
+				containerStatuses: [{name: nginx, ready: false, restartCount: 0, image: x, imageID: "", state: {waiting: {reason: PodInitializing}}}]}}`), gracePeriod(0)),
+			want: deniedReplicaSetPod,
+		},
+		{
+			name:   "A scheduled pod whose status was not read (no phase) may be serving and is protected.",
+			review: deleteOf(pod(t, replicaSetPod, `{spec: {nodeName: node-1}}`), gracePeriod(0)),
 			want:   deniedReplicaSetPod,
+		},
+		{
+			name: "A Job's running pod has no hook to protect and passes.",
+			review: deleteOf(pod(t, runningPod, `{metadata: {name: migrate-x7k2p, ownerReferences: [{apiVersion: batch/v1, kind: Job, name: migrate, uid: 1b3f, controller: true}]},
+				spec: {restartPolicy: Never}}`), gracePeriod(0)),
+		},
+		{
+			name:   "A run-once bare pod (restartPolicy OnFailure) passes.",
+			review: deleteOf(pod(t, runningPod, `{spec: {restartPolicy: OnFailure}}`), gracePeriod(0)),
+		},
+		{
+			name:   "A mirror pod (static pod of a Node) passes: deleting it stops nothing.",
+			review: deleteOf(pod(t, runningPod, `{metadata: {annotations: {kubernetes.io/config.mirror: abc123}, ownerReferences: [{apiVersion: v1, kind: Node, name: node-1, uid: 1b3f, controller: true}]}}`), gracePeriod(0)),
+		},
+		{
+			name:   "Karpenter's deadline delete (grace = the time left, 4 s, under a 5 s sleep; field case N06) passes: the node goes either way.",
+			review: by(UserInfo{Username: "system:serviceaccount:kube-system:karpenter", Groups: []string{"system:serviceaccounts"}}, deleteOf(pod(t, replicaSetPod, runningPod, sleeps5), gracePeriod(4))),
+		},
+		{
+			name:   "cluster-autoscaler's short eviction passes too.",
+			review: by(UserInfo{Username: "system:serviceaccount:kube-system:cluster-autoscaler"}, evictionOf(pod(t, replicaSetPod, runningPod, sleeps5), gracePeriod(2))),
+		},
+		{
+			name:   "Another service account's short delete is denied, naming the exemption a node-termination tool needs.",
+			review: by(UserInfo{Username: "system:serviceaccount:ops:node-reaper"}, deleteOf(pod(t, replicaSetPod, runningPod, sleeps5), gracePeriod(4))),
+			want: func() []Finding {
+				f := shortGrace(4)
+				f[0].Hint += ". " + nodeTerminatorHint
+				return f
+			}(),
+		},
+		{
+			name:   "An Argo Rollout's pod names the Argo Rollouts restart.",
+			review: deleteOf(pod(t, runningPod, `{metadata: {name: web-6d4f8-abcde, labels: {rollouts-pod-template-hash: 6d4f8}, ownerReferences: [{apiVersion: apps/v1, kind: ReplicaSet, name: web-6d4f8, uid: 1b3f, controller: true}]}}`), gracePeriod(0)),
+			want: []Finding{{Rule: RuleForceDelete, Action: ActionDeny, Object: "pod/web-6d4f8-abcde",
+				Message: "force-deleting running pod/web-6d4f8-abcde (grace period 0) skips its preStop hook and drain",
+				Hint: `Delete it gracefully with "kubectl delete pod/web-6d4f8-abcde"; to restart its pods, ` +
+					`use "kubectl argo rollouts restart web"` + stillForceable}},
 		},
 		{
 			name:   "An unscheduled pod (no nodeName) arrives with grace period 0 from the API server and passes.",
@@ -133,6 +199,11 @@ func TestForceDelete(t *testing.T) {
 			want: []Finding{{Rule: RuleForceDelete, Action: ActionDeny, Object: "pod/nginx-7c5ddbdf54-x8r2f",
 				Message: "evicting running pod/nginx-7c5ddbdf54-x8r2f with grace period 2s kills it during its 5s preStop sleep, before it drains",
 				Hint:    "Evict it without a grace override (kubectl drain without --grace-period), so it gets its own 30s" + stillForceable}},
+		},
+		{
+			name: "An eviction with grace 0 of a Running pod whose container crash-loops passes, as its delete does.",
+			review: evictionOf(pod(t, replicaSetPod, `{spec: {nodeName: node-1}, status: {phase: Running,
+				containerStatuses: [{name: nginx, ready: false, restartCount: 7, image: x, imageID: "", state: {waiting: {reason: CrashLoopBackOff}}}]}}`), gracePeriod(0)),
 		},
 		{
 			name:   "An eviction with grace 0 of a scheduled pod that is not Running yet passes.",

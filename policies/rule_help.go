@@ -27,13 +27,16 @@ var ruleHelp = map[RuleID]string{
 		"load. A manifest applied without spec.replicas (to hand it to an HPA) resets it to 1: remove it from the last " +
 		"applied configuration first. Scale down in steps.",
 	RuleWorkloadDelete: "Deleting a Deployment, StatefulSet or ReplicaSet with replicas, a DaemonSet with scheduled pods, " +
-		"or a namespace (which deletes every workload in it) stops the service. Use \"kubectl rollout restart\", or " +
+		"or a namespace that holds one (which deletes every workload in it) stops the service. Use the owner's restart " +
+		"(\"kubectl rollout restart\" where it works), or " +
 		"delete with --cascade=orphan; annotate the object with an exemption to decommission it.",
-	RulePodDelete: "Deleting a controller's pod is a restart without a rollout: use \"kubectl rollout restart\". A bare " +
-		"pod is not recreated at all.",
+	RulePodDelete: "Deleting a controller's pod is a restart without a rollout: use its owner's restart (\"kubectl rollout " +
+		"restart\" for a Deployment). A bare pod is not recreated at all. Pods with no container running, a service account " +
+		"rolling a StatefulSet, DaemonSet or custom controller by deleting pods, and node terminators are left alone.",
 	RuleForceDelete: "A grace override on a running pod's delete or eviction (--grace-period=0, --now, drain " +
-		"--grace-period) that does not outlast its preStop sleep skips its graceful shutdown. A pod stuck Terminating can " +
-		"still be force-deleted.",
+		"--grace-period) that does not outlast its preStop sleep skips its graceful shutdown. Only pods with a container " +
+		"running are judged (not ContainerCreating, ImagePullBackOff or CrashLoopBackOff, Job or mirror pods). A pod stuck " +
+		"Terminating can still be force-deleted; node terminators (Karpenter, cluster-autoscaler) are exempt.",
 	RuleReadinessProbe: "A container without a readinessProbe is Ready before it serves, so a rolling update cannot wait " +
 		"for it. Add a readinessProbe.",
 	RuleModeLabel: "The namespace label gracekeeper.io/mode must be enforce, audit or off: any other value matches no " +

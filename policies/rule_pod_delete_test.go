@@ -23,20 +23,79 @@ metadata:
 			want:   restart("deployment/nginx"),
 		},
 		{
-			name:   "A ReplicaSet whose name does not end in the pod's hash is named as the ReplicaSet.",
+			name:   "A bare ReplicaSet (its name does not end in the pod's hash) has no rollout: the advice is a Deployment that adopts it.",
 			review: deleteOf(pod(t, replicaSetPod, runningPod, `{metadata: {labels: {pod-template-hash: 5f9d8c7b6a}}}`), nil),
-			want:   restart("replicaset/nginx-7c5ddbdf54"),
+			want: []Finding{{Rule: RulePodDelete, Action: ActionWarn, Object: replicaSetPodRef,
+				Message: "to restart pods, apply a Deployment that selects its pods (it adopts them and rolls out), instead of deleting them by hand"}},
 		},
 		{
-			name:   "Deleting a StatefulSet's pod warns, naming the StatefulSet.",
+			name:   "Deleting a StatefulSet's pod warns, naming the StatefulSet and what to do if it is OnDelete, which a pod does not show.",
 			review: deleteOf(pod(t, statefulSetPod, runningPod), nil),
 			want: []Finding{{Rule: RulePodDelete, Action: ActionWarn, Object: "pod/db-0",
-				Message: `to restart pods, use "kubectl rollout restart statefulset/db" instead of deleting them`}},
+				Message: `to restart pods, use "kubectl rollout restart statefulset/db" instead of deleting them; if statefulset/db has updateStrategy OnDelete, ` +
+					`that changes no pod: delete its pods one at a time, waiting for each new pod to be Ready instead`}},
 		},
 		{
-			name:   "A pending pod of a ReplicaSet warns too: deleting it is still a restart by hand.",
-			review: deleteOf(pod(t, replicaSetPod, `{status: {phase: Pending}}`), nil),
-			want:   restart("deployment/nginx"),
+			name:   "An Argo Rollout's pod (rollouts-pod-template-hash) names the Argo Rollouts restart.",
+			review: deleteOf(pod(t, runningPod, `{metadata: {name: web-6d4f8-abcde, labels: {rollouts-pod-template-hash: 6d4f8}, ownerReferences: [{apiVersion: apps/v1, kind: ReplicaSet, name: web-6d4f8, uid: 1b3f, controller: true}]}}`), nil),
+			want: []Finding{{Rule: RulePodDelete, Action: ActionWarn, Object: "pod/web-6d4f8-abcde",
+				Message: `to restart pods, use "kubectl argo rollouts restart web" instead of deleting them`}},
+		},
+		{
+			name: "A DeploymentConfig's pod (its ReplicationController's) names oc rollout latest.",
+			review: deleteOf(pod(t, runningPod, `{metadata: {name: api-3-x2k9p, annotations: {openshift.io/deployment-config.name: api},
+				ownerReferences: [{apiVersion: v1, kind: ReplicationController, name: api-3, uid: 1b3f, controller: true}]}}`), nil),
+			want: []Finding{{Rule: RulePodDelete, Action: ActionWarn, Object: "pod/api-3-x2k9p",
+				Message: `to restart pods, use "oc rollout latest dc/api" instead of deleting them`}},
+		},
+		{
+			name:   "A bare ReplicationController's pod passes: it has no rollout, deleting its pods one at a time is its restart.",
+			review: deleteOf(pod(t, runningPod, `{metadata: {ownerReferences: [{apiVersion: v1, kind: ReplicationController, name: api, uid: 1b3f, controller: true}]}}`), nil),
+		},
+		{
+			name:   "A pending pod of a ReplicaSet (no container started) is clean-up and passes.",
+			review: deleteOf(pod(t, replicaSetPod, `{spec: {nodeName: node-1}, status: {phase: Pending}}`), nil),
+		},
+		{
+			name: "A pod in CrashLoopBackOff (no container running) passes.",
+			review: deleteOf(pod(t, replicaSetPod, `{spec: {nodeName: node-1}, status: {phase: Running,
+				containerStatuses: [{name: nginx, ready: false, restartCount: 7, image: x, imageID: "", state: {waiting: {reason: CrashLoopBackOff}}}]}}`), nil),
+		},
+		{
+			// Field case N29: VictoriaMetrics' operator rolls its OnDelete StatefulSet.
+			name:   "An operator's service account deleting a pod of a StatefulSet (its OnDelete rollout) passes, even with podDelete: deny.",
+			engine: newEngine(t, "podDelete: deny", currentServer),
+			review: by(UserInfo{Username: "system:serviceaccount:monitoring:vm-operator", Groups: []string{"system:serviceaccounts"}},
+				deleteOf(pod(t, statefulSetPod, runningPod), nil)),
+		},
+		{
+			name:   "An operator's service account deleting a pod of its own custom controller (StrimziPodSet) passes.",
+			engine: newEngine(t, "podDelete: deny", currentServer),
+			review: by(UserInfo{Username: "system:serviceaccount:kafka:strimzi-cluster-operator"},
+				deleteOf(pod(t, runningPod, `{metadata: {ownerReferences: [{apiVersion: core.strimzi.io/v1beta2, kind: StrimziPodSet, name: my-cluster-kafka, uid: 1b3f, controller: true}]}}`), nil)),
+		},
+		{
+			name:   "A service account deleting a Deployment's pod is still denied with podDelete: deny: the Deployment rolls itself.",
+			engine: newEngine(t, "podDelete: deny", currentServer),
+			review: by(UserInfo{Username: "system:serviceaccount:ci:deployer"}, deleteOf(pod(t, replicaSetPod, runningPod), nil)),
+			want: []Finding{{Rule: RulePodDelete, Action: ActionDeny, Object: replicaSetPodRef,
+				Message: `deleting pods by hand: to restart pods, use "kubectl rollout restart deployment/nginx" instead of deleting them`,
+				Hint: `To remove a pod on purpose, run "kubectl annotate ` + replicaSetPodRef +
+					` gracekeeper.io/exempt=pod-delete gracekeeper.io/exempt-reason=<why>", then delete it`}},
+		},
+		{
+			name:   "A person deleting a StatefulSet's pod with podDelete: deny is denied.",
+			engine: newEngine(t, "podDelete: deny", currentServer),
+			review: deleteOf(pod(t, statefulSetPod, runningPod), nil),
+			want: []Finding{{Rule: RulePodDelete, Action: ActionDeny, Object: "pod/db-0",
+				Message: `deleting pods by hand: to restart pods, use "kubectl rollout restart statefulset/db" instead of deleting them; if statefulset/db has updateStrategy OnDelete, ` +
+					`that changes no pod: delete its pods one at a time, waiting for each new pod to be Ready instead`,
+				Hint: `To remove a pod on purpose, run "kubectl annotate pod/db-0 gracekeeper.io/exempt=pod-delete gracekeeper.io/exempt-reason=<why>", then delete it`}},
+		},
+		{
+			name:   "Karpenter's delete passes, even with podDelete: deny.",
+			engine: newEngine(t, "podDelete: deny", currentServer),
+			review: by(UserInfo{Username: "system:serviceaccount:karpenter:karpenter"}, deleteOf(pod(t, replicaSetPod, runningPod), nil)),
 		},
 		{
 			name:   "Deleting a bare pod warns that nothing will recreate it.",
@@ -76,6 +135,13 @@ metadata:
 		{
 			name:   "Deleting a Job's pod passes: it does not serve.",
 			review: deleteOf(pod(t, runningPod, `{metadata: {ownerReferences: [{apiVersion: batch/v1, kind: Job, name: backup, uid: 9c1d, controller: true}]}}`), nil),
+		},
+		{
+			name:   "Where Job pods are configured to serve (skipOwnerKinds: []), deleting one warns without a restart command, since none exists.",
+			engine: newEngine(t, "preStop: {skipOwnerKinds: []}", currentServer),
+			review: deleteOf(pod(t, runningPod, `{metadata: {ownerReferences: [{apiVersion: batch/v1, kind: Job, name: backup, uid: 9c1d, controller: true}]}}`), nil),
+			want: []Finding{{Rule: RulePodDelete, Action: ActionWarn, Object: "pod/web",
+				Message: "pod/web belongs to job/backup, which no command restarts gracefully"}},
 		},
 		{
 			name:   "Deleting a run-once bare pod passes.",

@@ -25,7 +25,7 @@ const lastAppliedAnnotation = "kubectl.kubernetes.io/last-applied-configuration"
 func checkScaleDown(ev *evaluation) []Finding {
 	r := ev.review
 	before, now, ok := replicasChange(r)
-	if !ok || now == 0 || 2*now >= before {
+	if !ok || now == 0 || 2*now >= before || ownerScalesReplicaSet(ev) {
 		return nil
 	}
 	ref := ev.ref()

@@ -36,6 +36,18 @@ func TestScaleDown(t *testing.T) {
 
 	runRuleCases(t, RuleScaleDown, []ruleCase{
 		{
+			name: "Argo Rollouts scaling down the ReplicaSet its Rollout owns passes: the owner's own rollout step.",
+			review: by(UserInfo{Username: "system:serviceaccount:argo-rollouts:argo-rollouts"},
+				update(replicaSet(t, `{metadata: {ownerReferences: [{apiVersion: argoproj.io/v1alpha1, kind: Rollout, name: web, uid: 1b3f, controller: true}]}, spec: {replicas: 6}}`),
+					replicaSet(t, `{metadata: {ownerReferences: [{apiVersion: argoproj.io/v1alpha1, kind: Rollout, name: web, uid: 1b3f, controller: true}]}, spec: {replicas: 1}}`))),
+		},
+		{
+			name:   "A person scaling a bare ReplicaSet from 6 to 1 is warned about.",
+			review: update(replicaSet(t, `{spec: {replicas: 6}}`), replicaSet(t, `{spec: {replicas: 1}}`)),
+			want: []Finding{{Rule: RuleScaleDown, Action: ActionWarn, Object: "replicaset/nginx-7c5ddbdf54", Field: "/spec/replicas",
+				Message: "scaling replicaset/nginx-7c5ddbdf54 from 6 to 1 replicas stops 5 pods at once"}},
+		},
+		{
 			name:   "A Deployment UPDATE from 6 to 2 replicas is warned about.",
 			review: update(deployment(t, six), deployment(t, `{spec: {replicas: 2}}`)),
 			want:   warned("deployment/nginx", 6, 2, ""),

@@ -5,10 +5,11 @@ import "fmt"
 // scale-to-zero reads spec.replicas of a Deployment, StatefulSet or
 // ReplicaSet (every kind with replicas), and of the Scale sent to their /scale
 // subresource (kubectl scale), on UPDATE together with the stored value. Going from >0 to 0 stops the service; scaling back up
-// is a cold start, not a restart.
+// is a cold start, not a restart. A controller-owned ReplicaSet scaled by a
+// service account is its owner's rollout (see ownerScalesReplicaSet).
 func checkScaleToZero(ev *evaluation) []Finding {
 	before, now, ok := replicasChange(ev.review)
-	if !ok || now != 0 || before == 0 {
+	if !ok || now != 0 || before == 0 || ownerScalesReplicaSet(ev) {
 		return nil
 	}
 	ref := ev.ref()

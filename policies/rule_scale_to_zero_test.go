@@ -35,6 +35,7 @@ func TestScaleToZero(t *testing.T) {
 		}
 		return f
 	}
+	const ownedByRollout = `{metadata: {ownerReferences: [{apiVersion: argoproj.io/v1alpha1, kind: Rollout, name: web, uid: 1b3f, controller: true}]}}`
 	withParent := func(r *Review, parent runtime.Object) *Review {
 		r.Parent = parent
 		return r
@@ -53,9 +54,14 @@ func TestScaleToZero(t *testing.T) {
 			want:   onScale("deployment/nginx", 3, false),
 		},
 		{
-			name:   "A Scale sent to statefulsets/scale from 2 to 0 is denied.",
+			name:   "A Scale sent to statefulsets/scale from 2 to 0 is denied; the restart names what OnDelete changes, which a Scale does not show.",
 			review: scaleUpdate("StatefulSet", "db", 2, 0),
-			want:   onScale("statefulset/db", 2, false),
+			want: func() []Finding {
+				f := onScale("statefulset/db", 2, false)
+				f[0].Hint = strings.Replace(f[0].Hint, `restart statefulset/db".`, `restart statefulset/db"; if statefulset/db has updateStrategy OnDelete, `+
+					`that changes no pod: delete its pods one at a time, waiting for each new pod to be Ready instead.`, 1)
+				return f
+			}(),
 		},
 		{
 			name:   "kubectl scale to 0 of a Deployment read without the annotation is denied; the hint says annotate, then scale again.",
@@ -89,6 +95,26 @@ func TestScaleToZero(t *testing.T) {
 			name: "The deployment controller scaling an old ReplicaSet to 0 in a rollout passes.",
 			review: by(UserInfo{Username: "system:serviceaccount:kube-system:deployment-controller"},
 				update(replicaSet(t), replicaSet(t, zero))),
+		},
+		{
+			name: "Argo Rollouts scaling an old ReplicaSet of its Rollout to 0 at a rollout step passes: the owner's own rollout.",
+			review: by(UserInfo{Username: "system:serviceaccount:argo-rollouts:argo-rollouts"},
+				update(replicaSet(t, ownedByRollout), replicaSet(t, ownedByRollout, zero))),
+		},
+		{
+			name:   "A person scaling a Rollout's ReplicaSet to 0 is still denied, naming the Argo Rollouts restart.",
+			review: update(replicaSet(t, ownedByRollout), replicaSet(t, ownedByRollout, zero)),
+			want: func() []Finding {
+				f := deniedFor("replicaset/nginx-7c5ddbdf54", 3)
+				f[0].Hint = `To restart, use "kubectl argo rollouts restart web". ` + f[0].Hint[strings.Index(f[0].Hint, "To scale"):]
+				return f
+			}(),
+		},
+		{
+			name: "A service account scaling a bare ReplicaSet to 0 is denied: no owner rolls it.",
+			review: by(UserInfo{Username: "system:serviceaccount:ci:deployer"},
+				update(replicaSet(t), replicaSet(t, zero))),
+			want: deniedFor("replicaset/nginx-7c5ddbdf54", 3),
 		},
 		{
 			name:   "A StatefulSet UPDATE to 0 replicas is denied.",

@@ -30,10 +30,19 @@ func TestWorkloadDelete(t *testing.T) {
 
 	deploymentController := UserInfo{Username: "system:serviceaccount:kube-system:deployment-controller",
 		Groups: []string{"system:serviceaccounts", "system:serviceaccounts:kube-system", "system:authenticated"}}
+	namespaceHint := `To decommission it, run "kubectl annotate namespace/shop gracekeeper.io/exempt=workload-delete gracekeeper.io/exempt-reason=<why>", ` +
+		`then delete it (or run "kubectl label namespace/shop gracekeeper.io/mode=off --overwrite" first)`
 	namespaceDenied := []Finding{{Rule: RuleWorkloadDelete, Action: ActionDeny, Object: "namespace/shop",
-		Message: "deleting namespace/shop deletes every workload in it at once",
-		Hint: `To decommission it, run "kubectl annotate namespace/shop gracekeeper.io/exempt=workload-delete gracekeeper.io/exempt-reason=<why>" ` +
-			`or "kubectl label namespace/shop gracekeeper.io/mode=off --overwrite", then delete it`}}
+		Message: "deleting namespace/shop deletes every workload in it at once (gracekeeper could not list them)",
+		Hint:    namespaceHint}}
+	holding := func(more bool, held ...HeldWorkload) *Review {
+		r := deleteOf(namespace(t), nil)
+		r.Parent = &NamespaceWorkloads{Running: held, More: more}
+		return r
+	}
+	const fluxForce = `{metadata: {labels: {kustomize.toolkit.fluxcd.io/force: enabled}}, spec: {replicas: 6}}`
+	flux := UserInfo{Username: "system:serviceaccount:flux-system:kustomize-controller"}
+	fluxPruning := newEngine(t, "exemptions: [{rules: [workload-delete], serviceAccounts: [flux-system/kustomize-controller]}]", currentServer)
 
 	runRuleCases(t, RuleWorkloadDelete, []ruleCase{
 		{
@@ -83,7 +92,81 @@ func TestWorkloadDelete(t *testing.T) {
 			engine: newEngine(t, "workloadDelete: warn", currentServer),
 			review: deleteOf(namespace(t), nil),
 			want: []Finding{{Rule: RuleWorkloadDelete, Action: ActionWarn, Object: "namespace/shop",
-				Message: "deleting namespace/shop deletes every workload in it at once"}},
+				Message: "deleting namespace/shop deletes every workload in it at once (gracekeeper could not list them)"}},
+		},
+		{
+			// Field case N22: a preview namespace whose workloads are gone.
+			name:   "A namespace the webhook listed and found holding no workload with pods is deleted freely.",
+			review: by(UserInfo{Username: "system:serviceaccount:argocd:argocd-applicationset-controller"}, holding(false)),
+		},
+		{
+			name:   "A namespace holding running workloads is denied, naming the first and how many more.",
+			review: holding(false, HeldWorkload{Ref: "deployment/web", Pods: 3}, HeldWorkload{Ref: "statefulset/db", Pods: 1}, HeldWorkload{Ref: "daemonset/agent", Pods: 2}),
+			want: []Finding{{Rule: RuleWorkloadDelete, Action: ActionDeny, Object: "namespace/shop",
+				Message: "deleting namespace/shop deletes deployment/web (3 pods) and 2 more", Hint: namespaceHint}},
+		},
+		{
+			name:   "A namespace holding one workload names it alone; a list cut at its limit says so.",
+			review: holding(true, HeldWorkload{Ref: "statefulset/db", Pods: 1}),
+			want: []Finding{{Rule: RuleWorkloadDelete, Action: ActionDeny, Object: "namespace/shop",
+				Message: "deleting namespace/shop deletes statefulset/db (1 pod) and more", Hint: namespaceHint}},
+		},
+		{
+			name:   "A namespace whose lists stopped at their limit with nothing running yet stays guarded.",
+			review: holding(true),
+			want: []Finding{{Rule: RuleWorkloadDelete, Action: ActionDeny, Object: "namespace/shop",
+				Message: "deleting namespace/shop deletes workloads beyond the first 100 of a kind, which gracekeeper does not read", Hint: namespaceHint}},
+		},
+		{
+			name:   "Flux exempted to prune may not recreate a serving Deployment labelled kustomize.toolkit.fluxcd.io/force: enabled.",
+			engine: fluxPruning,
+			review: by(flux, deleteOf(deployment(t, fluxForce), nil)),
+			want: []Finding{{Rule: RuleWorkloadDelete, Action: ActionDeny, Object: "deployment/nginx",
+				Message: "deleting deployment/nginx stops all 6 of its pods: its label kustomize.toolkit.fluxcd.io/force is enabled, so Flux deletes and recreates it",
+				Hint: "Remove the label kustomize.toolkit.fluxcd.io/force (Flux then reports the failed apply instead of recreating it); " +
+					"to change an immutable field, delete it with --cascade=orphan and let Flux apply it. " +
+					`To decommission it, run "kubectl annotate deployment/nginx gracekeeper.io/exempt=workload-delete gracekeeper.io/exempt-reason=<why>", then delete it`}},
+		},
+		{
+			name:   "Flux's force annotation counts like the label.",
+			engine: fluxPruning,
+			review: by(flux, deleteOf(deployment(t, `{metadata: {annotations: {kustomize.toolkit.fluxcd.io/force: Enabled}}}`), nil)),
+			want: []Finding{{Rule: RuleWorkloadDelete, Action: ActionDeny, Object: "deployment/nginx",
+				Message: "deleting deployment/nginx stops all 3 of its pods: its annotation kustomize.toolkit.fluxcd.io/force is enabled, so Flux deletes and recreates it",
+				Hint: "Remove the annotation kustomize.toolkit.fluxcd.io/force (Flux then reports the failed apply instead of recreating it); " +
+					"to change an immutable field, delete it with --cascade=orphan and let Flux apply it. " +
+					`To decommission it, run "kubectl annotate deployment/nginx gracekeeper.io/exempt=workload-delete gracekeeper.io/exempt-reason=<why>", then delete it`}},
+		},
+		{
+			name:   "Deleting an OnDelete StatefulSet names the restart that works for it: one pod at a time, not rollout restart.",
+			review: deleteOf(statefulSet(t, `{spec: {updateStrategy: {type: OnDelete}}}`), nil),
+			want: []Finding{{Rule: RuleWorkloadDelete, Action: ActionDeny, Object: "statefulset/db",
+				Message: "deleting statefulset/db stops all 3 of its pods",
+				Hint: `To restart it, delete its pods one at a time, waiting for each new pod to be Ready: with updateStrategy OnDelete, "kubectl rollout restart" changes no pod; ` +
+					`to update it, use "kubectl apply"; to change an immutable field such as the selector, "kubectl delete statefulset/db --cascade=orphan" (its pods keep running), then apply. ` +
+					`To decommission it, run "kubectl annotate statefulset/db gracekeeper.io/exempt=workload-delete gracekeeper.io/exempt-reason=<why>", then delete it`}},
+		},
+		{
+			name:   "Deleting a ReplicaSet an Argo Rollout owns names the Argo Rollouts restart.",
+			review: deleteOf(replicaSet(t, `{metadata: {ownerReferences: [{apiVersion: argoproj.io/v1alpha1, kind: Rollout, name: web, uid: 1b3f, controller: true}]}}`), nil),
+			want: []Finding{{Rule: RuleWorkloadDelete, Action: ActionDeny, Object: "replicaset/nginx-7c5ddbdf54",
+				Message: "deleting replicaset/nginx-7c5ddbdf54 stops all 3 of its pods",
+				Hint: `To restart or update it, use "kubectl argo rollouts restart web". ` +
+					`To decommission it, run "kubectl annotate replicaset/nginx-7c5ddbdf54 gracekeeper.io/exempt=workload-delete gracekeeper.io/exempt-reason=<why>", then delete it`}},
+		},
+		{
+			name:   "Sveltos' forceRecreate annotation (any value) is a force marker too.",
+			engine: fluxPruning,
+			review: by(flux, deleteOf(deployment(t, `{metadata: {annotations: {projectsveltos.io/forceRecreate: ""}}}`), nil)),
+			want: []Finding{{Rule: RuleWorkloadDelete, Action: ActionDeny, Object: "deployment/nginx",
+				Message: "deleting deployment/nginx stops all 3 of its pods: its annotation projectsveltos.io/forceRecreate is set, so Sveltos deletes and recreates it",
+				Hint: "Remove the annotation projectsveltos.io/forceRecreate (Sveltos then reports the rejected update instead of recreating it). " +
+					`To decommission it, run "kubectl annotate deployment/nginx gracekeeper.io/exempt=workload-delete gracekeeper.io/exempt-reason=<why>", then delete it`}},
+		},
+		{
+			name:   "Flux's prune of a Deployment without the force marker is what its exemption is for.",
+			engine: fluxPruning,
+			review: by(flux, deleteOf(deployment(t, `{metadata: {labels: {kustomize.toolkit.fluxcd.io/force: disabled}}}`), nil)),
 		},
 		{
 			name:   "Creating or updating a namespace is not a delete.",

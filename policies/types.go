@@ -86,7 +86,8 @@ type Review struct {
 	OldObject     runtime.Object
 	DeleteOptions *metav1.DeleteOptions
 	// Parent is the object a subresource request addresses (the Pod of an
-	// eviction, the workload of a /scale), which the request does not carry.
+	// eviction, the workload of a /scale), which the request does not carry;
+	// for a namespace DELETE, what the namespace holds (*NamespaceWorkloads).
 	// The webhook reads it from the API only when NeedsParent says the answer
 	// depends on it; nil when not read.
 	Parent runtime.Object

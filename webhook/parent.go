@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -24,9 +26,11 @@ const ParentReadTimeout = 2 * time.Second
 var errNoClient = errors.New("gracekeeper has no API client (it runs outside a cluster without --kubeconfig)")
 
 // parentReader reads the object a subresource request addresses (the Pod of
-// an eviction, the workload of a /scale) with a get on that one object: the
+// an eviction, the workload of a /scale) with a get on that one object, and
+// what a namespace under DELETE holds with one list per workload kind: the
 // chart's ClusterRole grants get on pods, deployments, statefulsets and
-// replicasets, and nothing else.
+// replicasets, list on deployments, statefulsets, daemonsets and replicasets,
+// and nothing else.
 type parentReader struct {
 	client kubernetes.Interface
 }
@@ -45,6 +49,8 @@ func (p parentReader) read(ctx context.Context, r *policies.Review) (runtime.Obj
 	)
 	get := metav1.GetOptions{}
 	switch r.Kind {
+	case "Namespace":
+		return p.namespaceWorkloads(ctx, r.Name)
 	case "Pod":
 		obj, err = p.client.CoreV1().Pods(r.Namespace).Get(ctx, r.Name, get)
 	case "Deployment":
@@ -65,11 +71,84 @@ func (p parentReader) read(ctx context.Context, r *policies.Review) (runtime.Obj
 	return obj, nil
 }
 
+// namespaceWorkloads lists, at once and within the caller's deadline, the
+// workloads of a namespace under DELETE (policies.NamespaceListKinds): the
+// chart's ClusterRole grants list on those kinds. Any failed list fails the
+// read, so the guard answers as documented without it.
+func (p parentReader) namespaceWorkloads(ctx context.Context, namespace string) (runtime.Object, error) {
+	apps := p.client.AppsV1()
+	opts := metav1.ListOptions{Limit: policies.NamespaceListLimit}
+	lists := map[string]func() ([]runtime.Object, string, error){
+		"Deployment": func() ([]runtime.Object, string, error) {
+			l, err := apps.Deployments(namespace).List(ctx, opts)
+			return items(l, err, func(l *appsv1.DeploymentList) ([]appsv1.Deployment, string) { return l.Items, l.Continue })
+		},
+		"StatefulSet": func() ([]runtime.Object, string, error) {
+			l, err := apps.StatefulSets(namespace).List(ctx, opts)
+			return items(l, err, func(l *appsv1.StatefulSetList) ([]appsv1.StatefulSet, string) { return l.Items, l.Continue })
+		},
+		"DaemonSet": func() ([]runtime.Object, string, error) {
+			l, err := apps.DaemonSets(namespace).List(ctx, opts)
+			return items(l, err, func(l *appsv1.DaemonSetList) ([]appsv1.DaemonSet, string) { return l.Items, l.Continue })
+		},
+		"ReplicaSet": func() ([]runtime.Object, string, error) {
+			l, err := apps.ReplicaSets(namespace).List(ctx, opts)
+			return items(l, err, func(l *appsv1.ReplicaSetList) ([]appsv1.ReplicaSet, string) { return l.Items, l.Continue })
+		},
+	}
+	kinds := policies.NamespaceListKinds()
+	type result struct {
+		objs []runtime.Object
+		more bool
+		err  error
+	}
+	results := make([]result, len(kinds))
+	var wg sync.WaitGroup
+	for i, kind := range kinds {
+		list, ok := lists[kind]
+		if !ok {
+			return nil, fmt.Errorf("gracekeeper does not list %s objects", kind)
+		}
+		wg.Go(func() {
+			objs, next, err := list()
+			results[i] = result{objs: objs, more: next != "", err: err}
+		})
+	}
+	wg.Wait()
+	held := &policies.NamespaceWorkloads{}
+	for i, res := range results {
+		if res.err != nil {
+			return nil, fmt.Errorf("list %s in namespace %s: %w", kinds[i], namespace, res.err)
+		}
+		held.Holds(res.objs)
+		held.More = held.More || res.more
+	}
+	return held, nil
+}
+
+// items turns a typed list into its objects and continue token.
+func items[L any, T any, PT interface {
+	*T
+	runtime.Object
+}](l *L, err error, of func(*L) ([]T, string)) ([]runtime.Object, string, error) {
+	if err != nil {
+		return nil, "", err
+	}
+	list, next := of(l)
+	objs := make([]runtime.Object, len(list))
+	for i := range list {
+		objs[i] = PT(&list[i])
+	}
+	return objs, next, nil
+}
+
 // evaluate runs the engine on r, and again with r's parent when the first
 // answer depends on it (policies.NeedsParent). When the read fails, an
 // eviction is an error, so the webhook's failurePolicy decides (allowing it
 // would switch force-delete off silently); a /scale keeps the first answer,
-// whose hint says how to do it without the parent.
+// whose hint says how to do it without the parent, and a namespace DELETE
+// keeps the documented guard, whose message says gracekeeper could not list
+// what it holds.
 func (rv *reviewer) evaluate(ctx context.Context, r *policies.Review) ([]policies.Finding, error) {
 	findings := rv.engine.Evaluate(r)
 	if !policies.NeedsParent(r, findings) {
@@ -80,7 +159,7 @@ func (rv *reviewer) evaluate(ctx context.Context, r *policies.Review) ([]policie
 	case err != nil && r.SubResource == "eviction":
 		return nil, err
 	case err != nil:
-		rv.logger.WarnContext(ctx, "cannot read the parent of a subresource request; its exemption annotations are not seen",
+		rv.logger.WarnContext(ctx, "cannot read the parent of a request (a subresource's object, or what a deleted namespace holds); answering without it",
 			"webhook", rv.id, "kind", r.Kind, "subResource", r.SubResource, "namespace", r.Namespace, "name", r.Name, "err", err)
 		return findings, nil
 	case parent == nil:

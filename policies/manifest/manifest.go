@@ -60,11 +60,15 @@ type Location struct {
 }
 
 // Parse reads every YAML (or JSON) document of a source. An error names the
-// document (counted from 0) that is not valid YAML.
+// document (counted from 0) that is not valid YAML, or, for a file kubectl
+// cannot read (see kubectlReads), the line and document kubectl refuses.
 func Parse(path string, data []byte) (*File, error) {
 	docs, err := parseDocuments(data)
 	if err != nil {
 		return nil, err
+	}
+	if err := kubectlReads(data); err != nil {
+		return nil, err // what kubectl refuses never reaches the cluster
 	}
 	f := &File{Path: path, read: docs, style: defaultStyle}
 	for i := len(docs) - 1; i >= 0; i-- { // the first document to show a style sets it

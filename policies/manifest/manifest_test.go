@@ -585,3 +585,38 @@ func TestApplyFindsTheDocumentWhereverTheTextIsCut(t *testing.T) {
 		})
 	}
 }
+
+// kubectl reads each --- document on its own (apimachinery's YAMLReader,
+// then sigs.k8s.io/yaml), so an alias to an anchor in an earlier document
+// is refused there; check refuses it too, naming the alias's line
+// (issue 19, fault kind 7). TestKubectlAgreesOnAliases in e2e runs the real kubectl.
+func TestParseRefusesWhatKubectlCannotRead(t *testing.T) {
+	const crossDocument = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: base\n  labels: &labels\n    app: web\n" +
+		"---\napiVersion: v1\nkind: Service\nmetadata:\n  name: web\n  labels: *labels\n"
+	for _, tc := range []struct {
+		name, text, want string
+	}{
+		{name: "an alias whose anchor is in an earlier document", text: crossDocument,
+			want: "line 12: kubectl cannot read this file: error converting YAML to JSON: yaml: unknown anchor 'labels' referenced; " +
+				"an alias (*labels) names only an anchor (&labels) in its own --- document"},
+		{name: "the same after a leading separator and a comment", text: "# app\n---\n" + crossDocument,
+			want: "line 14: kubectl cannot read this file"},
+		{name: "an alias whose anchor is in its own document", text: "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n  labels: &l {app: a}\n  annotations: *l\n"},
+		{name: "content on a separator line, which YAML allows", text: "--- {apiVersion: v1, kind: ConfigMap, metadata: {name: a}}\n",
+			want: "kubectl cannot read this file: invalid Yaml document separator: {apiVersion"},
+		{name: "a JSON object", text: `{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a", "labels": {"app": "a"}}}`},
+		{name: "a syntax error in a later document names its line in the file", text: "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: b}\ndata: {a: 1, b: [}\n",
+			want: "document 1: not valid YAML"},
+		{name: "a separator followed by a comment", text: "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n--- # next\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: b}\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse("app.yaml", []byte(tc.text))
+			switch {
+			case tc.want == "" && err != nil:
+				t.Errorf("kubectl reads it, but Parse failed: %v", err)
+			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+				t.Errorf("Parse error %v, want it to contain %q", err, tc.want)
+			}
+		})
+	}
+}

@@ -386,3 +386,54 @@ func TestAuditPodFindingsAreThePodsOwnPatches(t *testing.T) {
 		t.Errorf("a pod's finding patches the pod itself, got %+v", f)
 	}
 }
+
+// Audit lists the pods whose shutdown the rules protect, as force-delete and
+// pod-delete judge them: a pod stuck in ImagePullBackOff or CrashLoopBackOff
+// (no container running) or a Job's is not one (field case N04's kind).
+func TestAuditListsOnlyPodsWhoseShutdownIsProtected(t *testing.T) {
+	spec := corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "registry.example/app:1"}}}
+	waiting := func(p *corev1.Pod, phase corev1.PodPhase, reason string) *corev1.Pod {
+		p.Status = corev1.PodStatus{Phase: phase, ContainerStatuses: []corev1.ContainerStatus{{Name: "app",
+			State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: reason}}}}}
+		return p
+	}
+	running := podObj("shop", "serving", "", spec)
+	running.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: "app", State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{}}}}
+	job := podObj("shop", "migrate-x7k2p", "Job/migrate", spec)
+	job.Spec.RestartPolicy = corev1.RestartPolicyNever
+	out, _, err := newTestCluster(namespaceObj("shop", "audit"), running, job,
+		waiting(podObj("shop", "pulling", "", spec), corev1.PodPending, "ImagePullBackOff"),
+		waiting(podObj("shop", "crashing", "", spec), corev1.PodRunning, "CrashLoopBackOff")).
+		audit(t, "-n", "shop", "-o", "json")
+	if err != nil && !errors.Is(err, cli.ErrFindings) {
+		t.Fatal(err)
+	}
+	var report auditReport
+	if err := json.Unmarshal([]byte(out), &report); err != nil {
+		t.Fatal(err)
+	}
+	ns := report.Namespaces[0]
+	if len(ns.Pods) != 1 || ns.Pods[0].Name != "serving" || ns.Summary.Pods != 1 {
+		t.Errorf("want only the serving pod listed and counted, got %+v (counted %d)", ns.Pods, ns.Summary.Pods)
+	}
+}
+
+// The restart command audit prints for a pod's owner is one that works for
+// it: none for an OnDelete StatefulSet (rollout restart changes no pod), the
+// rollout restart for a RollingUpdate one (fault kind 4).
+func TestAuditRestartCommandFollowsTheOwnersStrategy(t *testing.T) {
+	spec := corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "registry.example/app:1"}}}
+	onDelete := statefulSetObj("shop", "db", spec)
+	onDelete.Spec.UpdateStrategy = appsv1.StatefulSetUpdateStrategy{Type: appsv1.OnDeleteStatefulSetStrategyType}
+	rolling := statefulSetObj("shop", "cache", spec)
+	out, _, err := newTestCluster(namespaceObj("shop", "audit"), onDelete, rolling,
+		podObj("shop", "db-0", "StatefulSet/db", spec), podObj("shop", "cache-0", "StatefulSet/cache", spec)).
+		audit(t, "-n", "shop")
+	if err != nil && !errors.Is(err, cli.ErrFindings) {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, "statefulset/cache: 1 pod (kubectl -n shop rollout restart statefulset/cache)\n") ||
+		!strings.Contains(out, "statefulset/db: 1 pod\n") {
+		t.Errorf("want the rollout restart for statefulset/cache only, got:\n%s", out)
+	}
+}

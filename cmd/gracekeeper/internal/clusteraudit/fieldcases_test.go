@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	corev1 "k8s.io/api/core/v1"
+
 	"github.com/gracekeeper/gracekeeper/cmd/gracekeeper/internal/cli"
 	"github.com/gracekeeper/gracekeeper/e2e/fieldcases"
 	"github.com/gracekeeper/gracekeeper/policies"
@@ -33,6 +35,11 @@ func TestFieldCasesAgreeWithAudit(t *testing.T) {
 			obj, err := policies.Decode(fc.GVK, fc.Object)
 			if err != nil {
 				t.Fatal(err)
+			}
+			if p, ok := obj.(*corev1.Pod); ok && p.Spec.NodeName == "" {
+				// A pod in a cluster runs on a node: audit lists only pods
+				// whose shutdown is protected (scheduled, running).
+				p.Spec.NodeName, p.Status.Phase = "node-1", corev1.PodRunning
 			}
 			stdout, stderr, err := newTestCluster(namespaceObj(fieldcases.Namespace, "audit"), obj).
 				audit(t, "-A", "-o", "json", "--config", configPath)

@@ -155,6 +155,9 @@ func podObj(ns, name, owner string, spec corev1.PodSpec) *corev1.Pod {
 		Spec:       spec,
 		Status:     corev1.PodStatus{Phase: corev1.PodRunning},
 	}
+	if p.Spec.NodeName == "" {
+		p.Spec.NodeName = "node-1" // running pods are scheduled
+	}
 	if kind, ownerName, ok := strings.Cut(owner, "/"); ok {
 		p.OwnerReferences = []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: kind, Name: ownerName, Controller: ptr(true), UID: "uid-owner"}}
 		if kind == "ReplicaSet" {

@@ -62,6 +62,9 @@ type auditNamespace struct {
 	// Pods are the running pods without a preStop hook.
 	Pods    []auditPod `json:"pods"`
 	Summary auditTally `json:"summary"`
+	// updateStrategies are the StatefulSets and DaemonSets scanned
+	// ("statefulset/db" -> updateStrategy OnDelete), for their pods' restart.
+	updateStrategies map[string]bool
 }
 
 type auditWorkload struct {
@@ -77,6 +80,8 @@ type auditPod struct {
 	Owner    string             `json:"owner,omitempty"`
 	Findings []policies.Finding `json:"findings"`
 	uid      types.UID
+	// restart is the command that restarts the owner gracefully, "" for none.
+	restart string
 }
 
 // auditProblem is one request that failed.
@@ -214,8 +219,8 @@ func printNamespace(w io.Writer, ns *auditNamespace) {
 				continue
 			}
 			fmt.Fprintf(w, "    %s: %s", g.owner, cli.Plural(len(g.names), "pod"))
-			if restartable(g.owner) {
-				fmt.Fprintf(w, " (kubectl -n %s rollout restart %s)", ns.Name, g.owner)
+			if tool, args, ok := strings.Cut(g.restart, " "); ok {
+				fmt.Fprintf(w, " (%s -n %s %s)", tool, ns.Name, args)
 			}
 			fmt.Fprintln(w)
 		}
@@ -268,8 +273,8 @@ func modeCounts(modes map[policies.Mode]int) string {
 }
 
 type podGroup struct {
-	owner string
-	names []string
+	owner, restart string
+	names          []string
 }
 
 // groupPods groups pods by the workload that restarts them, in order of
@@ -279,16 +284,10 @@ func groupPods(pods []auditPod) []podGroup {
 	for _, p := range pods {
 		i := slices.IndexFunc(groups, func(g podGroup) bool { return p.Owner != "" && g.owner == p.Owner })
 		if i < 0 {
-			groups = append(groups, podGroup{owner: p.Owner})
+			groups = append(groups, podGroup{owner: p.Owner, restart: p.restart})
 			i = len(groups) - 1
 		}
 		groups[i].names = append(groups[i].names, p.Name)
 	}
 	return groups
-}
-
-// restartable reports whether "kubectl rollout restart" works on the owner.
-func restartable(owner string) bool {
-	kind, _, _ := strings.Cut(owner, "/")
-	return kind == "deployment" || kind == "statefulset" || kind == "daemonset"
 }

@@ -231,6 +231,13 @@ func (a *auditor) workload(kind string, obj workloadObject) {
 		return
 	}
 	a.tick(kind)
+	if onDelete, ok := policies.IsOnDelete(obj); ok {
+		// Listed before the pods: their restart command depends on it.
+		if ns.updateStrategies == nil {
+			ns.updateStrategies = map[string]bool{}
+		}
+		ns.updateStrategies[strings.ToLower(kind)+"/"+obj.GetName()] = onDelete
+	}
 	findings := a.engine.Evaluate(&policies.Review{Operation: policies.Create, Kind: kind,
 		Namespace: obj.GetNamespace(), Name: obj.GetName(), Object: obj})
 	if findings == nil {
@@ -240,10 +247,12 @@ func (a *auditor) workload(kind string, obj workloadObject) {
 }
 
 // pod reports a running pod created without a preStop hook: enforce mode
-// adds one only when the pod is recreated.
+// adds one only when the pod is recreated. Only pods whose shutdown the rules
+// protect count (policies' Engine.ProtectsShutdown: scheduled, serving, with a
+// container running), the pods force-delete and pod-delete judge.
 func (a *auditor) pod(p *corev1.Pod) {
 	ns := a.namespace(p.Namespace)
-	if ns.Excluded || p.DeletionTimestamp != nil || p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
+	if ns.Excluded || !a.engine.ProtectsShutdown(p) {
 		return
 	}
 	a.tick("Pod")
@@ -256,25 +265,9 @@ func (a *auditor) pod(p *corev1.Pod) {
 		}
 	}
 	if len(missing) > 0 {
-		ns.Pods = append(ns.Pods, auditPod{Name: p.Name, Owner: restartOwner(p), Findings: missing, uid: p.UID})
+		owner, restart := policies.RestartOf(p, ns.updateStrategies)
+		ns.Pods = append(ns.Pods, auditPod{Name: p.Name, Owner: owner, Findings: missing, uid: p.UID, restart: restart})
 	}
-}
-
-// restartOwner names the workload that restarts a pod: a ReplicaSet's name
-// minus its pod-template-hash suffix is its Deployment. "" for a bare pod.
-func restartOwner(p *corev1.Pod) string {
-	owner := metav1.GetControllerOfNoCopy(p)
-	if owner == nil {
-		return ""
-	}
-	if owner.Kind == "ReplicaSet" {
-		if hash := p.Labels[appsv1.DefaultDeploymentUniqueLabelKey]; hash != "" {
-			if name, ok := strings.CutSuffix(owner.Name, "-"+hash); ok {
-				return "deployment/" + name
-			}
-		}
-	}
-	return strings.ToLower(owner.Kind) + "/" + owner.Name
 }
 
 func (a *auditor) tick(kind string) {
