@@ -86,6 +86,16 @@ exemptions:
 			},
 		},
 		{
+			name:   "changeCause: off, unquoted (a YAML 1.1 boolean), switches change-cause off.",
+			config: "changeCause: off",
+			want:   func(c *Configuration) { c.ChangeCause = ChangeCauseOff },
+		},
+		{
+			name:   `changeCause: "off", quoted, is the same.`,
+			config: `changeCause: "off"`,
+			want:   func(c *Configuration) { c.ChangeCause = ChangeCauseOff },
+		},
+		{
 			name:   "An explicitly empty skipOwnerKinds stays empty: no owner kind is skipped.",
 			config: "preStop: {skipOwnerKinds: []}",
 			want:   func(c *Configuration) { c.PreStop.SkipOwnerKinds = []string{} },
