@@ -114,16 +114,12 @@ const (
 	ChangeCauseOff    ChangeCauseAction = "off"
 )
 
-// UnmarshalJSON reads record and off, and the booleans YAML 1.1 makes of an
-// unquoted off (and on, yes, no), as sigs.k8s.io/yaml reads the file:
-// `changeCause: off` is the natural way to write it.
+// UnmarshalJSON reads record and off, and the false YAML 1.1 makes of an
+// unquoted off (or no), as sigs.k8s.io/yaml reads the file: `changeCause:
+// off` is the natural way to write it. true is refused, as any other value.
 func (a *ChangeCauseAction) UnmarshalJSON(data []byte) error {
-	var b bool
-	if err := json.Unmarshal(data, &b); err == nil {
+	if string(data) == "false" {
 		*a = ChangeCauseOff
-		if b {
-			*a = ChangeCauseRecord
-		}
 		return nil
 	}
 	var s string
