@@ -157,3 +157,72 @@ spec:
 		})
 	}
 }
+
+// GitOps tools apply what Git holds again and again; the change-cause, which
+// Git does not hold, must not make them fight: a re-apply of an unchanged
+// manifest leaves the template alone, so change-cause writes nothing, and the
+// revision keeps its line. kubectl apply (client-side, as Argo CD syncs by
+// default) and server-side apply (Flux's kustomize-controller, Argo CD's
+// ServerSideApply=true) each get a manifest applied three times, the second
+// with a new image.
+func TestReapplyingAManifestDoesNotFightOverTheChangeCause(t *testing.T) {
+	ns := namespace(t, "change-cause-gitops", "enforce")
+	manifest := func(name, image string) string {
+		return `
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: ` + name + `}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: ` + name + `}}
+  template:
+    metadata: {labels: {app: ` + name + `}}
+    spec:
+      containers:
+      - {name: web, image: "` + image + `", readinessProbe: {tcpSocket: {port: 80}}}
+`
+	}
+	resourceVersion := func(name string) string {
+		return mustKubectl(t, "-n", ns, "get", "deployment", name, "-o", "jsonpath={.metadata.resourceVersion}").stdout
+	}
+	changeCause := func(name string) string {
+		return mustKubectl(t, "-n", ns, "get", "deployment", name, "-o", `jsonpath={.metadata.annotations.kubernetes\.io/change-cause}`).stdout
+	}
+	for _, tc := range []struct {
+		name, manager string
+		apply         []string
+	}{
+		{"csa", "kubectl-client-side-apply", []string{"apply", "-f", "-"}},
+		{"ssa", "kustomize-controller", []string{"apply", "--server-side", "--field-manager=kustomize-controller", "-f", "-"}},
+	} {
+		t.Run(tc.manager, func(t *testing.T) {
+			apply := func(image string) result {
+				return mustKubectlIn(t, manifest(tc.name, image), append([]string{"-n", ns}, tc.apply...)...)
+			}
+			apply("nginx:1.18")
+			apply("nginx:1.20.1")
+			rolloutStatus(t, ns, "deployment/"+tc.name)
+			want := "image web=nginx:1.20.1 (was nginx:1.18) by admin via " + tc.manager
+			after := changeCause(tc.name)
+			t.Logf("%s: after the image change the Deployment's change-cause is %q", tc.manager, after)
+			if after != want {
+				t.Errorf("change-cause %q, want %q", after, want)
+			}
+			// The re-sync: the same manifest again, twice.
+			apply("nginx:1.20.1")
+			settled := resourceVersion(tc.name)
+			t.Logf("%s: after re-applying the same manifest the change-cause is %q", tc.manager, changeCause(tc.name))
+			r := apply("nginx:1.20.1")
+			if again := resourceVersion(tc.name); again != settled {
+				t.Errorf("re-applying the same manifest wrote the Deployment again (resourceVersion %s, then %s): %s", settled, again, r.stdout)
+			}
+			if diff := kubectlIn(t, manifest(tc.name, "nginx:1.20.1"), "-n", ns, "diff", "-f", "-"); diff.err != nil || diff.stdout != "" {
+				t.Errorf("kubectl diff of the applied manifest shows drift: %s", diff)
+			}
+			got, out := rolloutHistory(t, ns, "deployment/"+tc.name)
+			if got["2"] != want {
+				t.Errorf("revision 2: %q, want %q:\n%s", got["2"], want, out)
+			}
+		})
+	}
+}
