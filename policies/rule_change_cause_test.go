@@ -118,6 +118,18 @@ func TestChangeCause(t *testing.T) {
 			want: []Finding{changeCauseSet(false, "image nginx=nginx:1.20.1; … "+
 				"by system:serviceaccount:argocd:argocd-application-controller via argocd-controller")},
 		},
+		{
+			name: "A long list shows its first items and counts the rest, and previous images go first.",
+			review: via("kubectl-client-side-apply", update(deployment(t),
+				deployment(t, `{spec: {template: {spec: {containers: [{name: nginx, image: nginx:1.20.1, env: [{name: API_URL, value: a}, {name: FEATURE_FLAGS, value: b}, {name: LOG_LEVEL, value: c}, {name: TRACING_ENDPOINT, value: d}, {name: OTEL_SERVICE_NAME, value: e}]}]}}}}`))),
+			want: []Finding{changeCauseSet(false, "image nginx=nginx:1.20.1; env API_URL, FEATURE_FLAGS, 3 more by alice@example.com via kubectl-client-side-apply")},
+		},
+		{
+			name: "An added container and a removed one are named.",
+			review: update(deployment(t, `{spec: {template: {spec: {containers: [{name: nginx, image: nginx:1.18}, {name: old-proxy, image: envoy:1}]}}}}`),
+				deployment(t, `{spec: {template: {spec: {containers: [{name: nginx, image: nginx:1.18}, {name: proxy, image: envoy:2}]}}}}`)),
+			want: []Finding{changeCauseSet(false, "added container proxy; removed container old-proxy by alice@example.com")},
+		},
 		// Rollback.
 		{
 			name: "kubectl rollout undo of a Deployment replaces the change-cause it copied back from the old ReplicaSet with the rollback.",

@@ -314,3 +314,15 @@ func TestLoad(t *testing.T) {
 		}
 	})
 }
+
+func TestChangeCauseIsRecordOrOff(t *testing.T) {
+	for config, want := range map[string]string{
+		"changeCause: always": `changeCause: Unsupported value: "always": supported values: "record", "off"`,
+		"changeCause: on":     `changeCause must be "record" or "off"`,
+		"changeCause: 3":      `changeCause must be "record" or "off"`,
+	} {
+		if _, err := Parse([]byte(config)); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: error %v, want it to say %q", config, err, want)
+		}
+	}
+}
