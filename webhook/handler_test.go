@@ -67,7 +67,7 @@ func TestEveryRuleIsAnsweredInBothModes(t *testing.T) {
 			paths:   "/mutate/",
 			request: request{op: admissionv1.Create, resource: "deployments", object: riskyDeploymentYAML},
 			enforce: rolloutPatch,
-			audit:   allowed(policies.RuleRollingUpdate, policies.RuleChangeCause, policies.RuleRevisionHistory),
+			audit:   allowed(policies.RuleRollingUpdate, policies.RuleRevisionHistory, policies.RuleChangeCause),
 		},
 		"The same deployment's pod template findings are reported once, by the validating webhook": {
 			paths:   "/validate/",
