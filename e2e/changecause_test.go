@@ -223,6 +223,19 @@ spec:
 			if got["2"] != want {
 				t.Errorf("revision 2: %q, want %q:\n%s", got["2"], want, out)
 			}
+
+			// A manifest that declares its own change-cause keeps it, even
+			// when a later release leaves the line as it was.
+			own := tc.name + "-own"
+			declared := func(image string) string {
+				return strings.Replace(manifest(own, image), "metadata: {name: "+own+"}",
+					"metadata: {name: "+own+", annotations: {kubernetes.io/change-cause: \"release 7\"}}", 1)
+			}
+			mustKubectlIn(t, declared("nginx:1.18"), append([]string{"-n", ns}, tc.apply...)...)
+			mustKubectlIn(t, declared("nginx:1.20.1"), append([]string{"-n", ns}, tc.apply...)...)
+			if cause := changeCause(own); cause != "release 7" {
+				t.Errorf("the manifest's own change-cause became %q, want %q", cause, "release 7")
+			}
 		})
 	}
 }

@@ -8,6 +8,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/gracekeeper/gracekeeper/policies/api/v1alpha1"
 )
@@ -23,7 +24,7 @@ import (
 // and DaemonSet controllers to the ControllerRevision.
 //
 // It never replaces a change-cause the request itself writes (a value other
-// than the stored one, or one the client-side-applied manifest declares),
+// than the stored one, or one an applied manifest declares),
 // except the one `kubectl rollout undo` copies back from the old ReplicaSet,
 // which describes that revision and not the rollback. It says nothing when the
 // template is unchanged (scale, labels, status), for system actors, and to
@@ -54,7 +55,7 @@ func checkChangeCause(ev *evaluation) []Finding {
 		case copiedBack:
 		case r.Operation == Create || current != previous:
 			return nil
-		case declaredByManifest(annotations, current):
+		case declaredByManifest(obj, current):
 			return nil
 		}
 	}
@@ -139,11 +140,28 @@ func equalIgnoringHash(a, b *corev1.PodTemplateSpec) bool {
 	return apiequality.Semantic.DeepEqual(a, b)
 }
 
-// declaredByManifest reports whether the manifest last applied with
-// `kubectl apply` (client-side) declares this change-cause: it is the
-// manifest's own, and replacing it would make each apply fight over it.
-func declaredByManifest(annotations map[string]string, value string) bool {
-	applied := annotations[corev1.LastAppliedConfigAnnotation]
+// declaredByManifest reports whether an applied manifest declares the
+// object's change-cause: the one last applied with client-side `kubectl
+// apply` (its last-applied-configuration annotation holds this value), or
+// one server-side applied (an Apply entry of managedFields owns the
+// annotation; the API server records there only what the applied
+// configuration holds, not what webhooks add). It is the manifest's own, and
+// replacing it would make each apply fight over it.
+func declaredByManifest(obj metav1.Object, value string) bool {
+	for _, m := range obj.GetManagedFields() {
+		if m.Operation != metav1.ManagedFieldsOperationApply || m.FieldsV1 == nil {
+			continue
+		}
+		var fields struct {
+			Metadata struct {
+				Annotations map[string]json.RawMessage `json:"f:annotations"`
+			} `json:"f:metadata"`
+		}
+		if json.Unmarshal(m.FieldsV1.Raw, &fields) == nil && fields.Metadata.Annotations["f:"+ChangeCauseAnnotation] != nil {
+			return true
+		}
+	}
+	applied := obj.GetAnnotations()[corev1.LastAppliedConfigAnnotation]
 	if applied == "" {
 		return false
 	}

@@ -175,6 +175,19 @@ func TestChangeCause(t *testing.T) {
 				deployment(t, image120, `{metadata: {annotations: {kubernetes.io/change-cause: "release 2.4", kubectl.kubernetes.io/last-applied-configuration: "{\"metadata\":{\"annotations\":{\"kubernetes.io/change-cause\":\"release 2.4\"}}}"}}}`))),
 		},
 		{
+			name: "A change-cause a server-side applied manifest declares (its Apply entry owns it) is kept, though unchanged.",
+			review: via("kustomize-controller", update(
+				deployment(t, `{metadata: {annotations: {kubernetes.io/change-cause: "release 2.4"}}}`),
+				deployment(t, image120, `{metadata: {annotations: {kubernetes.io/change-cause: "release 2.4"}, managedFields: [`+
+					`{manager: kustomize-controller, operation: Apply, apiVersion: apps/v1, fieldsType: FieldsV1, fieldsV1: {"f:metadata": {"f:annotations": {"f:kubernetes.io/change-cause": {}}}}}]}}`))),
+		},
+		{
+			name:   "A change-cause an Update entry owns (what a webhook or an imperative write set) is replaced.",
+			review: via("kubectl-set", update(deployment(t, recorded), deployment(t, recorded, image120, `{metadata: {managedFields: [{manager: kubectl-set, operation: Update, apiVersion: apps/v1, fieldsType: FieldsV1, fieldsV1: {"f:metadata": {"f:annotations": {"f:kubernetes.io/change-cause": {}}}}}]}}`))),
+			want: []Finding{changeCauseOn("deployment/nginx", true, true,
+				"image nginx=nginx:1.20.1 (was nginx:1.18) by alice@example.com via kubectl-set")},
+		},
+		{
 			name: "A change-cause that equals another revision's but not the restored one is the request's own.",
 			review: withHistory(update(v120, deployment(t, `{metadata: {annotations: {kubernetes.io/change-cause: "my words"}}}`)),
 				revisionOf(t, 1, &v118.Spec.Template, "created"), revisionOf(t, 2, &v120.Spec.Template, "my words")),
