@@ -50,12 +50,13 @@ func checkChangeCause(ev *evaluation) []Finding {
 	rollback := c.rollbackIn(r.History)
 	if has && current != "" {
 		previous := annotationsOf(r.OldObject)[ChangeCauseAnnotation]
-		copiedBack := rollback != nil && rollback.ChangeCause == current
 		switch {
-		case copiedBack:
-		case r.Operation == Create || current != previous:
-			return nil
 		case declaredByManifest(obj, current):
+			// Even on a revert in Git, whose manifest brings its old line back.
+			return nil
+		case rollback != nil && rollback.ChangeCause == current:
+			// kubectl rollout undo's copy of the restored revision's line.
+		case r.Operation == Create || current != previous:
 			return nil
 		}
 	}

@@ -149,6 +149,13 @@ func TestChangeCause(t *testing.T) {
 			want: []Finding{changeCauseOn("statefulset/db", false, false, "rollback to revision 1 (image postgres=postgres:17) by alice@example.com via kubectl-rollout")},
 		},
 		{
+			name: "A revert in Git whose applied manifest declares the restored revision's change-cause keeps it.",
+			review: withHistory(update(
+				deployment(t, image120, `{metadata: {annotations: {kubernetes.io/change-cause: "release 2"}}}`),
+				deployment(t, `{metadata: {annotations: {kubernetes.io/change-cause: "release 1", kubectl.kubernetes.io/last-applied-configuration: "{\"metadata\":{\"annotations\":{\"kubernetes.io/change-cause\":\"release 1\"}}}"}}}`)),
+				revisionOf(t, 1, &v118.Spec.Template, "release 1"), revisionOf(t, 2, &v120.Spec.Template, "release 2")),
+		},
+		{
 			name:   "Without the history read, a rollback still says what changed.",
 			review: update(v120, deployment(t)),
 			want:   []Finding{changeCauseSet(false, "image nginx=nginx:1.18 (was nginx:1.20.1) by alice@example.com")},
