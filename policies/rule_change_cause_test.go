@@ -2,6 +2,7 @@ package policies
 
 import (
 	"encoding/json"
+	"maps"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -290,5 +291,24 @@ func TestNeedsHistory(t *testing.T) {
 				t.Errorf("NeedsHistory = %v, want %v", got, tc.want)
 			}
 		})
+	}
+}
+
+// The kinds table decides which kinds change-cause records: those `kubectl
+// rollout history` reads, each with a pod template and a history limit.
+func TestKindsWithARolloutHistory(t *testing.T) {
+	got := map[string]string{}
+	for _, k := range Kinds() {
+		if k.History == "" {
+			continue
+		}
+		got[k.GVK.Kind] = k.History
+		if k.template == nil || k.revisionHistoryLimit == nil {
+			t.Errorf("%s has a rollout history but no pod template or revisionHistoryLimit", k.GVK.Kind)
+		}
+	}
+	want := map[string]string{"Deployment": "replicasets", "StatefulSet": "controllerrevisions", "DaemonSet": "controllerrevisions"}
+	if !maps.Equal(got, want) {
+		t.Errorf("kinds with a rollout history %v, want %v", got, want)
 	}
 }
