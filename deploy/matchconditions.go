@@ -84,6 +84,11 @@ func helmValue(p policies.MatchConditionParam, defaults *v1alpha1.Configuration)
 		for i, k := range p.ConfigPath {
 			keys[i] = strconv.Quote(k)
 		}
+		if _, ok := p.Value(defaults, nil, nil).(string); ok {
+			// An unquoted YAML off is a boolean: the binary reads it as
+			// "off" (see v1alpha1.ChangeCauseAction), the expression as "false".
+			return fmt.Sprintf("(dig %s %s $config | toString | toJson)", strings.Join(keys, " "), def), nil
+		}
 		return fmt.Sprintf("(dig %s %s $config | toJson)", strings.Join(keys, " "), def), nil
 	case p.ChartValue != "":
 		base, err := helmLiteral(p.Value(defaults, nil, nil))
@@ -100,6 +105,8 @@ func helmLiteral(v any) (string, error) {
 	switch v := v.(type) {
 	case int32:
 		return strconv.Itoa(int(v)), nil
+	case string:
+		return strconv.Quote(v), nil
 	case []string:
 		quoted := make([]string, len(v))
 		for i, s := range v {

@@ -21,7 +21,8 @@ import (
 
 func TestRBACIsGetOnTheParentsOfEvictionsAndScalesOnly(t *testing.T) {
 	// Besides /version (system:discovery, every authenticated identity), the
-	// webhook gets the pod of an eviction and the workload of a /scale; only
+	// webhook gets the pod of an eviction and the workload of a /scale, and
+	// lists a workload's ReplicaSets or ControllerRevisions; only
 	// the uninstall hook has other roles.
 	objs := render(t, "gracekeeper", "")
 	var roles, bindings []string
@@ -45,10 +46,12 @@ func TestRBACIsGetOnTheParentsOfEvictionsAndScalesOnly(t *testing.T) {
 	want := []rbacv1.PolicyRule{
 		{APIGroups: []string{""}, Resources: []string{"pods"}, Verbs: []string{"get"}},
 		{APIGroups: []string{"apps"}, Resources: []string{"deployments", "statefulsets", "replicasets"}, Verbs: []string{"get"}},
-		{APIGroups: []string{"apps"}, Resources: workloadListResources(t), Verbs: []string{"list"}},
+		// What a namespace DELETE is judged by, and change-cause's read of a
+		// workload's rollout history (ReplicaSets, ControllerRevisions).
+		{APIGroups: []string{"apps"}, Resources: append(workloadListResources(t), "controllerrevisions"), Verbs: []string{"list"}},
 	}
 	if !reflect.DeepEqual(role.Rules, want) {
-		t.Errorf("rules = %+v, want get on pods and on the scalable workloads, list on the workloads a namespace DELETE is judged by, only", role.Rules)
+		t.Errorf("rules = %+v, want get on pods and on the scalable workloads, list on the workloads a namespace DELETE is judged by and on the revisions, only", role.Rules)
 	}
 	binding := find[rbacv1.ClusterRoleBinding](t, objs, "ClusterRoleBinding", "gracekeeper-read-parents")
 	deployment := find[appsv1.Deployment](t, objs, "Deployment", "gracekeeper")

@@ -31,6 +31,7 @@ var rules = []rule{
 	{RuleUpdateStrategy, false, checkUpdateStrategy},
 	{RuleRollingUpdate, false, checkRollingUpdate},
 	{RuleRevisionHistory, false, checkRevisionHistory},
+	{RuleChangeCause, false, checkChangeCause},
 	{RulePreStopHook, true, checkPreStopHook},
 	{RuleTerminationGracePeriod, true, checkTerminationGracePeriod},
 	{RuleReadinessProbe, true, checkReadinessProbe},

@@ -82,7 +82,7 @@ spec: {terminationGracePeriodSeconds: 10}
 			name:   "An exemption covers only the rules it names.",
 			engine: exemptConfig("users: [alice@example.com]"),
 			review: create(deployment(t, recreate, probed)),
-			want:   []Finding{recreateDenied, templateHook},
+			want:   []Finding{recreateDenied, nginxCreated, templateHook},
 		},
 		{
 			name:   `An exemption for "all" rules switches every rule off for that user, mutations included.`,
@@ -101,11 +101,12 @@ spec: {terminationGracePeriodSeconds: 10}
 		{
 			name:   "The template's annotation exempts the pod rules.",
 			review: create(deployment(t, `{spec: {template: {metadata: {annotations: {gracekeeper.io/exempt: "prestop-hook, readiness-probe"}}}}}`)),
+			want:   []Finding{nginxCreated},
 		},
 		{
 			name:   "An annotation may list several rules, spaces allowed.",
 			review: create(deployment(t, recreate, `{metadata: {annotations: {gracekeeper.io/exempt: "recreate-strategy, prestop-hook", gracekeeper.io/exempt-reason: legacy}}}`)),
-			want:   []Finding{templateHook, templateProbe},
+			want:   []Finding{changeCauseSet(true, "created with image nginx=nginx:1.18 by alice@example.com"), templateHook, templateProbe},
 		},
 		{
 			name:   "An unknown rule id in the annotation warns, and the known ids still apply.",

@@ -39,6 +39,8 @@ type fixtureReview struct {
 	Resource      string                `json:"resource,omitempty"`
 	SubResource   string                `json:"subResource,omitempty"`
 	User          *fixtureUser          `json:"user,omitempty"`
+	FieldManager  string                `json:"fieldManager,omitempty"`
+	History       []Revision            `json:"history,omitempty"`
 	Options       *metav1.DeleteOptions `json:"options,omitempty"`
 	ServerVersion string                `json:"serverVersion,omitempty"`
 	Mode          Mode                  `json:"mode,omitempty"`
@@ -148,6 +150,10 @@ func (fr *fixtureReview) build() (*fixture, error) {
 	f.review.DeleteOptions = fr.Options
 	if fr.Resource != "" {
 		f.review.Kind = fr.Resource
+	}
+	f.review.FieldManager = fr.FieldManager
+	if fr.History != nil {
+		f.review.History = &History{Revisions: fr.History}
 	}
 	if fr.User != nil {
 		f.review.User = UserInfo{Username: fr.User.Username, Groups: fr.User.Groups}

@@ -33,6 +33,11 @@ type Kind struct {
 	Evict bool
 	// Routes name the webhook paths the configurations send the kind to.
 	Routes []Route
+	// History is the resource whose objects hold the kind's rollout history,
+	// as `kubectl rollout history` reads it (replicasets for a Deployment,
+	// controllerrevisions for a StatefulSet or DaemonSet); "" for a kind
+	// without one. change-cause records the kinds that have one.
+	History string
 
 	new func() runtime.Object
 	// template is the pod template, at templatePath; nil for a kind without one.
@@ -83,6 +88,7 @@ var kinds = []Kind{
 	},
 	{
 		GVK: appsv1.SchemeGroupVersion.WithKind("Deployment"), Resource: "deployments", Scale: true, Routes: workloads,
+		History:              "replicasets",
 		new:                  func() runtime.Object { return &appsv1.Deployment{} },
 		template:             field(func(o *appsv1.Deployment) *corev1.PodTemplateSpec { return &o.Spec.Template }),
 		templatePath:         "/spec/template",
@@ -92,6 +98,7 @@ var kinds = []Kind{
 	},
 	{
 		GVK: appsv1.SchemeGroupVersion.WithKind("StatefulSet"), Resource: "statefulsets", Scale: true, Routes: workloads,
+		History:              "controllerrevisions",
 		new:                  func() runtime.Object { return &appsv1.StatefulSet{} },
 		template:             field(func(o *appsv1.StatefulSet) *corev1.PodTemplateSpec { return &o.Spec.Template }),
 		templatePath:         "/spec/template",
@@ -104,6 +111,7 @@ var kinds = []Kind{
 	},
 	{
 		GVK: appsv1.SchemeGroupVersion.WithKind("DaemonSet"), Resource: "daemonsets", Routes: workloads,
+		History:              "controllerrevisions",
 		new:                  func() runtime.Object { return &appsv1.DaemonSet{} },
 		template:             field(func(o *appsv1.DaemonSet) *corev1.PodTemplateSpec { return &o.Spec.Template }),
 		templatePath:         "/spec/template",

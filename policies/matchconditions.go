@@ -74,6 +74,8 @@ var (
 		value: func(c *v1alpha1.Configuration, _, _ []string) any { return nonNil(c.PreStop.SkipOwnerKinds) }}
 	paramRevisionMinimum = MatchConditionParam{Token: "@revisionHistoryMinimum@", ConfigPath: []string{"revisionHistory", "minimum"},
 		value: func(c *v1alpha1.Configuration, _, _ []string) any { return *c.RevisionHistory.Minimum }}
+	paramChangeCause = MatchConditionParam{Token: "@changeCause@", ConfigPath: []string{"changeCause"},
+		value: func(c *v1alpha1.Configuration, _, _ []string) any { return string(c.ChangeCause) }}
 	paramSystemUsers = MatchConditionParam{Token: "@systemUsers@",
 		value: func(*v1alpha1.Configuration, []string, []string) any { users, _ := SystemActors(); return users }}
 	paramSystemGroups = MatchConditionParam{Token: "@systemGroups@",
@@ -92,7 +94,7 @@ var (
 
 // MatchConditionParams lists every parameter the templates use.
 var MatchConditionParams = []MatchConditionParam{
-	paramShutdown, paramSkipOwnerKinds, paramRevisionMinimum,
+	paramShutdown, paramSkipOwnerKinds, paramRevisionMinimum, paramChangeCause,
 	paramSystemUsers, paramSystemGroups, paramExemptUsers, paramExemptGroups,
 }
 
@@ -168,7 +170,8 @@ var graceful = func() (g struct {
 		podQuiet("object.?metadata", object, controllerKind("object")))
 	// The mutating entry reports only the workload's own patches; findings on
 	// its pod template go to the validating entry.
-	g.workloadSpec = andAll(request("apps", workloads, "", "['CREATE', 'UPDATE']"), workloadSpecQuiet(object))
+	g.workloadSpec = andAll(request("apps", workloads, "", "['CREATE', 'UPDATE']"), workloadSpecQuiet(object),
+		changeCauseQuiet(object, old))
 	g.workloadWrite = andAll(request("apps", workloads, "", "['CREATE', 'UPDATE']"),
 		notExempt("object"),
 		workloadSpecQuiet(object),
@@ -195,6 +198,20 @@ var graceful = func() (g struct {
 			celList([]string{string(ModeEnforce), string(ModeAudit), string(ModeOff)})))
 	return g
 }()
+
+// changeCauseQuiet is true when change-cause has nothing to record: it is
+// off, the kind has no rollout history, or an UPDATE leaves the pod template
+// as it was (scale, labels, status). A CREATE and a template change call.
+func changeCauseQuiet(spec, oldSpec string) string {
+	var resources []string
+	for _, k := range kinds {
+		if k.History != "" {
+			resources = append(resources, k.Resource)
+		}
+	}
+	return fmt.Sprintf("(%s != %q || !(request.resource.resource in %s) || (request.operation == 'UPDATE' && %s.?template.orValue({}) == %s.?template.orValue({})))",
+		paramChangeCause.Token, v1alpha1.ChangeCauseRecord, celList(resources), spec, oldSpec)
+}
 
 // replicasQuiet is true when a change of spec.replicas from before to now
 // is neither scale-to-zero's (a running workload to 0) nor scale-down's (one

@@ -41,6 +41,10 @@ var ruleHelp = map[RuleID]string{
 		"for it. Add a readinessProbe.",
 	RuleModeLabel: "The namespace label gracekeeper.io/mode must be enforce, audit or off: any other value matches no " +
 		"webhook and silently switches enforcement off.",
+	RuleChangeCause: "A write that changes the pod template of a Deployment, StatefulSet or DaemonSet gets the " +
+		"kubernetes.io/change-cause annotation that \"kubectl rollout history\" shows: what changed, by whom, with what " +
+		"tool, or the revision a rollback restores. A change-cause the request writes itself is kept. Set changeCause: off " +
+		"in the configuration to record nothing.",
 	RuleExemption: "The gracekeeper.io/exempt annotation must name known rule ids (or all) and come with a " +
 		"gracekeeper.io/exempt-reason that records why.",
 }

@@ -6,6 +6,7 @@ package policies
 import (
 	"fmt"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 
@@ -30,6 +31,7 @@ const (
 	RuleForceDelete            RuleID = v1alpha1.RuleForceDelete
 	RuleReadinessProbe         RuleID = v1alpha1.RuleReadinessProbe
 	RuleModeLabel              RuleID = v1alpha1.RuleModeLabel
+	RuleChangeCause            RuleID = v1alpha1.RuleChangeCause
 )
 
 // Action is what a finding asks for.
@@ -91,8 +93,30 @@ type Review struct {
 	// The webhook reads it from the API only when NeedsParent says the answer
 	// depends on it; nil when not read.
 	Parent runtime.Object
-	User   UserInfo
-	DryRun bool
+	// History is the reviewed workload's revisions, which the request does
+	// not carry either: the webhook reads them only when NeedsHistory says the
+	// answer depends on them; nil when not read.
+	History *History
+	User    UserInfo
+	// FieldManager is the request's options.fieldManager (CreateOptions,
+	// UpdateOptions; the API server turns a PATCH's PatchOptions into one of
+	// them): the tool that wrote, e.g. kubectl-set or helm. "" when not given.
+	FieldManager string
+	DryRun       bool
+}
+
+// History is a workload's revisions, as `kubectl rollout history` lists them:
+// a Deployment's ReplicaSets numbered by their deployment.kubernetes.io/revision
+// annotation, a StatefulSet's or DaemonSet's ControllerRevisions.
+type History struct {
+	Revisions []Revision
+}
+
+// Revision is one revision of a workload.
+type Revision struct {
+	Number      int64                  `json:"number"`
+	Template    corev1.PodTemplateSpec `json:"template"`
+	ChangeCause string                 `json:"changeCause,omitempty"`
 }
 
 // UserInfo is the requester, as the API server authenticated it.

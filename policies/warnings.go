@@ -40,7 +40,8 @@ func warningRank(f Finding, outcome Outcome) int {
 	switch {
 	case outcome == OutcomeWouldDeny:
 		return 0
-	case f.Rule == RuleReadinessProbe:
+	case f.Rule == RuleReadinessProbe, f.Rule == RuleChangeCause:
+		// Advice, and a record of the change: neither makes a rollout unsafe.
 		return 4
 	case f.Rule == RuleRevisionHistory:
 		return 3

@@ -79,6 +79,17 @@ func decodeReview(req *admissionv1.AdmissionRequest, t target) (*policies.Review
 	if r.OldObject, err = decodeObject(req.OldObject.Raw, t); err != nil {
 		return nil, fmt.Errorf("decode oldObject: %w", err)
 	}
+	if req.Operation != admissionv1.Delete && !absent(req.Options.Raw) {
+		// CreateOptions or UpdateOptions (a PATCH arrives as UPDATE with
+		// UpdateOptions). Only the field manager is read, for change-cause's
+		// "via": options that do not decode name none.
+		var options struct {
+			FieldManager string `json:"fieldManager"`
+		}
+		if sigsjson.UnmarshalCaseSensitivePreserveInts(req.Options.Raw, &options) == nil {
+			r.FieldManager = options.FieldManager
+		}
+	}
 	if req.Operation == admissionv1.Delete && !absent(req.Options.Raw) {
 		r.DeleteOptions = &metav1.DeleteOptions{}
 		if err := sigsjson.UnmarshalCaseSensitivePreserveInts(req.Options.Raw, r.DeleteOptions); err != nil {

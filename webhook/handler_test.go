@@ -40,7 +40,7 @@ func denied(rules ...policies.RuleID) answer { return answer{denied: rules} }
 func TestEveryRuleIsAnsweredInBothModes(t *testing.T) {
 	var (
 		prestopPatch = patched("add /spec/containers/0/lifecycle", "replace /spec/terminationGracePeriodSeconds")
-		rolloutPatch = patched("replace /spec/strategy/rollingUpdate/maxUnavailable", "replace /spec/revisionHistoryLimit")
+		rolloutPatch = patched("replace /spec/strategy/rollingUpdate/maxUnavailable", "replace /spec/revisionHistoryLimit", "add /metadata/annotations")
 	)
 	deployment := func(annotations, strategy string) string {
 		return fmt.Sprintf(deploymentYAML, annotations, strategy)
@@ -67,7 +67,7 @@ func TestEveryRuleIsAnsweredInBothModes(t *testing.T) {
 			paths:   "/mutate/",
 			request: request{op: admissionv1.Create, resource: "deployments", object: riskyDeploymentYAML},
 			enforce: rolloutPatch,
-			audit:   allowed(policies.RuleRollingUpdate, policies.RuleRevisionHistory),
+			audit:   allowed(policies.RuleRollingUpdate, policies.RuleRevisionHistory, policies.RuleChangeCause),
 		},
 		"The same deployment's pod template findings are reported once, by the validating webhook": {
 			paths:   "/validate/",
@@ -75,11 +75,11 @@ func TestEveryRuleIsAnsweredInBothModes(t *testing.T) {
 			enforce: allowed(policies.RulePreStopHook, policies.RuleReadinessProbe),
 			audit:   allowed(policies.RulePreStopHook, policies.RuleReadinessProbe),
 		},
-		"A graceful deployment is not patched": {
+		"A graceful deployment is not patched, but for the change-cause its creation records": {
 			paths:   "/mutate/",
 			request: request{op: admissionv1.Create, resource: "deployments", object: deployment("", rollingStrategy)},
-			enforce: allowed(),
-			audit:   allowed(),
+			enforce: patched("add /metadata/annotations/kubernetes.io~1change-cause"),
+			audit:   allowed(policies.RuleChangeCause),
 		},
 		"A deployment created with strategy Recreate is denied": {
 			paths:   "/validate/",

@@ -52,6 +52,7 @@ var diffConfigs = []struct{ config, values string }{
 	{"shutdownSeconds: 0\npreStop: {skipOwnerKinds: []}\n", ""},
 	{"shutdownSeconds: 40\nrevisionHistory: {minimum: 10}\nrecreate: convert\n", "terminationGracePeriodSeconds: 60\n"},
 	{"preStop: {sleepSeconds: 1, skipOwnerKinds: [Deployment, Job]}\nrollingUpdate: {action: warn}\nrevisionHistory: {minimum: 0, action: deny}\nrecreate: warn\nworkloadDelete: warn\npodDelete: deny\n", ""},
+	{"changeCause: off\n", ""},
 }
 
 // diffEnv is the chart's webhook configurations and gracekeeper's handler under one configuration.
@@ -301,10 +302,13 @@ func TestMatchConditionsSkipGracefulObjects(t *testing.T) {
 			[]string{"enforce.mutate.gracekeeper.io", "audit.mutate.gracekeeper.io"}},
 		{"A Pod CREATE without hooks calls the mutating webhook.", diffRequest{op: admissionv1.Create, resource: "pods", object: ungracefulPod(), user: replicaSetController},
 			nil},
-		{"A graceful Deployment CREATE calls nobody.", diffRequest{op: admissionv1.Create, resource: "deployments", object: gracefulDeployment(), user: alice},
+		{"A graceful Deployment CREATE calls only the mutating webhook, which records its change-cause.", diffRequest{op: admissionv1.Create, resource: "deployments", object: gracefulDeployment(), user: alice},
+			[]string{"enforce.validate.gracekeeper.io", "audit.validate.gracekeeper.io"}},
+		{"A Deployment whose pods need hooks calls both webhooks: the validating one says so.", diffRequest{op: admissionv1.Create, resource: "deployments", object: ungraceful, user: alice},
+			nil},
+		{"An UPDATE of a graceful Deployment that leaves its template alone (kubectl scale, label) calls nobody.",
+			diffRequest{op: admissionv1.Update, resource: "deployments", object: withReplicas(gracefulDeployment(), 5), oldObject: gracefulDeployment(), user: alice},
 			[]string{"enforce.mutate.gracekeeper.io", "audit.mutate.gracekeeper.io", "enforce.validate.gracekeeper.io", "audit.validate.gracekeeper.io"}},
-		{"A Deployment whose pods need hooks calls only the validating webhook, which says so.", diffRequest{op: admissionv1.Create, resource: "deployments", object: ungraceful, user: alice},
-			[]string{"enforce.mutate.gracekeeper.io", "audit.mutate.gracekeeper.io"}},
 		{"The deployment controller's write of a Deployment calls nobody, even one gracekeeper would patch.",
 			diffRequest{op: admissionv1.Update, resource: "deployments", object: withRevisionHistory(ungraceful, 1), oldObject: ungraceful, user: controller},
 			[]string{"enforce.mutate.gracekeeper.io", "audit.mutate.gracekeeper.io", "enforce.validate.gracekeeper.io", "audit.validate.gracekeeper.io"}},

@@ -2,13 +2,17 @@ package webhook
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"sync"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes"
@@ -142,15 +146,103 @@ func items[L any, T any, PT interface {
 	return objs, next, nil
 }
 
-// evaluate runs the engine on r, and again with r's parent when the first
-// answer depends on it (policies.NeedsParent). When the read fails, an
-// eviction is an error, so the webhook's failurePolicy decides (allowing it
-// would switch force-delete off silently); a /scale keeps the first answer,
-// whose hint says how to do it without the parent, and a namespace DELETE
-// keeps the documented guard, whose message says gracekeeper could not list
-// what it holds.
+// history lists the rollout history of r's workload as `kubectl rollout
+// history` reads it, within ParentReadTimeout: one list in the namespace by
+// the stored object's selector, keeping the objects it controls (by uid). A
+// Deployment's revisions are its ReplicaSets, numbered by their
+// deployment.kubernetes.io/revision annotation; a StatefulSet's or
+// DaemonSet's are its ControllerRevisions, whose data holds the template.
+func (p parentReader) history(ctx context.Context, r *policies.Review) (*policies.History, error) {
+	if p.client == nil {
+		return nil, errNoClient
+	}
+	owner, err := meta.Accessor(r.OldObject)
+	if err != nil {
+		return nil, fmt.Errorf("read the stored %s: %w", r.Kind, err)
+	}
+	var selector *metav1.LabelSelector
+	switch o := r.OldObject.(type) {
+	case *appsv1.Deployment:
+		selector = o.Spec.Selector
+	case *appsv1.StatefulSet:
+		selector = o.Spec.Selector
+	case *appsv1.DaemonSet:
+		selector = o.Spec.Selector
+	default:
+		return nil, fmt.Errorf("gracekeeper reads no rollout history of %s objects", r.Kind)
+	}
+	sel, err := metav1.LabelSelectorAsSelector(selector)
+	if err != nil {
+		return nil, fmt.Errorf("selector of %s %s/%s: %w", r.Kind, r.Namespace, r.Name, err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, ParentReadTimeout)
+	defer cancel()
+	list := metav1.ListOptions{LabelSelector: sel.String()}
+	h := &policies.History{}
+	if r.Kind == "Deployment" {
+		rss, err := p.client.AppsV1().ReplicaSets(r.Namespace).List(ctx, list)
+		if err != nil {
+			return nil, fmt.Errorf("list the ReplicaSets of deployment %s/%s: %w", r.Namespace, r.Name, err)
+		}
+		for i := range rss.Items {
+			rs := &rss.Items[i]
+			n, err := strconv.ParseInt(rs.Annotations[revisionAnnotation], 10, 64)
+			if !metav1.IsControlledBy(rs, owner) || err != nil {
+				continue
+			}
+			h.Revisions = append(h.Revisions, policies.Revision{Number: n, Template: rs.Spec.Template,
+				ChangeCause: rs.Annotations[policies.ChangeCauseAnnotation]})
+		}
+		return h, nil
+	}
+	crs, err := p.client.AppsV1().ControllerRevisions(r.Namespace).List(ctx, list)
+	if err != nil {
+		return nil, fmt.Errorf("list the ControllerRevisions of %s %s/%s: %w", r.Kind, r.Namespace, r.Name, err)
+	}
+	for i := range crs.Items {
+		cr := &crs.Items[i]
+		// The controllers store {"spec":{"template":{...,"$patch":"replace"}}}.
+		var data struct {
+			Spec struct {
+				Template corev1.PodTemplateSpec `json:"template"`
+			} `json:"spec"`
+		}
+		if !metav1.IsControlledBy(cr, owner) || json.Unmarshal(cr.Data.Raw, &data) != nil {
+			continue
+		}
+		h.Revisions = append(h.Revisions, policies.Revision{Number: cr.Revision, Template: data.Spec.Template,
+			ChangeCause: cr.Annotations[policies.ChangeCauseAnnotation]})
+	}
+	return h, nil
+}
+
+// revisionAnnotation numbers a Deployment's ReplicaSets (k8s.io/kubectl
+// pkg/util/deployment.RevisionAnnotation).
+const revisionAnnotation = "deployment.kubernetes.io/revision"
+
+// evaluate runs the engine on r, and again with what the first answer
+// depends on and the request does not carry: r's parent
+// (policies.NeedsParent), or, for the mutating webhook, which answers
+// change-cause, the workload's rollout history (Engine.NeedsHistory). When
+// the parent read fails, an eviction is an error, so the webhook's
+// failurePolicy decides (allowing it would switch force-delete off
+// silently); a /scale keeps the first answer, whose hint says how to do it
+// without the parent; a namespace DELETE keeps the documented guard, whose
+// message says gracekeeper could not list what it holds. When the history
+// read fails, the first answer stands: the change-cause then says what
+// changed rather than which revision it restores.
 func (rv *reviewer) evaluate(ctx context.Context, r *policies.Review) ([]policies.Finding, error) {
 	findings := rv.engine.Evaluate(r)
+	if rv.webhook == policies.Mutating && rv.engine.NeedsHistory(r, findings) {
+		h, err := rv.parents.history(ctx, r)
+		if err != nil {
+			rv.logger.WarnContext(ctx, "cannot read a workload's rollout history; change-cause does not recognise a rollback",
+				"webhook", rv.id, "kind", r.Kind, "namespace", r.Namespace, "name", r.Name, "err", err)
+			return findings, nil
+		}
+		r.History = h
+		findings = rv.engine.Evaluate(r)
+	}
 	if !policies.NeedsParent(r, findings) {
 		return findings, nil
 	}

@@ -138,9 +138,15 @@ func load(path string) (Case, bool, error) {
 
 // Keys are findings as comparable, sorted strings: rule, action, message and
 // patch (as normalized JSON), which is what a user can tell apart.
+// change-cause is left out: it records who changed an object through the API,
+// so check and audit, which name no requester, never report it, and the
+// webhook does for every workload CREATE.
 func Keys(findings []policies.Finding) []string {
 	keys := make([]string, 0, len(findings))
 	for _, f := range findings {
+		if f.Rule == policies.RuleChangeCause {
+			continue
+		}
 		patch, _ := json.Marshal(f.Patch)
 		var normal any
 		_ = json.Unmarshal(patch, &normal)

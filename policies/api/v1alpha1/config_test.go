@@ -86,6 +86,16 @@ exemptions:
 			},
 		},
 		{
+			name:   "changeCause: off, unquoted (a YAML 1.1 boolean), switches change-cause off.",
+			config: "changeCause: off",
+			want:   func(c *Configuration) { c.ChangeCause = ChangeCauseOff },
+		},
+		{
+			name:   `changeCause: "off", quoted, is the same.`,
+			config: `changeCause: "off"`,
+			want:   func(c *Configuration) { c.ChangeCause = ChangeCauseOff },
+		},
+		{
 			name:   "An explicitly empty skipOwnerKinds stays empty: no owner kind is skipped.",
 			config: "preStop: {skipOwnerKinds: []}",
 			want:   func(c *Configuration) { c.PreStop.SkipOwnerKinds = []string{} },
@@ -303,4 +313,16 @@ func TestLoad(t *testing.T) {
 			t.Errorf("got %v, want an error naming %s and preStop.sleepSeconds", err, path)
 		}
 	})
+}
+
+func TestChangeCauseIsRecordOrOff(t *testing.T) {
+	for config, want := range map[string]string{
+		"changeCause: always": `changeCause: Unsupported value: "always": supported values: "record", "off"`,
+		"changeCause: on":     `changeCause must be "record" or "off"`,
+		"changeCause: 3":      `changeCause must be "record" or "off"`,
+	} {
+		if _, err := Parse([]byte(config)); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: error %v, want it to say %q", config, err, want)
+		}
+	}
 }

@@ -28,6 +28,7 @@ func SetDefaults(c *Configuration) {
 	defaultString(&c.WorkloadDelete, GuardDeny)
 	defaultString(&c.PodDelete, GuardWarn)
 	defaultString(&c.ScaleDown, GuardWarn)
+	defaultString(&c.ChangeCause, ChangeCauseRecord)
 }
 
 func defaultInt(field **int32, value int32) {

@@ -3,6 +3,9 @@
 package v1alpha1
 
 import (
+	"encoding/json"
+	"fmt"
+
 	"k8s.io/apimachinery/pkg/util/intstr"
 )
 
@@ -33,6 +36,10 @@ type Configuration struct {
 	// ScaleDown is what one write that takes a serving workload down by more
 	// than half of its replicas gets (warn, or deny in enforce mode).
 	ScaleDown GuardAction `json:"scaleDown,omitempty"`
+	// ChangeCause is whether a write that changes a workload's pod template
+	// gets the kubernetes.io/change-cause annotation `kubectl rollout history`
+	// shows (record), or not (off).
+	ChangeCause ChangeCauseAction `json:"changeCause,omitempty"`
 	// ServerVersion overrides the API server version found by discovery, e.g. "1.32".
 	// It decides the preStop action when preStop.action is auto.
 	ServerVersion string      `json:"serverVersion,omitempty"`
@@ -98,3 +105,27 @@ const (
 	GuardDeny GuardAction = "deny"
 	GuardWarn GuardAction = "warn"
 )
+
+// ChangeCauseAction is what the change-cause rule does.
+type ChangeCauseAction string
+
+const (
+	ChangeCauseRecord ChangeCauseAction = "record"
+	ChangeCauseOff    ChangeCauseAction = "off"
+)
+
+// UnmarshalJSON reads record and off, and the false YAML 1.1 makes of an
+// unquoted off (or no), as sigs.k8s.io/yaml reads the file: `changeCause:
+// off` is the natural way to write it. true is refused, as any other value.
+func (a *ChangeCauseAction) UnmarshalJSON(data []byte) error {
+	if string(data) == "false" {
+		*a = ChangeCauseOff
+		return nil
+	}
+	var s string
+	if err := json.Unmarshal(data, &s); err != nil {
+		return fmt.Errorf("changeCause must be %q or %q: %w", ChangeCauseRecord, ChangeCauseOff, err)
+	}
+	*a = ChangeCauseAction(s)
+	return nil
+}

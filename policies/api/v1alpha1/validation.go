@@ -28,6 +28,7 @@ const (
 	RuleForceDelete            = "force-delete"
 	RuleReadinessProbe         = "readiness-probe"
 	RuleModeLabel              = "mode-label"
+	RuleChangeCause            = "change-cause"
 	// AllRules names every rule at once, in an exemption and in the annotation.
 	AllRules = "all"
 )
@@ -38,6 +39,7 @@ var RuleIDs = []string{
 	RulePreStopHook, RuleTerminationGracePeriod, RuleRollingUpdate, RuleRecreateStrategy,
 	RuleRevisionHistory, RuleUpdateStrategy, RuleScaleToZero, RuleScaleDown, RuleWorkloadDelete,
 	RulePodDelete, RuleForceDelete, RuleReadinessProbe, RuleModeLabel,
+	RuleChangeCause,
 }
 
 const maxSeconds = 3600
@@ -78,6 +80,7 @@ func Validate(c *Configuration) field.ErrorList {
 	errs = append(errs, validateEnum(field.NewPath("workloadDelete"), c.WorkloadDelete, GuardDeny, GuardWarn)...)
 	errs = append(errs, validateEnum(field.NewPath("podDelete"), c.PodDelete, GuardDeny, GuardWarn)...)
 	errs = append(errs, validateEnum(field.NewPath("scaleDown"), c.ScaleDown, GuardWarn, GuardDeny)...)
+	errs = append(errs, validateEnum(field.NewPath("changeCause"), c.ChangeCause, ChangeCauseRecord, ChangeCauseOff)...)
 
 	if c.ServerVersion != "" {
 		if _, err := version.ParseGeneric(c.ServerVersion); err != nil {
