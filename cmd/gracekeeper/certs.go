@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"io/fs"
@@ -11,6 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/spf13/pflag"
 
 	"github.com/gracekeeper/gracekeeper/certs"
 	"github.com/gracekeeper/gracekeeper/cmd/gracekeeper/internal/cli"
@@ -41,6 +42,8 @@ type hostList []string
 
 func (h *hostList) String() string { return strings.Join(*h, ",") }
 
+func (h *hostList) Type() string { return "host" }
+
 func (h *hostList) Set(host string) error {
 	if host == "" {
 		return errors.New("host must not be empty")
@@ -50,7 +53,7 @@ func (h *hostList) Set(host string) error {
 }
 
 func runCertsGenerate(_ context.Context, args []string, stdout, stderr io.Writer) error {
-	flags := flag.NewFlagSet("certs generate", flag.ContinueOnError)
+	flags := pflag.NewFlagSet("certs generate", pflag.ContinueOnError)
 	flags.SetOutput(stderr)
 	flags.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: gracekeeper certs generate --dir D --host H [--host H...] [flags]\n\n"+

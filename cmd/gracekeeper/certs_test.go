@@ -110,10 +110,10 @@ func TestCertsRejectsBadArguments(t *testing.T) {
 		{"Generating without a directory is a usage error.", []string{"generate", "--host", "localhost"}, "--dir is required"},
 		{"An empty host is a usage error.", []string{"generate", "--dir", dir, "--host", ""}, "host must not be empty"},
 		{"A validity that is not a duration is a usage error.",
-			[]string{"generate", "--dir", dir, "--host", "localhost", "--valid-for", "a year"}, "invalid value"},
+			[]string{"generate", "--dir", dir, "--host", "localhost", "--valid-for", "a year"}, "invalid argument"},
 		{"A negative validity is a usage error.",
 			[]string{"generate", "--dir", dir, "--host", "localhost", "--valid-for", "-1h"}, "must be positive"},
-		{"An unknown flag is a usage error.", []string{"generate", "--dir", dir, "--hosts", "localhost"}, "flag provided but not defined"},
+		{"An unknown flag is a usage error.", []string{"generate", "--dir", dir, "--hosts", "localhost"}, "unknown flag: --hosts"},
 		{"A stray argument is a usage error.", []string{"generate", "--dir", dir, "--host", "localhost", "extra"}, "unexpected arguments"},
 	}
 	for _, tt := range tests {

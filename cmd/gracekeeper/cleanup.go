@@ -3,12 +3,13 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 
+	"github.com/spf13/pflag"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/gracekeeper/gracekeeper/cmd/gracekeeper/internal/cli"
@@ -19,15 +20,19 @@ import (
 // the webhook's Deployment, leaving the API server calling a webhook that is
 // gone.
 func runCleanup(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	flags := flag.NewFlagSet("cleanup", flag.ContinueOnError)
+	flags := pflag.NewFlagSet("cleanup", pflag.ContinueOnError)
 	flags.SetOutput(stderr)
 	flags.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: gracekeeper cleanup --mutating NAME --validating NAME [--kubeconfig FILE]\n\nDeletes the webhook configurations; ones already gone count as deleted.\n\nFlags:")
+		fmt.Fprintln(stderr, "Usage: gracekeeper cleanup --mutating NAME --validating NAME [--kubeconfig FILE] [kubectl connection flags]\n\nDeletes the webhook configurations; ones already gone count as deleted.\n\nFlags:")
 		flags.PrintDefaults()
 	}
 	mutating := flags.String("mutating", "", "name of the MutatingWebhookConfiguration to delete")
 	validating := flags.String("validating", "", "name of the ValidatingWebhookConfiguration to delete")
-	kubeconfig := flags.String("kubeconfig", "", "kubeconfig file; defaults to $KUBECONFIG, ~/.kube/config, then the in-cluster service account")
+	// kubectl's connection flags; the namespace is not one: the
+	// configurations are cluster-scoped.
+	connection := genericclioptions.NewConfigFlags(false)
+	connection.Namespace = nil
+	connection.AddFlags(flags)
 	if err := cli.ParseFlags(flags, args); err != nil {
 		return err
 	}
@@ -35,7 +40,7 @@ func runCleanup(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return fmt.Errorf("%w: give --mutating, --validating or both", cli.ErrUsage)
 	}
 
-	config, err := cli.KubeClientConfig(*kubeconfig, "").ClientConfig()
+	config, err := connection.ToRESTConfig()
 	if err != nil {
 		return fmt.Errorf("load kubeconfig: %w", err)
 	}

@@ -112,7 +112,7 @@ func TestCleanupRejectsBadArguments(t *testing.T) {
 	}{
 		{"Without any configuration name there is nothing to do, which is a usage error.", nil, "give --mutating, --validating or both"},
 		{"Positional arguments are refused.", []string{"--mutating=x", "extra"}, "unexpected arguments"},
-		{"An unknown flag is refused.", []string{"--mutate=x"}, "flag provided but not defined"},
+		{"An unknown flag is refused.", []string{"--mutate=x"}, "unknown flag: --mutate"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -18,6 +18,12 @@ import (
 	yaml "go.yaml.in/yaml/v3"
 )
 
+// ErrNotObject marks a document that is no Kubernetes object at all: not a
+// mapping, or a mapping with neither apiVersion nor kind (a CI workflow, a
+// chart's values.yaml, a package.json). Callers walking a repository skip
+// these; a document with only one of the two is an error, not this.
+var ErrNotObject = errors.New("not a Kubernetes object")
+
 // File is one source of manifests: its name and text, fixes included.
 type File struct {
 	// Path names the source in messages and locations: a file path, or "-" for stdin.
@@ -240,7 +246,7 @@ func (f *File) Objects() ([]Object, []error) {
 		}
 		m, ok := v.(map[string]any)
 		if !ok {
-			errs = append(errs, fmt.Errorf("%s#%d: not a Kubernetes object: expected a mapping with apiVersion and kind", f.Path, i))
+			errs = append(errs, fmt.Errorf("%s#%d: %w: expected a mapping with apiVersion and kind", f.Path, i, ErrNotObject))
 			continue
 		}
 		found, err := objectsOf(f, i, "", m)
@@ -288,6 +294,9 @@ func jsonCompatible(v any) error {
 func objectsOf(f *File, doc int, pointer string, m map[string]any) ([]Object, error) {
 	apiVersion, _ := m["apiVersion"].(string)
 	kind, _ := m["kind"].(string)
+	if kind == "" && apiVersion == "" && pointer == "" {
+		return nil, fmt.Errorf("%s#%d: %w: it has neither apiVersion nor kind", f.Path, doc, ErrNotObject)
+	}
 	if kind == "" || apiVersion == "" {
 		return nil, fmt.Errorf("%s#%d%s: missing apiVersion or kind", f.Path, doc, pointer)
 	}

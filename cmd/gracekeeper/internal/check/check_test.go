@@ -1,9 +1,10 @@
-package main
+package check
 
 import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -21,6 +22,16 @@ func runCheckIn(t *testing.T, in string, args ...string) (stdout, stderr string,
 	var out, errOut bytes.Buffer
 	err = runCheck(context.Background(), args, &out, &errOut)
 	return out.String(), errOut.String(), err
+}
+
+// runCheck runs the check command as main does, with its flag parsing.
+func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	cmd := NewCommand()
+	cmd.SetArgs(args)
+	cmd.SetOut(stdout)
+	cmd.SetErr(stderr)
+	cmd.SilenceErrors, cmd.SilenceUsage = true, true
+	return cmd.ExecuteContext(ctx)
 }
 
 func copyTo(t *testing.T, dir, name string) string {
@@ -132,11 +143,17 @@ func TestCheckBadInputNamesTheFileAndDocument(t *testing.T) {
 	}{
 		{name: "a file that is not YAML", stdin: "a: [", args: []string{"-f", "-"}, want: "-: document 0: not valid YAML"},
 		{name: "a document without a kind", stdin: "apiVersion: v1\n---\nmetadata: {}\n", args: []string{"-f", "-"}, want: "-#0: missing apiVersion or kind"},
-		{name: "a field of the wrong type", stdin: "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: x}\nspec: {replicas: three}\n", args: []string{"-f", "-"}, want: "-#0 (Deployment x): json: cannot unmarshal string"},
+		{name: "a field of the wrong type", stdin: "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: x}\nspec: {replicas: three}\n", args: []string{"-f", "-"}, want: `-:4: Deployment x (-#0): spec.replicas: want an integer, got the string "three"`},
+		{name: "a number in a list item", stdin: "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n  - name: a\n    ports:\n    - containerPort: \"80\"\n", args: []string{"-"},
+			want: `-:8: Pod p (-#0): spec.containers.0.ports.0.containerPort: want an integer, got the string "80"`},
+		{name: "a Go template named on the command line", stdin: "apiVersion: v1\nkind: Pod\nmetadata: {name: {{ .Release.Name }}}\n", args: []string{"-"}, want: "a Go template; render it"},
+		{name: "a Kubernetes version that is none", args: []string{"-", "--kube-version", "banana"}, want: `--kube-version "banana" is not a Kubernetes version`},
+		{name: "--print-fixed without --fix", args: []string{"-", "--print-fixed"}, want: "--print-fixed prints what --fix changes: add --fix"},
+		{name: "a glob that is none", args: []string{"-", "--exclude", "a[b"}, want: `--exclude "a[b" is not a valid glob`},
+		{name: "an unknown flag", args: []string{"-", "--frobnicate"}, want: "unknown flag: --frobnicate"},
 		{name: "a missing file", args: []string{"-f", filepath.Join(dir, "nope.yaml")}, want: "nope.yaml: no such file"},
 		{name: "a config with an unknown field", stdin: "", args: []string{"-f", "-", "--config", badConfig}, want: `unknown field "preStop.sleepSecond"`},
-		{name: "no -f at all", args: nil, want: "name manifests with -f"},
-		{name: "an unknown output format", args: []string{"-f", "-", "-o", "yaml"}, want: "-o must be text, json or sarif"},
+		{name: "an unknown output format", args: []string{"-f", "-", "-o", "yaml"}, want: `--output must be text, json, sarif or junit, not "yaml"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,4 +1,4 @@
-package main
+package check
 
 import (
 	"encoding/json"
@@ -12,6 +12,7 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	"github.com/gracekeeper/gracekeeper/cmd/gracekeeper/internal/cli"
+	"github.com/gracekeeper/gracekeeper/cmd/gracekeeper/internal/report"
 	"github.com/gracekeeper/gracekeeper/policies"
 )
 
@@ -56,7 +57,7 @@ func TestCheckSARIFIsValidAndHoldsEveryFindingWithItsLocation(t *testing.T) {
 		t.Fatal("the schema accepted a result without a message, so this test checks nothing")
 	}
 
-	var log sarifLog
+	var log report.SARIFLog
 	if err := json.Unmarshal([]byte(out), &log); err != nil {
 		t.Fatal(err)
 	}
@@ -73,21 +74,47 @@ func TestCheckSARIFIsValidAndHoldsEveryFindingWithItsLocation(t *testing.T) {
 		if r.Help.Text != policies.RuleHelp(policies.RuleID(r.ID)) || r.Help.Text == "" {
 			t.Errorf("rule %s: help %q", r.ID, r.Help.Text)
 		}
+		if r.Name == "" || strings.Contains(r.Name, "-") || r.HelpURI != report.RulesDoc+"#"+r.ID {
+			t.Errorf("rule %s: name %q, helpUri %q", r.ID, r.Name, r.HelpURI)
+		}
+		if r.ID == string(policies.RuleRecreateStrategy) && r.DefaultConfiguration.Level != "error" {
+			t.Errorf("recreate-strategy denies here, so its level is error, got %q", r.DefaultConfiguration.Level)
+		}
 	}
 	if len(ids) != len(policies.ReportedRules()) {
 		t.Errorf("want one rule per rule id (%d), got %d", len(policies.ReportedRules()), len(ids))
 	}
 
+	if !strings.HasPrefix(run.Tool.Driver.FullName, "gracekeeper check ") || run.AutomationDetails.ID !=
+		"gracekeeper/check/testdata/check/mixed.yaml,testdata/check/styles-indented.yaml/" {
+		t.Errorf("fullName %q, automationDetails.id %q", run.Tool.Driver.FullName, run.AutomationDetails.ID)
+	}
+	fingerprints := map[string]bool{}
+	for _, r := range run.Results {
+		loc := r.Locations[0].PhysicalLocation.ArtifactLocation
+		if loc.URIBaseID != "%SRCROOT%" || strings.HasPrefix(loc.URI, "/") {
+			t.Errorf("want a relative URI against %%SRCROOT%%, got %+v", loc)
+		}
+		fp := r.PartialFingerprints["gracekeeperFinding/v1"]
+		if fp == "" || fingerprints[fp] {
+			t.Errorf("result %s: fingerprint %q missing or not unique", r.RuleID, fp)
+		}
+		fingerprints[fp] = true
+	}
+	if base := run.OriginalURIBaseIDs["%SRCROOT%"].URI; !strings.HasPrefix(base, "file:///") || !strings.HasSuffix(base, "/") {
+		t.Errorf("%%SRCROOT%% must be the working directory as a file URI ending in /, got %q", base)
+	}
+
 	// One result per finding, at the finding's location, with its level.
 	jsonOut, _, _ := runCheckIn(t, "", "-f", "testdata/check/mixed.yaml", "-f", "testdata/check/styles-indented.yaml", "-o", "json")
-	var report checkReport
-	if err := json.Unmarshal([]byte(jsonOut), &report); err != nil {
+	var rep report.Check
+	if err := json.Unmarshal([]byte(jsonOut), &rep); err != nil {
 		t.Fatal(err)
 	}
 	var want []string
-	for _, o := range report.Objects {
+	for _, o := range rep.Objects {
 		for _, f := range o.Findings {
-			want = append(want, strings.Join([]string{string(f.Rule), sarifLevel(f.Action), f.Location.String()}, " "))
+			want = append(want, strings.Join([]string{string(f.Rule), report.Level(f.Action), f.Location.String()}, " "))
 		}
 	}
 	var got []string
@@ -97,7 +124,7 @@ func TestCheckSARIFIsValidAndHoldsEveryFindingWithItsLocation(t *testing.T) {
 			t.Errorf("result %s has ruleIndex %d, which is rule %s", r.RuleID, r.RuleIndex, run.Tool.Driver.Rules[r.RuleIndex].ID)
 		}
 		got = append(got, strings.Join([]string{r.RuleID, r.Level,
-			findingLocation{File: loc.ArtifactLocation.URI, Line: loc.Region.StartLine, Column: loc.Region.StartColumn}.String()}, " "))
+			report.Location{File: loc.ArtifactLocation.URI, Line: loc.Region.StartLine, Column: loc.Region.StartColumn}.String()}, " "))
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("results:\n%s\nwant one per finding:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
@@ -112,7 +139,7 @@ func TestCheckSARIFReportsInputErrorsAsAFailedRun(t *testing.T) {
 	if err == nil || errors.Is(err, cli.ErrFindings) {
 		t.Fatalf("bad input exits 2, got %v", err)
 	}
-	var log sarifLog
+	var log report.SARIFLog
 	if err := json.Unmarshal([]byte(out), &log); err != nil {
 		t.Fatal(err)
 	}
@@ -139,7 +166,7 @@ func TestCheckSARIFWritesPathsAsURIReferences(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var log sarifLog
+	var log report.SARIFLog
 	if err := json.Unmarshal([]byte(out), &log); err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package main
+package check
 
 import (
 	"encoding/json"
@@ -14,6 +14,7 @@ import (
 	yaml "go.yaml.in/yaml/v3"
 
 	"github.com/gracekeeper/gracekeeper/cmd/gracekeeper/internal/cli"
+	"github.com/gracekeeper/gracekeeper/cmd/gracekeeper/internal/report"
 	"github.com/gracekeeper/gracekeeper/policies"
 	"github.com/gracekeeper/gracekeeper/policies/manifest"
 )
@@ -58,7 +59,7 @@ func TestCheckFixOfEveryRuleFixtureIsMinimal(t *testing.T) {
 // (policies/testdata/README.md), not Reviews or golden files.
 func ruleFixtureManifests(t *testing.T) []string {
 	t.Helper()
-	paths, _ := filepath.Glob("../../policies/testdata/rules/*/*.yaml")
+	paths, _ := filepath.Glob("../../../../policies/testdata/rules/*/*.yaml")
 	var manifests []string
 	for _, path := range paths {
 		data, err := os.ReadFile(path)
@@ -86,18 +87,18 @@ func assertMinimalFix(t *testing.T, path string, args ...string) bool {
 	if err != nil && !errors.Is(err, cli.ErrFindings) {
 		t.Fatal(err)
 	}
-	var report struct {
+	var rep struct {
 		Objects []struct {
 			Source   string
 			Findings []policies.Finding
 		}
 	}
-	if err := json.Unmarshal([]byte(out), &report); err != nil {
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
 		t.Fatal(err)
 	}
 	want := map[string][]policies.PatchOp{}
 	fixLines, rewritten := 0, 0
-	for _, o := range report.Objects {
+	for _, o := range rep.Objects {
 		for _, f := range o.Findings {
 			if f.Action != policies.ActionPatch {
 				continue
@@ -254,8 +255,8 @@ func TestCheckFindingsCarryTheLineOfTheirField(t *testing.T) {
 	if !errors.Is(err, cli.ErrFindings) {
 		t.Fatal(err)
 	}
-	var report checkReport
-	if err := json.Unmarshal([]byte(out), &report); err != nil {
+	var rep report.Check
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
 		t.Fatal(err)
 	}
 	data, _ := os.ReadFile("testdata/check/mixed.yaml")
@@ -267,7 +268,7 @@ func TestCheckFindingsCarryTheLineOfTheirField(t *testing.T) {
 		policies.RuleTerminationGracePeriod: "terminationGracePeriodSeconds: 10",
 	}
 	seen := 0
-	for _, o := range report.Objects {
+	for _, o := range rep.Objects {
 		for _, f := range o.Findings {
 			l := f.Location
 			if l.File != "testdata/check/mixed.yaml" || l.Line < 1 || l.Line > len(lines) || l.Column < 1 {
@@ -290,23 +291,32 @@ func TestCheckFindingsCarryTheLineOfTheirField(t *testing.T) {
 	}
 }
 
-func TestManifestPathsWalkDirectoriesInOrderAndKeepStdin(t *testing.T) {
+func TestCollectWalksDirectoriesInOrderAndKeepsStdin(t *testing.T) {
 	dir := t.TempDir()
-	for _, name := range []string{"b.yaml", "a/c.yml", "a/d.json", "notes.txt"} {
+	for _, name := range []string{"b.yaml", "a/c.yml", "a/d.json", "notes.txt", ".github/workflows/ci.yml", "a/.hidden.yaml"} {
 		path := filepath.Join(dir, name)
 		os.MkdirAll(filepath.Dir(path), 0o755)
 		os.WriteFile(path, []byte("{}"), 0o644)
 	}
-	got, err := manifestPaths([]string{"-", dir})
+	stdin = strings.NewReader("")
+	t.Cleanup(func() { stdin = os.Stdin })
+	r := report.New()
+	sources, err := (&Options{Paths: []string{"-", dir}}).collect(r)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"-", filepath.Join(dir, "a/c.yml"), filepath.Join(dir, "a/d.json"), filepath.Join(dir, "b.yaml")}
+	var got []string
+	for _, s := range sources {
+		got = append(got, s.file.Path)
+	}
+	// Hidden directories are skipped; hidden files are read.
+	want := []string{"-", filepath.Join(dir, "a/.hidden.yaml"), filepath.Join(dir, "a/c.yml"), filepath.Join(dir, "a/d.json"), filepath.Join(dir, "b.yaml")}
 	if strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Errorf("got %q, want %q", got, want)
 	}
-	if _, err := manifestPaths([]string{filepath.Join(dir, "missing")}); err == nil {
-		t.Error("a missing path must be an error")
+	r = report.New()
+	if _, err := (&Options{Paths: []string{filepath.Join(dir, "missing")}}).collect(r); err != nil || len(r.Errors) != 1 {
+		t.Errorf("a missing path must be an input error, got %v and %v", err, r.Errors)
 	}
 }
 
@@ -321,13 +331,13 @@ func TestEveryFindingOfTheRuleFixturesPointsAtItsField(t *testing.T) {
 		if err != nil && !errors.Is(err, cli.ErrFindings) {
 			t.Fatalf("%s: %v", path, err)
 		}
-		var report checkReport
-		if err := json.Unmarshal([]byte(out), &report); err != nil {
+		var rep report.Check
+		if err := json.Unmarshal([]byte(out), &rep); err != nil {
 			t.Fatal(err)
 		}
 		file, _ := manifest.Parse(path, data)
 		objects, _ := file.Objects()
-		for i, o := range report.Objects {
+		for i, o := range rep.Objects {
 			var object any
 			json.Unmarshal(objects[i].JSON, &object)
 			for _, f := range o.Findings {
