@@ -163,7 +163,9 @@ func (o *Options) Run(stdout, stderr io.Writer) error {
 			case errors.Is(err, manifest.ErrNotObject):
 				r.NotObjects = append(r.NotObjects, report.NotObject{Source: s.display(err), Reason: notObjectReason(err)})
 			case s.rendered:
-				r.Errors = append(r.Errors, report.Error{File: s.file.Path, Message: s.message(err)})
+				e := inputError(s.file.Path, errors.New(s.message(err)))
+				e.Line = 0 // of the rendered text, not the template
+				r.Errors = append(r.Errors, e)
 			default: // a Go template can read as YAML, and fail here
 				badInput(r, s.file.Path, s.file.Bytes(), s.named, err)
 			}

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"regexp"
+	"strconv"
 	"strings"
 
 	"github.com/gracekeeper/gracekeeper/cmd/gracekeeper/internal/report"
@@ -30,7 +32,7 @@ func decodeError(err error, o *manifest.Object) report.Error {
 	e := report.Error{Message: msg}
 	if found {
 		e.Line = o.Locate(pointer).Line
-		e.Message = fmt.Sprintf("%s: want %s, got %s", strings.TrimPrefix(strings.ReplaceAll(pointer, "/", "."), "."), want, describe(value, typeErr.Value, true))
+		e.Message = fmt.Sprintf("%s: want %s, got %s", fieldPath(pointer), want, describe(value, typeErr.Value, true))
 	}
 	return e
 }
@@ -83,8 +85,8 @@ func findField(v any, pointer string, path []string, want string) (string, any, 
 		return "", nil, false
 	}
 	child, ok := m[path[0]]
-	if !ok {
-		return "", nil, false
+	if !ok { // an embedded Go struct (VolumeSource) names a level JSON has not
+		return findField(v, pointer, path[1:], want)
 	}
 	escaped := strings.NewReplacer("~", "~0", "/", "~1").Replace(path[0])
 	return findField(child, pointer+"/"+escaped, path[1:], want)
@@ -127,4 +129,38 @@ func describe(v any, kind string, found bool) string {
 		return "null"
 	}
 	return "a " + kind
+}
+
+// yamlLine finds the line of a YAML error ("yaml: line 3: ...", "yaml:
+// unmarshal errors:\n  line 12: mapping key ... already defined at line 6").
+var yamlLine = regexp.MustCompile(`(?:yaml: )?line (\d+): `)
+
+// docPrefix is the "file#2: " a message about a document starts with.
+var docPrefix = regexp.MustCompile(`^\S+#\d+: `)
+
+// inputError is an error reading a source, on one line, with its file and
+// the line YAML names: kubectl refuses the same documents (duplicate keys,
+// text that is not YAML).
+func inputError(file string, err error) report.Error {
+	msg := strings.Join(strings.Fields(strings.ReplaceAll(err.Error(), "yaml: unmarshal errors:", "")), " ")
+	e := report.Error{File: file, Message: msg}
+	if m := yamlLine.FindStringSubmatchIndex(msg); m != nil {
+		e.Line, _ = strconv.Atoi(msg[m[2]:m[3]])
+		e.Message = strings.TrimSuffix(msg[:m[0]], " ") + " " + msg[m[1]:]
+		// The line places it; "file#0: " would say it twice.
+		if where := docPrefix.FindString(e.Message); strings.HasPrefix(where, file+"#") {
+			e.Message = strings.TrimPrefix(e.Message, where)
+		}
+	}
+	return e
+}
+
+// fieldPath writes a JSON pointer as a field path: /spec/replicas is
+// spec.replicas.
+func fieldPath(pointer string) string {
+	parts := strings.Split(strings.TrimPrefix(pointer, "/"), "/")
+	for i, p := range parts {
+		parts[i] = strings.NewReplacer("~1", "/", "~0", "~").Replace(p)
+	}
+	return strings.Join(parts, ".")
 }

@@ -174,12 +174,13 @@ func badInput(r *report.Check, path string, data []byte, named bool, err error) 
 	template := bytes.Contains(data, []byte("{{"))
 	switch {
 	case template && named:
-		r.Errors = append(r.Errors, report.Error{File: path, Message: fmt.Sprintf(
-			"%v: it holds {{ }}, a Go template; render it and check the output (helm template DIR | gracekeeper check -)", err)})
+		e := inputError(path, err)
+		e.Message += ": it holds {{ }}, a Go template; render it and check the output (helm template DIR | gracekeeper check -)"
+		r.Errors = append(r.Errors, e)
 	case template:
 		r.NotObjects = append(r.NotObjects, report.NotObject{Source: path, Reason: "a Go template outside a chart"})
 	case named || looksLikeObject(data):
-		r.Errors = append(r.Errors, report.Error{File: path, Message: err.Error()})
+		r.Errors = append(r.Errors, inputError(path, err))
 	default:
 		r.NotObjects = append(r.NotObjects, report.NotObject{Source: path, Reason: "not valid YAML, and no apiVersion and kind"})
 	}
