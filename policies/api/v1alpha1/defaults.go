@@ -28,6 +28,9 @@ func SetDefaults(c *Configuration) {
 	defaultString(&c.WorkloadDelete, GuardDeny)
 	defaultString(&c.PodDelete, GuardWarn)
 	defaultString(&c.ScaleDown, GuardWarn)
+	for _, sw := range c.switches() {
+		defaultString(sw.value, SwitchOn)
+	}
 }
 
 func defaultInt(field **int32, value int32) {
