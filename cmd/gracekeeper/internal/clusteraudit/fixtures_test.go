@@ -37,8 +37,16 @@ func newTestCluster(objects ...runtime.Object) *testCluster {
 	kube := fake.NewClientset(objects...)
 	kube.Discovery().(*fakediscovery.FakeDiscovery).FakedServerVersion = &apiversion.Info{GitVersion: "v1.37.2"}
 	dyn := dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(),
-		map[schema.GroupVersionResource]string{policyReportsResource: "PolicyReportList"})
+		map[schema.GroupVersionResource]string{policyReportsResource: "PolicyReportList", openReportsResource: "ReportList"})
 	return &testCluster{kube: kube, dynamic: dyn}
+}
+
+// installOpenReportsCRD makes discovery serve openreports.io/v1alpha1 reports.
+func (c *testCluster) installOpenReportsCRD() {
+	c.kube.Resources = append(c.kube.Resources, &metav1.APIResourceList{
+		GroupVersion: openReportsResource.GroupVersion().String(),
+		APIResources: []metav1.APIResource{{Name: "reports", Namespaced: true, Kind: "Report"}},
+	})
 }
 
 // installPolicyReportCRD makes discovery serve wgpolicyk8s.io/v1alpha2 policyreports.
