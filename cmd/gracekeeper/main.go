@@ -18,8 +18,10 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/gracekeeper/gracekeeper/cmd/gracekeeper/internal/check"
+	"github.com/gracekeeper/gracekeeper/cmd/gracekeeper/internal/cleanup"
 	"github.com/gracekeeper/gracekeeper/cmd/gracekeeper/internal/cli"
 	"github.com/gracekeeper/gracekeeper/cmd/gracekeeper/internal/clusteraudit"
+	"github.com/gracekeeper/gracekeeper/cmd/gracekeeper/internal/devcerts"
 )
 
 // version is stamped at build time with -ldflags "-X main.version=..."; left
@@ -84,8 +86,8 @@ and on a live cluster (audit).`,
 	root.SetFlagErrorFunc(cli.FlagError)
 	root.AddCommand(check.NewCommand(), clusteraudit.NewCommand(),
 		wrap("serve", "Serve the admission webhook", runServe),
-		wrap("certs", "Generate a development CA and serving certificate", runCerts),
-		wrap("cleanup", "Delete the webhook configurations (the chart's pre-delete hook)", runCleanup),
+		wrap("certs", "Generate a development CA and serving certificate", devcerts.Run),
+		wrap("cleanup", "Delete the webhook configurations (the chart's pre-delete hook)", cleanup.Run),
 		&cobra.Command{Use: "version", Short: "Print the version", Args: cli.NoArgs,
 			RunE: func(cmd *cobra.Command, _ []string) error {
 				_, err := fmt.Fprintln(cmd.OutOrStdout(), cli.Version())

@@ -9,7 +9,9 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -71,6 +73,21 @@ func WriteJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
+}
+
+// ValidateRequestTimeout checks kubectl's --request-timeout as kubectl reads
+// it: a duration (1s, 2m) or whole seconds; 0 means no timeout.
+func ValidateRequestTimeout(v string) error {
+	if v == "" || v == "0" {
+		return nil
+	}
+	if _, err := strconv.Atoi(v); err == nil {
+		return nil
+	}
+	if d, err := time.ParseDuration(v); err == nil && d >= 0 {
+		return nil
+	}
+	return fmt.Errorf("%w: --request-timeout %q: want a duration such as 30s or 2m, or whole seconds", ErrUsage, v)
 }
 
 // NoArgs refuses positional arguments with a usage error that names them.

@@ -119,6 +119,9 @@ not be read).`,
 			if connection.Namespace != nil {
 				opts.namespace = *connection.Namespace
 			}
+			if err := cli.ValidateRequestTimeout(*connection.Timeout); err != nil {
+				return err
+			}
 			return run(cmd.Context(), connection, opts, configPath, output, defaultMode, exitCode, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}

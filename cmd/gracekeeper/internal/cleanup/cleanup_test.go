@@ -1,4 +1,4 @@
-package main
+package cleanup
 
 import (
 	"bytes"
@@ -117,7 +117,7 @@ func TestCleanupRejectsBadArguments(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var stderr bytes.Buffer
-			err := runCleanup(context.Background(), tt.args, &bytes.Buffer{}, &stderr)
+			err := Run(context.Background(), tt.args, &bytes.Buffer{}, &stderr)
 			if !errors.Is(err, cli.ErrUsage) || !strings.Contains(err.Error(), tt.wantErr) {
 				t.Fatalf("error = %v, want a usage error containing %q", err, tt.wantErr)
 			}

@@ -1,4 +1,6 @@
-package main
+// Package devcerts is "gracekeeper certs generate": a development CA and a
+// serving certificate signed by it, for a webhook outside cert-manager.
+package devcerts
 
 import (
 	"context"
@@ -21,7 +23,8 @@ const devCACommonName = "gracekeeper development CA"
 
 const certsUsage = "Usage: gracekeeper certs generate --dir D --host H [--host H...] [--ca-dir C] [--valid-for 8760h]"
 
-func runCerts(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+// Run runs "gracekeeper certs" with args (the words after it).
+func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		fmt.Fprintln(stderr, certsUsage)
 		return fmt.Errorf("%w: missing subcommand, want generate", cli.ErrUsage)

@@ -1,4 +1,4 @@
-package main
+package devcerts
 
 import (
 	"bytes"
@@ -38,7 +38,7 @@ func loadServingDir(t *testing.T, dir, host string) (*x509.Certificate, []byte) 
 func runCertsOK(t *testing.T, args ...string) string {
 	t.Helper()
 	var stdout, stderr bytes.Buffer
-	if err := runCerts(t.Context(), args, &stdout, &stderr); err != nil {
+	if err := Run(t.Context(), args, &stdout, &stderr); err != nil {
 		t.Fatalf("certs %s: %v\nstderr: %s", strings.Join(args, " "), err, stderr.String())
 	}
 	return stdout.String()
@@ -119,7 +119,7 @@ func TestCertsRejectsBadArguments(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var stdout, stderr bytes.Buffer
-			err := runCerts(t.Context(), tt.args, &stdout, &stderr)
+			err := Run(t.Context(), tt.args, &stdout, &stderr)
 			if !errors.Is(err, cli.ErrUsage) || !strings.Contains(err.Error(), tt.wantErr) {
 				t.Errorf("error = %v, want a usage error containing %q", err, tt.wantErr)
 			}
@@ -136,22 +136,11 @@ func TestCertsGenerateRefusesToOverwriteHalfACA(t *testing.T) {
 		t.Fatal(err)
 	}
 	var stdout, stderr bytes.Buffer
-	err := runCerts(t.Context(), []string{"generate", "--dir", t.TempDir(), "--ca-dir", caDir, "--host", "localhost"}, &stdout, &stderr)
+	err := Run(t.Context(), []string{"generate", "--dir", t.TempDir(), "--ca-dir", caDir, "--host", "localhost"}, &stdout, &stderr)
 	if err == nil || !strings.Contains(err.Error(), "incomplete") {
 		t.Errorf("error = %v, want the CA reported incomplete", err)
 	}
 	if got, _ := os.ReadFile(filepath.Join(caDir, "ca.crt")); string(got) != "a CA someone trusts" {
 		t.Errorf("ca.crt was overwritten with %q", got)
-	}
-}
-
-func TestCertsCommandIsRegistered(t *testing.T) {
-	dir := t.TempDir()
-	var stdout, stderr bytes.Buffer
-	if code := run(t.Context(), []string{"certs", "generate", "--dir", dir, "--host", "localhost"}, &stdout, &stderr); code != 0 {
-		t.Fatalf("gracekeeper certs generate exit code %d, stderr: %s", code, stderr.String())
-	}
-	if code := run(t.Context(), []string{"certs", "generate", "--dir", dir}, &stdout, &stderr); code != 2 {
-		t.Errorf("gracekeeper certs generate without --host exit code %d, want 2", code)
 	}
 }

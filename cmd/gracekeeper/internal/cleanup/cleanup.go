@@ -1,4 +1,5 @@
-package main
+// Package cleanup is "gracekeeper cleanup", the chart's pre-delete hook.
+package cleanup
 
 import (
 	"context"
@@ -15,11 +16,11 @@ import (
 	"github.com/gracekeeper/gracekeeper/cmd/gracekeeper/internal/cli"
 )
 
-// runCleanup deletes gracekeeper's webhook configurations. The Helm chart runs
+// Run deletes gracekeeper's webhook configurations. The Helm chart runs
 // it as a pre-delete hook: Helm 3 would otherwise delete them no earlier than
 // the webhook's Deployment, leaving the API server calling a webhook that is
 // gone.
-func runCleanup(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	flags := pflag.NewFlagSet("cleanup", pflag.ContinueOnError)
 	flags.SetOutput(stderr)
 	flags.Usage = func() {
