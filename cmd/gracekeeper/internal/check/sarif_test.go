@@ -26,24 +26,7 @@ func TestCheckSARIFIsValidAndHoldsEveryFindingWithItsLocation(t *testing.T) {
 		t.Fatalf("the denial in mixed.yaml must still exit 1, got %v", err)
 	}
 
-	c := jsonschema.NewCompiler()
-	c.AssertFormat()
-	f, err := os.Open(sarifSchemaFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	schemaDoc, err := jsonschema.UnmarshalJSON(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.AddResource(sarifSchemaFile, schemaDoc); err != nil {
-		t.Fatal(err)
-	}
-	schema, err := c.Compile(sarifSchemaFile)
-	if err != nil {
-		t.Fatal(err)
-	}
+	schema := compileSARIFSchema(t)
 	doc, err := jsonschema.UnmarshalJSON(strings.NewReader(out))
 	if err != nil {
 		t.Fatal(err)
@@ -131,6 +114,71 @@ func TestCheckSARIFIsValidAndHoldsEveryFindingWithItsLocation(t *testing.T) {
 	}
 	if !strings.Contains(strings.Join(got, "\n"), "recreate-strategy error testdata/check/mixed.yaml:12:7") {
 		t.Errorf("the denial must be an error at the strategy type's line, got:\n%s", strings.Join(got, "\n"))
+	}
+}
+
+// compileSARIFSchema compiles the SARIF 2.1.0 schema, with its formats.
+func compileSARIFSchema(t *testing.T) *jsonschema.Schema {
+	t.Helper()
+	path := filepath.Join(packageDir, sarifSchemaFile)
+	c := jsonschema.NewCompiler()
+	c.AssertFormat()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	schemaDoc, err := jsonschema.UnmarshalJSON(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.AddResource(path, schemaDoc); err != nil {
+		t.Fatal(err)
+	}
+	schema, err := c.Compile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return schema
+}
+
+// The SARIF of a repository with charts and kustomizations is valid too:
+// findings on rendered objects name their template, without a region, and
+// the warning of a --fix that cannot write templates is a notification.
+func TestCheckSARIFOfARepositoryIsValid(t *testing.T) {
+	schema := compileSARIFSchema(t)
+	dir := t.TempDir()
+	if err := os.CopyFS(dir, os.DirFS(filepath.Join("testdata", "repos", "microservices"))); err != nil {
+		t.Fatal(err)
+	}
+	out, _, code := runIn(t, dir, ".", "-o", "sarif", "--fix", "--exclude", "kubernetes-manifests", "--exclude", "kustomize")
+	if code != 0 {
+		t.Fatalf("exit %d:\n%s", code, out)
+	}
+	doc, err := jsonschema.UnmarshalJSON(strings.NewReader(out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := schema.Validate(doc); err != nil {
+		t.Fatalf("not valid SARIF 2.1.0: %v\n%s", err, out)
+	}
+	var log report.SARIFLog
+	if err := json.Unmarshal([]byte(out), &log); err != nil {
+		t.Fatal(err)
+	}
+	run := log.Runs[0]
+	if len(run.Results) == 0 {
+		t.Fatal("want the chart's findings")
+	}
+	for _, r := range run.Results {
+		loc := r.Locations[0].PhysicalLocation
+		if loc.ArtifactLocation.URI != "helm-chart/templates/adservice.yaml" || loc.Region != nil {
+			t.Errorf("a rendered finding must name its template without a region, got %+v", loc)
+		}
+	}
+	n := run.Invocations[0].ToolExecutionNotifications
+	if len(n) != 1 || n[0].Level != "warning" || !strings.Contains(n[0].Message.Text, "--fix cannot write patches into its templates") {
+		t.Errorf("want the --fix warning as a notification, got %+v", n)
 	}
 }
 
