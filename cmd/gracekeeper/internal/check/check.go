@@ -158,6 +158,7 @@ func (o *Options) Run(stdout, stderr io.Writer) error {
 	var judged []judgedObject
 	for _, s := range sources {
 		objects, errs := s.file.Objects()
+		r.Warnings = append(r.Warnings, s.file.Warnings()...)
 		for _, err := range errs {
 			switch {
 			case errors.Is(err, manifest.ErrNotObject):
@@ -199,7 +200,7 @@ func (o *Options) Run(stdout, stderr io.Writer) error {
 		for _, e := range r.Errors {
 			fmt.Fprintln(stderr, "error:", e)
 		}
-		return fmt.Errorf("%s; fix them and run again", cli.Plural(len(r.Errors), "input error"))
+		return fmt.Errorf("%s; fix them, or skip their paths with --exclude, and run again", cli.Plural(len(r.Errors), "input error"))
 	case sum.Denials > 0:
 		return cli.ErrFindings
 	case o.Strict && (sum.Patches+sum.Warnings > 0 || sum.Objects == 0):
