@@ -211,3 +211,33 @@ func TestCheckJUnitIsValid(t *testing.T) {
 		t.Fatal("the schema accepted a test case without a name, so this test checks nothing")
 	}
 }
+
+// A chart that does not render is an input error naming the chart and what
+// the renderer said; one whose dependencies are not vendored says how to get
+// them.
+func TestCheckNamesAChartThatDoesNotRender(t *testing.T) {
+	dir := t.TempDir()
+	files := map[string]string{
+		"needs-value/Chart.yaml":               "apiVersion: v2\nname: needs-value\nversion: 0.1.0\n",
+		"needs-value/templates/pod.yaml":       "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n  - name: a\n    image: {{ required \"image is required\" .Values.image }}\n",
+		"needs-dependency/Chart.yaml":          "apiVersion: v2\nname: needs-dependency\nversion: 0.1.0\ndependencies:\n- name: redis\n  version: 1.0.0\n  repository: https://charts.example.com\n",
+		"needs-dependency/templates/note.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n",
+	}
+	for name, text := range files {
+		path := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, errOut, code := runIn(t, dir, ".")
+	if code != 2 || !strings.Contains(errOut, "needs-value: render the Helm chart") || !strings.Contains(errOut, "image is required") ||
+		!strings.Contains(errOut, `needs-dependency: the chart's dependencies redis are not in its charts/ directory: run "helm dependency build needs-dependency" first`) {
+		t.Errorf("exit %d:\n%s", code, errOut)
+	}
+	if out, _, code := runIn(t, dir, "needs-value", "--set", "image=nginx:1.27"); code != 0 || !strings.Contains(out, "pod/p") {
+		t.Errorf("with the value set: exit %d:\n%s", code, out)
+	}
+}

@@ -132,7 +132,7 @@ func (o *Options) collect(r *report.Check) ([]*source, error) {
 			if exists(filepath.Join(p, "Chart.yaml")) {
 				rendered, err := o.renderChart(p)
 				if err != nil {
-					r.Errors = append(r.Errors, report.Error{File: p, Message: err.Error()})
+					r.Errors = append(r.Errors, report.Error{File: p, Message: p + ": " + err.Error()})
 				}
 				sources = append(sources, rendered...)
 				return filepath.SkipDir
