@@ -3,6 +3,7 @@ package check
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"os"
@@ -11,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/gracekeeper/gracekeeper/cmd/gracekeeper/internal/cli"
+	"github.com/gracekeeper/gracekeeper/cmd/gracekeeper/internal/report"
 	"github.com/gracekeeper/gracekeeper/e2e/golden"
 )
 
@@ -165,5 +167,22 @@ func TestCheckBadInputNamesTheFileAndDocument(t *testing.T) {
 				t.Errorf("want %q in the output, got:\n%s", tt.want, all)
 			}
 		})
+	}
+}
+
+// An input error is an object in the JSON too: file, line and the message in
+// words.
+func TestCheckJSONErrorsCarryFileAndLine(t *testing.T) {
+	out, _, err := runCheckIn(t, "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec: {replicas: \"3\"}\n", "-", "-o", "json")
+	if exitCode(err) != 2 {
+		t.Fatalf("want exit 2, got %v", err)
+	}
+	var rep report.Check
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Errors) != 1 || rep.Errors[0].File != "-" || rep.Errors[0].Line != 4 ||
+		!strings.HasSuffix(rep.Errors[0].Message, `spec.replicas: want an integer, got the string "3"`) {
+		t.Errorf("errors %+v", rep.Errors)
 	}
 }
