@@ -166,7 +166,7 @@ spec:
 	t.Run("PolicyReports are skipped without their CRD, then written", func(t *testing.T) {
 		run := runAuditCommand(t, "--selector", auditSelector, "--write-reports")
 		assertContains(t, "audit without the CRD", run.stdout,
-			"PolicyReports not written: the PolicyReport CRD (policyreports.wgpolicyk8s.io, v1alpha2) is not installed.")
+			"PolicyReports not written: neither report CRD is installed: reports.openreports.io (v1alpha1), policyreports.wgpolicyk8s.io (v1alpha2).")
 		mustKubectlIn(t, policyReportCRD, "apply", "-f", "-")
 		t.Cleanup(func() { kubectl(t, "delete", "crd", "policyreports.wgpolicyk8s.io", "--wait=false") })
 		mustKubectl(t, "wait", "--for=condition=Established", "crd/policyreports.wgpolicyk8s.io", "--timeout=60s")
@@ -204,6 +204,46 @@ spec:
 		}
 		if p := pr.Results[1].Properties["patch"]; !strings.Contains(p, `"path":"/spec/template/spec/containers/0/lifecycle"`) {
 			t.Errorf("the would-be patch must be in the result's properties, got %q", p)
+		}
+	})
+
+	t.Run("OpenReports are written where served, with exempted findings as skip", func(t *testing.T) {
+		mustKubectlIn(t, openReportsCRD, "apply", "-f", "-")
+		t.Cleanup(func() { kubectl(t, "delete", "crd", "reports.openreports.io", "--wait=false") })
+		mustKubectl(t, "wait", "--for=condition=Established", "crd/reports.openreports.io", "--timeout=60s")
+		eventually(t, 30*time.Second, "the OpenReports API to be served", func() (bool, error) {
+			return kubectl(t, "get", "reports.v1alpha1.openreports.io", "-n", "audit-plain").err == nil, nil
+		})
+		mustKubectl(t, "-n", "audit-audit", "annotate", "statefulset", "db", "--overwrite",
+			"gracekeeper.io/exempt=update-strategy", "gracekeeper.io/exempt-reason=the operator rolls it")
+		t.Cleanup(func() {
+			kubectl(t, "-n", "audit-audit", "annotate", "statefulset", "db", "gracekeeper.io/exempt-", "gracekeeper.io/exempt-reason-")
+		})
+		run := runAuditCommand(t, "--selector", auditSelector, "--write-reports")
+		assertContains(t, "audit with OpenReports", run.stdout,
+			"Report gracekeeper (openreports.io/v1alpha1) written in audit-audit, audit-enforce, audit-plain.")
+		var report struct {
+			Source  string         `json:"source"`
+			Summary map[string]int `json:"summary"`
+			Results []struct {
+				Rule, Result, Message string
+			} `json:"results"`
+		}
+		if err := json.Unmarshal([]byte(mustKubectl(t, "-n", "audit-audit", "get", "reports.openreports.io", "gracekeeper", "-o", "json").stdout), &report); err != nil {
+			t.Fatal(err)
+		}
+		want := map[string]int{"pass": 0, "fail": 0, "warn": 3, "error": 0, "skip": 1}
+		if report.Source != "gracekeeper" || !reflect.DeepEqual(report.Summary, want) {
+			t.Errorf("source %q, summary %v, want gracekeeper and %v", report.Source, report.Summary, want)
+		}
+		var skipped []string
+		for _, r := range report.Results {
+			if r.Result == "skip" {
+				skipped = append(skipped, r.Rule+": "+r.Message)
+			}
+		}
+		if len(skipped) != 1 || skipped[0] != "update-strategy: exempted by gracekeeper.io/exempt: the operator rolls it" {
+			t.Errorf("skipped results %q", skipped)
 		}
 	})
 }
@@ -346,15 +386,26 @@ spec:
 // policyReportCRD is wgpolicyk8s.io/v1alpha2 PolicyReport with the schema of
 // the policy working group's CRD, so the API server prunes and rejects what
 // the schema does not allow.
-const policyReportCRD = `apiVersion: apiextensions.k8s.io/v1
+var policyReportCRD = reportCRD("wgpolicyk8s.io", "v1alpha2", "PolicyReport", "policyreports", "polr")
+
+// openReportsCRD is openreports.io/v1alpha1 Report: the same results, and a
+// source at the top (openreports/reports-api's Report type).
+var openReportsCRD = strings.Replace(reportCRD("openreports.io", "v1alpha1", "Report", "reports", "reps"),
+	"          scope:\n", "          source: {type: string}\n          scope:\n", 1)
+
+func reportCRD(group, version, kind, plural, short string) string {
+	return fmt.Sprintf(reportCRDTemplate, group, version, kind, plural, strings.ToLower(kind), short)
+}
+
+const reportCRDTemplate = `apiVersion: apiextensions.k8s.io/v1
 kind: CustomResourceDefinition
-metadata: {name: policyreports.wgpolicyk8s.io}
+metadata: {name: %[4]s.%[1]s}
 spec:
-  group: wgpolicyk8s.io
-  names: {kind: PolicyReport, listKind: PolicyReportList, plural: policyreports, singular: policyreport, shortNames: [polr]}
+  group: %[1]s
+  names: {kind: %[3]s, listKind: %[3]sList, plural: %[4]s, singular: %[5]s, shortNames: [%[6]s]}
   scope: Namespaced
   versions:
-  - name: v1alpha2
+  - name: %[2]s
     served: true
     storage: true
     schema:

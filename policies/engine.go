@@ -183,7 +183,7 @@ func (e *Engine) Evaluate(r *Review) []Finding {
 		delete(ev.userExempt, RuleWorkloadDelete)
 	}
 	for _, rl := range rules {
-		if ev.userExempt[rl.id] || (!rl.pod && ev.objectExempt[rl.id]) {
+		if e.cfg.RuleOff(string(rl.id)) || ev.userExempt[rl.id] || (!rl.pod && ev.objectExempt[rl.id]) {
 			continue
 		}
 		keep(rl.check(ev))

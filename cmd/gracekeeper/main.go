@@ -1,5 +1,7 @@
 // Command gracekeeper is the admission webhook, the offline manifest check and
-// the cluster scan, all served by the same policy engine.
+// the cluster scan, all served by the same policy engine. Installed as
+// kubectl-gracekeeper on the PATH it is also the kubectl plugin
+// "kubectl gracekeeper".
 package main
 
 import (
@@ -9,31 +11,22 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"sort"
+	"path/filepath"
+	"strings"
 	"syscall"
 
+	"github.com/spf13/cobra"
+
+	"github.com/gracekeeper/gracekeeper/cmd/gracekeeper/internal/check"
+	"github.com/gracekeeper/gracekeeper/cmd/gracekeeper/internal/cleanup"
 	"github.com/gracekeeper/gracekeeper/cmd/gracekeeper/internal/cli"
 	"github.com/gracekeeper/gracekeeper/cmd/gracekeeper/internal/clusteraudit"
+	"github.com/gracekeeper/gracekeeper/cmd/gracekeeper/internal/devcerts"
 )
 
-// command runs one subcommand. It returns cli.ErrUsage-wrapped errors for bad
-// arguments, cli.ErrFindings when the command ran but the result is a failure.
-type command struct {
-	summary string
-	run     func(ctx context.Context, args []string, stdout, stderr io.Writer) error
-}
-
-var commands = map[string]command{
-	"cleanup": {"delete the webhook configurations (the chart's pre-delete hook)", runCleanup},
-	"version": {"print the version", runVersion},
-	"audit":   {"scan a cluster for what enforce mode would change or deny", clusteraudit.Run},
-	"check":   {"evaluate manifests offline, as in CI; --fix writes the patches", runCheck},
-	"certs":   {"generate a development CA and serving certificate", runCerts},
-	"serve":   {"serve the admission webhook", runServe},
-}
-
-// version is stamped at build time with -ldflags "-X main.version=...".
-var version = "dev"
+// version is stamped at build time with -ldflags "-X main.version=..."; left
+// empty, the version comes from the build information (cli.Version).
+var version string
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -42,46 +35,80 @@ func main() {
 	os.Exit(code)
 }
 
+// run runs the command line and returns the exit code: 0 done, 1 findings
+// that fail the run, 2 bad usage or input.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
-		usage(stderr)
-		if len(args) == 0 {
-			return 2
-		}
-		return 0
-	}
-	cmd, ok := commands[args[0]]
-	if !ok {
-		fmt.Fprintf(stderr, "gracekeeper: unknown command %q\n\n", args[0])
-		usage(stderr)
-		return 2
-	}
-	err := cmd.run(ctx, args[1:], stdout, stderr)
+	cli.SetVersion(version)
+	root := newRootCommand(pluginName(os.Args[0]))
+	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	cmd, err := root.ExecuteContextC(ctx)
 	switch {
 	case err == nil, errors.Is(err, cli.ErrHelp):
 		return 0
 	case errors.Is(err, cli.ErrFindings):
 		return 1
-	default:
-		fmt.Fprintf(stderr, "gracekeeper %s: %v\n", args[0], err)
-		return 2
 	}
+	fmt.Fprintf(stderr, "%s: %v\n", cmd.CommandPath(), err)
+	if errors.Is(err, cli.ErrUsage) || strings.HasPrefix(err.Error(), "unknown command") {
+		fmt.Fprintf(stderr, "Run '%s --help' for usage.\n", cmd.CommandPath())
+	}
+	return 2
 }
 
-func usage(w io.Writer) {
-	fmt.Fprintln(w, "Usage: gracekeeper <command> [flags]\n\nCommands:")
-	names := make([]string, 0, len(commands))
-	for name := range commands {
-		names = append(names, name)
+// pluginName is "kubectl gracekeeper" when the binary runs as the kubectl
+// plugin (kubectl runs kubectl-gracekeeper), else "".
+func pluginName(argv0 string) string {
+	if strings.HasPrefix(filepath.Base(argv0), "kubectl-") {
+		return "kubectl gracekeeper"
 	}
-	sort.Strings(names)
-	for _, name := range names {
-		fmt.Fprintf(w, "  %-10s %s\n", name, commands[name].summary)
-	}
-	fmt.Fprintln(w, "\nRun 'gracekeeper <command> -h' for a command's flags.")
+	return ""
 }
 
-func runVersion(_ context.Context, _ []string, stdout, _ io.Writer) error {
-	_, err := fmt.Fprintln(stdout, version)
-	return err
+func newRootCommand(displayName string) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "gracekeeper",
+		Short: "Graceful pod restarts and updates by default",
+		Long: `gracekeeper makes pod restarts and updates graceful by default: it adds preStop
+hooks, a sufficient terminationGracePeriodSeconds and safe rolling-update
+settings, and rejects delete-and-recreate patterns, naming the graceful
+alternative. The same rules run in the webhook (serve), on manifests (check)
+and on a live cluster (audit).`,
+		Version:       cli.Version(),
+		SilenceErrors: true,
+		SilenceUsage:  true,
+	}
+	if displayName != "" {
+		root.Annotations = map[string]string{cobra.CommandDisplayNameAnnotation: displayName}
+	}
+	root.SetVersionTemplate("{{.Version}}\n")
+	root.SetFlagErrorFunc(cli.FlagError)
+	root.AddCommand(check.NewCommand(), clusteraudit.NewCommand(),
+		wrap("serve", "Serve the admission webhook", runServe),
+		wrap("certs", "Generate a development CA and serving certificate", devcerts.Run),
+		wrap("cleanup", "Delete the webhook configurations (the chart's pre-delete hook)", cleanup.Run),
+		&cobra.Command{Use: "version", Short: "Print the version", Args: cli.NoArgs,
+			RunE: func(cmd *cobra.Command, _ []string) error {
+				_, err := fmt.Fprintln(cmd.OutOrStdout(), cli.Version())
+				return err
+			}})
+	return root
+}
+
+// wrap makes a command of one that parses its own flags (pflag, so --flag
+// value and --flag=value alike); its help is its own -h.
+func wrap(name, short string, run func(ctx context.Context, args []string, stdout, stderr io.Writer) error) *cobra.Command {
+	cmd := &cobra.Command{Use: name + " [flags]", Short: short, DisableFlagParsing: true,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return run(cmd.Context(), args, cmd.OutOrStdout(), cmd.ErrOrStderr())
+		}}
+	cmd.SetHelpFunc(func(cmd *cobra.Command, _ []string) {
+		ctx := cmd.Context()
+		if ctx == nil {
+			ctx = context.Background()
+		}
+		_ = run(ctx, []string{"--help"}, cmd.OutOrStdout(), cmd.OutOrStdout())
+	})
+	return cmd
 }

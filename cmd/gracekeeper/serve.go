@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -12,7 +11,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/spf13/pflag"
 	apiversion "k8s.io/apimachinery/pkg/version"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/kubernetes"
 
@@ -27,7 +28,7 @@ import (
 const discoveryTimeout = 10 * time.Second
 
 func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
-	flags := flag.NewFlagSet("serve", flag.ContinueOnError)
+	flags := pflag.NewFlagSet("serve", pflag.ContinueOnError)
 	flags.SetOutput(stderr)
 	flags.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: gracekeeper serve [flags]\n\n"+
@@ -41,7 +42,12 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 	listen := flags.String("listen", webhook.DefaultListen, "HTTPS address of the webhook")
 	probeListen := flags.String("probe-listen", webhook.DefaultProbeListen, "plain-HTTP address of /healthz, /readyz and /metrics")
 	configPath := flags.String("config", "", "policy configuration file (kind Configuration, gracekeeper.io/v1alpha1); empty means every default")
-	kubeconfig := flags.String("kubeconfig", "", "kubeconfig used to find the API server's version and read pods and workloads when not running in a cluster")
+	// kubectl's connection flags (--kubeconfig, --context, --server...): used
+	// to find the API server's version and read pods and workloads when not
+	// running in a cluster.
+	connection := genericclioptions.NewConfigFlags(false)
+	connection.Namespace = nil
+	connection.AddFlags(flags)
 	drainDelay := flags.Duration("drain-delay", 10*time.Second, "how long to keep serving after SIGTERM while readiness fails")
 	shutdownTimeout := flags.Duration("shutdown-timeout", webhook.DefaultShutdownTimeout, "how long in-flight reviews may take after the drain delay")
 	logFormat := flags.String("log-format", "json", "log format: json or text")
@@ -75,7 +81,7 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	engine, err := policies.New(cfg, serverVersion(ctx, cfg, *kubeconfig, logger))
+	engine, err := policies.New(cfg, serverVersion(ctx, cfg, connection, logger))
 	if err != nil {
 		return fmt.Errorf("policy engine: %w", err)
 	}
@@ -111,7 +117,7 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 		ShutdownTimeout:  *shutdownTimeout,
 		ClientCAs:        clientCAs,
 		MaxInFlightBytes: *maxInFlight,
-		Client:           apiClient(*kubeconfig, logger),
+		Client:           apiClient(connection, logger),
 	})
 	if err != nil {
 		return err
@@ -138,11 +144,11 @@ func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
 // preStop hook can use the native sleep action. It asks only when the
 // configuration leaves that open, and never fails: without an answer the
 // engine falls back to exec sleep, which works on every version.
-func serverVersion(ctx context.Context, cfg *v1alpha1.Configuration, kubeconfig string, logger *slog.Logger) string {
+func serverVersion(ctx context.Context, cfg *v1alpha1.Configuration, connection genericclioptions.RESTClientGetter, logger *slog.Logger) string {
 	if cfg.ServerVersion != "" || cfg.PreStop.Action != v1alpha1.PreStopAuto {
 		return ""
 	}
-	v, err := discoverVersion(ctx, kubeconfig)
+	v, err := discoverVersion(ctx, connection)
 	if err != nil {
 		logger.Warn("cannot find the API server version; preStop hooks use exec sleep, which needs a sleep binary in the image. Set serverVersion in the configuration to choose",
 			"err", err)
@@ -154,8 +160,8 @@ func serverVersion(ctx context.Context, cfg *v1alpha1.Configuration, kubeconfig 
 
 // discoverVersion asks the API server for its version, through --kubeconfig
 // when given, else the in-cluster service account.
-func discoverVersion(ctx context.Context, kubeconfig string) (string, error) {
-	restConfig, err := cli.KubeClientConfig(kubeconfig, "").ClientConfig()
+func discoverVersion(ctx context.Context, connection genericclioptions.RESTClientGetter) (string, error) {
+	restConfig, err := connection.ToRESTConfig()
 	if err != nil {
 		return "", fmt.Errorf("client configuration: %w", err)
 	}
@@ -188,8 +194,8 @@ func splitList(value string) []string {
 
 // apiClient is the client the webhook reads the pod of an eviction and the
 // workload of a /scale with. Without one gracekeeper still serves, and says so.
-func apiClient(kubeconfig string, logger *slog.Logger) kubernetes.Interface {
-	restConfig, err := cli.KubeClientConfig(kubeconfig, "").ClientConfig()
+func apiClient(connection genericclioptions.RESTClientGetter, logger *slog.Logger) kubernetes.Interface {
+	restConfig, err := connection.ToRESTConfig()
 	if err == nil {
 		// Reads come one per eviction during a drain: keep client-side
 		// throttling from eating the read's timeout.

@@ -27,7 +27,7 @@ func TestServeRejectsBadFlags(t *testing.T) {
 		args []string
 		want string
 	}{
-		"An unknown flag":                {[]string{"--port", "1"}, "flag provided but not defined: -port"},
+		"An unknown flag":                {[]string{"--port", "1"}, "unknown flag: --port"},
 		"An unknown log format":          {[]string{"--log-format", "xml"}, `--log-format "xml": want json or text`},
 		"An unknown log level":           {[]string{"--log-level", "loud"}, `--log-level "loud": want debug, info, warn or error`},
 		"A negative drain delay":         {[]string{"--drain-delay", "-1s"}, "--drain-delay -1s must not be negative"},

@@ -18,6 +18,12 @@ import (
 	yaml "go.yaml.in/yaml/v3"
 )
 
+// ErrNotObject marks a document that is no Kubernetes object at all: not a
+// mapping, or a mapping with neither apiVersion nor kind (a CI workflow, a
+// chart's values.yaml, a package.json). Callers walking a repository skip
+// these; a document with only one of the two is an error, not this.
+var ErrNotObject = errors.New("not a Kubernetes object")
+
 // File is one source of manifests: its name and text, fixes included.
 type File struct {
 	// Path names the source in messages and locations: a file path, or "-" for stdin.
@@ -38,6 +44,8 @@ type File struct {
 	// style is the file's, for documents that show none of their own.
 	style   style
 	changed bool
+	// warnings are what Objects read leniently, as kubectl does.
+	warnings []string
 }
 
 // Object is one resource inside a document; a List's items are objects of
@@ -235,6 +243,16 @@ func (f *File) Objects() ([]Object, []error) {
 	var errs []error
 	for i, doc := range f.read {
 		v, err := plain(doc)
+		if dups := duplicateKeys(err); dups != nil {
+			// kubectl reads these (sigs.k8s.io/yaml: the last one counts), so
+			// refusing them would fail a file that applies.
+			if v, err = lenient(doc); err == nil {
+				err = jsonCompatible(v)
+			}
+			for _, d := range dups {
+				f.warnings = append(f.warnings, fmt.Sprintf("%s#%d: %s; the last one counts, as kubectl reads it", f.Path, i, d))
+			}
+		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s#%d: %w", f.Path, i, err))
 			continue
@@ -244,7 +262,7 @@ func (f *File) Objects() ([]Object, []error) {
 		}
 		m, ok := v.(map[string]any)
 		if !ok {
-			errs = append(errs, fmt.Errorf("%s#%d: not a Kubernetes object: expected a mapping with apiVersion and kind", f.Path, i))
+			errs = append(errs, fmt.Errorf("%s#%d: %w: expected a mapping with apiVersion and kind", f.Path, i, ErrNotObject))
 			continue
 		}
 		found, err := objectsOf(f, i, "", m)
@@ -254,6 +272,93 @@ func (f *File) Objects() ([]Object, []error) {
 		}
 	}
 	return objects, errs
+}
+
+// Warnings are what Objects read but kubectl would too: a key written twice
+// in a mapping, of which the last counts. Call it after Objects.
+func (f *File) Warnings() []string { return f.warnings }
+
+// duplicateKeys are the messages of a decode error that only reports keys
+// written twice ("line 12: mapping key "a" already defined at line 6"), or nil.
+func duplicateKeys(err error) []string {
+	var typeErr *yaml.TypeError
+	if !errors.As(err, &typeErr) || len(typeErr.Errors) == 0 {
+		return nil
+	}
+	for _, e := range typeErr.Errors {
+		if !strings.Contains(e, "already defined") {
+			return nil
+		}
+	}
+	return typeErr.Errors
+}
+
+// lenient decodes a node as kubectl reads YAML: of a key written twice in a
+// mapping, the last value counts. Merge keys (<<) fill in the keys the
+// mapping does not write itself.
+func lenient(n *yaml.Node) (any, error) {
+	switch n.Kind {
+	case yaml.DocumentNode:
+		if len(n.Content) == 0 {
+			return nil, nil
+		}
+		return lenient(n.Content[0])
+	case yaml.AliasNode:
+		return lenient(n.Alias)
+	case yaml.SequenceNode:
+		out := make([]any, 0, len(n.Content))
+		for _, c := range n.Content {
+			v, err := lenient(c)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, v)
+		}
+		return out, nil
+	case yaml.MappingNode:
+		out, merged := map[string]any{}, map[string]any{}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			val, err := lenient(v)
+			if err != nil {
+				return nil, err
+			}
+			if k.Tag == "!!merge" {
+				sources, ok := val.([]any)
+				if !ok {
+					sources = []any{val}
+				}
+				for _, src := range sources {
+					if m, ok := src.(map[string]any); ok {
+						for mk, mv := range m {
+							if _, set := merged[mk]; !set {
+								merged[mk] = mv
+							}
+						}
+					}
+				}
+				continue
+			}
+			var key any
+			if err := k.Decode(&key); err != nil {
+				return nil, err
+			}
+			ks, ok := key.(string)
+			if !ok {
+				return nil, fmt.Errorf("a mapping has a key that is not a string; quote the key")
+			}
+			out[ks] = val
+		}
+		for mk, mv := range merged {
+			if _, set := out[mk]; !set {
+				out[mk] = mv
+			}
+		}
+		return out, nil
+	}
+	var v any
+	err := n.Decode(&v)
+	return v, err
 }
 
 // plain decodes a YAML node into JSON-compatible values: mappings with
@@ -292,6 +397,9 @@ func jsonCompatible(v any) error {
 func objectsOf(f *File, doc int, pointer string, m map[string]any) ([]Object, error) {
 	apiVersion, _ := m["apiVersion"].(string)
 	kind, _ := m["kind"].(string)
+	if kind == "" && apiVersion == "" && pointer == "" {
+		return nil, fmt.Errorf("%s#%d: %w: it has neither apiVersion nor kind", f.Path, doc, ErrNotObject)
+	}
 	if kind == "" || apiVersion == "" {
 		return nil, fmt.Errorf("%s#%d%s: missing apiVersion or kind", f.Path, doc, pointer)
 	}

@@ -318,11 +318,57 @@ func TestLoad(t *testing.T) {
 func TestChangeCauseIsRecordOrOff(t *testing.T) {
 	for config, want := range map[string]string{
 		"changeCause: always": `changeCause: Unsupported value: "always": supported values: "record", "off"`,
-		"changeCause: on":     `changeCause must be "record" or "off"`,
-		"changeCause: 3":      `changeCause must be "record" or "off"`,
+		"changeCause: on":     `want a string such as off, got true`,
+		"changeCause: 3":      `want a string such as off, got 3`,
 	} {
 		if _, err := Parse([]byte(config)); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%s: error %v, want it to say %q", config, err, want)
+		}
+	}
+}
+
+// Every rule can be switched off, in the style of the file: an unquoted off,
+// which YAML 1.1 reads as false, beside the actions.
+func TestEveryRuleCanBeSwitchedOff(t *testing.T) {
+	c, err := Parse([]byte(`readinessProbe: off
+podDelete: warn
+preStop: {action: off}
+terminationGracePeriod: off
+rollingUpdate: {action: off}
+recreate: off
+revisionHistory: {action: "off"}
+updateStrategy: off
+scaleToZero: off
+scaleDown: off
+workloadDelete: off
+forceDelete: off
+modeLabel: off
+changeCause: off
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range RuleIDs {
+		if off := c.RuleOff(id); off != (id != RulePodDelete) {
+			t.Errorf("rule %s: off = %v", id, off)
+		}
+	}
+	if podDelete, err := Parse([]byte("podDelete: off\n")); err != nil || !podDelete.RuleOff(RulePodDelete) {
+		t.Errorf("podDelete: off = %v, %v", podDelete, err)
+	}
+	on, err := Parse([]byte("readinessProbe: on\n"))
+	if err != nil || on.RuleOff(RuleReadinessProbe) {
+		t.Errorf("readinessProbe: on = %v, %v", on, err)
+	}
+	defaults, _ := Parse(nil)
+	for _, id := range RuleIDs {
+		if defaults.RuleOff(id) {
+			t.Errorf("rule %s is off by default", id)
+		}
+	}
+	for _, bad := range []string{"readinessProbe: maybe\n", "podDelete: true\n", "readinessProbe: 3\n"} {
+		if _, err := Parse([]byte(bad)); err == nil {
+			t.Errorf("%q was accepted", bad)
 		}
 	}
 }

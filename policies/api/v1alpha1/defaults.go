@@ -29,6 +29,9 @@ func SetDefaults(c *Configuration) {
 	defaultString(&c.PodDelete, GuardWarn)
 	defaultString(&c.ScaleDown, GuardWarn)
 	defaultString(&c.ChangeCause, ChangeCauseRecord)
+	for _, sw := range c.switches() {
+		defaultString(sw.value, SwitchOn)
+	}
 }
 
 func defaultInt(field **int32, value int32) {

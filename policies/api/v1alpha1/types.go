@@ -40,6 +40,14 @@ type Configuration struct {
 	// gets the kubernetes.io/change-cause annotation `kubectl rollout history`
 	// shows (record), or not (off).
 	ChangeCause ChangeCauseAction `json:"changeCause,omitempty"`
+	// The switches of the rules whose action is fixed: on (the default) or
+	// off. Every other rule is switched off with the action off.
+	TerminationGracePeriod Switch `json:"terminationGracePeriod,omitempty"`
+	UpdateStrategy         Switch `json:"updateStrategy,omitempty"`
+	ScaleToZero            Switch `json:"scaleToZero,omitempty"`
+	ForceDelete            Switch `json:"forceDelete,omitempty"`
+	ReadinessProbe         Switch `json:"readinessProbe,omitempty"`
+	ModeLabel              Switch `json:"modeLabel,omitempty"`
 	// ServerVersion overrides the API server version found by discovery, e.g. "1.32".
 	// It decides the preStop action when preStop.action is auto.
 	ServerVersion string      `json:"serverVersion,omitempty"`
@@ -79,6 +87,7 @@ const (
 	PreStopAuto  PreStopAction = "auto"
 	PreStopSleep PreStopAction = "sleep"
 	PreStopExec  PreStopAction = "exec"
+	PreStopOff   PreStopAction = Off
 )
 
 // MutationAction is what a mutation rule does with a finding.
@@ -88,6 +97,7 @@ const (
 	MutationPatch MutationAction = "patch"
 	MutationDeny  MutationAction = "deny"
 	MutationWarn  MutationAction = "warn"
+	MutationOff   MutationAction = Off
 )
 
 type RecreateAction string
@@ -96,6 +106,7 @@ const (
 	RecreateDeny    RecreateAction = "deny"
 	RecreateConvert RecreateAction = "convert"
 	RecreateWarn    RecreateAction = "warn"
+	RecreateOff     RecreateAction = Off
 )
 
 // GuardAction is what a guard does with a finding.
@@ -104,6 +115,7 @@ type GuardAction string
 const (
 	GuardDeny GuardAction = "deny"
 	GuardWarn GuardAction = "warn"
+	GuardOff  GuardAction = Off
 )
 
 // ChangeCauseAction is what the change-cause rule does.
@@ -111,21 +123,85 @@ type ChangeCauseAction string
 
 const (
 	ChangeCauseRecord ChangeCauseAction = "record"
-	ChangeCauseOff    ChangeCauseAction = "off"
+	ChangeCauseOff    ChangeCauseAction = Off
 )
 
-// UnmarshalJSON reads record and off, and the false YAML 1.1 makes of an
-// unquoted off (or no), as sigs.k8s.io/yaml reads the file: `changeCause:
-// off` is the natural way to write it. true is refused, as any other value.
+// Off switches a rule off, as its action or its Switch.
+const Off = "off"
+
+// Switch turns a rule whose action is fixed on or off.
+type Switch string
+
+const (
+	SwitchOn  Switch = "on"
+	SwitchOff Switch = Off
+)
+
+// YAML 1.1, which sigs.k8s.io/yaml reads (as kubectl does), takes an
+// unquoted off or on for a boolean: "readinessProbe: off" arrives as false.
+// The actions and switches read false as off, and a Switch reads true as on.
+
+func (a *PreStopAction) UnmarshalJSON(data []byte) error  { return unmarshalAction(data, a) }
+func (a *MutationAction) UnmarshalJSON(data []byte) error { return unmarshalAction(data, a) }
+func (a *RecreateAction) UnmarshalJSON(data []byte) error { return unmarshalAction(data, a) }
+func (a *GuardAction) UnmarshalJSON(data []byte) error    { return unmarshalAction(data, a) }
 func (a *ChangeCauseAction) UnmarshalJSON(data []byte) error {
-	if string(data) == "false" {
-		*a = ChangeCauseOff
+	return unmarshalAction(data, a)
+}
+
+func (s *Switch) UnmarshalJSON(data []byte) error {
+	if string(data) == "true" {
+		*s = SwitchOn
 		return nil
 	}
-	var s string
-	if err := json.Unmarshal(data, &s); err != nil {
-		return fmt.Errorf("changeCause must be %q or %q: %w", ChangeCauseRecord, ChangeCauseOff, err)
+	return unmarshalAction(data, s)
+}
+
+func unmarshalAction[T ~string](data []byte, into *T) error {
+	if string(data) == "false" {
+		*into = Off
+		return nil
 	}
-	*a = ChangeCauseAction(s)
+	var v string
+	if err := json.Unmarshal(data, &v); err != nil {
+		return fmt.Errorf("want a string such as off, got %s", data)
+	}
+	*into = T(v)
 	return nil
+}
+
+// RuleOff reports whether the configuration switches the rule off, for
+// every requester and object: its action or its Switch is off.
+func (c *Configuration) RuleOff(id string) bool {
+	switch id {
+	case RulePreStopHook:
+		return c.PreStop.Action == PreStopOff
+	case RuleTerminationGracePeriod:
+		return c.TerminationGracePeriod == SwitchOff
+	case RuleRollingUpdate:
+		return c.RollingUpdate.Action == MutationOff
+	case RuleRecreateStrategy:
+		return c.Recreate == RecreateOff
+	case RuleRevisionHistory:
+		return c.RevisionHistory.Action == MutationOff
+	case RuleUpdateStrategy:
+		return c.UpdateStrategy == SwitchOff
+	case RuleScaleToZero:
+		return c.ScaleToZero == SwitchOff
+	case RuleScaleDown:
+		return c.ScaleDown == GuardOff
+	case RuleWorkloadDelete:
+		return c.WorkloadDelete == GuardOff
+	case RulePodDelete:
+		return c.PodDelete == GuardOff
+	case RuleForceDelete:
+		return c.ForceDelete == SwitchOff
+	case RuleReadinessProbe:
+		return c.ReadinessProbe == SwitchOff
+	case RuleModeLabel:
+		return c.ModeLabel == SwitchOff
+	case RuleChangeCause:
+		return c.ChangeCause == ChangeCauseOff
+	}
+	return false
 }

@@ -56,7 +56,7 @@ func Validate(c *Configuration) field.ErrorList {
 
 	preStop := field.NewPath("preStop")
 	errs = append(errs, validateSeconds(preStop.Child("sleepSeconds"), *c.PreStop.SleepSeconds)...)
-	errs = append(errs, validateEnum(preStop.Child("action"), c.PreStop.Action, PreStopAuto, PreStopSleep, PreStopExec)...)
+	errs = append(errs, validateEnum(preStop.Child("action"), c.PreStop.Action, PreStopAuto, PreStopSleep, PreStopExec, PreStopOff)...)
 	for i, kind := range c.PreStop.SkipOwnerKinds {
 		if kind == "" || strings.ContainsAny(kind, " /") {
 			errs = append(errs, field.Invalid(preStop.Child("skipOwnerKinds").Index(i), kind, "must be a kind such as Job"))
@@ -66,20 +66,23 @@ func Validate(c *Configuration) field.ErrorList {
 	errs = append(errs, validateSeconds(field.NewPath("sidecarShutdownSeconds"), *c.SidecarShutdownSeconds)...)
 
 	rollingUpdate := field.NewPath("rollingUpdate")
-	errs = append(errs, validateEnum(rollingUpdate.Child("action"), c.RollingUpdate.Action, MutationPatch, MutationDeny, MutationWarn)...)
+	errs = append(errs, validateEnum(rollingUpdate.Child("action"), c.RollingUpdate.Action, MutationPatch, MutationDeny, MutationWarn, MutationOff)...)
 	errs = append(errs, validateSurge(rollingUpdate.Child("maxSurge"), *c.RollingUpdate.MaxSurge)...)
 
-	errs = append(errs, validateEnum(field.NewPath("recreate"), c.Recreate, RecreateDeny, RecreateConvert, RecreateWarn)...)
+	errs = append(errs, validateEnum(field.NewPath("recreate"), c.Recreate, RecreateDeny, RecreateConvert, RecreateWarn, RecreateOff)...)
 
 	history := field.NewPath("revisionHistory")
 	if m := *c.RevisionHistory.Minimum; m < 0 || m > 100 {
 		errs = append(errs, field.Invalid(history.Child("minimum"), m, "must be between 0 and 100"))
 	}
-	errs = append(errs, validateEnum(history.Child("action"), c.RevisionHistory.Action, MutationPatch, MutationDeny, MutationWarn)...)
+	errs = append(errs, validateEnum(history.Child("action"), c.RevisionHistory.Action, MutationPatch, MutationDeny, MutationWarn, MutationOff)...)
 
-	errs = append(errs, validateEnum(field.NewPath("workloadDelete"), c.WorkloadDelete, GuardDeny, GuardWarn)...)
-	errs = append(errs, validateEnum(field.NewPath("podDelete"), c.PodDelete, GuardDeny, GuardWarn)...)
-	errs = append(errs, validateEnum(field.NewPath("scaleDown"), c.ScaleDown, GuardWarn, GuardDeny)...)
+	errs = append(errs, validateEnum(field.NewPath("workloadDelete"), c.WorkloadDelete, GuardDeny, GuardWarn, GuardOff)...)
+	errs = append(errs, validateEnum(field.NewPath("podDelete"), c.PodDelete, GuardDeny, GuardWarn, GuardOff)...)
+	errs = append(errs, validateEnum(field.NewPath("scaleDown"), c.ScaleDown, GuardWarn, GuardDeny, GuardOff)...)
+	for _, sw := range c.switches() {
+		errs = append(errs, validateEnum(field.NewPath(sw.name), *sw.value, SwitchOn, SwitchOff)...)
+	}
 	errs = append(errs, validateEnum(field.NewPath("changeCause"), c.ChangeCause, ChangeCauseRecord, ChangeCauseOff)...)
 
 	if c.ServerVersion != "" {
@@ -91,6 +94,21 @@ func Validate(c *Configuration) field.ErrorList {
 		errs = append(errs, validateExemption(field.NewPath("exemptions").Index(i), e)...)
 	}
 	return errs
+}
+
+// switches are the configuration's Switch fields, by their JSON names.
+func (c *Configuration) switches() []struct {
+	name  string
+	value *Switch
+} {
+	return []struct {
+		name  string
+		value *Switch
+	}{
+		{"terminationGracePeriod", &c.TerminationGracePeriod}, {"updateStrategy", &c.UpdateStrategy},
+		{"scaleToZero", &c.ScaleToZero}, {"forceDelete", &c.ForceDelete},
+		{"readinessProbe", &c.ReadinessProbe}, {"modeLabel", &c.ModeLabel},
+	}
 }
 
 func validateSeconds(path *field.Path, v int32) field.ErrorList {

@@ -1,16 +1,20 @@
 // Package cli holds what every gracekeeper subcommand shares: the errors that
-// decide the exit code, flag parsing, kubeconfig loading, and how the reports
+// decide the exit code, flag parsing and validation, the version, and how the reports
 // of check and audit print findings.
 package cli
 
 import (
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
 
-	"k8s.io/client-go/tools/clientcmd"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 var (
@@ -24,9 +28,9 @@ var (
 
 // ParseFlags parses a subcommand's flags, which take no positional arguments.
 // It returns ErrHelp for -h, and ErrUsage-wrapped errors for bad flags.
-func ParseFlags(fs *flag.FlagSet, args []string) error {
+func ParseFlags(fs *pflag.FlagSet, args []string) error {
 	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
+		if errors.Is(err, pflag.ErrHelp) {
 			return ErrHelp
 		}
 		return fmt.Errorf("%w: %w", ErrUsage, err)
@@ -37,12 +41,31 @@ func ParseFlags(fs *flag.FlagSet, args []string) error {
 	return nil
 }
 
-// KubeClientConfig loads client configuration by the standard rules: the named
-// kubeconfig, else $KUBECONFIG or ~/.kube/config, and in a pod its service account.
-func KubeClientConfig(kubeconfig, kubeContext string) clientcmd.ClientConfig {
-	rules := clientcmd.NewDefaultClientConfigLoadingRules()
-	rules.ExplicitPath = kubeconfig
-	return clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{CurrentContext: kubeContext})
+// FlagError makes cobra's flag parsing errors usage errors (exit code 2).
+func FlagError(_ *cobra.Command, err error) error {
+	return fmt.Errorf("%w: %w", ErrUsage, err)
+}
+
+// OneOf checks a flag's value against its allowed values: a usage error
+// naming the flag otherwise.
+func OneOf(flag, value string, allowed ...string) error {
+	if slices.Contains(allowed, value) {
+		return nil
+	}
+	return fmt.Errorf("%w: --%s must be %s, not %q", ErrUsage, flag, orList(allowed), value)
+}
+
+// orList is "a, b or c".
+func orList(items []string) string {
+	if len(items) < 2 {
+		return strings.Join(items, "")
+	}
+	return strings.Join(items[:len(items)-1], ", ") + " or " + items[len(items)-1]
+}
+
+// CompleteValues completes a flag with a fixed set of values.
+func CompleteValues(values ...string) cobra.CompletionFunc {
+	return cobra.FixedCompletions(values, cobra.ShellCompDirectiveNoFileComp)
 }
 
 // WriteJSON writes v as the indented JSON of "-o json".
@@ -50,4 +73,27 @@ func WriteJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
+}
+
+// ValidateRequestTimeout checks kubectl's --request-timeout as kubectl reads
+// it: a duration (1s, 2m) or whole seconds; 0 means no timeout.
+func ValidateRequestTimeout(v string) error {
+	if v == "" || v == "0" {
+		return nil
+	}
+	if _, err := strconv.Atoi(v); err == nil {
+		return nil
+	}
+	if d, err := time.ParseDuration(v); err == nil && d >= 0 {
+		return nil
+	}
+	return fmt.Errorf("%w: --request-timeout %q: want a duration such as 30s or 2m, or whole seconds", ErrUsage, v)
+}
+
+// NoArgs refuses positional arguments with a usage error that names them.
+func NoArgs(cmd *cobra.Command, args []string) error {
+	if len(args) > 0 {
+		return fmt.Errorf("%w: %s takes no arguments, got %q", ErrUsage, cmd.CommandPath(), args)
+	}
+	return nil
 }

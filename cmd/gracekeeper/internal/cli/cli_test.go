@@ -2,10 +2,12 @@ package cli
 
 import (
 	"errors"
-	"flag"
 	"io"
+	"runtime/debug"
 	"strings"
 	"testing"
+
+	"github.com/spf13/pflag"
 
 	"github.com/gracekeeper/gracekeeper/policies"
 )
@@ -19,19 +21,51 @@ func TestParseFlagsSortsErrorsByExitCode(t *testing.T) {
 	}{
 		{name: "Known flags parse.", args: []string{"-o", "json"}},
 		{name: "-h only asks for help.", args: []string{"-h"}, want: ErrHelp},
-		{name: "An unknown flag is bad usage.", args: []string{"--nope"}, want: ErrUsage, wantMsg: "flag provided but not defined: -nope"},
+		{name: "An unknown flag is bad usage.", args: []string{"--nope"}, want: ErrUsage, wantMsg: "unknown flag: --nope"},
 		{name: "A positional argument is bad usage.", args: []string{"shop"}, want: ErrUsage, wantMsg: `unexpected arguments ["shop"]`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			fs := flag.NewFlagSet("test", flag.ContinueOnError)
+			fs := pflag.NewFlagSet("test", pflag.ContinueOnError)
 			fs.SetOutput(io.Discard)
-			fs.String("o", "text", "")
+			fs.StringP("output", "o", "text", "")
 			err := ParseFlags(fs, tt.args)
 			if !errors.Is(err, tt.want) || (tt.want == nil) != (err == nil) || !strings.Contains(errString(err), tt.wantMsg) {
 				t.Errorf("ParseFlags(%q) = %v, want %v containing %q", tt.args, err, tt.want, tt.wantMsg)
 			}
 		})
+	}
+}
+
+func TestVersionComesFromTheBuildInformation(t *testing.T) {
+	tests := []struct {
+		name string
+		info debug.BuildInfo
+		want string
+	}{
+		{"go install ...@v1.2.3 records the module version.", debug.BuildInfo{Main: debug.Module{Version: "v1.2.3"}}, "v1.2.3"},
+		{"go build in a checkout records the commit.", debug.BuildInfo{Main: debug.Module{Version: "(devel)"}, Settings: []debug.BuildSetting{
+			{Key: "vcs.revision", Value: "0123456789abcdef0123"}, {Key: "vcs.modified", Value: "true"}}}, "devel+0123456789ab-dirty"},
+		{"Without either it is dev.", debug.BuildInfo{Main: debug.Module{Version: "(devel)"}}, "dev"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := versionOf(&tt.info); got != tt.want {
+				t.Errorf("versionOf = %q, want %q", got, tt.want)
+			}
+		})
+	}
+	t.Cleanup(func() { stamped = "" })
+	SetVersion("v9.9.9")
+	if Version() != "v9.9.9" {
+		t.Errorf("a stamped version wins, got %q", Version())
+	}
+}
+
+func TestOneOfNamesTheFlag(t *testing.T) {
+	err := OneOf("output", "yaml", "text", "json", "sarif")
+	if !errors.Is(err, ErrUsage) || err.Error() != `usage error: --output must be text, json or sarif, not "yaml"` {
+		t.Errorf("OneOf = %v", err)
 	}
 }
 

@@ -7,15 +7,15 @@ package clusteraudit
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
 	"time"
 
+	"github.com/spf13/cobra"
 	"golang.org/x/term"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 
@@ -49,11 +49,13 @@ type clusterClients struct {
 	dynamic   dynamic.Interface
 }
 
-// connectCluster builds the clients from a kubeconfig with the standard
-// loading rules ($KUBECONFIG, ~/.kube/config, in-cluster); tests replace it.
-var connectCluster = func(kubeconfig, kubeContext string) (*clusterClients, error) {
-	loader := cli.KubeClientConfig(kubeconfig, kubeContext)
-	config, err := loader.ClientConfig()
+// connectCluster builds the clients from kubectl's connection flags
+// (--kubeconfig, --context, --server, --token, --as, --request-timeout...),
+// with the standard loading rules ($KUBECONFIG, ~/.kube/config, in-cluster);
+// tests replace it.
+var connectCluster = func(flags genericclioptions.RESTClientGetter) (*clusterClients, error) {
+	loader := flags.ToRawKubeConfigLoader()
+	config, err := flags.ToRESTConfig()
 	if err != nil {
 		return nil, fmt.Errorf("load kubeconfig: %w", err)
 	}
@@ -61,8 +63,11 @@ var connectCluster = func(kubeconfig, kubeContext string) (*clusterClients, erro
 	if err != nil {
 		return nil, fmt.Errorf("load kubeconfig: %w", err)
 	}
-	// A black-holed server must not hang the scan; one page never takes this long.
-	config.Timeout = time.Minute
+	// A black-holed server must not hang the scan; one page never takes this
+	// long. --request-timeout sets another bound.
+	if config.Timeout == 0 {
+		config.Timeout = time.Minute
+	}
 	config.QPS, config.Burst = 50, 100
 	kube, err := kubernetes.NewForConfig(config)
 	if err != nil {
@@ -78,52 +83,77 @@ var connectCluster = func(kubeconfig, kubeContext string) (*clusterClients, erro
 // now is the time stamped on PolicyReport results; tests fix it.
 var now = time.Now
 
-// Run runs "gracekeeper audit" with args (the flags after the subcommand). It
-// returns cli.ErrUsage-wrapped errors for bad flags, cli.ErrFindings when
-// --exit-code is set and enforce mode would deny a workload, and an error when
-// the scan is incomplete.
-func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("audit", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	var opts auditOptions
-	kubeconfig := fs.String("kubeconfig", "", "kubeconfig file (default: $KUBECONFIG, then ~/.kube/config, then the in-cluster service account)")
-	kubeContext := fs.String("context", "", "kubeconfig context (default: the current context)")
-	fs.StringVar(&opts.namespace, "n", "", "the namespace to scan (default: the context's namespace)")
-	fs.StringVar(&opts.namespace, "namespace", "", "same as -n")
-	fs.BoolVar(&opts.allNamespaces, "A", false, "scan every namespace")
-	fs.BoolVar(&opts.allNamespaces, "all-namespaces", false, "same as -A")
-	fs.StringVar(&opts.selector, "selector", "", "scan the namespaces whose labels match this selector, e.g. team=shop (implies -A)")
-	configPath := fs.String("config", "", "policy configuration file, as the webhook's (default: built-in defaults)")
-	output := fs.String("o", "text", "output format: text or json")
-	exitCode := fs.Bool("exit-code", false, "exit 1 when enforce mode would deny a workload")
-	fs.BoolVar(&opts.writeReports, "write-reports", false, "create or update one wgpolicyk8s.io/v1alpha2 PolicyReport named gracekeeper per namespace")
-	fs.StringVar(&opts.scope, "scope", "optIn", "without installed webhook configurations: optIn (only labelled namespaces are covered) or cluster")
-	defaultMode := fs.String("default-mode", "enforce", "without installed webhook configurations and with --scope cluster: the mode of unlabelled namespaces, enforce or audit")
-	fs.StringVar(&opts.webhookName, "webhook-name", "gracekeeper", "name of the webhook configurations to read modes from, when several installs exist")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, `Usage: gracekeeper audit [-n NS | -A | --selector SEL] [flags]
+// outputs are the values of "audit -o".
+var outputs = []string{"text", "json"}
 
-Scans Deployments, StatefulSets, DaemonSets and running Pods, and reports what
+// NewCommand is "gracekeeper audit". Its RunE returns cli.ErrUsage-wrapped
+// errors for bad flags, cli.ErrFindings when --exit-code is set and enforce
+// mode would deny a workload, and an error when the scan is incomplete.
+func NewCommand() *cobra.Command {
+	var opts auditOptions
+	var configPath, output, defaultMode string
+	var exitCode bool
+	connection := genericclioptions.NewConfigFlags(true)
+	cmd := &cobra.Command{
+		Use:   "audit [-n NAMESPACE | -A | --selector SELECTOR] [flags]",
+		Short: "Scan a cluster for what enforce mode would change or deny",
+		Long: `Scans Deployments, StatefulSets, DaemonSets and running Pods, and reports what
 enforce mode would change or deny, with each namespace's mode. Nothing in the
-cluster is changed (--write-reports writes PolicyReports, nothing else).
+cluster is changed (--write-reports writes policy reports, nothing else).
+It connects as kubectl does, with kubectl's flags (--kubeconfig, --context,
+--server, --token, --as, --request-timeout...).
+
 Exit code: 0 done, 1 enforce would deny a workload (with --exit-code),
 2 bad usage, no connection, or an incomplete scan (the report says what could
-not be read).
+not be read).`,
+		Example: `  # Audit the current namespace
+  gracekeeper audit
 
-Flags:`)
-		fs.PrintDefaults()
+  # Audit every namespace, as JSON, and fail a pipeline on a denial
+  gracekeeper audit -A -o json --exit-code
+
+  # Write a policy report per namespace (OpenReports or wgpolicyk8s.io)
+  gracekeeper audit -A --write-reports`,
+		Args: cli.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if connection.Namespace != nil {
+				opts.namespace = *connection.Namespace
+			}
+			if err := cli.ValidateRequestTimeout(*connection.Timeout); err != nil {
+				return err
+			}
+			return run(cmd.Context(), connection, opts, configPath, output, defaultMode, exitCode, cmd.OutOrStdout(), cmd.ErrOrStderr())
+		},
 	}
-	if err := cli.ParseFlags(fs, args); err != nil {
+	cmd.SetFlagErrorFunc(cli.FlagError)
+	fs := cmd.Flags()
+	connection.AddFlags(fs)
+	fs.BoolVarP(&opts.allNamespaces, "all-namespaces", "A", false, "scan every namespace")
+	fs.StringVar(&opts.selector, "selector", "", "scan the namespaces whose labels match this selector, e.g. team=shop (implies -A)")
+	fs.StringVar(&configPath, "config", "", "policy configuration file, as the webhook's (default: built-in defaults)")
+	fs.StringVarP(&output, "output", "o", outputs[0], "output format: text or json")
+	fs.BoolVar(&exitCode, "exit-code", false, "exit 1 when enforce mode would deny a workload")
+	fs.BoolVar(&opts.writeReports, "write-reports", false, "create or update one policy report named gracekeeper per namespace: openreports.io/v1alpha1 Report where that API is served, else wgpolicyk8s.io/v1alpha2 PolicyReport")
+	fs.StringVar(&opts.scope, "scope", "optIn", "without installed webhook configurations: optIn (only labelled namespaces are covered) or cluster")
+	fs.StringVar(&defaultMode, "default-mode", "enforce", "without installed webhook configurations and with --scope cluster: the mode of unlabelled namespaces, enforce or audit")
+	fs.StringVar(&opts.webhookName, "webhook-name", "gracekeeper", "name of the webhook configurations to read modes from, when several installs exist")
+	_ = cmd.RegisterFlagCompletionFunc("output", cli.CompleteValues(outputs...))
+	_ = cmd.RegisterFlagCompletionFunc("scope", cli.CompleteValues("optIn", "cluster"))
+	_ = cmd.RegisterFlagCompletionFunc("default-mode", cli.CompleteValues("enforce", "audit"))
+	_ = cmd.MarkFlagFilename("config", "yaml", "yml", "json")
+	return cmd
+}
+
+func run(ctx context.Context, connection *genericclioptions.ConfigFlags, opts auditOptions, configPath, output, defaultMode string,
+	exitCode bool, stdout, stderr io.Writer) error {
+	if err := opts.validate(output, defaultMode); err != nil {
 		return err
 	}
-	if err := opts.validate(*output, *defaultMode); err != nil {
-		return fmt.Errorf("%w: %v", cli.ErrUsage, err)
-	}
-	cfg, err := v1alpha1.Load(*configPath)
+	cfg, err := v1alpha1.Load(configPath)
 	if err != nil {
-		return err
+		return fmt.Errorf("%w: --config: %w", cli.ErrUsage, err)
 	}
-	clients, err := connectCluster(*kubeconfig, *kubeContext)
+	clients, err := connectCluster(connection)
 	if err != nil {
 		return err
 	}
@@ -143,7 +173,7 @@ Flags:`)
 		writePolicyReports(ctx, clients, report, now())
 	}
 
-	if *output == "json" {
+	if output == "json" {
 		if err := cli.WriteJSON(stdout, report); err != nil {
 			return err
 		}
@@ -153,34 +183,33 @@ Flags:`)
 	switch {
 	case len(report.Problems) > 0:
 		return fmt.Errorf("the report is incomplete: %s failed, see the report", cli.Plural(len(report.Problems), "request"))
-	case *exitCode && report.Summary.Denied > 0:
+	case exitCode && report.Summary.Denied > 0:
 		return cli.ErrFindings
 	}
 	return nil
 }
 
+// validate checks the flag values: usage errors that name the flag.
 func (o *auditOptions) validate(output, defaultMode string) error {
-	if output != "text" && output != "json" {
-		return fmt.Errorf("-o must be text or json, not %q", output)
+	if err := cli.OneOf("output", output, outputs...); err != nil {
+		return err
 	}
 	if o.namespace != "" && (o.allNamespaces || o.selector != "") {
-		return errors.New("-n names one namespace; drop it to use -A or --selector")
+		return fmt.Errorf("%w: -n names one namespace; drop it to use -A or --selector", cli.ErrUsage)
 	}
 	if o.selector != "" {
 		if _, err := labels.Parse(o.selector); err != nil {
-			return fmt.Errorf("--selector: %v", err)
+			return fmt.Errorf("%w: --selector: %v", cli.ErrUsage, err)
 		}
 		o.allNamespaces = true
 	}
-	if o.scope != "optIn" && o.scope != "cluster" {
-		return fmt.Errorf("--scope must be optIn or cluster, not %q", o.scope)
+	if err := cli.OneOf("scope", o.scope, "optIn", "cluster"); err != nil {
+		return err
 	}
-	switch m := policies.Mode(defaultMode); m {
-	case policies.ModeEnforce, policies.ModeAudit:
-		o.defaultMode = m
-	default:
-		return fmt.Errorf("--default-mode must be enforce or audit, not %q", defaultMode)
+	if err := cli.OneOf("default-mode", defaultMode, string(policies.ModeEnforce), string(policies.ModeAudit)); err != nil {
+		return err
 	}
+	o.defaultMode = policies.Mode(defaultMode)
 	return nil
 }
 

@@ -314,11 +314,11 @@ func TestAuditRejectsBadFlags(t *testing.T) {
 		want string
 	}{
 		{"-n and -A together are ambiguous.", []string{"-n", "x", "-A"}, "-n names one namespace"},
-		{"An unknown output format is refused.", []string{"-o", "yaml"}, "-o must be text or json"},
+		{"An unknown output format is refused.", []string{"-o", "yaml"}, "--output must be text or json"},
 		{"An unknown scope is refused.", []string{"--scope", "all"}, "--scope must be optIn or cluster"},
 		{"A default mode other than enforce or audit is refused.", []string{"--default-mode", "off"}, "--default-mode must be enforce or audit"},
 		{"A selector that does not parse is refused.", []string{"--selector", "a in (b"}, "--selector"},
-		{"Positional arguments are refused.", []string{"shop"}, "unexpected arguments"},
+		{"Positional arguments are refused.", []string{"shop"}, "takes no arguments"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	apiversion "k8s.io/apimachinery/pkg/version"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
 	fakediscovery "k8s.io/client-go/discovery/fake"
 	dynamicfake "k8s.io/client-go/dynamic/fake"
 	"k8s.io/client-go/kubernetes/fake"
@@ -36,8 +37,16 @@ func newTestCluster(objects ...runtime.Object) *testCluster {
 	kube := fake.NewClientset(objects...)
 	kube.Discovery().(*fakediscovery.FakeDiscovery).FakedServerVersion = &apiversion.Info{GitVersion: "v1.37.2"}
 	dyn := dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(),
-		map[schema.GroupVersionResource]string{policyReportsResource: "PolicyReportList"})
+		map[schema.GroupVersionResource]string{policyReportsResource: "PolicyReportList", openReportsResource: "ReportList"})
 	return &testCluster{kube: kube, dynamic: dyn}
+}
+
+// installOpenReportsCRD makes discovery serve openreports.io/v1alpha1 reports.
+func (c *testCluster) installOpenReportsCRD() {
+	c.kube.Resources = append(c.kube.Resources, &metav1.APIResourceList{
+		GroupVersion: openReportsResource.GroupVersion().String(),
+		APIResources: []metav1.APIResource{{Name: "reports", Namespaced: true, Kind: "Report"}},
+	})
 }
 
 // installPolicyReportCRD makes discovery serve wgpolicyk8s.io/v1alpha2 policyreports.
@@ -53,12 +62,17 @@ func (c *testCluster) audit(t *testing.T, args ...string) (stdout, stderr string
 	t.Helper()
 	connect, clock := connectCluster, now
 	t.Cleanup(func() { connectCluster, now = connect, clock })
-	connectCluster = func(string, string) (*clusterClients, error) {
+	connectCluster = func(genericclioptions.RESTClientGetter) (*clusterClients, error) {
 		return &clusterClients{server: "https://127.0.0.1:6443", namespace: "shop", kube: c.kube, dynamic: c.dynamic}, nil
 	}
 	now = func() time.Time { return time.Date(2026, 5, 4, 12, 0, 0, 0, time.UTC) }
 	var out, errOut bytes.Buffer
-	err = Run(context.Background(), args, &out, &errOut)
+	cmd := NewCommand()
+	cmd.SetArgs(args)
+	cmd.SetOut(&out)
+	cmd.SetErr(&errOut)
+	cmd.SilenceErrors, cmd.SilenceUsage = true, true
+	err = cmd.ExecuteContext(context.Background())
 	return out.String(), errOut.String(), err
 }
 

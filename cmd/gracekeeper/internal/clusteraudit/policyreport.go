@@ -1,10 +1,12 @@
 package clusteraudit
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -18,9 +20,41 @@ import (
 	"github.com/gracekeeper/gracekeeper/policies"
 )
 
-// PolicyReports follow the wgpolicyk8s.io/v1alpha2 API that Kyverno,
-// Kubewarden and the Policy Reporter UI read.
-var policyReportsResource = schema.GroupVersionResource{Group: "wgpolicyk8s.io", Version: "v1alpha2", Resource: "policyreports"}
+// Reports are written in the OpenReports API (openreports.io/v1alpha1
+// Report, the successor of the policy working group's API, which Kyverno
+// 1.15 and Policy Reporter read) where it is served, else in
+// wgpolicyk8s.io/v1alpha2 PolicyReport, which Kyverno, Kubewarden and older
+// Policy Reporters read. Both have the same results.
+var (
+	openReportsResource   = schema.GroupVersionResource{Group: "openreports.io", Version: "v1alpha1", Resource: "reports"}
+	policyReportsResource = schema.GroupVersionResource{Group: "wgpolicyk8s.io", Version: "v1alpha2", Resource: "policyreports"}
+)
+
+// reportAPI is the API reports are written in.
+type reportAPI struct {
+	resource schema.GroupVersionResource
+	kind     string
+}
+
+var reportAPIs = []reportAPI{{openReportsResource, "Report"}, {policyReportsResource, "PolicyReport"}}
+
+// servedReportAPI finds the first of reportAPIs the API server serves; with
+// none it says why.
+func servedReportAPI(clients *clusterClients) (*reportAPI, string) {
+	var missing []string
+	for i, api := range reportAPIs {
+		resources, err := clients.kube.Discovery().ServerResourcesForGroupVersion(api.resource.GroupVersion().String())
+		switch {
+		case err == nil && slices.ContainsFunc(resources.APIResources, func(r metav1.APIResource) bool { return r.Name == api.resource.Resource }):
+			return &reportAPIs[i], ""
+		case err == nil || apierrors.IsNotFound(err):
+			missing = append(missing, fmt.Sprintf("%s (%s)", api.resource.GroupResource(), api.resource.Version))
+		default:
+			return nil, fmt.Sprintf("cannot tell whether the %s CRD is installed: %v", api.kind, err)
+		}
+	}
+	return nil, fmt.Sprintf("neither report CRD is installed: %s", strings.Join(missing, ", "))
+}
 
 const (
 	policyReportName = "gracekeeper"
@@ -30,11 +64,13 @@ const (
 )
 
 type policyReport struct {
-	APIVersion string               `json:"apiVersion"`
-	Kind       string               `json:"kind"`
-	Metadata   metav1.ObjectMeta    `json:"metadata"`
-	Summary    policyReportSummary  `json:"summary"`
-	Results    []policyReportResult `json:"results"`
+	APIVersion string            `json:"apiVersion"`
+	Kind       string            `json:"kind"`
+	Metadata   metav1.ObjectMeta `json:"metadata"`
+	// Source names the engine, in OpenReports.
+	Source  string               `json:"source,omitempty"`
+	Summary policyReportSummary  `json:"summary"`
+	Results []policyReportResult `json:"results"`
 }
 
 type policyReportSummary struct {
@@ -70,15 +106,12 @@ type policyReportTimestamp struct {
 func writePolicyReports(ctx context.Context, clients *clusterClients, report *auditReport, at time.Time) {
 	result := &policyReportsResult{Written: []string{}}
 	report.PolicyReports = result
-	resources, err := clients.kube.Discovery().ServerResourcesForGroupVersion(policyReportsResource.GroupVersion().String())
-	switch {
-	case apierrors.IsNotFound(err) || err == nil && !slices.ContainsFunc(resources.APIResources, func(r metav1.APIResource) bool { return r.Name == policyReportsResource.Resource }):
-		result.Skipped = fmt.Sprintf("the PolicyReport CRD (%s, %s) is not installed", policyReportsResource.GroupResource(), policyReportsResource.Version)
-		return
-	case err != nil:
-		result.Skipped = fmt.Sprintf("cannot tell whether the PolicyReport CRD is installed: %v", err)
+	api, why := servedReportAPI(clients)
+	if api == nil {
+		result.Skipped = why
 		return
 	}
+	result.APIVersion = api.resource.GroupVersion().String()
 	for i := range report.Namespaces {
 		ns := &report.Namespaces[i]
 		switch {
@@ -86,7 +119,7 @@ func writePolicyReports(ctx context.Context, clients *clusterClients, report *au
 		case !ns.Complete:
 			report.Notes = append(report.Notes, fmt.Sprintf("PolicyReport not written in namespace %s: its scan is incomplete", ns.Name))
 		default:
-			if p := upsertPolicyReport(ctx, clients, policyReportFor(ns, at)); p != nil {
+			if p := upsertPolicyReport(ctx, clients, api, policyReportFor(api, ns, at)); p != nil {
 				report.Problems = append(report.Problems, *p)
 				report.Summary.Complete = false
 				continue
@@ -97,33 +130,34 @@ func writePolicyReports(ctx context.Context, clients *clusterClients, report *au
 }
 
 // upsertPolicyReport creates the report or replaces one audit wrote before.
-func upsertPolicyReport(ctx context.Context, clients *clusterClients, pr *policyReport) *auditProblem {
+func upsertPolicyReport(ctx context.Context, clients *clusterClients, rapi *reportAPI, pr *policyReport) *auditProblem {
+	resource := rapi.resource
 	content, err := runtime.DefaultUnstructuredConverter.ToUnstructured(pr)
 	if err != nil {
-		p := apiProblem("create", policyReportsResource.GroupResource(), pr.Metadata.Namespace, err)
+		p := apiProblem("create", resource.GroupResource(), pr.Metadata.Namespace, err)
 		return &p
 	}
 	obj := &unstructured.Unstructured{Object: content}
-	api := clients.dynamic.Resource(policyReportsResource).Namespace(pr.Metadata.Namespace)
+	api := clients.dynamic.Resource(resource).Namespace(pr.Metadata.Namespace)
 	existing, err := api.Get(ctx, pr.Metadata.Name, metav1.GetOptions{})
 	switch {
 	case apierrors.IsNotFound(err):
 		_, err = api.Create(ctx, obj, metav1.CreateOptions{FieldManager: "gracekeeper"})
 		if err != nil {
-			p := apiProblem("create", policyReportsResource.GroupResource(), pr.Metadata.Namespace, err)
+			p := apiProblem("create", resource.GroupResource(), pr.Metadata.Namespace, err)
 			return &p
 		}
 	case err != nil:
-		p := apiProblem("get", policyReportsResource.GroupResource(), pr.Metadata.Namespace, err)
+		p := apiProblem("get", resource.GroupResource(), pr.Metadata.Namespace, err)
 		return &p
 	case existing.GetLabels()[managedByLabel] != policyName:
-		return &auditProblem{Verb: "update", Resource: policyReportsResource.GroupResource().String(), Namespace: pr.Metadata.Namespace, Reason: "conflict",
-			Message: fmt.Sprintf("PolicyReport %s in namespace %q exists without the label %s=%s, so gracekeeper leaves it alone",
-				pr.Metadata.Name, pr.Metadata.Namespace, managedByLabel, policyName)}
+		return &auditProblem{Verb: "update", Resource: resource.GroupResource().String(), Namespace: pr.Metadata.Namespace, Reason: "conflict",
+			Message: fmt.Sprintf("%s %s in namespace %q exists without the label %s=%s, so gracekeeper leaves it alone",
+				pr.Kind, pr.Metadata.Name, pr.Metadata.Namespace, managedByLabel, policyName)}
 	default:
 		obj.SetResourceVersion(existing.GetResourceVersion())
 		if _, err := api.Update(ctx, obj, metav1.UpdateOptions{FieldManager: "gracekeeper"}); err != nil {
-			p := apiProblem("update", policyReportsResource.GroupResource(), pr.Metadata.Namespace, err)
+			p := apiProblem("update", resource.GroupResource(), pr.Metadata.Namespace, err)
 			return &p
 		}
 	}
@@ -132,13 +166,16 @@ func upsertPolicyReport(ctx context.Context, clients *clusterClients, pr *policy
 
 // policyReportFor turns a namespace's findings into report results: a deny
 // fails, a patch or warning warns, a compliant workload passes.
-func policyReportFor(ns *auditNamespace, at time.Time) *policyReport {
+func policyReportFor(api *reportAPI, ns *auditNamespace, at time.Time) *policyReport {
 	pr := &policyReport{
-		APIVersion: policyReportsResource.GroupVersion().String(),
-		Kind:       "PolicyReport",
+		APIVersion: api.resource.GroupVersion().String(),
+		Kind:       api.kind,
 		Metadata: metav1.ObjectMeta{Name: policyReportName, Namespace: ns.Name,
 			Labels: map[string]string{managedByLabel: policyName}},
 		Results: []policyReportResult{},
+	}
+	if api.resource == openReportsResource {
+		pr.Source = policyName
 	}
 	stamp := policyReportTimestamp{Seconds: at.Unix()}
 	result := func(ref corev1.ObjectReference, f *policies.Finding) policyReportResult {
@@ -176,6 +213,16 @@ func policyReportFor(ns *auditNamespace, at time.Time) *policyReport {
 		for i := range w.Findings {
 			pr.Results = append(pr.Results, result(ref, &w.Findings[i]))
 		}
+		// An exempted finding is a skip: the rule was not applied to it.
+		for _, f := range w.Exempted {
+			r := result(ref, &f)
+			pr.Summary.Warn, pr.Summary.Fail = pr.Summary.Warn-b2i(r.Result == "warn"), pr.Summary.Fail-b2i(r.Result == "fail")
+			r.Result, r.Severity, r.Scored = "skip", "", false
+			r.Message = fmt.Sprintf("exempted by %s: %s", policies.ExemptAnnotation, cmp.Or(w.reason, "no reason given"))
+			r.Properties["exempted"] = f.Message
+			pr.Summary.Skip++
+			pr.Results = append(pr.Results, r)
+		}
 	}
 	for _, p := range ns.Pods {
 		ref := corev1.ObjectReference{APIVersion: "v1", Kind: "Pod", Namespace: ns.Name, Name: p.Name, UID: p.uid}
@@ -185,4 +232,11 @@ func policyReportFor(ns *auditNamespace, at time.Time) *policyReport {
 		}
 	}
 	return pr
+}
+
+func b2i(b bool) int64 {
+	if b {
+		return 1
+	}
+	return 0
 }

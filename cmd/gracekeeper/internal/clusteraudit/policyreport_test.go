@@ -6,15 +6,18 @@ import (
 	"strings"
 	"testing"
 
+	appsv1 "k8s.io/api/apps/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	k8stesting "k8s.io/client-go/testing"
 	"sigs.k8s.io/yaml"
 
 	"github.com/gracekeeper/gracekeeper/cmd/gracekeeper/internal/cli"
 	"github.com/gracekeeper/gracekeeper/e2e/golden"
+	"github.com/gracekeeper/gracekeeper/policies"
 )
 
 func (c *testCluster) policyReport(t *testing.T, ns string) *unstructured.Unstructured {
@@ -45,7 +48,7 @@ func TestWriteReportsWithoutTheCRDWritesNothingAndSaysWhy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(out, "PolicyReports not written: the PolicyReport CRD (policyreports.wgpolicyk8s.io, v1alpha2) is not installed.") {
+	if !strings.Contains(out, "PolicyReports not written: neither report CRD is installed: reports.openreports.io (v1alpha1), policyreports.wgpolicyk8s.io (v1alpha2).") {
 		t.Errorf("the missing CRD must be named:\n%s", out)
 	}
 	if w := writes(append(c.kube.Actions(), c.dynamic.Actions()...)); len(w) > 0 {
@@ -144,5 +147,90 @@ func TestWriteReportsSkipsIncompleteNamespacesAndNamesFailedWrites(t *testing.T)
 		if !strings.Contains(out, want) {
 			t.Errorf("want %q in:\n%s", want, out)
 		}
+	}
+}
+
+// Where the OpenReports API is served, reports go there, with the same
+// results, even when wgpolicyk8s.io is served too.
+func TestWriteReportsPrefersOpenReports(t *testing.T) {
+	c := mixedCluster(t)
+	c.installPolicyReportCRD()
+	c.installOpenReportsCRD()
+	out, _, err := c.audit(t, "-A", "--write-reports", "-o", "json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, `"apiVersion": "openreports.io/v1alpha1"`) {
+		t.Errorf("the JSON report must name the API written:\n%s", out)
+	}
+	want := []string{"create reports sandbox", "create reports shop", "create reports staging", "create reports typo"}
+	if got := writes(c.dynamic.Actions()); strings.Join(got, "; ") != strings.Join(want, "; ") {
+		t.Errorf("writes:\n got %v\nwant %v", got, want)
+	}
+	report, err := c.dynamic.Resource(openReportsResource).Namespace("shop").Get(context.Background(), policyReportName, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wg := c.policyReportObject(t, "shop", policyReportsResource)
+	if wg != nil {
+		t.Error("a wgpolicyk8s.io report was written too")
+	}
+	if report.GetKind() != "Report" || report.Object["source"] != "gracekeeper" {
+		t.Errorf("want an OpenReports Report with source gracekeeper, got %v %v", report.GetKind(), report.Object["source"])
+	}
+	results, _, _ := unstructured.NestedSlice(report.Object, "results")
+	if len(results) == 0 {
+		t.Error("the report has no results")
+	}
+}
+
+func (c *testCluster) policyReportObject(t *testing.T, ns string, resource schema.GroupVersionResource) *unstructured.Unstructured {
+	t.Helper()
+	obj, err := c.dynamic.Resource(resource).Namespace(ns).Get(context.Background(), policyReportName, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return obj
+}
+
+// A finding an exemption annotation takes away is reported as skip, with
+// the annotation's reason; the others are reported as before.
+func TestWriteReportsListsExemptedFindingsAsSkip(t *testing.T) {
+	web := deploymentObj("shop", "web", podSpec("web"))
+	web.Spec.Strategy = appsv1.DeploymentStrategy{Type: appsv1.RecreateDeploymentStrategyType}
+	web.Annotations = map[string]string{policies.ExemptAnnotation: "recreate-strategy",
+		policies.ExemptReasonAnnotation: "the app holds a lock only one pod may have"}
+	web.Spec.Template.Annotations = map[string]string{policies.ExemptAnnotation: "readiness-probe",
+		policies.ExemptReasonAnnotation: "probed by the mesh"}
+	c := newTestCluster(append(chartWebhooks(t, nil), namespaceObj("shop", "enforce"), web)...)
+	c.installPolicyReportCRD()
+	out, _, err := c.audit(t, "-n", "shop", "--write-reports", "-o", "json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, `"exempted": [`) {
+		t.Errorf("the JSON report must list the exempted findings:\n%s", out)
+	}
+	report := c.policyReport(t, "shop")
+	results, _, _ := unstructured.NestedSlice(report.Object, "results")
+	skipped := map[string]string{}
+	for _, r := range results {
+		r := r.(map[string]any)
+		if r["result"] == "skip" {
+			skipped[r["rule"].(string)] = r["message"].(string)
+		}
+		if r["result"] != "skip" && (r["rule"] == "recreate-strategy" || r["rule"] == "readiness-probe") {
+			t.Errorf("exempted rule %s reported as %s", r["rule"], r["result"])
+		}
+	}
+	if !strings.Contains(skipped["recreate-strategy"], "the app holds a lock") || skipped["readiness-probe"] == "" || len(skipped) != 2 {
+		t.Errorf("want both exempted rules as skip with the reason, got %v", skipped)
+	}
+	summary, _, _ := unstructured.NestedMap(report.Object, "summary")
+	if summary["skip"] != int64(2) || summary["fail"] != int64(0) {
+		t.Errorf("summary %v, want 2 skips and no failure", summary)
 	}
 }

@@ -71,7 +71,12 @@ type auditWorkload struct {
 	Kind     string             `json:"kind"`
 	Name     string             `json:"name"`
 	Findings []policies.Finding `json:"findings"`
-	uid      types.UID
+	// Exempted are the findings its gracekeeper.io/exempt annotations take
+	// away; policy reports list them as skip.
+	Exempted []policies.Finding `json:"exempted,omitempty"`
+	// reason is its gracekeeper.io/exempt-reason.
+	reason string
+	uid    types.UID
 }
 
 type auditPod struct {
@@ -130,6 +135,9 @@ type auditSummary struct {
 }
 
 type policyReportsResult struct {
+	// APIVersion is the report API written: openreports.io/v1alpha1 where it
+	// is served, else wgpolicyk8s.io/v1alpha2.
+	APIVersion string `json:"apiVersion,omitempty"`
 	// Written are the namespaces whose PolicyReport was created or updated.
 	Written []string `json:"written"`
 	// Skipped says why no report was written at all, e.g. the CRD is missing.
@@ -177,6 +185,8 @@ func printAudit(w io.Writer, r *auditReport) {
 		switch {
 		case pr.Skipped != "":
 			fmt.Fprintf(w, "\nPolicyReports not written: %s.\n", pr.Skipped)
+		case len(pr.Written) > 0 && pr.APIVersion == openReportsResource.GroupVersion().String():
+			fmt.Fprintf(w, "\nReport gracekeeper (%s) written in %s.\n", pr.APIVersion, strings.Join(pr.Written, ", "))
 		case len(pr.Written) > 0:
 			fmt.Fprintf(w, "\nPolicyReport gracekeeper written in %s.\n", strings.Join(pr.Written, ", "))
 		default:

@@ -1,6 +1,7 @@
 package clusteraudit
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -243,7 +244,57 @@ func (a *auditor) workload(kind string, obj workloadObject) {
 	if findings == nil {
 		findings = []policies.Finding{}
 	}
-	ns.Workloads = append(ns.Workloads, auditWorkload{Kind: kind, Name: obj.GetName(), Findings: findings, uid: obj.GetUID()})
+	exempted, reason := a.exempted(kind, obj, findings)
+	ns.Workloads = append(ns.Workloads, auditWorkload{Kind: kind, Name: obj.GetName(), Findings: findings,
+		Exempted: exempted, reason: reason, uid: obj.GetUID()})
+}
+
+// exempted lists the findings the workload's exemption annotations take
+// away (gracekeeper.io/exempt on it and on its pod template): it is judged
+// again without them, and what only that judgement finds was exempted. The
+// reason is the annotations' gracekeeper.io/exempt-reason.
+func (a *auditor) exempted(kind string, obj workloadObject, findings []policies.Finding) ([]policies.Finding, string) {
+	bare, ok := obj.DeepCopyObject().(workloadObject)
+	if !ok {
+		return nil, ""
+	}
+	annotated, reason := stripExempt(bare.GetAnnotations())
+	var template *corev1.PodTemplateSpec
+	switch w := bare.(type) {
+	case *appsv1.Deployment:
+		template = &w.Spec.Template
+	case *appsv1.StatefulSet:
+		template = &w.Spec.Template
+	case *appsv1.DaemonSet:
+		template = &w.Spec.Template
+	}
+	if template != nil {
+		if ok, why := stripExempt(template.Annotations); ok {
+			annotated = true
+			reason = cmp.Or(reason, why)
+		}
+	}
+	if !annotated {
+		return nil, ""
+	}
+	var exempted []policies.Finding
+	for _, f := range a.engine.Evaluate(&policies.Review{Operation: policies.Create, Kind: kind,
+		Namespace: bare.GetNamespace(), Name: bare.GetName(), Object: bare}) {
+		if !slices.ContainsFunc(findings, func(g policies.Finding) bool { return g.Rule == f.Rule }) {
+			exempted = append(exempted, f)
+		}
+	}
+	return exempted, reason
+}
+
+// stripExempt removes the exemption annotations, saying whether there was
+// one and its reason.
+func stripExempt(annotations map[string]string) (bool, string) {
+	_, ok := annotations[policies.ExemptAnnotation]
+	reason := annotations[policies.ExemptReasonAnnotation]
+	delete(annotations, policies.ExemptAnnotation)
+	delete(annotations, policies.ExemptReasonAnnotation)
+	return ok, reason
 }
 
 // pod reports a running pod created without a preStop hook: enforce mode

@@ -1,0 +1,3 @@
+{{- define "boutique.labels" -}}
+app: {{ .name }}
+{{- end }}

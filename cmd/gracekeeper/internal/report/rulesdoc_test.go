@@ -1,0 +1,34 @@
+package report
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/gracekeeper/gracekeeper/e2e/golden"
+	"github.com/gracekeeper/gracekeeper/policies"
+)
+
+// docs/rules.md is written from policies.RuleHelp, one heading per rule id:
+// the anchors SARIF's helpUri points at. UPDATE_GOLDEN=1 rewrites it.
+func TestRulesDocHasAnAnchorPerRule(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("# Rules\n\n<!-- Written from policies.RuleHelp by the tests of cmd/gracekeeper/internal/report: UPDATE_GOLDEN=1 go test ./cmd/gracekeeper/internal/report -->\n\n")
+	b.WriteString("Each rule's id, as findings, exemptions, metrics and the SARIF `helpUri` anchors name it. The\n")
+	b.WriteString("README's Rules table says what each judges and its default action; Configuration says how to\n")
+	b.WriteString("change an action or switch a rule off.\n")
+	for _, id := range policies.ReportedRules() {
+		fmt.Fprintf(&b, "\n## %s\n\n%s\n", id, policies.RuleHelp(id))
+		if !strings.HasPrefix(RulesDoc, "https://github.com/gracekeeper/gracekeeper/blob/main/docs/") {
+			t.Fatalf("RulesDoc %s is not in docs/", RulesDoc)
+		}
+	}
+	golden.Check(t, filepath.Join("..", "..", "..", "..", "docs", "rules.md"), []byte(b.String()))
+}
+
+func TestRuleNameIsTheIdInPascalCase(t *testing.T) {
+	if got := RuleName(policies.RuleTerminationGracePeriod); got != "TerminationGracePeriod" {
+		t.Errorf("RuleName = %q", got)
+	}
+}
