@@ -27,8 +27,11 @@ func checkPodDelete(ev *evaluation) []Finding {
 	if owner == nil {
 		f.Message = fmt.Sprintf("%s has no controller: nothing will recreate it", ref)
 	} else {
-		workload := restartTarget(owner, pod)
-		f.Message = fmt.Sprintf("to restart pods, use %q instead of deleting them", "kubectl rollout restart "+workload)
+		restart := "kubectl rollout restart " + restartTarget(owner, pod)
+		if name, ok := rolloutOfPod(owner, pod); ok {
+			restart = "kubectl argo rollouts restart " + name
+		}
+		f.Message = fmt.Sprintf("to restart pods, use %q instead of deleting them", restart)
 	}
 	if ev.cfg.PodDelete == v1alpha1.GuardDeny {
 		f.Action, f.Message = ActionDeny, "deleting pods by hand: "+f.Message
@@ -62,4 +65,18 @@ func restartTarget(owner *metav1.OwnerReference, pod *corev1.Pod) string {
 		}
 	}
 	return objectRef(owner.Kind, owner.Name)
+}
+
+// rolloutsPodTemplateHashLabel is what Argo Rollouts labels its ReplicaSets'
+// pods with, in place of the deployment controller's pod-template-hash.
+const rolloutsPodTemplateHashLabel = "rollouts-pod-template-hash"
+
+// rolloutOfPod names the Argo Rollout whose ReplicaSet owns a pod: the
+// ReplicaSet's name minus its rollouts-pod-template-hash suffix.
+func rolloutOfPod(owner *metav1.OwnerReference, pod *corev1.Pod) (string, bool) {
+	hash := pod.Labels[rolloutsPodTemplateHashLabel]
+	if owner.Kind != "ReplicaSet" || hash == "" {
+		return "", false
+	}
+	return strings.CutSuffix(owner.Name, "-"+hash)
 }

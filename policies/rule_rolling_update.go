@@ -39,6 +39,8 @@ func checkRollingUpdate(ev *evaluation) []Finding {
 		if s := o.Spec.Strategy; s.Type == "" || s.Type == appsv1.RollingUpdateDeploymentStrategyType {
 			return ev.deploymentRollout(o)
 		}
+	case *Rollout:
+		return ev.rolloutCanary(o)
 	case *appsv1.StatefulSet:
 		if s := o.Spec.UpdateStrategy; s.Type == "" || s.Type == appsv1.RollingUpdateStatefulSetStrategyType {
 			fix = statefulSetRollout(o)

@@ -113,13 +113,20 @@ func namespaceDelete(ev *evaluation) []Finding {
 // or orphaned ReplicaSet's pods adopts it and rolls out.
 func restartAdvice(ev *evaluation) string {
 	r := ev.review
+	if r.Kind == RolloutGVK.Kind {
+		// kubectl rollout has no Rollout form; Argo's kubectl plugin does.
+		return fmt.Sprintf(`use "kubectl argo rollouts restart %s" (to roll back, "kubectl argo rollouts undo %s")`, r.Name, r.Name)
+	}
 	if r.Kind != "ReplicaSet" {
 		return fmt.Sprintf(`use "kubectl rollout restart %s"`, ev.ref())
 	}
 	for _, obj := range []runtime.Object{r.OldObject, r.Object, r.Parent} {
 		if rs, ok := obj.(*appsv1.ReplicaSet); ok {
-			if owner := metav1.GetControllerOfNoCopy(rs); owner != nil && owner.Kind == "Deployment" {
+			switch owner := metav1.GetControllerOfNoCopy(rs); {
+			case owner != nil && owner.Kind == "Deployment":
 				return fmt.Sprintf(`use "kubectl rollout restart %s"`, objectRef(owner.Kind, owner.Name))
+			case owner != nil && owner.Kind == RolloutGVK.Kind && owner.APIVersion == RolloutGVK.GroupVersion().String():
+				return fmt.Sprintf(`use "kubectl argo rollouts restart %s"`, owner.Name)
 			}
 			break
 		}

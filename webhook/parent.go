@@ -25,8 +25,8 @@ var errNoClient = errors.New("gracekeeper has no API client (it runs outside a c
 
 // parentReader reads the object a subresource request addresses (the Pod of
 // an eviction, the workload of a /scale) with a get on that one object: the
-// chart's ClusterRole grants get on pods, deployments, statefulsets and
-// replicasets, and nothing else.
+// chart's ClusterRole grants get on pods, deployments, statefulsets,
+// replicasets and Argo rollouts, and nothing else.
 type parentReader struct {
 	client kubernetes.Interface
 }
@@ -53,6 +53,8 @@ func (p parentReader) read(ctx context.Context, r *policies.Review) (runtime.Obj
 		obj, err = p.client.AppsV1().StatefulSets(r.Namespace).Get(ctx, r.Name, get)
 	case "ReplicaSet":
 		obj, err = p.client.AppsV1().ReplicaSets(r.Namespace).Get(ctx, r.Name, get)
+	case policies.RolloutGVK.Kind:
+		obj, err = p.getRollout(ctx, r.Namespace, r.Name)
 	default:
 		return nil, fmt.Errorf("gracekeeper does not read %s objects", r.Kind)
 	}
@@ -63,6 +65,21 @@ func (p parentReader) read(ctx context.Context, r *policies.Review) (runtime.Obj
 		return nil, fmt.Errorf("get %s %s/%s: %w", r.Kind, r.Namespace, r.Name, err)
 	}
 	return obj, nil
+}
+
+// getRollout reads an Argo Rollout, a CRD the typed clientset does not know,
+// with a raw GET decoded as the webhook decodes a request's object.
+func (p parentReader) getRollout(ctx context.Context, namespace, name string) (runtime.Object, error) {
+	rest := p.client.Discovery().RESTClient()
+	if rest == nil {
+		return nil, errNoClient
+	}
+	gv := policies.RolloutGVK.GroupVersion()
+	raw, err := rest.Get().AbsPath("/apis", gv.Group, gv.Version, "namespaces", namespace, "rollouts", name).Do(ctx).Raw()
+	if err != nil {
+		return nil, err
+	}
+	return policies.Decode(policies.RolloutGVK, raw)
 }
 
 // evaluate runs the engine on r, and again with r's parent when the first
