@@ -173,8 +173,8 @@ var graceful = func() (g struct {
 		notExempt("object"),
 		workloadSpecQuiet(object),
 		"(request.resource.resource == 'deployments' || "+object+".?updateStrategy.?type.orValue('') != 'OnDelete')",
-		"(request.operation != 'UPDATE' || request.resource.resource == 'daemonsets' || "+
-			replicasQuiet(object+".?replicas.orValue(1)", old+".?replicas.orValue(1)")+")",
+		"(request.operation != 'UPDATE' || (request.resource.resource == 'daemonsets' ? "+nodesSame(object, old)+" : "+
+			replicasQuiet(object+".?replicas.orValue(1)", old+".?replicas.orValue(1)")+"))",
 		podQuiet(object+".?template.?metadata", object+".?template.?spec", "request.kind.kind"))
 	// A Scale's spec.replicas is omitted when 0.
 	g.scale = andAll(request("apps", "['deployments', 'statefulsets']", "scale", "['UPDATE']"),
@@ -195,6 +195,14 @@ var graceful = func() (g struct {
 			celList([]string{string(ModeEnforce), string(ModeAudit), string(ModeOff)})))
 	return g
 }()
+
+// nodesSame is true when a DaemonSet UPDATE keeps its template's
+// nodeSelector and node affinity, which decide the nodes it runs on (see
+// daemonSetNarrowed).
+func nodesSame(spec, old string) string {
+	return fmt.Sprintf("%s.?template.?spec.?nodeSelector.orValue({}) == %s.?template.?spec.?nodeSelector.orValue({}) && "+
+		"%s.?template.?spec.?affinity.?nodeAffinity.orValue({}) == %s.?template.?spec.?affinity.?nodeAffinity.orValue({})", spec, old, spec, old)
+}
 
 // replicasQuiet is true when a change of spec.replicas from before to now
 // is neither scale-to-zero's (a running workload to 0) nor scale-down's (one

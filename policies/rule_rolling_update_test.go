@@ -329,6 +329,13 @@ func TestRollingUpdateOfStatefulSetsAndDaemonSets(t *testing.T) {
 				Hint:    "Set spec.updateStrategy.rollingUpdate.maxUnavailable: 1 and maxSurge: 0"}},
 		},
 		{
+			name: "A GPU DaemonSet's surge pod needs a second GPU on the same node: warned, the user's maxSurge kept.",
+			review: create(daemonSet(t, `{spec: {updateStrategy: {type: RollingUpdate, rollingUpdate: {maxUnavailable: 0, maxSurge: 1}}}}`,
+				`{spec: {template: {spec: {containers: [{name: agent, image: fluent-bit:4, resources: {limits: {nvidia.com/gpu: 1}}}]}}}}`)),
+			want: []Finding{{Rule: RuleRollingUpdate, Action: ActionWarn, Object: "daemonset/agent",
+				Message: `maxSurge 1 starts a second pod on each node beside the first, but the pod requests 1 nvidia.com/gpu in container "agent": each one needs a free nvidia.com/gpu, or the rollout hangs; set maxUnavailable: 1 and maxSurge: 0, or keep a spare unit on every node`}},
+		},
+		{
 			name:   "An UPDATE judges a DaemonSet by the stored object's node count when the new one has none.",
 			review: update(daemonSet(t), daemonSet(t, `{spec: {updateStrategy: {rollingUpdate: {maxUnavailable: 4}}}, status: null}`)),
 			want:   oneAtATime("daemonset/agent", "4", op("replace", "/spec/updateStrategy/rollingUpdate/maxUnavailable", "1")),

@@ -748,6 +748,10 @@ func generatedWorkload(rng *rand.Rand, resource string) runtime.Object {
 			ds.Spec.UpdateStrategy.RollingUpdate = &appsv1.RollingUpdateDaemonSet{MaxUnavailable: pick(rng, intOrStrings...), MaxSurge: pick(rng, intOrStrings...)}
 		}
 		ds.Status.DesiredNumberScheduled = pick[int32](rng, 0, 0, 1, 3)
+		if maybe(rng, 4) {
+			// A nodeSelector no node may have stops the pods (scale-down).
+			ds.Spec.Template.Spec.NodeSelector = map[string]string{"pool": pick(rng, "a", "b")}
+		}
 		return ds
 	}
 }
