@@ -16,19 +16,23 @@ import (
 // rolling-update reads, on CREATE and UPDATE of every workload kind with a
 // rolling update:
 //   - Deployment: spec.strategy.rollingUpdate, spec.replicas
+//   - Argo Rollout: spec.strategy.canary (maxUnavailable, maxSurge), spec.replicas, spec.workloadRef
 //   - StatefulSet: spec.updateStrategy.rollingUpdate (maxUnavailable, partition), spec.replicas
 //   - DaemonSet: spec.updateStrategy.rollingUpdate (maxUnavailable, maxSurge),
 //     status.desiredNumberScheduled (the node count, when the object carries it)
 //   - the pod template, for whether the pods can surge (see surgeOf)
+//   - the controller ownerReference (see controlled)
 //
-// A maxUnavailable that lets every pod go down at once (100%, or any value that
-// resolves to all of them) is replaced. Deployments whose pods can surge get
-// maxUnavailable 0 with a surge, so a rollout never drops below the desired
-// count. Pods that cannot surge, StatefulSets (which never surge) and
-// DaemonSets (whose surge pod must fit on the same node, or the rollout hangs)
-// roll one pod at a time: maxUnavailable 1, maxSurge 0. A DaemonSet surge
-// asked of pods bound to the node's ports is replaced by the same. A
-// Deployment whose pods mount a PersistentVolumeClaim is only warned about.
+// A strategy that lets every pod go down at once, as the controller resolves
+// it (see fenceposts), is replaced. Deployments and Rollouts whose pods can
+// surge get maxUnavailable 0 with a surge, so a rollout never drops below the
+// desired count. Pods that cannot surge, StatefulSets (which never surge) and
+// DaemonSets (whose surge pod must fit on the same node) roll one pod at a
+// time: maxUnavailable 1, maxSurge 0, where that keeps pods up. A DaemonSet
+// surge of pods bound to the node's ports is replaced by the same. What only
+// a surge could fix on pods that cannot surge (one replica, a PVC), a surge
+// that needs a free device or node, and operator-owned objects are warned
+// about, never patched or denied.
 func checkRollingUpdate(ev *evaluation) []Finding {
 	if ev.review.SubResource != "" || ev.review.Operation == Delete {
 		return nil
@@ -155,8 +159,12 @@ func (ev *evaluation) surgingRollout(st surgingStrategy) []Finding {
 			at = st.templatePath + "/spec" + pods.at // the strategy is the API's default
 		}
 		// Not patched: with spare capacity elsewhere the surge pod does start.
+		advice := oneAtATime
+		if strings.HasSuffix(pods.risk, "hangs") {
+			advice += ", or keep spare capacity"
+		}
 		return []Finding{{Rule: RuleRollingUpdate, Action: ActionWarn, Object: ev.ref(), Field: at,
-			Message: fmt.Sprintf("maxUnavailable %s resolves to 0 with maxSurge %s, but %s: %s; set %s, or keep spare capacity", found, describeIntOrPercent(st.surge), pods.why(), pods.risk, oneAtATime)}}
+			Message: fmt.Sprintf("maxUnavailable %s resolves to 0 with maxSurge %s, but %s: %s; set %s", found, describeIntOrPercent(st.surge), pods.why(), pods.risk, advice)}}
 	case down < want:
 		return nil
 	case pods.exclusive() && want > 1:
