@@ -58,5 +58,6 @@ func checkRecreateStrategy(ev *evaluation) []Finding {
 				set(d.Spec.Strategy.RollingUpdate != nil, "/spec/strategy/rollingUpdate", rolling)}}}
 	}
 	return []Finding{{Rule: RuleRecreateStrategy, Action: ActionDeny, Object: ref, Field: strategyTypeField, Message: problem,
-		Hint: fmt.Sprintf("Use strategy RollingUpdate with %s, and %q to restart", advice, "kubectl rollout restart "+ref)}}
+		Hint: fmt.Sprintf("Use strategy RollingUpdate with %s, and %q to restart. %s", advice, "kubectl rollout restart "+ref,
+			manifestExemptHint(RuleRecreateStrategy, "keep Recreate (pods that must never run twice)"))}}
 }

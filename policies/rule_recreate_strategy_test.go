@@ -13,7 +13,7 @@ spec:
 `
 	denied := []Finding{{Rule: RuleRecreateStrategy, Action: ActionDeny, Object: "deployment/nginx",
 		Message: "strategy Recreate stops every pod before new ones start",
-		Hint:    `Use strategy RollingUpdate with maxUnavailable: 0 and maxSurge: 25%, and "kubectl rollout restart deployment/nginx" to restart`}}
+		Hint:    `Use strategy RollingUpdate with maxUnavailable: 0 and maxSurge: 25%, and "kubectl rollout restart deployment/nginx" to restart. ` + manifestExemptHint(RuleRecreateStrategy, "keep Recreate (pods that must never run twice)")}}
 	warned := []Finding{{Rule: RuleRecreateStrategy, Action: ActionWarn, Object: "deployment/nginx",
 		Message: "strategy Recreate stops every pod before new ones start; switch to RollingUpdate with maxUnavailable: 0 and maxSurge: 25%"}}
 

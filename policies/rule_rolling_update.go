@@ -87,7 +87,8 @@ func (ev *evaluation) rolloutFinding(fx rolloutFix) Finding {
 		// A patch would fight the operator's next write, and a denial stop it.
 		f.Action, f.Message = ActionWarn, fx.problem+"; set "+fx.want+" (left as is because an operator manages it)"
 	case ev.cfg.RollingUpdate.Action == v1alpha1.MutationDeny:
-		f.Action, f.Message, f.Hint = ActionDeny, fx.problem, "Set "+fx.field+"."+fx.want
+		f.Action, f.Message, f.Hint = ActionDeny, fx.problem, "Set "+fx.field+"."+fx.want+". "+
+			manifestExemptHint(RuleRollingUpdate, "keep this strategy")
 	default:
 		f.Action, f.Message, f.Patch = ActionPatch, fx.done, fx.patch
 	}

@@ -177,7 +177,7 @@ spec:
 			review: create(deployment(t, allDown, hostNetwork)),
 			want: []Finding{{Rule: RuleRollingUpdate, Action: ActionDeny, Object: "deployment/nginx",
 				Message: "maxUnavailable 100% lets all 3 replicas go down at once and the pod uses hostNetwork, so it cannot surge",
-				Hint:    "Set spec.strategy.rollingUpdate.maxUnavailable: 1 and maxSurge: 0"}},
+				Hint:    "Set spec.strategy.rollingUpdate.maxUnavailable: 1 and maxSurge: 0. " + manifestExemptHint(RuleRollingUpdate, "keep this strategy")}},
 		},
 		{
 			name:   "With action deny the Deployment is denied, naming the values to set.",
@@ -185,7 +185,7 @@ spec:
 			review: create(deployment(t, allDown)),
 			want: []Finding{{Rule: RuleRollingUpdate, Action: ActionDeny, Object: "deployment/nginx",
 				Message: "maxUnavailable 100% lets all 3 replicas go down at once",
-				Hint:    "Set spec.strategy.rollingUpdate.maxUnavailable: 0 and maxSurge: 25%"}},
+				Hint:    "Set spec.strategy.rollingUpdate.maxUnavailable: 0 and maxSurge: 25%. " + manifestExemptHint(RuleRollingUpdate, "keep this strategy")}},
 		},
 		{
 			name:   "With action warn the Deployment is only warned about.",
@@ -326,7 +326,7 @@ func TestRollingUpdateOfStatefulSetsAndDaemonSets(t *testing.T) {
 			review: create(daemonSet(t, `{spec: {updateStrategy: {rollingUpdate: {maxUnavailable: 0, maxSurge: 10%}}}}`, hostNetwork)),
 			want: []Finding{{Rule: RuleRollingUpdate, Action: ActionDeny, Object: "daemonset/agent",
 				Message: "maxSurge 10% starts a second pod on each node, which cannot run there because the pod uses hostNetwork: the rollout hangs",
-				Hint:    "Set spec.updateStrategy.rollingUpdate.maxUnavailable: 1 and maxSurge: 0"}},
+				Hint:    "Set spec.updateStrategy.rollingUpdate.maxUnavailable: 1 and maxSurge: 0. " + manifestExemptHint(RuleRollingUpdate, "keep this strategy")}},
 		},
 		{
 			name: "A GPU DaemonSet's surge pod needs a second GPU on the same node: warned, the user's maxSurge kept.",
