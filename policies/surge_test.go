@@ -185,3 +185,45 @@ func hasSurge(ops []PatchOp) bool {
 	}
 	return false
 }
+
+// TestStatefulSetAndDaemonSetRounding pins how the StatefulSet controller
+// (round down, at least 1: getStatefulSetMaxUnavailable) and the DaemonSet
+// controller (round up: UnavailableCount) resolve maxUnavailable, across
+// counts and spellings: every pod down is found, and the fix is one at a time.
+func TestStatefulSetAndDaemonSetRounding(t *testing.T) {
+	e := defaultEngine(t)
+	for _, tt := range []struct {
+		value     string
+		allDownAt func(n int) bool // for a StatefulSet of n replicas (1 is never judged: it always goes down)
+		dsAllDown func(n int) bool // for a DaemonSet on n nodes
+	}{
+		{`100%`, func(n int) bool { return n > 1 }, func(n int) bool { return true }},
+		{`90%`, func(n int) bool { return false }, func(n int) bool { return n < 10 }},
+		{`50%`, func(n int) bool { return false }, func(n int) bool { return n == 1 }},
+		{`1%`, func(n int) bool { return false }, func(n int) bool { return n == 1 }},
+		{`3`, func(n int) bool { return n > 1 && n <= 3 }, func(n int) bool { return n <= 3 }},
+		{`1`, func(n int) bool { return false }, func(n int) bool { return false }},
+	} {
+		for _, n := range []int{1, 2, 3, 4, 10} {
+			v := tt.value
+			if v[len(v)-1] == '%' {
+				v = `"` + v + `"`
+			}
+			sts := only(RuleRollingUpdate, e.Evaluate(create(statefulSet(t, `{spec: {replicas: `+itoa(int32(n))+`, updateStrategy: {type: RollingUpdate, rollingUpdate: {maxUnavailable: `+v+`}}}}`))))
+			if got := len(sts) == 1; got != tt.allDownAt(n) {
+				t.Errorf("StatefulSet maxUnavailable %s, %d replicas: finding %v, want %v", tt.value, n, sts, tt.allDownAt(n))
+			}
+			ds := only(RuleRollingUpdate, e.Evaluate(create(daemonSet(t, `{spec: {updateStrategy: {type: RollingUpdate, rollingUpdate: {maxUnavailable: `+v+`}}}, status: {desiredNumberScheduled: `+itoa(int32(n))+`}}`))))
+			// A count on one node is judged only when it is a percentage: one node's pod is all of them either way.
+			want := tt.dsAllDown(n) && (n > 1 || tt.value == "100%")
+			if got := len(ds) == 1; got != want {
+				t.Errorf("DaemonSet maxUnavailable %s on %d nodes: finding %v, want %v", tt.value, n, ds, want)
+			}
+			for _, f := range append(sts, ds...) {
+				if f.Action != ActionPatch || hasSurge(f.Patch) {
+					t.Errorf("%s: the fix is one pod at a time, never a surge: %v", tt.value, f)
+				}
+			}
+		}
+	}
+}
