@@ -1,10 +1,12 @@
 package clusteraudit
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +15,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	k8stesting "k8s.io/client-go/testing"
@@ -384,5 +387,46 @@ func TestAuditPodFindingsAreThePodsOwnPatches(t *testing.T) {
 	f := pods[0].Findings[0]
 	if f.Rule != policies.RulePreStopHook || f.OnPods || len(f.Patch) != 1 || f.Patch[0].Path != "/spec/containers/0/lifecycle" {
 		t.Errorf("a pod's finding patches the pod itself, got %+v", f)
+	}
+}
+
+// TestAuditJudgesArgoRollouts: a Rollout, listed with the dynamic client, is
+// judged as the webhook judges it; a cluster without Argo Rollouts (the
+// other tests' fake serves no rollouts) reports no problem.
+func TestAuditJudgesArgoRollouts(t *testing.T) {
+	c := newTestCluster(append(chartWebhooks(t, nil), namespaceObj("shop", "enforce"))...)
+	rollout := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout",
+		"metadata": map[string]any{"name": "checkout", "namespace": "shop"},
+		"spec": map[string]any{
+			"replicas": int64(3),
+			"strategy": map[string]any{"canary": map[string]any{"maxUnavailable": "100%", "maxSurge": int64(0)}},
+			"template": map[string]any{"spec": map[string]any{"containers": []any{map[string]any{"name": "checkout", "image": "checkout:1"}}}},
+		},
+	}}
+	if _, err := c.dynamic.Resource(rolloutsResource).Namespace("shop").Create(context.Background(), rollout, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	out, _, err := c.audit(t, "-n", "shop", "-o", "json")
+	if err != nil && !strings.Contains(err.Error(), "exit") {
+		t.Fatal(err)
+	}
+	var report auditReport
+	if err := json.Unmarshal([]byte(out), &report); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if len(report.Problems) != 0 {
+		t.Errorf("problems %+v, want none", report.Problems)
+	}
+	var rules []policies.RuleID
+	for _, w := range report.Namespaces[0].Workloads {
+		if w.Kind == "Rollout" && w.Name == "checkout" {
+			for _, f := range w.Findings {
+				rules = append(rules, f.Rule)
+			}
+		}
+	}
+	if !slices.Contains(rules, policies.RuleRollingUpdate) || !slices.Contains(rules, policies.RulePreStopHook) {
+		t.Errorf("rollout/checkout findings %v, want rolling-update and prestop-hook", rules)
 	}
 }
