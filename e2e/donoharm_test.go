@@ -155,7 +155,8 @@ spec:
 // lets a deliberate scale to zero through.
 func TestArgoRolloutsAreGuardedLikeDeployments(t *testing.T) {
 	mustKubectlIn(t, rolloutCRD, "apply", "-f", "-")
-	t.Cleanup(func() { kubectl(t, "delete", "crd", "rollouts.argoproj.io", "--wait=false") })
+	// Waits until the CRD is gone: audit tests must not find a kind they may not list.
+	t.Cleanup(func() { kubectl(t, "delete", "crd", "rollouts.argoproj.io", "--timeout=60s") })
 	mustKubectl(t, "wait", "--for=condition=Established", "crd/rollouts.argoproj.io", "--timeout=60s")
 	ns := namespace(t, "argo", "enforce")
 

@@ -390,11 +390,13 @@ func TestAuditPodFindingsAreThePodsOwnPatches(t *testing.T) {
 	}
 }
 
-// TestAuditJudgesArgoRollouts: a Rollout, listed with the dynamic client, is
-// judged as the webhook judges it; a cluster without Argo Rollouts (the
-// other tests' fake serves no rollouts) reports no problem.
+// TestAuditJudgesArgoRollouts: a Rollout, listed with the dynamic client
+// where discovery serves rollouts, is judged as the webhook judges it; a
+// cluster without Argo Rollouts (the other tests' fakes) is not asked.
 func TestAuditJudgesArgoRollouts(t *testing.T) {
 	c := newTestCluster(append(chartWebhooks(t, nil), namespaceObj("shop", "enforce"))...)
+	c.kube.Resources = append(c.kube.Resources, &metav1.APIResourceList{GroupVersion: "argoproj.io/v1alpha1",
+		APIResources: []metav1.APIResource{{Name: "rollouts", Namespaced: true, Kind: "Rollout"}}})
 	rollout := &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout",
 		"metadata": map[string]any{"name": "checkout", "namespace": "shop"},

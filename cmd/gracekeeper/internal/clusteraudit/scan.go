@@ -71,6 +71,7 @@ var (
 type auditor struct {
 	client   kubernetes.Interface
 	dynamic  dynamic.Interface
+	rollouts *bool // whether the cluster serves Argo Rollouts; nil until asked
 	engine   *policies.Engine
 	modes    *modeResolver
 	progress *progressLine
@@ -213,15 +214,11 @@ func (a *auditor) scan(ctx context.Context, ns string) {
 				func(d *appsv1.DaemonSet) { a.workload("DaemonSet", d) })
 		}},
 		{rolloutsResource.GroupResource(), func() error {
-			if a.dynamic == nil {
-				return nil
-			}
-			err := eachPage(ctx, metav1.ListOptions{}, paged(a.dynamic.Resource(rolloutsResource).Namespace(ns).List,
-				func(l *unstructured.UnstructuredList) []unstructured.Unstructured { return l.Items }), a.rollout)
-			if apierrors.IsNotFound(err) {
+			if a.dynamic == nil || !a.servesRollouts() {
 				return nil // Argo Rollouts is not installed
 			}
-			return err
+			return eachPage(ctx, metav1.ListOptions{}, paged(a.dynamic.Resource(rolloutsResource).Namespace(ns).List,
+				func(l *unstructured.UnstructuredList) []unstructured.Unstructured { return l.Items }), a.rollout)
 		}},
 		{podsResource, func() error {
 			return eachPage(ctx, metav1.ListOptions{}, paged(core.Pods(ns).List,
@@ -253,6 +250,21 @@ func (a *auditor) workload(kind string, obj workloadObject) {
 		findings = []policies.Finding{}
 	}
 	ns.Workloads = append(ns.Workloads, auditWorkload{Kind: kind, Name: obj.GetName(), Findings: findings, uid: obj.GetUID()})
+}
+
+// servesRollouts asks discovery, which every authenticated user may read,
+// whether the cluster serves Argo Rollouts: listing them where it does not
+// would be forbidden to most users (authorization comes first) and report a
+// problem about a kind the cluster does not have. Asked once per scan.
+func (a *auditor) servesRollouts() bool {
+	if a.rollouts == nil {
+		served := false
+		if list, err := a.client.Discovery().ServerResourcesForGroupVersion(rolloutsResource.GroupVersion().String()); err == nil {
+			served = slices.ContainsFunc(list.APIResources, func(r metav1.APIResource) bool { return r.Name == rolloutsResource.Resource })
+		}
+		a.rollouts = &served
+	}
+	return *a.rollouts
 }
 
 // rollout judges an Argo Rollout, decoded from the listed JSON as the
