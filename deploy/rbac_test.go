@@ -46,6 +46,7 @@ func TestRBACIsGetOnTheParentsOfEvictionsAndScalesOnly(t *testing.T) {
 	want := []rbacv1.PolicyRule{
 		{APIGroups: []string{""}, Resources: []string{"pods"}, Verbs: []string{"get"}},
 		{APIGroups: []string{"apps"}, Resources: []string{"deployments", "statefulsets", "replicasets"}, Verbs: []string{"get"}},
+		{APIGroups: []string{"argoproj.io"}, Resources: []string{"rollouts"}, Verbs: []string{"get"}},
 		// What a namespace DELETE is judged by, and change-cause's read of a
 		// workload's rollout history (ReplicaSets, ControllerRevisions).
 		{APIGroups: []string{"apps"}, Resources: append(workloadListResources(t), "controllerrevisions"), Verbs: []string{"list"}},

@@ -152,10 +152,13 @@ func TestWebhookEntriesRouteEachModeToItsPath(t *testing.T) {
 	mutatingRules := []admissionregistrationv1.RuleWithOperations{
 		rule([]string{""}, []string{"pods"}, admissionregistrationv1.NamespacedScope, admissionregistrationv1.Create),
 		rule([]string{"apps"}, []string{"deployments", "statefulsets", "daemonsets"}, admissionregistrationv1.NamespacedScope, admissionregistrationv1.Create, admissionregistrationv1.Update),
+		argoRule([]string{"rollouts"}, admissionregistrationv1.Create, admissionregistrationv1.Update),
 	}
 	guardRules := []admissionregistrationv1.RuleWithOperations{
 		rule([]string{"apps"}, []string{"deployments", "statefulsets", "daemonsets", "replicasets"}, admissionregistrationv1.NamespacedScope, admissionregistrationv1.Create, admissionregistrationv1.Update, admissionregistrationv1.Delete),
 		rule([]string{"apps"}, []string{"deployments/scale", "statefulsets/scale", "replicasets/scale"}, admissionregistrationv1.NamespacedScope, admissionregistrationv1.Update),
+		argoRule([]string{"rollouts"}, admissionregistrationv1.Create, admissionregistrationv1.Update, admissionregistrationv1.Delete),
+		argoRule([]string{"rollouts/scale"}, admissionregistrationv1.Update),
 		rule([]string{""}, []string{"pods"}, admissionregistrationv1.NamespacedScope, admissionregistrationv1.Delete),
 		rule([]string{""}, []string{"pods/eviction"}, admissionregistrationv1.NamespacedScope, admissionregistrationv1.Create),
 		rule([]string{""}, []string{"namespaces"}, admissionregistrationv1.ClusterScope, admissionregistrationv1.Delete),
@@ -221,6 +224,13 @@ func rule(groups, resources []string, scope admissionregistrationv1.ScopeType, o
 		Operations: ops,
 		Rule:       admissionregistrationv1.Rule{APIGroups: groups, APIVersions: []string{"v1"}, Resources: resources, Scope: &scope},
 	}
+}
+
+// argoRule is a rule for Argo Rollouts' resources, served as argoproj.io/v1alpha1.
+func argoRule(resources []string, ops ...admissionregistrationv1.OperationType) admissionregistrationv1.RuleWithOperations {
+	r := rule([]string{"argoproj.io"}, resources, admissionregistrationv1.NamespacedScope, ops...)
+	r.APIVersions = []string{"v1alpha1"}
+	return r
 }
 
 func TestFailurePoliciesAndTimeoutComeFromValues(t *testing.T) {

@@ -60,7 +60,7 @@ func TestPodsThatCannotSurgeRollOneAtATime(t *testing.T) {
 	ns := namespace(t, "surge", "enforce")
 
 	t.Run("a hostNetwork Deployment with maxSurge 0, maxUnavailable 1 is left alone, and rollout restart finishes (field case 02)", func(t *testing.T) {
-		mustKubectlIn(t, fieldCase(t, "rolling-update/pass-field-02-hostnetwork-one-at-a-time.yaml"), "-n", ns, "apply", "-f", "-")
+		mustKubectlIn(t, fieldCase(t, "rolling-update/fail-field-02-hostnetwork-one-at-a-time.yaml"), "-n", ns, "apply", "-f", "-")
 		got := strategyOf(t, ns, "deployment/edge-proxy", "{.spec.strategy.rollingUpdate.maxSurge} {.spec.strategy.rollingUpdate.maxUnavailable}")
 		if got != "0 1" {
 			t.Fatalf("stored maxSurge, maxUnavailable = %q, want %q: gracekeeper must not ask pods that cannot surge to surge", got, "0 1")
@@ -76,12 +76,15 @@ func TestPodsThatCannotSurgeRollOneAtATime(t *testing.T) {
 			t.Errorf("maxSurge, maxUnavailable after admission = %q, want %q", r.stdout, "0 1")
 		}
 	})
-	t.Run("a hostNetwork Deployment with Recreate is told to roll one pod at a time, never to surge (field case 02c)", func(t *testing.T) {
-		r := kubectlIn(t, fieldCase(t, "recreate-strategy/fail-field-02c-hostnetwork-recreate.yaml"), "-n", ns, "apply", "-f", "-")
-		denied(t, r, policies.RuleRecreateStrategy)
-		assertContains(t, "the advice", r.stderr, "maxUnavailable: 1 and maxSurge: 0")
+	t.Run("a hostNetwork Deployment with Recreate keeps it, with a warning that never asks it to surge (field case 02c)", func(t *testing.T) {
+		r := mustKubectlIn(t, fieldCase(t, "recreate-strategy/fail-field-02c-hostnetwork-recreate.yaml"), "-n", ns, "apply", "-f", "-")
+		warned(t, r, policies.ModeEnforce, policies.RuleRecreateStrategy, policies.RulePreStopHook)
+		assertContains(t, "the warning", r.stderr, "uses hostNetwork", "takes the 1 replica down")
 		if strings.Contains(r.stderr, "maxUnavailable: 0") {
 			t.Errorf("the advice must not be the setting that hangs:\n%s", r.stderr)
+		}
+		if got := strategyOf(t, ns, "deployment/hostnet-scheduler", "{.spec.strategy.type}"); got != "Recreate" {
+			t.Errorf("stored strategy %q, want the user's Recreate", got)
 		}
 	})
 }

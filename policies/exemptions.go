@@ -132,3 +132,10 @@ func exemptHint(ev *evaluation, id RuleID, purpose, write string) string {
 	}
 	return fmt.Sprintf(`To %s, run %s, then "%s"`, purpose, annotate, write)
 }
+
+// manifestExemptHint says how to keep on purpose a setting a guard denies on
+// a CREATE or UPDATE: the object's own exemption annotation, written in its
+// manifest with the setting (there may be no object to annotate yet).
+func manifestExemptHint(id RuleID, purpose string) string {
+	return fmt.Sprintf(`To %s, add the annotations %s: %s and %s: "<why>" to its manifest`, purpose, ExemptAnnotation, id, ExemptReasonAnnotation)
+}

@@ -14,7 +14,7 @@ func TestExemptions(t *testing.T) {
 			`gracekeeper.io/exempt-reason=<why>", then delete it`}
 	recreateDenied := Finding{Rule: RuleRecreateStrategy, Action: ActionDeny, Object: "deployment/nginx",
 		Message: "strategy Recreate stops every pod before new ones start",
-		Hint:    `Use strategy RollingUpdate with maxUnavailable: 0 and maxSurge: 25%, and "kubectl rollout restart deployment/nginx" to restart`}
+		Hint:    `Use strategy RollingUpdate with maxUnavailable: 0 and maxSurge: 25%, and "kubectl rollout restart deployment/nginx" to restart. ` + manifestExemptHint(RuleRecreateStrategy, "keep Recreate (pods that must never run twice)")}
 	templateHook := Finding{Rule: RulePreStopHook, Action: ActionPatch, Object: "deployment/nginx", OnPods: true,
 		Message: `add preStop sleep 5s to container "nginx" in the pods of deployment/nginx`,
 		Patch:   []PatchOp{op("add", "/spec/template/spec/containers/0/lifecycle", `{"preStop":{"sleep":{"seconds":5}}}`)}}

@@ -131,6 +131,16 @@ var kinds = []Kind{
 		running:      field(func(o *appsv1.ReplicaSet) int32 { return replicas(o.Spec.Replicas) }),
 	},
 	{
+		// Argo Rollouts' replacement for a Deployment: guarded like one, from
+		// its own objects and /scale (see Rollout for why a local type).
+		GVK: RolloutGVK, Resource: "rollouts", Scale: true, Routes: workloads,
+		new:          func() runtime.Object { return &Rollout{} },
+		template:     field(func(o *Rollout) *corev1.PodTemplateSpec { return &o.Spec.Template }),
+		templatePath: "/spec/template",
+		replicas:     field(func(o *Rollout) *int32 { return o.Spec.Replicas }),
+		running:      field(func(o *Rollout) int32 { return replicas(o.Spec.Replicas) }),
+	},
+	{
 		GVK: batchv1.SchemeGroupVersion.WithKind("Job"), Resource: "jobs",
 		new:          func() runtime.Object { return &batchv1.Job{} },
 		template:     field(func(o *batchv1.Job) *corev1.PodTemplateSpec { return &o.Spec.Template }),

@@ -176,8 +176,8 @@ var graceful = func() (g struct {
 		notExempt("object"),
 		workloadSpecQuiet(object),
 		"(request.resource.resource == 'deployments' || "+object+".?updateStrategy.?type.orValue('') != 'OnDelete')",
-		"(request.operation != 'UPDATE' || request.resource.resource == 'daemonsets' || "+
-			replicasQuiet(object+".?replicas.orValue(1)", old+".?replicas.orValue(1)")+")",
+		"(request.operation != 'UPDATE' || (request.resource.resource == 'daemonsets' ? "+nodesSame(object, old)+" : "+
+			replicasQuiet(object+".?replicas.orValue(1)", old+".?replicas.orValue(1)")+"))",
 		podQuiet(object+".?template.?metadata", object+".?template.?spec", "request.kind.kind"))
 	// A Scale's spec.replicas is omitted when 0.
 	g.scale = andAll(request("apps", "['deployments', 'statefulsets']", "scale", "['UPDATE']"),
@@ -211,6 +211,14 @@ func changeCauseQuiet(spec, oldSpec string) string {
 	}
 	return fmt.Sprintf("(%s != %q || !(request.resource.resource in %s) || (request.operation == 'UPDATE' && %s.?template.orValue({}) == %s.?template.orValue({})))",
 		paramChangeCause.Token, v1alpha1.ChangeCauseRecord, celList(resources), spec, oldSpec)
+}
+
+// nodesSame is true when a DaemonSet UPDATE keeps its template's
+// nodeSelector and node affinity, which decide the nodes it runs on (see
+// daemonSetNarrowed).
+func nodesSame(spec, old string) string {
+	return fmt.Sprintf("%s.?template.?spec.?nodeSelector.orValue({}) == %s.?template.?spec.?nodeSelector.orValue({}) && "+
+		"%s.?template.?spec.?affinity.?nodeAffinity.orValue({}) == %s.?template.?spec.?affinity.?nodeAffinity.orValue({})", spec, old, spec, old)
 }
 
 // replicasQuiet is true when a change of spec.replicas from before to now
@@ -252,29 +260,48 @@ func controllerKind(object string) string {
 // reading, so a rule that starts patching them cannot be skipped unnoticed.
 func workloadSpecQuiet(spec string) string {
 	replicas := spec + ".?replicas.orValue(1)"
-	deployment := fmt.Sprintf("(%s.?strategy.?type.orValue('') in ['', 'RollingUpdate'] ? %s : %s.?strategy.?type.orValue('') != 'Recreate')",
-		spec, replicasSafe(spec+".?strategy.?rollingUpdate.?maxUnavailable", replicas), spec)
+	rolling := spec + ".?strategy.?rollingUpdate"
+	// The controller's fenceposts (see fenceposts): when maxSurge resolves to
+	// 0, maxUnavailable is at least 1, which is every pod of one replica.
+	fenceposts := fmt.Sprintf("(%s || %s >= 2)", surgeNonZero(rolling+".?maxSurge"), replicas)
+	deployment := fmt.Sprintf("(%s.?strategy.?type.orValue('') in ['', 'RollingUpdate'] ? (%s && %s) : %s.?strategy.?type.orValue('') != 'Recreate')",
+		spec, replicasSafe(rolling+".?maxUnavailable", replicas), fenceposts, spec)
 	statefulSet := replicasSafe(spec+".?updateStrategy.?rollingUpdate.?maxUnavailable", replicas)
 	// A DaemonSet's count is its nodes, unknown here: only maxUnavailable 1 is read as safe.
 	dsUnavailable := spec + ".?updateStrategy.?rollingUpdate.?maxUnavailable.orValue(1)"
 	daemonSet := fmt.Sprintf("(type(%s) == int && %s <= 1)", dsUnavailable, dsUnavailable)
 	// Pods that cannot surge get their own rolling-update findings (see surgeOf).
-	notHostBound := "!(" + hostBound(spec+".?template.?spec") + ")"
+	surges := "!(" + cannotSurge(spec+".?template.?spec") + ")"
 	return andAll(
 		fmt.Sprintf("%s.?revisionHistoryLimit.orValue(%s) >= %s", spec, paramRevisionMinimum.Token, paramRevisionMinimum.Token),
-		"(request.resource.resource != 'deployments' || ("+deployment+" && "+notHostBound+"))",
+		"(request.resource.resource != 'deployments' || ("+deployment+" && "+surges+"))",
 		"(request.resource.resource != 'statefulsets' || "+statefulSet+")",
-		"(request.resource.resource != 'daemonsets' || ("+daemonSet+" && "+notHostBound+"))")
+		"(request.resource.resource != 'daemonsets' || ("+daemonSet+" && "+surges+"))")
 }
 
-// hostBound is true when a pod spec's pods may not run twice on one node, as
-// surgeOf reads it: hostNetwork, or a hostPort on a container or an init
-// container. A value of an unexpected type counts as bound: the safe default
-// is to call.
-func hostBound(spec string) string {
+// surgeNonZero is true when a maxSurge (absent means 25%) resolves to at
+// least 1 for any positive replica count: a positive int, or a positive
+// percent, which rounds up.
+func surgeNonZero(maxSurge string) string {
+	ms := maxSurge + ".orValue('" + defaultRollingUpdateMax + "')"
+	return fmt.Sprintf("(type(%s) == int ? %s > 0 : (type(%s) == string && %s.matches('^[0-9]{1,3}%%$') && !%s.matches('^0+%%$')))",
+		ms, ms, ms, ms, ms)
+}
+
+// cannotSurge is true when a pod spec's pods may not be able to run twice,
+// a superset of what surgeOf reads: hostNetwork, a hostPort on a container
+// or an init container, any resource name with a "/" (extended resources
+// are among them), any required pod anti-affinity, any DRA resourceClaims,
+// any hostPath volume. A value of an unexpected type counts: the safe
+// default is to call.
+func cannotSurge(spec string) string {
 	ports := "c.?ports.orValue([]).exists(p, p.?hostPort.orValue(0) != 0)"
+	resources := "c.?resources.?limits.orValue({}).exists(k, k.contains('/')) || c.?resources.?requests.orValue({}).exists(k, k.contains('/'))"
+	container := "(" + ports + " || " + resources + ")"
 	return fmt.Sprintf("[%s.orValue({})].all(s, [s.?hostNetwork.orValue(false)].all(h, type(h) != bool || h) || "+
-		"s.?containers.orValue([]).exists(c, %s) || s.?initContainers.orValue([]).exists(c, %s))", spec, ports, ports)
+		"s.?containers.orValue([]).exists(c, %s) || s.?initContainers.orValue([]).exists(c, %s) || "+
+		"s.?affinity.?podAntiAffinity.?requiredDuringSchedulingIgnoredDuringExecution.orValue([]).size() > 0 || "+
+		"s.?resourceClaims.orValue([]).size() > 0 || s.?volumes.orValue([]).exists(v, has(v.hostPath)))", spec, container, container)
 }
 
 // replicasSafe is true when a maxUnavailable (absent means 25%) keeps at

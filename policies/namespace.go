@@ -40,11 +40,14 @@ func (n *NamespaceWorkloads) DeepCopyObject() runtime.Object {
 }
 
 // NamespaceListKinds are the kinds whose lists say what a namespace holds:
-// every kind workload-delete guards (see Kind.running), as the webhook lists them.
+// every built-in (apps) kind workload-delete guards (see Kind.running), as
+// the webhook lists them. A custom resource such as an Argo Rollout is not
+// listed: it runs its pods through ReplicaSets, which Holds names by their
+// owner, so the chart grants list on apps kinds only.
 func NamespaceListKinds() []string {
 	var names []string
 	for _, k := range kinds {
-		if k.running != nil {
+		if k.running != nil && k.GVK.Group == "apps" {
 			names = append(names, k.GVK.Kind)
 		}
 	}

@@ -10,13 +10,16 @@ var ruleHelp = map[RuleID]string{
 	RuleTerminationGracePeriod: "terminationGracePeriodSeconds must cover the longest preStop delay plus the shutdown time " +
 		"(25 s by default), then each native sidecar's shutdown (5 s by default), since sidecars stop after the app. " +
 		"gracekeeper raises it, never lowers it, and warns about a preStop hook whose delay it cannot read.",
-	RuleRollingUpdate: "A rolling update's maxUnavailable must not let every pod of a Deployment, StatefulSet or DaemonSet " +
-		"go down at once. gracekeeper sets maxUnavailable: 0 with a surge on Deployments whose pods can surge, and " +
-		"maxUnavailable: 1, maxSurge: 0 (one pod at a time) on pods bound to the node's ports, StatefulSets and DaemonSets; " +
-		"Deployments whose pods mount a PVC are only warned about.",
+	RuleRollingUpdate: "A rolling update must not let every pod of a Deployment, StatefulSet, DaemonSet or Argo Rollout " +
+		"go down at once, as the controller resolves maxSurge and maxUnavailable (maxSurge: 0 on one replica takes it " +
+		"down). gracekeeper sets maxUnavailable: 0 with a surge where pods can surge, and maxUnavailable: 1, maxSurge: 0 " +
+		"(one pod at a time) on pods that cannot (a GPU or other extended resource, a hostPath directory, a host port, " +
+		"hostname anti-affinity), StatefulSets and DaemonSets. A single such pod, PVC Deployments and operator-owned " +
+		"objects are only warned about.",
 	RuleRecreateStrategy: "strategy Recreate stops every pod before new ones start: each rollout is an outage. Use " +
-		"RollingUpdate with maxUnavailable: 0 and a surge (maxUnavailable: 1, maxSurge: 0 for hostNetwork or hostPort " +
-		"pods), and \"kubectl rollout restart\" to restart.",
+		"RollingUpdate with maxUnavailable: 0 and a surge, and \"kubectl rollout restart\" to restart. Pods that cannot " +
+		"surge (a GPU, a hostPath directory, a host port, hostname anti-affinity, a PVC) and operator-owned objects keep " +
+		"Recreate, with a warning: run 2+ replicas with a PodDisruptionBudget, or leave room for a second copy.",
 	RuleRevisionHistory: "revisionHistoryLimit below the minimum (3 by default) leaves \"kubectl rollout undo\" nothing " +
 		"to go back to. gracekeeper raises it.",
 	RuleUpdateStrategy: "A StatefulSet's or DaemonSet's updateStrategy OnDelete never rolls a change out: pods change only " +

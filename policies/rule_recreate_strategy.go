@@ -8,17 +8,19 @@ import (
 	"github.com/gracekeeper/gracekeeper/policies/api/v1alpha1"
 )
 
-// recreate-strategy reads a Deployment's spec.strategy.type on CREATE and
-// UPDATE, the stored object's on UPDATE, and whether its pods can surge (see
+// recreate-strategy reads a Deployment's spec.strategy.type and spec.replicas
+// on CREATE and UPDATE, the stored object's type on UPDATE, its controller
+// ownerReference and deletionTimestamp, and whether its pods can surge (see
 // surgeOf). Recreate stops every pod before starting new ones. It is denied on
 // CREATE and on an UPDATE that switches to it; a Deployment that already was
 // Recreate only gets a warning (the ratchet), so rollout restart, set image and
 // finalizer removal keep working on it.
 //
-// The advice is the rolling setting the pods can use: maxUnavailable 0 with a
-// surge, or, for pods bound to the node's ports, one pod at a time
-// (maxUnavailable 1, maxSurge 0), which needs no free port anywhere. Pods that
-// mount a PersistentVolumeClaim may keep Recreate, with a warning.
+// Recreate on pods that cannot surge (a GPU, a node's ports, a node-local
+// directory, a claim) is the user's decision: it is kept, with a warning that
+// says what every rollout costs and how to avoid it. So is Recreate on an
+// object an operator manages (as update-strategy treats OnDelete) or one being
+// deleted. Otherwise the advice is maxUnavailable 0 with a surge.
 const strategyTypeField = "/spec/strategy/type"
 
 func checkRecreateStrategy(ev *evaluation) []Finding {
@@ -28,24 +30,27 @@ func checkRecreateStrategy(ev *evaluation) []Finding {
 	}
 	ref := ev.ref()
 	problem := "strategy Recreate stops every pod before new ones start"
-	pods := surgeOf(&d.Spec.Template.Spec)
-	if pods.hostBound == "" && !pods.canSurge() {
-		return []Finding{{Rule: RuleRecreateStrategy, Action: ActionWarn, Object: ref, Field: strategyTypeField,
-			Message: fmt.Sprintf("strategy Recreate allowed because %s; every rollout is an outage", pods.why())}}
+	warn := func(message string) []Finding {
+		return []Finding{{Rule: RuleRecreateStrategy, Action: ActionWarn, Object: ref, Field: strategyTypeField, Message: message}}
 	}
-	rolling := map[string]any{"maxUnavailable": 0, "maxSurge": ev.cfg.RollingUpdate.MaxSurge}
+	pods := surgeOf(&d.Spec.Template.Spec, d.Spec.Template.Labels)
+	if !pods.canSurge() {
+		want := replicas(d.Spec.Replicas)
+		return warn(fmt.Sprintf("Recreate kept as %s: each rollout takes %s down; %s",
+			pods.why(), allReplicas(want), downtimeAdvice(want)))
+	}
 	advice := fmt.Sprintf("maxUnavailable: 0 and maxSurge: %s", ev.cfg.RollingUpdate.MaxSurge)
-	if pods.hostBound != "" {
-		rolling = map[string]any{"maxUnavailable": 1, "maxSurge": 0}
-		advice = oneAtATime + " (" + pods.why() + ", so it cannot surge)"
-	}
 	old, ok := ev.review.OldObject.(*appsv1.Deployment)
 	ratchet := ok && ev.review.Operation == Update && old.Spec.Strategy.Type == appsv1.RecreateDeploymentStrategyType
 	switch {
 	case ratchet || ev.cfg.Recreate == v1alpha1.RecreateWarn:
-		return []Finding{{Rule: RuleRecreateStrategy, Action: ActionWarn, Object: ref, Field: strategyTypeField,
-			Message: problem + "; switch to RollingUpdate with " + advice}}
+		return warn(problem + "; switch to RollingUpdate with " + advice)
+	case controlled(d):
+		return warn(problem + "; allowed because an operator manages it")
+	case d.DeletionTimestamp != nil:
+		return warn(problem + "; allowed because it is being deleted")
 	case ev.cfg.Recreate == v1alpha1.RecreateConvert:
+		rolling := map[string]any{"maxUnavailable": 0, "maxSurge": ev.cfg.RollingUpdate.MaxSurge}
 		return []Finding{{Rule: RuleRecreateStrategy, Action: ActionPatch, Object: ref,
 			Message: fmt.Sprintf("convert strategy Recreate to RollingUpdate (maxUnavailable %v, maxSurge %v)", rolling["maxUnavailable"], rolling["maxSurge"]),
 			// Field by field, so strategy fields this build does not know survive.
@@ -53,5 +58,6 @@ func checkRecreateStrategy(ev *evaluation) []Finding {
 				set(d.Spec.Strategy.RollingUpdate != nil, "/spec/strategy/rollingUpdate", rolling)}}}
 	}
 	return []Finding{{Rule: RuleRecreateStrategy, Action: ActionDeny, Object: ref, Field: strategyTypeField, Message: problem,
-		Hint: fmt.Sprintf("Use strategy RollingUpdate with %s, and %q to restart", advice, "kubectl rollout restart "+ref)}}
+		Hint: fmt.Sprintf("Use strategy RollingUpdate with %s, and %q to restart. %s", advice, "kubectl rollout restart "+ref,
+			manifestExemptHint(RuleRecreateStrategy, "keep Recreate (pods that must never run twice)"))}}
 }

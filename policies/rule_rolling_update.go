@@ -5,6 +5,9 @@ import (
 	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/gracekeeper/gracekeeper/policies/api/v1alpha1"
@@ -13,19 +16,23 @@ import (
 // rolling-update reads, on CREATE and UPDATE of every workload kind with a
 // rolling update:
 //   - Deployment: spec.strategy.rollingUpdate, spec.replicas
+//   - Argo Rollout: spec.strategy.canary (maxUnavailable, maxSurge), spec.replicas, spec.workloadRef
 //   - StatefulSet: spec.updateStrategy.rollingUpdate (maxUnavailable, partition), spec.replicas
 //   - DaemonSet: spec.updateStrategy.rollingUpdate (maxUnavailable, maxSurge),
 //     status.desiredNumberScheduled (the node count, when the object carries it)
 //   - the pod template, for whether the pods can surge (see surgeOf)
+//   - the controller ownerReference (see controlled)
 //
-// A maxUnavailable that lets every pod go down at once (100%, or any value that
-// resolves to all of them) is replaced. Deployments whose pods can surge get
-// maxUnavailable 0 with a surge, so a rollout never drops below the desired
-// count. Pods that cannot surge, StatefulSets (which never surge) and
-// DaemonSets (whose surge pod must fit on the same node, or the rollout hangs)
-// roll one pod at a time: maxUnavailable 1, maxSurge 0. A DaemonSet surge
-// asked of pods bound to the node's ports is replaced by the same. A
-// Deployment whose pods mount a PersistentVolumeClaim is only warned about.
+// A strategy that lets every pod go down at once, as the controller resolves
+// it (see fenceposts), is replaced. Deployments and Rollouts whose pods can
+// surge get maxUnavailable 0 with a surge, so a rollout never drops below the
+// desired count. Pods that cannot surge, StatefulSets (which never surge) and
+// DaemonSets (whose surge pod must fit on the same node) roll one pod at a
+// time: maxUnavailable 1, maxSurge 0, where that keeps pods up. A DaemonSet
+// surge of pods bound to the node's ports is replaced by the same. What only
+// a surge could fix on pods that cannot surge (one replica, a PVC), a surge
+// that needs a free device or node, and operator-owned objects are warned
+// about, never patched or denied.
 func checkRollingUpdate(ev *evaluation) []Finding {
 	if ev.review.SubResource != "" || ev.review.Operation == Delete {
 		return nil
@@ -36,6 +43,8 @@ func checkRollingUpdate(ev *evaluation) []Finding {
 		if s := o.Spec.Strategy; s.Type == "" || s.Type == appsv1.RollingUpdateDeploymentStrategyType {
 			return ev.deploymentRollout(o)
 		}
+	case *Rollout:
+		return ev.rolloutCanary(o)
 	case *appsv1.StatefulSet:
 		if s := o.Spec.UpdateStrategy; s.Type == "" || s.Type == appsv1.RollingUpdateStatefulSetStrategyType {
 			fix = statefulSetRollout(o)
@@ -63,72 +72,138 @@ type rolloutFix struct {
 	// done is the patch's message, patch its operations.
 	done  string
 	patch []PatchOp
+	// warnOnly reports a problem gracekeeper cannot fix safely: only problem is said.
+	warnOnly bool
 }
 
 func (ev *evaluation) rolloutFinding(fx rolloutFix) Finding {
 	f := Finding{Rule: RuleRollingUpdate, Object: ev.ref(), Field: fx.at}
-	switch ev.cfg.RollingUpdate.Action {
-	case v1alpha1.MutationWarn:
+	switch {
+	case fx.warnOnly:
+		f.Action, f.Message = ActionWarn, fx.problem
+	case ev.cfg.RollingUpdate.Action == v1alpha1.MutationWarn:
 		f.Action, f.Message = ActionWarn, fx.problem+"; set "+fx.want
-	case v1alpha1.MutationDeny:
-		f.Action, f.Message, f.Hint = ActionDeny, fx.problem, "Set "+fx.field+"."+fx.want
+	case controlled(ev.review.Object):
+		// A patch would fight the operator's next write, and a denial stop it.
+		f.Action, f.Message = ActionWarn, fx.problem+"; set "+fx.want+" (left as is because an operator manages it)"
+	case ev.cfg.RollingUpdate.Action == v1alpha1.MutationDeny:
+		f.Action, f.Message, f.Hint = ActionDeny, fx.problem, "Set "+fx.field+"."+fx.want+". "+
+			manifestExemptHint(RuleRollingUpdate, "keep this strategy")
 	default:
 		f.Action, f.Message, f.Patch = ActionPatch, fx.done, fx.patch
 	}
 	return f
 }
 
+// controlled reports whether an object has a controller ownerReference: an
+// operator (or another controller) writes it, and its strategy is the
+// operator's to choose. Every strategy rule warns, never patches or denies,
+// on such an object.
+func controlled(obj runtime.Object) bool {
+	o, ok := obj.(metav1.Object)
+	return ok && metav1.GetControllerOfNoCopy(o) != nil
+}
+
 func (ev *evaluation) deploymentRollout(d *appsv1.Deployment) []Finding {
-	want := replicas(d.Spec.Replicas)
-	if want == 0 {
-		return nil
-	}
 	var unavailable, surge *intstr.IntOrString
 	if ru := d.Spec.Strategy.RollingUpdate; ru != nil {
 		unavailable, surge = ru.MaxUnavailable, ru.MaxSurge
 	}
-	const field, base = "spec.strategy.rollingUpdate", "/spec/strategy/rollingUpdate"
-	down := resolve(unavailable, want, false)
-	up := resolve(surge, want, true)
-	found := describeIntOrPercent(unavailable)
+	return ev.surgingRollout(surgingStrategy{
+		replicas: d.Spec.Replicas, unavailable: unavailable, surge: surge,
+		template: &d.Spec.Template, templatePath: "/spec/template",
+		field: "spec.strategy.rollingUpdate", base: "/spec/strategy/rollingUpdate",
+	})
+}
+
+// surgingStrategy is a rolling strategy that may surge: a Deployment's
+// rollingUpdate, an Argo Rollout's canary.
+type surgingStrategy struct {
+	replicas           *int32
+	unavailable, surge *intstr.IntOrString
+	template           *corev1.PodTemplateSpec // nil when the object does not carry its pods' template
+	templatePath       string
+	field, base        string
+	percentWithoutSign bool // Argo Rollouts reads "25" as 25%
+}
+
+// surgingRollout judges the strategy the controller will run (see
+// fenceposts), for the object's replica count (absent means 1). A strategy
+// that takes every pod down is fixed with a surge only where the pods can
+// surge; otherwise one pod at a time where that keeps some up, else the
+// user's choice is kept with a warning that says what it costs.
+func (ev *evaluation) surgingRollout(st surgingStrategy) []Finding {
+	want := replicas(st.replicas)
+	if want <= 0 {
+		return nil
+	}
+	up, down := fenceposts(st.surge, st.unavailable, want, st.percentWithoutSign)
+	found := describeIntOrPercent(st.unavailable)
 	problem := fmt.Sprintf("maxUnavailable %s lets %s go down at once", found, allReplicas(want))
-	pods := surgeOf(&d.Spec.Template.Spec)
-	at := base + "/maxUnavailable"
+	if resolveMax(st.unavailable, want, false, st.percentWithoutSign) == 0 {
+		problem = fmt.Sprintf("maxUnavailable %s and maxSurge %s both resolve to 0 for %s, so the controller takes 1 down: %s at once",
+			found, describeIntOrPercent(st.surge), replicaCount(want), allReplicas(want))
+	}
+	at := st.base + "/maxUnavailable"
+	if st.template == nil {
+		if down < want {
+			return nil
+		}
+		return []Finding{{Rule: RuleRollingUpdate, Action: ActionWarn, Object: ev.ref(), Field: at,
+			Message: problem + "; left as is because its pod template is in another object, so gracekeeper cannot tell whether the pods can surge"}}
+	}
+	pods := surgeOf(&st.template.Spec, st.template.Labels)
 
 	switch {
-	case pods.hostBound != "" && down == 0:
-		if unavailable == nil {
-			at = "/spec/template/spec" + pods.at // the strategy is the API's default
+	case down == 0 && pods.exclusive():
+		if st.unavailable == nil {
+			at = st.templatePath + "/spec" + pods.at // the strategy is the API's default
 		}
-		// Not patched: with a free node elsewhere the surge pod does start.
+		// Not patched: with spare capacity elsewhere the surge pod does start.
+		advice := oneAtATime
+		if strings.HasSuffix(pods.risk, "hangs") {
+			advice += ", or keep spare capacity"
+		}
 		return []Finding{{Rule: RuleRollingUpdate, Action: ActionWarn, Object: ev.ref(), Field: at,
-			Message: fmt.Sprintf("maxUnavailable %s resolves to 0 with maxSurge %s, but %s: each surge pod needs a node whose ports are free, or the rollout hangs; set %s", found, describeIntOrPercent(surge), pods.why(), oneAtATime)}}
+			Message: fmt.Sprintf("maxUnavailable %s resolves to 0 with maxSurge %s, but %s: %s; set %s", found, describeIntOrPercent(st.surge), pods.why(), pods.risk, advice)}}
 	case down < want:
 		return nil
-	case pods.hostBound != "":
-		if want == 1 && down == 1 {
-			return nil // one pod at a time is all a single pod that cannot surge allows
-		}
-		return []Finding{ev.rolloutFinding(oneAtATimeFix(problem+" and "+pods.why()+", so it cannot surge", field, base, found, unavailable, surge, up))}
+	case pods.exclusive() && want > 1:
+		return []Finding{ev.rolloutFinding(oneAtATimeFix(problem+" and "+pods.why()+", so it cannot surge", st.field, st.base, found, st.unavailable, st.surge, up))}
 	case !pods.canSurge():
+		// The user's choice, and the only one for a single pod that cannot surge.
 		return []Finding{{Rule: RuleRollingUpdate, Action: ActionWarn, Object: ev.ref(), Field: at,
-			Message: problem + "; left as is because " + pods.why() + " and cannot surge"}}
+			Message: fmt.Sprintf("%s; kept as %s; %s", problem, pods.why(), downtimeAdvice(want))}}
 	}
 
-	// Only a maxUnavailable that is present can resolve to every replica: an
-	// absent one is the API default of 25%.
-	patch := []PatchOp{replace(base+"/maxUnavailable", 0)}
-	surgeText := describeIntOrPercent(surge)
-	// maxUnavailable and maxSurge may not both be 0; an absent surge defaults to 25%.
+	patch := []PatchOp{set(st.unavailable != nil, st.base+"/maxUnavailable", 0)}
+	surgeText := describeIntOrPercent(st.surge)
+	// maxUnavailable and maxSurge may not both be 0.
 	if up == 0 {
-		patch = append(patch, replace(base+"/maxSurge", ev.cfg.RollingUpdate.MaxSurge))
+		patch = append(patch, set(st.surge != nil, st.base+"/maxSurge", ev.cfg.RollingUpdate.MaxSurge))
 		surgeText = ev.cfg.RollingUpdate.MaxSurge.String()
 	}
 	return []Finding{ev.rolloutFinding(rolloutFix{
-		problem: problem, field: field, at: at, patch: patch,
+		problem: problem, field: st.field, at: at, patch: patch,
 		want: fmt.Sprintf("maxUnavailable: 0 and maxSurge: %s", surgeText),
 		done: fmt.Sprintf("set maxUnavailable from %s to 0 (maxSurge %s) so a rollout keeps %s up", found, surgeText, allReplicas(want)),
 	})}
+}
+
+// fenceposts resolves maxSurge and maxUnavailable together against the
+// desired replica count, as the deployment controller does
+// (ResolveFenceposts in k8s.io/kubernetes pkg/controller/deployment/util;
+// Argo Rollouts' canary copies it in utils/replicaset): a percent surge
+// rounds up, a percent unavailable rounds down, and when both come to 0
+// unavailable becomes 1. down is capped at the replica count (MaxUnavailable
+// there). Absent values are the API default, 25%.
+func fenceposts(surge, unavailable *intstr.IntOrString, replicas int32, percentWithoutSign bool) (up, down int32) {
+	up = resolveMax(surge, replicas, true, percentWithoutSign)
+	down = resolveMax(unavailable, replicas, false, percentWithoutSign)
+	if up == 0 && down == 0 {
+		down = 1
+	}
+	return up, min(down, replicas)
 }
 
 // oneAtATime is the rolling setting for pods that cannot surge.
@@ -192,13 +267,18 @@ func (ev *evaluation) daemonSetRollout(d *appsv1.DaemonSet) *rolloutFix {
 	if ru.MaxSurge != nil {
 		up = resolve(ru.MaxSurge, 100, true) // any non-zero value surges by at least 1
 	}
-	pods := surgeOf(&d.Spec.Template.Spec)
+	pods := surgeOf(&d.Spec.Template.Spec, d.Spec.Template.Labels)
 	var problem string
 	at := base + "/maxUnavailable"
 	switch {
 	case pods.hostBound != "" && up > 0:
 		problem = fmt.Sprintf("maxSurge %s starts a second pod on each node, which cannot run there because %s: the rollout hangs", ru.MaxSurge.String(), pods.why())
 		at = base + "/maxSurge"
+	case pods.held != "" && up > 0:
+		// The node may have a second unit free: the user's choice is kept.
+		return &rolloutFix{warnOnly: true, at: base + "/maxSurge",
+			problem: fmt.Sprintf("maxSurge %s starts a second pod on each node beside the first, but %s: %s; set %s, or keep a spare unit on every node",
+				ru.MaxSurge.String(), pods.why(), strings.Replace(pods.risk, "each surge pod", "each one", 1), oneAtATime)}
 	case ru.MaxUnavailable == nil:
 		return nil
 	case isWholePercent(ru.MaxUnavailable):
@@ -222,19 +302,37 @@ func isWholePercent(v *intstr.IntOrString) bool {
 	return err == nil && n >= 100
 }
 
-// resolve scales an int-or-percent against a replica count the way the
-// deployment controller does: maxUnavailable rounds down, maxSurge rounds up.
-// Absent means the API default of 25%.
+// resolve scales an int-or-percent against a replica count: maxUnavailable
+// rounds down, maxSurge rounds up. Absent means the API default of 25%.
 func resolve(v *intstr.IntOrString, replicas int32, roundUp bool) int32 {
+	return resolveMax(v, replicas, roundUp, false)
+}
+
+// resolveMax is resolve, where percentWithoutSign reads a string without a
+// "%" as a percent, as Argo Rollouts does (it scales with the lenient
+// intstr.GetValueFromIntOrPercent). A value that does not parse, which API
+// validation refuses, resolves to 0.
+func resolveMax(v *intstr.IntOrString, replicas int32, roundUp, percentWithoutSign bool) int32 {
 	value := intstr.FromString(defaultRollingUpdateMax)
 	if v != nil {
 		value = *v
+	}
+	if percentWithoutSign && value.Type == intstr.String && !strings.HasSuffix(value.StrVal, "%") {
+		value = intstr.FromString(value.StrVal + "%")
 	}
 	n, err := intstr.GetScaledValueFromIntOrPercent(&value, int(replicas), roundUp)
 	if err != nil {
 		return 0
 	}
 	return int32(n)
+}
+
+// replicaCount says "1 replica" or "3 replicas".
+func replicaCount(n int32) string {
+	if n == 1 {
+		return "1 replica"
+	}
+	return itoa(n) + " replicas"
 }
 
 func describeIntOrPercent(v *intstr.IntOrString) string {

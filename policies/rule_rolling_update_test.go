@@ -130,7 +130,7 @@ spec:
 			name:   "A pod template that mounts a PersistentVolumeClaim cannot surge, so it is only warned about.",
 			review: create(deployment(t, allDown, pvc)),
 			want: []Finding{{Rule: RuleRollingUpdate, Action: ActionWarn, Object: "deployment/nginx",
-				Message: "maxUnavailable 100% lets all 3 replicas go down at once; left as is because the pod mounts PersistentVolumeClaim nginx-data and cannot surge"}},
+				Message: "maxUnavailable 100% lets all 3 replicas go down at once; kept as the pod mounts PersistentVolumeClaim nginx-data; " + downtimeAdvice(3)}},
 		},
 		{
 			name:   "A pod template that uses a hostPort cannot surge, so it rolls one pod at a time.",
@@ -160,14 +160,16 @@ spec:
 				Patch:   []PatchOp{op("replace", maxUnavailable, "1"), op("replace", maxSurge, "0")}}},
 		},
 		{
-			name:   "A single hostNetwork replica with maxSurge 0 and maxUnavailable 1 already rolls one pod at a time and is left alone (field case 02).",
+			name:   "A single hostNetwork replica with maxSurge 0 and maxUnavailable 1 is the user's choice: kept, with a warning about the downtime (field case 02).",
 			review: create(deployment(t, `{spec: {replicas: 1, strategy: {type: RollingUpdate, rollingUpdate: {maxSurge: 0, maxUnavailable: 1}}}}`, hostNetwork)),
+			want: []Finding{{Rule: RuleRollingUpdate, Action: ActionWarn, Object: "deployment/nginx",
+				Message: "maxUnavailable 1 lets the 1 replica go down at once; kept as the pod uses hostNetwork; " + downtimeAdvice(1)}},
 		},
 		{
 			name:   "Pods that cannot surge with maxUnavailable resolving to 0 are warned about: the surge pod needs free ports.",
 			review: create(deployment(t, `{spec: {strategy: {rollingUpdate: {maxUnavailable: 0, maxSurge: 1}}}}`, hostNetwork)),
 			want: []Finding{{Rule: RuleRollingUpdate, Action: ActionWarn, Object: "deployment/nginx",
-				Message: "maxUnavailable 0 resolves to 0 with maxSurge 1, but the pod uses hostNetwork: each surge pod needs a node whose ports are free, or the rollout hangs; set maxUnavailable: 1 and maxSurge: 0"}},
+				Message: "maxUnavailable 0 resolves to 0 with maxSurge 1, but the pod uses hostNetwork: each surge pod needs a node whose ports are free, or the rollout hangs; set maxUnavailable: 1 and maxSurge: 0, or keep spare capacity"}},
 		},
 		{
 			name:   "With action deny, pods that cannot surge are told to roll one pod at a time.",
@@ -175,7 +177,7 @@ spec:
 			review: create(deployment(t, allDown, hostNetwork)),
 			want: []Finding{{Rule: RuleRollingUpdate, Action: ActionDeny, Object: "deployment/nginx",
 				Message: "maxUnavailable 100% lets all 3 replicas go down at once and the pod uses hostNetwork, so it cannot surge",
-				Hint:    "Set spec.strategy.rollingUpdate.maxUnavailable: 1 and maxSurge: 0"}},
+				Hint:    "Set spec.strategy.rollingUpdate.maxUnavailable: 1 and maxSurge: 0. " + manifestExemptHint(RuleRollingUpdate, "keep this strategy")}},
 		},
 		{
 			name:   "With action deny the Deployment is denied, naming the values to set.",
@@ -183,7 +185,7 @@ spec:
 			review: create(deployment(t, allDown)),
 			want: []Finding{{Rule: RuleRollingUpdate, Action: ActionDeny, Object: "deployment/nginx",
 				Message: "maxUnavailable 100% lets all 3 replicas go down at once",
-				Hint:    "Set spec.strategy.rollingUpdate.maxUnavailable: 0 and maxSurge: 25%"}},
+				Hint:    "Set spec.strategy.rollingUpdate.maxUnavailable: 0 and maxSurge: 25%. " + manifestExemptHint(RuleRollingUpdate, "keep this strategy")}},
 		},
 		{
 			name:   "With action warn the Deployment is only warned about.",
@@ -191,6 +193,45 @@ spec:
 			review: create(deployment(t, allDown)),
 			want: []Finding{{Rule: RuleRollingUpdate, Action: ActionWarn, Object: "deployment/nginx",
 				Message: "maxUnavailable 100% lets all 3 replicas go down at once; set maxUnavailable: 0 and maxSurge: 25%"}},
+		},
+		{
+			name:   "A GPU Deployment on the API default 25% surges one pod, which needs a free GPU: warned, not patched.",
+			review: create(deployment(t, `{spec: {replicas: 1}}`, oneGPU)),
+			want: []Finding{{Rule: RuleRollingUpdate, Action: ActionWarn, Object: "deployment/nginx",
+				Message: `maxUnavailable 25% resolves to 0 with maxSurge 25%, but the pod requests 1 nvidia.com/gpu in container "nginx": each surge pod needs a free nvidia.com/gpu, or the rollout hangs; set maxUnavailable: 1 and maxSurge: 0, or keep spare capacity`}},
+		},
+		{
+			name:   "A one-GPU singleton with maxSurge 0 is the user's choice: never rewritten into a surge, warned about the downtime.",
+			review: create(deployment(t, `{spec: {replicas: 1, strategy: {rollingUpdate: {maxSurge: 0, maxUnavailable: 1}}}}`, oneGPU)),
+			want: []Finding{{Rule: RuleRollingUpdate, Action: ActionWarn, Object: "deployment/nginx",
+				Message: `maxUnavailable 1 lets the 1 replica go down at once; kept as the pod requests 1 nvidia.com/gpu in container "nginx"; ` + downtimeAdvice(1)}},
+		},
+		{
+			name:   "maxSurge 0 with the default maxUnavailable on one replica resolves to 1 down (the fenceposts); pods that can surge get a surge.",
+			review: create(deployment(t, `{spec: {replicas: 1, strategy: {rollingUpdate: {maxSurge: 0}}}}`)),
+			want: []Finding{{Rule: RuleRollingUpdate, Action: ActionPatch, Object: "deployment/nginx",
+				Message: "set maxUnavailable from 25% to 0 (maxSurge 25%) so a rollout keeps the 1 replica up",
+				Patch:   []PatchOp{op("add", maxUnavailable, "0"), op("replace", maxSurge, `"25%"`)}}},
+		},
+		{
+			name:   "Three GPU replicas at 100% roll one at a time, which needs no spare GPU.",
+			review: create(deployment(t, allDown, oneGPU)),
+			want: []Finding{{Rule: RuleRollingUpdate, Action: ActionPatch, Object: "deployment/nginx",
+				Message: "set maxUnavailable from 100% to 1 and maxSurge to 0 so a rollout replaces one pod at a time",
+				Patch:   []PatchOp{op("replace", maxUnavailable, "1"), op("add", maxSurge, "0")}}},
+		},
+		{
+			name:   "An operator's Deployment is warned about, never patched: a patch would fight the operator's next write.",
+			review: create(deployment(t, allDown, `{metadata: {ownerReferences: [{apiVersion: example.com/v1, kind: App, name: web, uid: u1, controller: true}]}}`)),
+			want: []Finding{{Rule: RuleRollingUpdate, Action: ActionWarn, Object: "deployment/nginx",
+				Message: "maxUnavailable 100% lets all 3 replicas go down at once; set maxUnavailable: 0 and maxSurge: 25% (left as is because an operator manages it)"}},
+		},
+		{
+			name:   "An operator's Deployment is not denied either under action deny.",
+			engine: newEngine(t, "rollingUpdate: {action: deny}", currentServer),
+			review: create(deployment(t, allDown, `{metadata: {ownerReferences: [{apiVersion: example.com/v1, kind: App, name: web, uid: u1, controller: true}]}}`)),
+			want: []Finding{{Rule: RuleRollingUpdate, Action: ActionWarn, Object: "deployment/nginx",
+				Message: "maxUnavailable 100% lets all 3 replicas go down at once; set maxUnavailable: 0 and maxSurge: 25% (left as is because an operator manages it)"}},
 		},
 		{
 			name:   "A scale request is not judged here.",
@@ -285,7 +326,14 @@ func TestRollingUpdateOfStatefulSetsAndDaemonSets(t *testing.T) {
 			review: create(daemonSet(t, `{spec: {updateStrategy: {rollingUpdate: {maxUnavailable: 0, maxSurge: 10%}}}}`, hostNetwork)),
 			want: []Finding{{Rule: RuleRollingUpdate, Action: ActionDeny, Object: "daemonset/agent",
 				Message: "maxSurge 10% starts a second pod on each node, which cannot run there because the pod uses hostNetwork: the rollout hangs",
-				Hint:    "Set spec.updateStrategy.rollingUpdate.maxUnavailable: 1 and maxSurge: 0"}},
+				Hint:    "Set spec.updateStrategy.rollingUpdate.maxUnavailable: 1 and maxSurge: 0. " + manifestExemptHint(RuleRollingUpdate, "keep this strategy")}},
+		},
+		{
+			name: "A GPU DaemonSet's surge pod needs a second GPU on the same node: warned, the user's maxSurge kept.",
+			review: create(daemonSet(t, `{spec: {updateStrategy: {type: RollingUpdate, rollingUpdate: {maxUnavailable: 0, maxSurge: 1}}}}`,
+				`{spec: {template: {spec: {containers: [{name: agent, image: fluent-bit:4, resources: {limits: {nvidia.com/gpu: 1}}}]}}}}`)),
+			want: []Finding{{Rule: RuleRollingUpdate, Action: ActionWarn, Object: "daemonset/agent",
+				Message: `maxSurge 1 starts a second pod on each node beside the first, but the pod requests 1 nvidia.com/gpu in container "agent": each one needs a free nvidia.com/gpu, or the rollout hangs; set maxUnavailable: 1 and maxSurge: 0, or keep a spare unit on every node`}},
 		},
 		{
 			name:   "An UPDATE judges a DaemonSet by the stored object's node count when the new one has none.",

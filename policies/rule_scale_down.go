@@ -3,7 +3,12 @@ package policies
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -15,15 +20,20 @@ import (
 // manifest it applied last, to compute the next three-way merge.
 const lastAppliedAnnotation = "kubectl.kubernetes.io/last-applied-configuration"
 
-// scale-down reads spec.replicas of a Deployment, StatefulSet or ReplicaSet,
+// scale-down reads spec.replicas of a Deployment, StatefulSet, ReplicaSet or Rollout,
 // and of the Scale sent to their /scale subresource, on UPDATE together with
 // the stored value; and, to name the cause, kubectl's last-applied-configuration
 // annotation and the managedFields of both objects. One write that stops more
 // than half of a workload's pods at once leaves the rest to carry the load
 // (to zero is scale-to-zero's). The usual cause is a manifest that dropped
 // spec.replicas for an autoscaler: the API server then defaults it to 1.
+// For a DaemonSet it reads the template's nodeSelector and required node
+// affinity (see daemonSetNarrowed).
 func checkScaleDown(ev *evaluation) []Finding {
 	r := ev.review
+	if f := daemonSetNarrowed(ev); f != nil {
+		return []Finding{*f}
+	}
 	before, now, ok := replicasChange(r)
 	if !ok || now == 0 || 2*now >= before || ownerScalesReplicaSet(ev) {
 		return nil
@@ -44,6 +54,47 @@ func checkScaleDown(ev *evaluation) []Finding {
 			fmt.Sprintf(`kubectl patch %s -p '{"spec":{"replicas":%d}}'`, ref, now))
 	}
 	return []Finding{f}
+}
+
+// daemonSetNarrowed judges the DaemonSet's form of a scale-down. A DaemonSet
+// has no replicas: it runs a pod on each node its template's nodeSelector and
+// required node affinity admit. An UPDATE that adds a nodeSelector pair, or
+// changes the required node affinity, makes the DaemonSet controller delete
+// the pod on every node that no longer matches, at once and outside the
+// rolling update's maxUnavailable; "scaling a DaemonSet to zero" with a label
+// no node has (kube-downscaler, a k9s plugin) stops every pod. Which nodes
+// carry the label is not in the request, so this only ever warns: narrowing a
+// DaemonSet to a pool is routine, and a label every node has changes nothing.
+// The node count is status.desiredNumberScheduled of the stored object.
+func daemonSetNarrowed(ev *evaluation) *Finding {
+	r := ev.review
+	ds, ok := r.Object.(*appsv1.DaemonSet)
+	old, okOld := r.OldObject.(*appsv1.DaemonSet)
+	if !ok || !okOld || r.Operation != Update || r.SubResource != "" || old.Status.DesiredNumberScheduled <= 0 {
+		return nil
+	}
+	nodes := old.Status.DesiredNumberScheduled
+	before, now := &old.Spec.Template.Spec, &ds.Spec.Template.Spec
+	ref := ev.ref()
+	stops := fmt.Sprintf("the DaemonSet controller deletes at once, outside maxUnavailable, the pod on each of its %d nodes", nodes)
+	for _, k := range slices.Sorted(maps.Keys(now.NodeSelector)) {
+		if v, had := before.NodeSelector[k]; !had || v != now.NodeSelector[k] {
+			return &Finding{Rule: RuleScaleDown, Action: ActionWarn, Object: ref, Field: "/spec/template/spec/nodeSelector",
+				Message: fmt.Sprintf("nodeSelector %s=%s is new: %s without that label", k, now.NodeSelector[k], stops)}
+		}
+	}
+	if required := requiredNodeAffinity(now); required != nil && !equality.Semantic.DeepEqual(required, requiredNodeAffinity(before)) {
+		return &Finding{Rule: RuleScaleDown, Action: ActionWarn, Object: ref, Field: "/spec/template/spec/affinity/nodeAffinity",
+			Message: fmt.Sprintf("the required node affinity changed: %s it no longer admits", stops)}
+	}
+	return nil
+}
+
+func requiredNodeAffinity(spec *corev1.PodSpec) *corev1.NodeSelector {
+	if spec.Affinity == nil || spec.Affinity.NodeAffinity == nil {
+		return nil
+	}
+	return spec.Affinity.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution
 }
 
 // How spec.replicas left an applied manifest.

@@ -126,3 +126,47 @@ func TestScaleDownInAuditModeWouldDeny(t *testing.T) {
 		t.Errorf("audit answer %+v, want allowed with one would-deny warning", d)
 	}
 }
+
+// TestDaemonSetNarrowedIsAScaleDown (field case N02): a DaemonSet scales down
+// through its template's nodeSelector and required node affinity.
+func TestDaemonSetNarrowedIsAScaleDown(t *testing.T) {
+	const selector = `{spec: {template: {spec: {nodeSelector: {non-existing: "true"}}}}}`
+	const pool = `{spec: {template: {spec: {nodeSelector: {pool: gpu}}}}}`
+	const affinity = `{spec: {template: {spec: {affinity: {nodeAffinity: {requiredDuringSchedulingIgnoredDuringExecution: {nodeSelectorTerms: [{matchExpressions: [{key: pool, operator: In, values: [gpu]}]}]}}}}}}}`
+	warned := func(message string) []Finding {
+		return []Finding{{Rule: RuleScaleDown, Action: ActionWarn, Object: "daemonset/agent", Message: message}}
+	}
+	runRuleCases(t, RuleScaleDown, []ruleCase{
+		{
+			name:   "A nodeSelector pair no old selector had is warned about: the pods on nodes without it stop at once.",
+			review: update(daemonSet(t), daemonSet(t, selector)),
+			want:   warned(`nodeSelector non-existing=true is new: the DaemonSet controller deletes at once, outside maxUnavailable, the pod on each of its 4 nodes without that label`),
+		},
+		{
+			name:   "A changed value is a new pair too.",
+			review: update(daemonSet(t, pool), daemonSet(t, `{spec: {template: {spec: {nodeSelector: {pool: cpu}}}}}`)),
+			want:   warned(`nodeSelector pool=cpu is new: the DaemonSet controller deletes at once, outside maxUnavailable, the pod on each of its 4 nodes without that label`),
+		},
+		{
+			name:   "A changed required node affinity is warned about.",
+			review: update(daemonSet(t), daemonSet(t, affinity)),
+			want:   warned(`the required node affinity changed: the DaemonSet controller deletes at once, outside maxUnavailable, the pod on each of its 4 nodes it no longer admits`),
+		},
+		{
+			name:   "Removing a pair widens the DaemonSet: nothing stops.",
+			review: update(daemonSet(t, pool), daemonSet(t, `{spec: {template: {spec: {nodeSelector: null}}}}`)),
+		},
+		{
+			name:   "An unchanged nodeSelector (an image update) passes.",
+			review: update(daemonSet(t, pool), daemonSet(t, pool, `{spec: {template: {spec: {containers: [{name: agent, image: "fluent-bit:5"}]}}}}`)),
+		},
+		{
+			name:   "A DaemonSet with no scheduled pods has none to stop.",
+			review: update(daemonSet(t, `{status: {desiredNumberScheduled: 0}}`), daemonSet(t, selector)),
+		},
+		{
+			name:   "A CREATE has no pods yet.",
+			review: create(daemonSet(t, selector)),
+		},
+	})
+}

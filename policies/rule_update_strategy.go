@@ -34,7 +34,8 @@ func checkUpdateStrategy(ev *evaluation) []Finding {
 		return warn("; allowed because it is being deleted")
 	}
 	return []Finding{{Rule: RuleUpdateStrategy, Action: ActionDeny, Object: ref, Field: updateStrategyField, Message: problem,
-		Hint: fmt.Sprintf("Use updateStrategy RollingUpdate, and %q to restart", "kubectl rollout restart "+ref)}}
+		Hint: fmt.Sprintf("Use updateStrategy RollingUpdate, and %q to restart. %s", "kubectl rollout restart "+ref,
+			manifestExemptHint(RuleUpdateStrategy, "keep OnDelete (pods replaced one by one, by hand)"))}}
 }
 
 func isOnDelete(obj runtime.Object) bool {

@@ -7,7 +7,7 @@ func TestUpdateStrategy(t *testing.T) {
 	const problem = "updateStrategy OnDelete never rolls out a change: pods update only when deleted"
 	deniedFor := func(object string) []Finding {
 		return []Finding{{Rule: RuleUpdateStrategy, Action: ActionDeny, Object: object, Message: problem,
-			Hint: `Use updateStrategy RollingUpdate, and "kubectl rollout restart ` + object + `" to restart`}}
+			Hint: `Use updateStrategy RollingUpdate, and "kubectl rollout restart ` + object + `" to restart. ` + manifestExemptHint(RuleUpdateStrategy, "keep OnDelete (pods replaced one by one, by hand)")}}
 	}
 	warned := func(object, why string) []Finding {
 		return []Finding{{Rule: RuleUpdateStrategy, Action: ActionWarn, Object: object, Message: problem + why}}

@@ -114,6 +114,25 @@ func TestEveryRuleIsAnsweredInBothModes(t *testing.T) {
 			enforce: denied(policies.RuleScaleToZero),
 			audit:   allowed(policies.RuleScaleToZero),
 		},
+		"An Argo Rollout canary that takes every pod down is patched by the mutating webhook, at the canary's path": {
+			paths:   "/mutate/",
+			request: request{op: admissionv1.Create, resource: "rollouts", object: fmt.Sprintf(rolloutYAML, 3, "100%")},
+			enforce: patched("replace /spec/strategy/canary/maxUnavailable", "replace /spec/strategy/canary/maxSurge"),
+			audit:   allowed(policies.RuleRollingUpdate),
+		},
+		"kubectl scale rollout/web --replicas=0 is denied through the Rollout CRD's scale subresource": {
+			paths: "/validate/",
+			request: request{op: admissionv1.Update, resource: "rollouts/scale",
+				object: fmt.Sprintf(scaleYAML, 0), oldObject: fmt.Sprintf(scaleYAML, 3)},
+			enforce: denied(policies.RuleScaleToZero),
+			audit:   allowed(policies.RuleScaleToZero),
+		},
+		"Deleting a running Argo Rollout is denied": {
+			paths:   "/validate/",
+			request: request{op: admissionv1.Delete, resource: "rollouts", oldObject: fmt.Sprintf(rolloutYAML, 3, "25%"), options: backgroundDelete},
+			enforce: denied(policies.RuleWorkloadDelete),
+			audit:   allowed(policies.RuleWorkloadDelete),
+		},
 		"Deleting a namespace in enforce mode is denied": {
 			paths:   "/validate/",
 			request: request{op: admissionv1.Delete, resource: "namespaces", oldObject: fmt.Sprintf(namespaceYAML, "enforce"), options: backgroundDelete},

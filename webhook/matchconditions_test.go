@@ -19,6 +19,7 @@ import (
 	authenticationv1 "k8s.io/api/authentication/v1"
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	corev1 "k8s.io/api/core/v1"
+	apiresource "k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -545,6 +546,11 @@ func varyPodSpec(rng *rand.Rand, spec *corev1.PodSpec, meta *metav1.ObjectMeta) 
 		if maybe(rng, 10) {
 			c.Ports = []corev1.ContainerPort{{ContainerPort: 8080, HostPort: pick[int32](rng, 0, 8080)}}
 		}
+		if maybe(rng, 10) {
+			// Pods that hold a device cannot surge (see surgeOf).
+			name := pick[corev1.ResourceName](rng, "nvidia.com/gpu", "amd.com/gpu", "cpu", "kubernetes.io/thing")
+			c.Resources.Limits = corev1.ResourceList{name: apiresource.MustParse(pick(rng, "0", "1", "2"))}
+		}
 	}
 	if maybe(rng, 8) {
 		init := gracefulContainer("init")
@@ -563,6 +569,20 @@ func varyPodSpec(rng *rand.Rand, spec *corev1.PodSpec, meta *metav1.ObjectMeta) 
 	}
 	if maybe(rng, 12) {
 		spec.OS = &corev1.PodOS{Name: corev1.Windows}
+	}
+	if maybe(rng, 12) {
+		spec.Volumes = append(spec.Volumes, corev1.Volume{Name: "node-data", VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: "/var/lib/app"}}})
+		if len(spec.Containers) > 0 {
+			spec.Containers[0].VolumeMounts = []corev1.VolumeMount{{Name: "node-data", MountPath: "/data", ReadOnly: maybe(rng, 3)}}
+		}
+	}
+	if maybe(rng, 12) {
+		spec.Affinity = &corev1.Affinity{PodAntiAffinity: &corev1.PodAntiAffinity{RequiredDuringSchedulingIgnoredDuringExecution: []corev1.PodAffinityTerm{{
+			TopologyKey:   pick(rng, corev1.LabelHostname, corev1.LabelTopologyZone),
+			LabelSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": pick(rng, "web", "other")}}}}}}
+	}
+	if maybe(rng, 15) {
+		spec.ResourceClaims = []corev1.PodResourceClaim{{Name: "gpu", ResourceClaimTemplateName: ptr.To("one-gpu")}}
 	}
 	varyMeta(rng, meta)
 }
@@ -698,6 +718,11 @@ func generatedWorkload(rng *rand.Rand, resource string) runtime.Object {
 		if maybe(rng, 3) {
 			d.Spec.Strategy.RollingUpdate = &appsv1.RollingUpdateDeployment{MaxUnavailable: pick(rng, intOrStrings...), MaxSurge: pick(rng, intOrStrings...)}
 		}
+		if maybe(rng, 6) {
+			// The fenceposts: no surge on small counts takes every pod down.
+			d.Spec.Strategy.RollingUpdate = &appsv1.RollingUpdateDeployment{MaxSurge: pick(rng, ptr.To(intstr.FromInt32(0)), ptr.To(intstr.FromString("0%"))),
+				MaxUnavailable: pick(rng, nil, ptr.To(intstr.FromString("25%")), ptr.To(intstr.FromString("10%")), ptr.To(intstr.FromInt32(1)))}
+		}
 		if maybe(rng, 10) {
 			d.Spec.Strategy.RollingUpdate = nil
 		}
@@ -727,6 +752,10 @@ func generatedWorkload(rng *rand.Rand, resource string) runtime.Object {
 			ds.Spec.UpdateStrategy.RollingUpdate = &appsv1.RollingUpdateDaemonSet{MaxUnavailable: pick(rng, intOrStrings...), MaxSurge: pick(rng, intOrStrings...)}
 		}
 		ds.Status.DesiredNumberScheduled = pick[int32](rng, 0, 0, 1, 3)
+		if maybe(rng, 4) {
+			// A nodeSelector no node may have stops the pods (scale-down).
+			ds.Spec.Template.Spec.NodeSelector = map[string]string{"pool": pick(rng, "a", "b")}
+		}
 		return ds
 	}
 }

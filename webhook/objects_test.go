@@ -186,3 +186,24 @@ const (
 	forceDelete      = `{apiVersion: meta.k8s.io/v1, kind: DeleteOptions, gracePeriodSeconds: 0, propagationPolicy: Background}`
 	plainDelete      = `{apiVersion: meta.k8s.io/v1, kind: DeleteOptions, gracePeriodSeconds: 30, propagationPolicy: Background}`
 )
+
+// rolloutYAML is an Argo Rollout (a CRD) with replicas and a canary maxUnavailable.
+const rolloutYAML = `
+apiVersion: argoproj.io/v1alpha1
+kind: Rollout
+metadata: {name: web, namespace: shop}
+spec:
+  replicas: %d
+  selector: {matchLabels: {app: web}}
+  strategy:
+    canary: {maxUnavailable: %q, maxSurge: 0, steps: [{setWeight: 20}]}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      terminationGracePeriodSeconds: 40
+      containers:
+      - name: web
+        image: registry.example/web:1
+        readinessProbe: {httpGet: {path: /ready, port: 8080}}
+        lifecycle: {preStop: {sleep: {seconds: 5}}}
+`

@@ -30,11 +30,12 @@ const ParentReadTimeout = 2 * time.Second
 var errNoClient = errors.New("gracekeeper has no API client (it runs outside a cluster without --kubeconfig)")
 
 // parentReader reads the object a subresource request addresses (the Pod of
-// an eviction, the workload of a /scale) with a get on that one object, and
-// what a namespace under DELETE holds with one list per workload kind: the
-// chart's ClusterRole grants get on pods, deployments, statefulsets and
-// replicasets, list on deployments, statefulsets, daemonsets and replicasets,
-// and nothing else.
+// an eviction, the workload of a /scale, Argo Rollouts included) with a get
+// on that one object, and what a namespace under DELETE holds with one list
+// per workload kind: the chart's ClusterRole grants get on pods,
+// deployments, statefulsets, replicasets and Argo rollouts, list on
+// deployments, statefulsets, daemonsets and replicasets (and, for
+// change-cause's history, controllerrevisions), and nothing else.
 type parentReader struct {
 	client kubernetes.Interface
 }
@@ -63,6 +64,8 @@ func (p parentReader) read(ctx context.Context, r *policies.Review) (runtime.Obj
 		obj, err = p.client.AppsV1().StatefulSets(r.Namespace).Get(ctx, r.Name, get)
 	case "ReplicaSet":
 		obj, err = p.client.AppsV1().ReplicaSets(r.Namespace).Get(ctx, r.Name, get)
+	case policies.RolloutGVK.Kind:
+		obj, err = p.getRollout(ctx, r.Namespace, r.Name)
 	default:
 		return nil, fmt.Errorf("gracekeeper does not read %s objects", r.Kind)
 	}
@@ -219,6 +222,21 @@ func (p parentReader) history(ctx context.Context, r *policies.Review) (*policie
 // revisionAnnotation numbers a Deployment's ReplicaSets (k8s.io/kubectl
 // pkg/util/deployment.RevisionAnnotation).
 const revisionAnnotation = "deployment.kubernetes.io/revision"
+
+// getRollout reads an Argo Rollout, a CRD the typed clientset does not know,
+// with a raw GET decoded as the webhook decodes a request's object.
+func (p parentReader) getRollout(ctx context.Context, namespace, name string) (runtime.Object, error) {
+	rest := p.client.Discovery().RESTClient()
+	if rest == nil {
+		return nil, errNoClient
+	}
+	gv := policies.RolloutGVK.GroupVersion()
+	raw, err := rest.Get().AbsPath("/apis", gv.Group, gv.Version, "namespaces", namespace, "rollouts", name).Do(ctx).Raw()
+	if err != nil {
+		return nil, err
+	}
+	return policies.Decode(policies.RolloutGVK, raw)
+}
 
 // evaluate runs the engine on r, and again with what the first answer
 // depends on and the request does not carry: r's parent

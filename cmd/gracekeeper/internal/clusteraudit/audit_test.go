@@ -1,10 +1,12 @@
 package clusteraudit
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +15,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	k8stesting "k8s.io/client-go/testing"
@@ -435,5 +438,48 @@ func TestAuditRestartCommandFollowsTheOwnersStrategy(t *testing.T) {
 	if !strings.Contains(out, "statefulset/cache: 1 pod (kubectl -n shop rollout restart statefulset/cache)\n") ||
 		!strings.Contains(out, "statefulset/db: 1 pod\n") {
 		t.Errorf("want the rollout restart for statefulset/cache only, got:\n%s", out)
+	}
+}
+
+// TestAuditJudgesArgoRollouts: a Rollout, listed with the dynamic client
+// where discovery serves rollouts, is judged as the webhook judges it; a
+// cluster without Argo Rollouts (the other tests' fakes) is not asked.
+func TestAuditJudgesArgoRollouts(t *testing.T) {
+	c := newTestCluster(append(chartWebhooks(t, nil), namespaceObj("shop", "enforce"))...)
+	c.kube.Resources = append(c.kube.Resources, &metav1.APIResourceList{GroupVersion: "argoproj.io/v1alpha1",
+		APIResources: []metav1.APIResource{{Name: "rollouts", Namespaced: true, Kind: "Rollout"}}})
+	rollout := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout",
+		"metadata": map[string]any{"name": "checkout", "namespace": "shop"},
+		"spec": map[string]any{
+			"replicas": int64(3),
+			"strategy": map[string]any{"canary": map[string]any{"maxUnavailable": "100%", "maxSurge": int64(0)}},
+			"template": map[string]any{"spec": map[string]any{"containers": []any{map[string]any{"name": "checkout", "image": "checkout:1"}}}},
+		},
+	}}
+	if _, err := c.dynamic.Resource(rolloutsResource).Namespace("shop").Create(context.Background(), rollout, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	out, _, err := c.audit(t, "-n", "shop", "-o", "json")
+	if err != nil && !strings.Contains(err.Error(), "exit") {
+		t.Fatal(err)
+	}
+	var report auditReport
+	if err := json.Unmarshal([]byte(out), &report); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if len(report.Problems) != 0 {
+		t.Errorf("problems %+v, want none", report.Problems)
+	}
+	var rules []policies.RuleID
+	for _, w := range report.Namespaces[0].Workloads {
+		if w.Kind == "Rollout" && w.Name == "checkout" {
+			for _, f := range w.Findings {
+				rules = append(rules, f.Rule)
+			}
+		}
+	}
+	if !slices.Contains(rules, policies.RuleRollingUpdate) || !slices.Contains(rules, policies.RulePreStopHook) {
+		t.Errorf("rollout/checkout findings %v, want rolling-update and prestop-hook", rules)
 	}
 }

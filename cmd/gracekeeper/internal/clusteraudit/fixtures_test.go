@@ -37,7 +37,7 @@ func newTestCluster(objects ...runtime.Object) *testCluster {
 	kube := fake.NewClientset(objects...)
 	kube.Discovery().(*fakediscovery.FakeDiscovery).FakedServerVersion = &apiversion.Info{GitVersion: "v1.37.2"}
 	dyn := dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(),
-		map[schema.GroupVersionResource]string{policyReportsResource: "PolicyReportList", openReportsResource: "ReportList"})
+		map[schema.GroupVersionResource]string{policyReportsResource: "PolicyReportList", openReportsResource: "ReportList", rolloutsResource: "RolloutList"})
 	return &testCluster{kube: kube, dynamic: dyn}
 }
 

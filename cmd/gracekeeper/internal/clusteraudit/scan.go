@@ -12,8 +12,10 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/gracekeeper/gracekeeper/cmd/gracekeeper/internal/cli"
@@ -62,11 +64,15 @@ var (
 	statefulSetsResource = schema.GroupResource{Group: "apps", Resource: "statefulsets"}
 	daemonSetsResource   = schema.GroupResource{Group: "apps", Resource: "daemonsets"}
 	podsResource         = schema.GroupResource{Resource: "pods"}
+	// rolloutsResource is Argo Rollouts' CRD, listed with the dynamic client.
+	rolloutsResource = schema.GroupVersionResource{Group: policies.RolloutGVK.Group, Version: policies.RolloutGVK.Version, Resource: "rollouts"}
 )
 
 // auditor is the state of one scan.
 type auditor struct {
 	client   kubernetes.Interface
+	dynamic  dynamic.Interface
+	rollouts *bool // whether the cluster serves Argo Rollouts; nil until asked
 	engine   *policies.Engine
 	modes    *modeResolver
 	progress *progressLine
@@ -107,7 +113,7 @@ func scanCluster(ctx context.Context, clients *clusterClients, cfg *v1alpha1.Con
 	report.Notes = append(report.Notes, notes...)
 	report.ModesFrom, report.Webhooks = modes.from()
 
-	a := &auditor{client: clients.kube, engine: engine, modes: modes, progress: progress, report: report,
+	a := &auditor{client: clients.kube, dynamic: clients.dynamic, engine: engine, modes: modes, progress: progress, report: report,
 		byName: map[string]*auditNamespace{}, scanned: map[string]int{}}
 	targets, err := a.selectNamespaces(ctx, opts)
 	if err != nil {
@@ -208,6 +214,13 @@ func (a *auditor) scan(ctx context.Context, ns string) {
 				func(l *appsv1.DaemonSetList) []appsv1.DaemonSet { return l.Items }),
 				func(d *appsv1.DaemonSet) { a.workload("DaemonSet", d) })
 		}},
+		{rolloutsResource.GroupResource(), func() error {
+			if a.dynamic == nil || !a.servesRollouts() {
+				return nil // Argo Rollouts is not installed
+			}
+			return eachPage(ctx, metav1.ListOptions{}, paged(a.dynamic.Resource(rolloutsResource).Namespace(ns).List,
+				func(l *unstructured.UnstructuredList) []unstructured.Unstructured { return l.Items }), a.rollout)
+		}},
 		{podsResource, func() error {
 			return eachPage(ctx, metav1.ListOptions{}, paged(core.Pods(ns).List,
 				func(l *corev1.PodList) []corev1.Pod { return l.Items }), a.pod)
@@ -295,6 +308,37 @@ func stripExempt(annotations map[string]string) (bool, string) {
 	delete(annotations, policies.ExemptAnnotation)
 	delete(annotations, policies.ExemptReasonAnnotation)
 	return ok, reason
+}
+
+// servesRollouts asks discovery, which every authenticated user may read,
+// whether the cluster serves Argo Rollouts: listing them where it does not
+// would be forbidden to most users (authorization comes first) and report a
+// problem about a kind the cluster does not have. Asked once per scan.
+func (a *auditor) servesRollouts() bool {
+	if a.rollouts == nil {
+		served := false
+		if list, err := a.client.Discovery().ServerResourcesForGroupVersion(rolloutsResource.GroupVersion().String()); err == nil {
+			served = slices.ContainsFunc(list.APIResources, func(r metav1.APIResource) bool { return r.Name == rolloutsResource.Resource })
+		}
+		a.rollouts = &served
+	}
+	return *a.rollouts
+}
+
+// rollout judges an Argo Rollout, decoded from the listed JSON as the
+// webhook decodes it; one that does not decode is a problem of the scan.
+func (a *auditor) rollout(u *unstructured.Unstructured) {
+	data, err := u.MarshalJSON()
+	var obj runtime.Object
+	if err == nil {
+		obj, err = policies.Decode(policies.RolloutGVK, data)
+	}
+	if err != nil {
+		a.problem(auditProblem{Verb: "decode", Resource: rolloutsResource.GroupResource().String(), Namespace: u.GetNamespace(), Reason: "error",
+			Message: fmt.Sprintf("cannot read rollout %s/%s: %v", u.GetNamespace(), u.GetName(), err)}, u.GetNamespace())
+		return
+	}
+	a.workload(policies.RolloutGVK.Kind, obj.(*policies.Rollout))
 }
 
 // pod reports a running pod created without a preStop hook: enforce mode
