@@ -20,8 +20,9 @@ import (
 func TestRBACIsGetOnTheParentsOfEvictionsAndScalesOnly(t *testing.T) {
 	// Besides /version (system:discovery, every authenticated identity), the
 	// webhook gets the pod of an eviction and the workload of a /scale; only
-	// the uninstall hook has other roles.
-	objs := render(t, "gracekeeper", "")
+	// the uninstall hook has other roles. (certificates.mode builtin adds
+	// the roles of TestBuiltinCertificatesRBACIsItsSecretAndWebhooksByName.)
+	objs := render(t, "gracekeeper", "certificates: {mode: certManager}\n")
 	var roles, bindings []string
 	for _, obj := range objs {
 		if IsHook(obj) {
@@ -124,4 +125,52 @@ func hookWeight(t *testing.T, s string) int {
 		t.Fatalf("hook weight %q: %v", s, err)
 	}
 	return w
+}
+
+func TestBuiltinCertificatesRBACIsItsSecretAndWebhooksByName(t *testing.T) {
+	objs := render(t, "security", "")
+	role := find[rbacv1.Role](t, objs, "Role", "gracekeeper-certificates")
+	if role.Namespace != "security" {
+		t.Errorf("Role in namespace %q, want the release namespace", role.Namespace)
+	}
+	wantRole := []rbacv1.PolicyRule{
+		// cert-controller's cache lists and watches the namespace's Secrets.
+		{APIGroups: []string{""}, Resources: []string{"secrets"}, Verbs: []string{"list", "watch"}},
+		{APIGroups: []string{""}, Resources: []string{"secrets"}, ResourceNames: []string{"gracekeeper-tls"}, Verbs: []string{"get", "update", "patch"}},
+	}
+	if !reflect.DeepEqual(role.Rules, wantRole) {
+		t.Errorf("Role rules = %+v, want %+v", role.Rules, wantRole)
+	}
+	webhookKinds := []string{"mutatingwebhookconfigurations", "validatingwebhookconfigurations"}
+	clusterRole := find[rbacv1.ClusterRole](t, objs, "ClusterRole", "gracekeeper-cabundle")
+	wantClusterRole := []rbacv1.PolicyRule{
+		{APIGroups: []string{"admissionregistration.k8s.io"}, Resources: webhookKinds, Verbs: []string{"list", "watch"}},
+		{APIGroups: []string{"admissionregistration.k8s.io"}, Resources: webhookKinds, ResourceNames: []string{"gracekeeper"}, Verbs: []string{"get", "update", "patch"}},
+	}
+	if !reflect.DeepEqual(clusterRole.Rules, wantClusterRole) {
+		t.Errorf("ClusterRole rules = %+v, want %+v", clusterRole.Rules, wantClusterRole)
+	}
+	mutating, validating := webhooks(t, objs)
+	if mutating.Name != "gracekeeper" || validating.Name != "gracekeeper" {
+		t.Errorf("webhook configurations %s and %s, want the name the ClusterRole allows", mutating.Name, validating.Name)
+	}
+	serviceAccount := find[appsv1.Deployment](t, objs, "Deployment", "gracekeeper").Spec.Template.Spec.ServiceAccountName
+	binding := find[rbacv1.RoleBinding](t, objs, "RoleBinding", "gracekeeper-certificates")
+	clusterBinding := find[rbacv1.ClusterRoleBinding](t, objs, "ClusterRoleBinding", "gracekeeper-cabundle")
+	for _, b := range []struct {
+		role     rbacv1.RoleRef
+		subjects []rbacv1.Subject
+		want     string
+	}{{binding.RoleRef, binding.Subjects, role.Name}, {clusterBinding.RoleRef, clusterBinding.Subjects, clusterRole.Name}} {
+		if b.role.Name != b.want || len(b.subjects) != 1 || b.subjects[0].Name != serviceAccount || b.subjects[0].Namespace != "security" {
+			t.Errorf("binding of %s = %+v %+v, want it bound to ServiceAccount security/%s", b.want, b.role, b.subjects, serviceAccount)
+		}
+	}
+	for _, mode := range []string{"certManager", "provided, provided: {secretName: s, caBundle: YQ==}"} {
+		for _, obj := range render(t, "security", "certificates: {mode: "+mode+"}\n") {
+			if name := obj.GetName(); name == role.Name || name == clusterRole.Name || (obj.GetKind() == "Secret" && name == "gracekeeper-tls") {
+				t.Errorf("mode %s renders %s %s", mode, obj.GetKind(), name)
+			}
+		}
+	}
 }
