@@ -38,12 +38,14 @@ const (
 
 // installValues give the release a name other than the default "gracekeeper",
 // so the hook must delete what this release created, render the
-// ServiceMonitor, and keep the chart's pods Pending on a node that does not
+// ServiceMonitor and the cert-manager chain (builtin certificates run in
+// TestBuiltinCertificates), and keep the chart's pods Pending on a node that does not
 // exist, so they never get an address.
 var installValues = map[string]any{
 	"fullnameOverride": installName,
 	"nodeSelector":     map[string]any{"gracekeeper.io/e2e-no-such-node": "true"},
 	"metrics":          map[string]any{"serviceMonitor": map[string]any{"enabled": true}},
+	"certificates":     map[string]any{"mode": "certManager"},
 }
 
 // TestInstall installs the chart as a user would, with kubectl apply
