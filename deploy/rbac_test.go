@@ -57,7 +57,8 @@ func TestRBACIsGetOnTheParentsOfEvictionsAndScalesOnly(t *testing.T) {
 }
 
 func TestUninstallHookDeletesTheWebhookConfigurations(t *testing.T) {
-	objs := render(t, "gracekeeper", "")
+	// The helm test hooks are TestHelmTestDryRunsAPodInAnEnforceNamespace's.
+	objs := render(t, "gracekeeper", "test: {enabled: false}\n")
 	mutating, validating := webhooks(t, objs)
 	var hooks []*unstructured.Unstructured
 	for _, obj := range objs {
@@ -111,9 +112,9 @@ func TestUninstallHookDeletesTheWebhookConfigurations(t *testing.T) {
 		}
 	}
 
-	for _, obj := range render(t, "gracekeeper", "cleanup: {enabled: false}\n") {
+	for _, obj := range render(t, "gracekeeper", "cleanup: {enabled: false}\ntest: {enabled: false}\n") {
 		if IsHook(obj) {
-			t.Errorf("hook %s %s rendered with cleanup disabled", obj.GetKind(), obj.GetName())
+			t.Errorf("hook %s %s rendered with cleanup and test disabled", obj.GetKind(), obj.GetName())
 		}
 	}
 }
@@ -171,6 +172,55 @@ func TestBuiltinCertificatesRBACIsItsSecretAndWebhooksByName(t *testing.T) {
 			if name := obj.GetName(); name == role.Name || name == clusterRole.Name || (obj.GetKind() == "Secret" && name == "gracekeeper-tls") {
 				t.Errorf("mode %s renders %s %s", mode, obj.GetKind(), name)
 			}
+		}
+	}
+}
+
+func TestHelmTestDryRunsAPodInAnEnforceNamespace(t *testing.T) {
+	objs := render(t, "security", "")
+	ns := find[corev1.Namespace](t, objs, "Namespace", "gracekeeper-test")
+	pod := find[corev1.Pod](t, objs, "Pod", "gracekeeper-test")
+	sa := find[corev1.ServiceAccount](t, objs, "ServiceAccount", pod.Spec.ServiceAccountName)
+	role := find[rbacv1.Role](t, objs, "Role", "gracekeeper-test")
+	binding := find[rbacv1.RoleBinding](t, objs, "RoleBinding", "gracekeeper-test")
+
+	if ns.Labels["gracekeeper.io/mode"] != "enforce" {
+		t.Errorf("test namespace labels %v, want gracekeeper.io/mode=enforce", ns.Labels)
+	}
+	c := pod.Spec.Containers[0]
+	if want := []string{"selftest", "--namespace=" + ns.Name}; !reflect.DeepEqual(c.Args, want) {
+		t.Errorf("test pod args %v, want %v", c.Args, want)
+	}
+	if d := find[appsv1.Deployment](t, objs, "Deployment", "gracekeeper"); c.Image != d.Spec.Template.Spec.Containers[0].Image {
+		t.Errorf("test image %s differs from the webhook's %s; no extra image should be needed", c.Image, d.Spec.Template.Spec.Containers[0].Image)
+	}
+	checkRestricted(t, c)
+	if pod.Spec.RestartPolicy != corev1.RestartPolicyNever || pod.Namespace != "security" {
+		t.Errorf("test pod %s/%s restartPolicy %s, want Never in the release namespace", pod.Namespace, pod.Name, pod.Spec.RestartPolicy)
+	}
+	// Only creating pods (the dry run) in the test namespace.
+	wantRules := []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"pods"}, Verbs: []string{"create"}}}
+	if role.Namespace != ns.Name || !reflect.DeepEqual(role.Rules, wantRules) {
+		t.Errorf("Role %s/%s rules %+v, want %+v in %s", role.Namespace, role.Name, role.Rules, wantRules, ns.Name)
+	}
+	wantSubject := rbacv1.Subject{Kind: "ServiceAccount", Name: sa.Name, Namespace: "security"}
+	if binding.Namespace != ns.Name || binding.RoleRef.Name != role.Name || !reflect.DeepEqual(binding.Subjects, []rbacv1.Subject{wantSubject}) {
+		t.Errorf("RoleBinding %+v does not bind %s to %+v", binding, role.Name, wantSubject)
+	}
+	weights := map[string]int{}
+	for _, obj := range objs {
+		a := obj.GetAnnotations()
+		if obj.GetName() != "gracekeeper-test" {
+			continue
+		}
+		if a["helm.sh/hook"] != "test" || !strings.Contains(a["helm.sh/hook-delete-policy"], "hook-succeeded") {
+			t.Errorf("%s %s annotations %v, want a test hook deleted when it succeeds", obj.GetKind(), obj.GetName(), a)
+		}
+		weights[obj.GetKind()] = hookWeight(t, a["helm.sh/hook-weight"])
+	}
+	for _, kind := range []string{"Namespace", "ServiceAccount", "Role", "RoleBinding"} {
+		if weights[kind] >= weights["Pod"] {
+			t.Errorf("%s hook weight %d is not below the Pod's %d", kind, weights[kind], weights["Pod"])
 		}
 	}
 }

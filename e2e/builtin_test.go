@@ -9,6 +9,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -125,6 +126,17 @@ func TestBuiltinCertificatesRotateWithoutLosingAnAdmission(t *testing.T) {
 	}
 	// Renewals keep the CA, so the caBundle the API server trusts never moved.
 	checkCABundles(t, ctx, c, caPEM)
+
+	t.Run("gracekeeper selftest, the chart's helm test, sees the hook come back", func(t *testing.T) {
+		out, err := exec.Command(env.binary, "selftest", "--namespace="+ns.Name, "--kubeconfig="+c.Kubeconfig).CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "came back with a preStop hook") {
+			t.Errorf("gracekeeper selftest: %v\n%s", err, out)
+		}
+		out, err = exec.Command(env.binary, "selftest", "--namespace="+cluster.WebhookNamespace, "--kubeconfig="+c.Kubeconfig).CombinedOutput()
+		if err == nil || !strings.Contains(string(out), "without gracekeeper's preStop hook") {
+			t.Errorf("gracekeeper selftest in its own, excluded, namespace: %v, want a failure saying the hook is missing\n%s", err, out)
+		}
+	})
 
 	t.Run("a caBundle wiped by someone else is written back", func(t *testing.T) {
 		validating := client.AdmissionregistrationV1().ValidatingWebhookConfigurations()

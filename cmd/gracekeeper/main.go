@@ -24,12 +24,13 @@ type command struct {
 }
 
 var commands = map[string]command{
-	"cleanup": {"delete the webhook configurations (the chart's pre-delete hook)", runCleanup},
-	"version": {"print the version", runVersion},
-	"audit":   {"scan a cluster for what enforce mode would change or deny", clusteraudit.Run},
-	"check":   {"evaluate manifests offline, as in CI; --fix writes the patches", runCheck},
-	"certs":   {"generate a development CA and serving certificate", runCerts},
-	"serve":   {"serve the admission webhook", runServe},
+	"cleanup":  {"delete the webhook configurations (the chart's pre-delete hook)", runCleanup},
+	"version":  {"print the version", runVersion},
+	"audit":    {"scan a cluster for what enforce mode would change or deny", clusteraudit.Run},
+	"check":    {"evaluate manifests offline, as in CI; --fix writes the patches", runCheck},
+	"certs":    {"generate a development CA and serving certificate", runCerts},
+	"serve":    {"serve the admission webhook", runServe},
+	"selftest": {"dry-run a Pod in an enforce namespace and check the hook came back (the chart's helm test)", runSelftest},
 }
 
 // version is stamped at build time with -ldflags "-X main.version=...".

@@ -1,0 +1,86 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/gracekeeper/gracekeeper/cmd/gracekeeper/internal/cli"
+)
+
+// selftestPod is the name of the Pod selftest sends; it is never stored.
+const selftestPod = "gracekeeper-selftest"
+
+// runSelftest proves the installed webhook answers: it sends a server-side
+// dry-run create of a Pod to a namespace in enforce mode and checks that the
+// Pod came back with gracekeeper's preStop hook. The chart runs it as its
+// helm test.
+func runSelftest(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	flags := flag.NewFlagSet("selftest", flag.ContinueOnError)
+	flags.SetOutput(stderr)
+	flags.Usage = func() {
+		fmt.Fprintln(stderr, "Usage: gracekeeper selftest --namespace NAME [--kubeconfig FILE]\n\n"+
+			"Sends a server-side dry-run create of a Pod to NAME, a namespace labelled\n"+
+			"gracekeeper.io/mode=enforce, and fails unless gracekeeper injected its\n"+
+			"preStop hook. Nothing is stored. Needs create on pods in NAME.\n\nFlags:")
+		flags.PrintDefaults()
+	}
+	namespace := flags.String("namespace", "", "namespace in enforce mode to send the dry-run Pod to")
+	kubeconfig := flags.String("kubeconfig", "", "kubeconfig file; defaults to $KUBECONFIG, ~/.kube/config, then the in-cluster service account")
+	if err := cli.ParseFlags(flags, args); err != nil {
+		return err
+	}
+	if *namespace == "" {
+		return fmt.Errorf("%w: --namespace is required", cli.ErrUsage)
+	}
+	config, err := cli.KubeClientConfig(*kubeconfig, "").ClientConfig()
+	if err != nil {
+		return fmt.Errorf("load kubeconfig: %w", err)
+	}
+	client, err := kubernetes.NewForConfig(config)
+	if err != nil {
+		return fmt.Errorf("create client: %w", err)
+	}
+	return selftest(ctx, client, *namespace, stdout)
+}
+
+// selftest sends the dry-run Pod to namespace and checks gracekeeper's
+// answer.
+func selftest(ctx context.Context, client kubernetes.Interface, namespace string, stdout io.Writer) error {
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: selftestPod},
+		Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "gracekeeper.invalid/selftest"}}},
+	}
+	got, err := client.CoreV1().Pods(namespace).Create(ctx, pod, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
+	if err != nil {
+		return fmt.Errorf("dry-run create of pod %s/%s: %w", namespace, selftestPod, err)
+	}
+	hook := got.Spec.Containers[0].Lifecycle
+	if hook == nil || hook.PreStop == nil {
+		return fmt.Errorf("the API server admitted pod %s/%s without gracekeeper's preStop hook: "+
+			"check that namespace %s is labelled gracekeeper.io/mode=enforce and that the webhook is ready; "+
+			"apiserver_admission_webhook_fail_open_count counts calls that failed open", namespace, selftestPod, namespace)
+	}
+	grace := "unset"
+	if got.Spec.TerminationGracePeriodSeconds != nil {
+		grace = fmt.Sprintf("%ds", *got.Spec.TerminationGracePeriodSeconds)
+	}
+	fmt.Fprintf(stdout, "gracekeeper answered: pod %s/%s (dry run) came back with a preStop hook (%s) and terminationGracePeriodSeconds %s\n",
+		namespace, selftestPod, describeHook(hook.PreStop), grace)
+	return nil
+}
+
+func describeHook(h *corev1.LifecycleHandler) string {
+	switch {
+	case h.Sleep != nil:
+		return fmt.Sprintf("sleep %ds", h.Sleep.Seconds)
+	case h.Exec != nil:
+		return fmt.Sprintf("exec %q", h.Exec.Command)
+	}
+	return "another action"
+}
