@@ -5,16 +5,22 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/gracekeeper/gracekeeper/cmd/gracekeeper/internal/cli"
 )
 
-// selftestPod is the name of the Pod selftest sends; it is never stored.
-const selftestPod = "gracekeeper-selftest"
+const (
+	// selftestPod is the name of the Pod selftest sends; it is never stored.
+	selftestPod = "gracekeeper-selftest"
+	// selftestRetry bounds the retries of a failed dry-run create.
+	selftestRetry = 30 * time.Second
+)
 
 // runSelftest proves the installed webhook answers: it sends a server-side
 // dry-run create of a Pod to a namespace in enforce mode and checks that the
@@ -56,9 +62,21 @@ func selftest(ctx context.Context, client kubernetes.Interface, namespace string
 		ObjectMeta: metav1.ObjectMeta{Name: selftestPod},
 		Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "gracekeeper.invalid/selftest"}}},
 	}
-	got, err := client.CoreV1().Pods(namespace).Create(ctx, pod, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
+	// A namespace created just before (the chart's test hook) has no default
+	// ServiceAccount for a moment, which the API server's admission requires:
+	// errors are retried for selftestRetry.
+	var got *corev1.Pod
+	err := wait.PollUntilContextTimeout(ctx, time.Second, selftestRetry, true, func(ctx context.Context) (bool, error) {
+		var err error
+		got, err = client.CoreV1().Pods(namespace).Create(ctx, pod, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
+		if err != nil {
+			fmt.Fprintf(stdout, "dry-run create of pod %s/%s: %v\n", namespace, selftestPod, err)
+			return false, nil
+		}
+		return true, nil
+	})
 	if err != nil {
-		return fmt.Errorf("dry-run create of pod %s/%s: %w", namespace, selftestPod, err)
+		return fmt.Errorf("dry-run create of pod %s/%s did not succeed within %s (the errors are above)", namespace, selftestPod, selftestRetry)
 	}
 	hook := got.Spec.Containers[0].Lifecycle
 	if hook == nil || hook.PreStop == nil {

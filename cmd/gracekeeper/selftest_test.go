@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"strings"
 	"testing"
 
@@ -24,10 +25,21 @@ func TestSelftest(t *testing.T) {
 		return true, pod, nil
 	}
 	client := fake.NewClientset()
-	client.PrependReactor("create", "pods", mutated)
+	// The first try meets a namespace whose default ServiceAccount is not
+	// there yet, as right after the chart's test hook created it.
+	tries := 0
+	client.PrependReactor("create", "pods", func(action k8stesting.Action) (bool, runtime.Object, error) {
+		if tries++; tries == 1 {
+			return true, nil, errors.New(`pods "gracekeeper-selftest" is forbidden: error looking up service account team-a/default: serviceaccount "default" not found`)
+		}
+		return mutated(action)
+	})
 	var out bytes.Buffer
 	if err := selftest(t.Context(), client, "team-a", &out); err != nil {
 		t.Fatal(err)
+	}
+	if tries != 2 {
+		t.Errorf("%d creates, want a retry after the missing ServiceAccount", tries)
 	}
 	if len(dryRun) != 1 || dryRun[0] != "All" {
 		t.Errorf("the Pod was created with dryRun %v, want [All]: selftest must store nothing", dryRun)
