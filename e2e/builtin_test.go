@@ -16,6 +16,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 
 	"github.com/gracekeeper/gracekeeper/e2e/cluster"
 )
@@ -52,7 +54,14 @@ func TestBuiltinCertificatesRotateWithoutLosingAnAdmission(t *testing.T) {
 	if err := c.StartBuiltinWebhook(ctx, env.binary, values); err != nil {
 		t.Fatal(err)
 	}
-	client := c.Client()
+	// gracekeeper warns each pod has no readiness probe; the pods are
+	// checked for their hook instead of printing those.
+	config := c.RESTConfig()
+	config.WarningHandler = rest.NoWarnings{}
+	client, err := kubernetes.NewForConfig(config)
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	secret, err := client.CoreV1().Secrets(cluster.WebhookNamespace).Get(ctx, "gracekeeper-tls", metav1.GetOptions{})
 	if err != nil {

@@ -51,6 +51,10 @@ type webhook struct {
 // It returns once the API server calls the webhook: a dry-run Namespace
 // with a mistyped mode label is denied. Calling it again restarts the
 // webhook with the new values, on the same ports and certificates.
+//
+// The certificates are the harness's, as with certificates.mode provided:
+// make up and the e2e suite restart the webhook often and keep one caBundle
+// across restarts. StartBuiltinWebhook runs the chart's default, builtin.
 func (c *Cluster) StartWebhook(ctx context.Context, binary string, values map[string]any, extraArgs ...string) (err error) {
 	defer func() {
 		if err != nil {
