@@ -5,12 +5,14 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/utils/ptr"
 
 	"github.com/gracekeeper/gracekeeper/cmd/gracekeeper/internal/cli"
 )
@@ -60,23 +62,37 @@ func runSelftest(ctx context.Context, args []string, stdout, stderr io.Writer) e
 func selftest(ctx context.Context, client kubernetes.Interface, namespace string, stdout io.Writer) error {
 	pod := &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: selftestPod},
-		Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "gracekeeper.invalid/selftest"}}},
+		// Restricted, so that a namespace enforcing that Pod Security level
+		// admits it.
+		Spec: corev1.PodSpec{
+			SecurityContext: &corev1.PodSecurityContext{
+				RunAsNonRoot:   ptr.To(true),
+				SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
+			},
+			Containers: []corev1.Container{{
+				Name: "app", Image: "gracekeeper.invalid/selftest",
+				SecurityContext: &corev1.SecurityContext{
+					AllowPrivilegeEscalation: ptr.To(false),
+					Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
+				},
+			}},
+		},
 	}
 	// A namespace created just before (the chart's test hook) has no default
 	// ServiceAccount for a moment, which the API server's admission requires:
-	// errors are retried for selftestRetry.
+	// that error is retried for selftestRetry.
 	var got *corev1.Pod
 	err := wait.PollUntilContextTimeout(ctx, time.Second, selftestRetry, true, func(ctx context.Context) (bool, error) {
 		var err error
 		got, err = client.CoreV1().Pods(namespace).Create(ctx, pod, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
-		if err != nil {
-			fmt.Fprintf(stdout, "dry-run create of pod %s/%s: %v\n", namespace, selftestPod, err)
+		if err != nil && strings.Contains(err.Error(), "service account") {
+			fmt.Fprintf(stdout, "dry-run create of pod %s/%s: %v; retrying\n", namespace, selftestPod, err)
 			return false, nil
 		}
-		return true, nil
+		return true, err
 	})
 	if err != nil {
-		return fmt.Errorf("dry-run create of pod %s/%s did not succeed within %s (the errors are above)", namespace, selftestPod, selftestRetry)
+		return fmt.Errorf("dry-run create of pod %s/%s: %w", namespace, selftestPod, err)
 	}
 	hook := got.Spec.Containers[0].Lifecycle
 	if hook == nil || hook.PreStop == nil {

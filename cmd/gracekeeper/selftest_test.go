@@ -48,6 +48,17 @@ func TestSelftest(t *testing.T) {
 		t.Errorf("output %q, want it to contain %q", out.String(), want)
 	}
 
+	// A denial is not retried: it says what is wrong.
+	denying := fake.NewClientset()
+	denials := 0
+	denying.PrependReactor("create", "pods", func(k8stesting.Action) (bool, runtime.Object, error) {
+		denials++
+		return true, nil, errors.New(`admission webhook "enforce.validate.gracekeeper.io" denied the request`)
+	})
+	if err := selftest(t.Context(), denying, "team-a", &out); err == nil || !strings.Contains(err.Error(), "denied the request") || denials != 1 {
+		t.Errorf("selftest against a denial = %v after %d creates, want the denial after 1", err, denials)
+	}
+
 	// Without the webhook (failed open, or the namespace not enforced) the
 	// Pod comes back as sent.
 	err := selftest(t.Context(), fake.NewClientset(), "team-a", &out)

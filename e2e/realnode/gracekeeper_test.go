@@ -12,6 +12,8 @@ import (
 	"fmt"
 	"maps"
 	"net"
+	"os"
+	"path/filepath"
 	"reflect"
 	"slices"
 	"strconv"
@@ -116,7 +118,14 @@ func TestGracekeeperPods(t *testing.T) {
 
 	t.Run("helm test passes", func(t *testing.T) {
 		if err := helmTest(env.node, 2*time.Minute); err != nil {
-			t.Fatalf("helm test %s: %v\n%s", deploy.ReleaseName, err, env.node.Tail("kubelet", 20))
+			// kubectl logs cannot reach the kubelet here: read the log file.
+			logs, _ := filepath.Glob(filepath.Join(StateDir, "pods", gracekeeperNamespace+"_"+deploy.ReleaseName+"-test_*", "*", "*.log"))
+			var text []string
+			for _, l := range logs {
+				data, _ := os.ReadFile(l)
+				text = append(text, l+":\n"+string(data))
+			}
+			t.Fatalf("helm test %s: %v\n%s", deploy.ReleaseName, err, strings.Join(text, "\n"))
 		}
 	})
 
