@@ -187,6 +187,10 @@ func TestHelmTestDryRunsAPodInAnEnforceNamespace(t *testing.T) {
 	if ns.Labels["gracekeeper.io/mode"] != "enforce" {
 		t.Errorf("test namespace labels %v, want gracekeeper.io/mode=enforce", ns.Labels)
 	}
+	// Helm deletes the namespace after the test: gracekeeper must let it.
+	if ns.Annotations["gracekeeper.io/exempt"] != "workload-delete" || ns.Annotations["gracekeeper.io/exempt-reason"] == "" {
+		t.Errorf("test namespace annotations %v, want the workload-delete exemption with a reason", ns.Annotations)
+	}
 	c := pod.Spec.Containers[0]
 	if want := []string{"selftest", "--namespace=" + ns.Name}; !reflect.DeepEqual(c.Args, want) {
 		t.Errorf("test pod args %v, want %v", c.Args, want)
