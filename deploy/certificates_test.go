@@ -18,7 +18,7 @@ import (
 
 func TestCertManagerChainServesTheWebhook(t *testing.T) {
 	const ns = "security"
-	objs := render(t, ns, "")
+	objs := render(t, ns, "certificates: {mode: certManager}\n")
 	mutating, validating := webhooks(t, objs)
 	service := find[corev1.Service](t, objs, "Service", "gracekeeper")
 	deployment := find[appsv1.Deployment](t, objs, "Deployment", "gracekeeper")
@@ -137,4 +137,67 @@ func TestProvidedCertificatesReplaceCertManager(t *testing.T) {
 		}
 	}
 	checkTLSVolume(t, find[appsv1.Deployment](t, objs, "Deployment", "gracekeeper"), "my-tls")
+}
+
+func TestBuiltinCertificatesAreTheDefault(t *testing.T) {
+	const ns = "security"
+	objs := render(t, ns, "certificates: {builtin: {validity: 2160h}}\n")
+	for _, obj := range objs {
+		if obj.GroupVersionKind().Group == certmanagerv1.SchemeGroupVersion.Group {
+			t.Errorf("%s %s rendered although gracekeeper issues its own certificates", obj.GetKind(), obj.GetName())
+		}
+	}
+	secret := find[corev1.Secret](t, objs, "Secret", "gracekeeper-tls")
+	if secret.Namespace != ns || len(secret.Data) != 0 || len(secret.StringData) != 0 {
+		t.Errorf("Secret %s/%s has data %v: an upgrade would overwrite what gracekeeper wrote", secret.Namespace, secret.Name, secret.Data)
+	}
+	mutating, validating := webhooks(t, objs)
+	for _, meta := range []metav1.ObjectMeta{mutating.ObjectMeta, validating.ObjectMeta} {
+		if meta.Name != "gracekeeper" {
+			t.Errorf("webhook configuration %s, want gracekeeper, the name serve writes the CA into", meta.Name)
+		}
+		if got, ok := meta.Annotations["cert-manager.io/inject-ca-from"]; ok {
+			t.Errorf("%s has inject-ca-from %q although gracekeeper writes the caBundle", meta.Name, got)
+		}
+	}
+	for _, cc := range clientConfigs(mutating, validating) {
+		if len(cc.CABundle) != 0 {
+			t.Errorf("a clientConfig has a caBundle %q: an upgrade would overwrite the one gracekeeper wrote", cc.CABundle)
+		}
+	}
+
+	deployment := find[appsv1.Deployment](t, objs, "Deployment", "gracekeeper")
+	c := deployment.Spec.Template.Spec.Containers[0]
+	for _, arg := range []string{
+		"--webhook-configuration=gracekeeper", "--cert-validity=2160h",
+		// The name the API server calls, which the certificate is issued for.
+		"--tls-server-names=gracekeeper.security.svc",
+	} {
+		if !slices.Contains(c.Args, arg) {
+			t.Errorf("args %v lack %s", c.Args, arg)
+		}
+	}
+	// Two items, so that kustomize can move the namespace in the value.
+	if i := slices.Index(c.Args, "--cert-secret"); i < 0 || i+1 >= len(c.Args) || c.Args[i+1] != "security/gracekeeper-tls" {
+		t.Errorf("args %v lack --cert-secret security/gracekeeper-tls", c.Args)
+	}
+	// serve writes the pair from the Secret into --tls-dir: an in-memory
+	// emptyDir, writable, so the key never touches the node's disk.
+	var tlsDir string
+	for _, m := range c.VolumeMounts {
+		if m.Name == "tls" {
+			tlsDir = m.MountPath
+			if m.ReadOnly || m.SubPath != "" {
+				t.Errorf("tls mount %+v: serve must write the pair there", m)
+			}
+		}
+	}
+	if !slices.Contains(c.Args, "--tls-dir="+tlsDir) {
+		t.Errorf("args %v do not use the tls volume's mount %q", c.Args, tlsDir)
+	}
+	for _, v := range deployment.Spec.Template.Spec.Volumes {
+		if v.Name == "tls" && (v.EmptyDir == nil || v.EmptyDir.Medium != corev1.StorageMediumMemory) {
+			t.Errorf("tls volume %+v, want an in-memory emptyDir", v.VolumeSource)
+		}
+	}
 }

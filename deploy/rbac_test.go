@@ -23,8 +23,9 @@ func TestRBACIsGetOnTheParentsOfEvictionsAndScalesOnly(t *testing.T) {
 	// Besides /version (system:discovery, every authenticated identity), the
 	// webhook gets the pod of an eviction and the workload of a /scale, and
 	// lists a workload's ReplicaSets or ControllerRevisions; only
-	// the uninstall hook has other roles.
-	objs := render(t, "gracekeeper", "")
+	// the uninstall hook has other roles. (certificates.mode builtin adds
+	// the roles of TestBuiltinCertificatesRBACIsItsSecretAndWebhooksByName.)
+	objs := render(t, "gracekeeper", "certificates: {mode: certManager}\n")
 	var roles, bindings []string
 	for _, obj := range objs {
 		if IsHook(obj) {
@@ -80,7 +81,8 @@ func workloadListResources(t *testing.T) []string {
 }
 
 func TestUninstallHookDeletesTheWebhookConfigurations(t *testing.T) {
-	objs := render(t, "gracekeeper", "")
+	// The helm test hooks are TestHelmTestDryRunsAPodInAnEnforceNamespace's.
+	objs := render(t, "gracekeeper", "test: {enabled: false}\n")
 	mutating, validating := webhooks(t, objs)
 	var hooks []*unstructured.Unstructured
 	for _, obj := range objs {
@@ -134,9 +136,9 @@ func TestUninstallHookDeletesTheWebhookConfigurations(t *testing.T) {
 		}
 	}
 
-	for _, obj := range render(t, "gracekeeper", "cleanup: {enabled: false}\n") {
+	for _, obj := range render(t, "gracekeeper", "cleanup: {enabled: false}\ntest: {enabled: false}\n") {
 		if IsHook(obj) {
-			t.Errorf("hook %s %s rendered with cleanup disabled", obj.GetKind(), obj.GetName())
+			t.Errorf("hook %s %s rendered with cleanup and test disabled", obj.GetKind(), obj.GetName())
 		}
 	}
 }
@@ -148,4 +150,105 @@ func hookWeight(t *testing.T, s string) int {
 		t.Fatalf("hook weight %q: %v", s, err)
 	}
 	return w
+}
+
+func TestBuiltinCertificatesRBACIsItsSecretAndWebhooksByName(t *testing.T) {
+	objs := render(t, "security", "")
+	role := find[rbacv1.Role](t, objs, "Role", "gracekeeper-certificates")
+	if role.Namespace != "security" {
+		t.Errorf("Role in namespace %q, want the release namespace", role.Namespace)
+	}
+	wantRole := []rbacv1.PolicyRule{
+		// cert-controller's cache lists and watches the namespace's Secrets.
+		{APIGroups: []string{""}, Resources: []string{"secrets"}, Verbs: []string{"list", "watch"}},
+		{APIGroups: []string{""}, Resources: []string{"secrets"}, ResourceNames: []string{"gracekeeper-tls"}, Verbs: []string{"get", "update", "patch"}},
+	}
+	if !reflect.DeepEqual(role.Rules, wantRole) {
+		t.Errorf("Role rules = %+v, want %+v", role.Rules, wantRole)
+	}
+	webhookKinds := []string{"mutatingwebhookconfigurations", "validatingwebhookconfigurations"}
+	clusterRole := find[rbacv1.ClusterRole](t, objs, "ClusterRole", "gracekeeper-cabundle")
+	wantClusterRole := []rbacv1.PolicyRule{
+		{APIGroups: []string{"admissionregistration.k8s.io"}, Resources: webhookKinds, Verbs: []string{"list", "watch"}},
+		{APIGroups: []string{"admissionregistration.k8s.io"}, Resources: webhookKinds, ResourceNames: []string{"gracekeeper"}, Verbs: []string{"get", "update", "patch"}},
+	}
+	if !reflect.DeepEqual(clusterRole.Rules, wantClusterRole) {
+		t.Errorf("ClusterRole rules = %+v, want %+v", clusterRole.Rules, wantClusterRole)
+	}
+	mutating, validating := webhooks(t, objs)
+	if mutating.Name != "gracekeeper" || validating.Name != "gracekeeper" {
+		t.Errorf("webhook configurations %s and %s, want the name the ClusterRole allows", mutating.Name, validating.Name)
+	}
+	serviceAccount := find[appsv1.Deployment](t, objs, "Deployment", "gracekeeper").Spec.Template.Spec.ServiceAccountName
+	binding := find[rbacv1.RoleBinding](t, objs, "RoleBinding", "gracekeeper-certificates")
+	clusterBinding := find[rbacv1.ClusterRoleBinding](t, objs, "ClusterRoleBinding", "gracekeeper-cabundle")
+	for _, b := range []struct {
+		role     rbacv1.RoleRef
+		subjects []rbacv1.Subject
+		want     string
+	}{{binding.RoleRef, binding.Subjects, role.Name}, {clusterBinding.RoleRef, clusterBinding.Subjects, clusterRole.Name}} {
+		if b.role.Name != b.want || len(b.subjects) != 1 || b.subjects[0].Name != serviceAccount || b.subjects[0].Namespace != "security" {
+			t.Errorf("binding of %s = %+v %+v, want it bound to ServiceAccount security/%s", b.want, b.role, b.subjects, serviceAccount)
+		}
+	}
+	for _, mode := range []string{"certManager", "provided, provided: {secretName: s, caBundle: YQ==}"} {
+		for _, obj := range render(t, "security", "certificates: {mode: "+mode+"}\n") {
+			if name := obj.GetName(); name == role.Name || name == clusterRole.Name || (obj.GetKind() == "Secret" && name == "gracekeeper-tls") {
+				t.Errorf("mode %s renders %s %s", mode, obj.GetKind(), name)
+			}
+		}
+	}
+}
+
+func TestHelmTestDryRunsAPodInAnEnforceNamespace(t *testing.T) {
+	objs := render(t, "security", "")
+	ns := find[corev1.Namespace](t, objs, "Namespace", "gracekeeper-test")
+	pod := find[corev1.Pod](t, objs, "Pod", "gracekeeper-test")
+	sa := find[corev1.ServiceAccount](t, objs, "ServiceAccount", pod.Spec.ServiceAccountName)
+	role := find[rbacv1.Role](t, objs, "Role", "gracekeeper-test")
+	binding := find[rbacv1.RoleBinding](t, objs, "RoleBinding", "gracekeeper-test")
+
+	if ns.Labels["gracekeeper.io/mode"] != "enforce" {
+		t.Errorf("test namespace labels %v, want gracekeeper.io/mode=enforce", ns.Labels)
+	}
+	// Helm deletes the namespace after the test: gracekeeper must let it.
+	if ns.Annotations["gracekeeper.io/exempt"] != "workload-delete" || ns.Annotations["gracekeeper.io/exempt-reason"] == "" {
+		t.Errorf("test namespace annotations %v, want the workload-delete exemption with a reason", ns.Annotations)
+	}
+	c := pod.Spec.Containers[0]
+	if want := []string{"selftest", "--namespace=" + ns.Name}; !reflect.DeepEqual(c.Args, want) {
+		t.Errorf("test pod args %v, want %v", c.Args, want)
+	}
+	if d := find[appsv1.Deployment](t, objs, "Deployment", "gracekeeper"); c.Image != d.Spec.Template.Spec.Containers[0].Image {
+		t.Errorf("test image %s differs from the webhook's %s; no extra image should be needed", c.Image, d.Spec.Template.Spec.Containers[0].Image)
+	}
+	checkRestricted(t, c)
+	if pod.Spec.RestartPolicy != corev1.RestartPolicyNever || pod.Namespace != "security" {
+		t.Errorf("test pod %s/%s restartPolicy %s, want Never in the release namespace", pod.Namespace, pod.Name, pod.Spec.RestartPolicy)
+	}
+	// Only creating pods (the dry run) in the test namespace.
+	wantRules := []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"pods"}, Verbs: []string{"create"}}}
+	if role.Namespace != ns.Name || !reflect.DeepEqual(role.Rules, wantRules) {
+		t.Errorf("Role %s/%s rules %+v, want %+v in %s", role.Namespace, role.Name, role.Rules, wantRules, ns.Name)
+	}
+	wantSubject := rbacv1.Subject{Kind: "ServiceAccount", Name: sa.Name, Namespace: "security"}
+	if binding.Namespace != ns.Name || binding.RoleRef.Name != role.Name || !reflect.DeepEqual(binding.Subjects, []rbacv1.Subject{wantSubject}) {
+		t.Errorf("RoleBinding %+v does not bind %s to %+v", binding, role.Name, wantSubject)
+	}
+	weights := map[string]int{}
+	for _, obj := range objs {
+		a := obj.GetAnnotations()
+		if obj.GetName() != "gracekeeper-test" {
+			continue
+		}
+		if a["helm.sh/hook"] != "test" || !strings.Contains(a["helm.sh/hook-delete-policy"], "hook-succeeded") {
+			t.Errorf("%s %s annotations %v, want a test hook deleted when it succeeds", obj.GetKind(), obj.GetName(), a)
+		}
+		weights[obj.GetKind()] = hookWeight(t, a["helm.sh/hook-weight"])
+	}
+	for _, kind := range []string{"Namespace", "ServiceAccount", "Role", "RoleBinding"} {
+		if weights[kind] >= weights["Pod"] {
+			t.Errorf("%s hook weight %d is not below the Pod's %d", kind, weights[kind], weights["Pod"])
+		}
+	}
 }

@@ -121,6 +121,8 @@ func TestSchemaRejectsBadValues(t *testing.T) {
 		{"An unknown config action is rejected.", "config: {recreate: allow}\n", []string{"/config/recreate", "'deny', 'convert', 'warn'"}},
 		{"An exemption naming an unknown rule is rejected.", "config: {exemptions: [{rules: [workload-deletes]}]}\n", []string{"/config/exemptions/0/rules/0"}},
 		{"Provided certificates need their secret and CA.", "certificates: {mode: provided}\n", []string{"/certificates/provided/secretName", "/certificates/provided/caBundle"}},
+		{"A builtin validity that is not a duration is rejected.", "certificates: {builtin: {validity: 1y}}\n", []string{"/certificates/builtin/validity"}},
+		{"An unknown certificates mode is rejected.", "certificates: {mode: selfSigned}\n", []string{"/certificates/mode", "'builtin', 'certManager', 'provided'"}},
 		{"A timeout beyond the API server's 30s limit is rejected.", "timeoutSeconds: 31\n", []string{"/timeoutSeconds"}},
 	}
 	for _, tt := range tests {

@@ -55,6 +55,9 @@ var installValues = map[string]any{
 		"prometheusRule": map[string]any{"enabled": true},
 		"dashboard":      map[string]any{"enabled": true},
 	},
+	// The cert-manager chain; builtin certificates run in
+	// TestBuiltinCertificatesRotateWithoutLosingAnAdmission and on the real node.
+	"certificates": map[string]any{"mode": "certManager"},
 }
 
 // TestInstall installs the chart as a user would, with kubectl apply

@@ -77,6 +77,10 @@ type Config struct {
 	// workload of a denied /scale (get only). Without one, such evictions are
 	// answered with an error and /scale exemption annotations are not seen.
 	Client kubernetes.Interface
+	// Ready, when set, is one more condition readiness waits for, such as
+	// the builtin certificate rotation's CA being in the webhook
+	// configurations; it returns why the server is not ready yet.
+	Ready func() error
 }
 
 func (c *Config) defaults() error {
@@ -212,6 +216,11 @@ func (s *Server) ready() error {
 	}
 	if s.cfg.ClientCAs != nil {
 		if err := s.cfg.ClientCAs.Ready(); err != nil {
+			return err
+		}
+	}
+	if s.cfg.Ready != nil {
+		if err := s.cfg.Ready(); err != nil {
 			return err
 		}
 	}

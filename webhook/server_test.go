@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -513,4 +514,23 @@ func (b *syncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+func TestReadinessWaitsForTheReadyCondition(t *testing.T) {
+	d := newServingDir(t)
+	d.issue()
+	var caInjected atomic.Bool
+	r := startServer(t, d, 0, func(c *Config) {
+		c.Ready = func() error {
+			if !caInjected.Load() {
+				return errors.New("the CA is not in the webhook configurations yet")
+			}
+			return nil
+		}
+	})
+	if code, body := r.probe(t, "/readyz"); code != http.StatusServiceUnavailable || !strings.Contains(body, "the CA is not in the webhook configurations yet") {
+		t.Errorf("/readyz = %d %q with a certificate but the condition unmet, want 503 saying why", code, body)
+	}
+	caInjected.Store(true)
+	r.mustBeReady(t)
 }

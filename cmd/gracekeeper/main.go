@@ -22,6 +22,7 @@ import (
 	"github.com/gracekeeper/gracekeeper/cmd/gracekeeper/internal/cli"
 	"github.com/gracekeeper/gracekeeper/cmd/gracekeeper/internal/clusteraudit"
 	"github.com/gracekeeper/gracekeeper/cmd/gracekeeper/internal/devcerts"
+	"github.com/gracekeeper/gracekeeper/cmd/gracekeeper/internal/selftest"
 )
 
 // version is stamped at build time with -ldflags "-X main.version=..."; left
@@ -88,6 +89,7 @@ and on a live cluster (audit).`,
 		wrap("serve", "Serve the admission webhook", runServe),
 		wrap("certs", "Generate a development CA and serving certificate", devcerts.Run),
 		wrap("cleanup", "Delete the webhook configurations (the chart's pre-delete hook)", cleanup.Run),
+		wrap("selftest", "Dry-run a Pod in an enforce namespace and check the hook came back (the chart's helm test)", selftest.Run),
 		&cobra.Command{Use: "version", Short: "Print the version", Args: cli.NoArgs,
 			RunE: func(cmd *cobra.Command, _ []string) error {
 				_, err := fmt.Fprintln(cmd.OutOrStdout(), cli.Version())

@@ -18,6 +18,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/gracekeeper/gracekeeper/certs"
+	"github.com/gracekeeper/gracekeeper/certs/builtin"
 	"github.com/gracekeeper/gracekeeper/cmd/gracekeeper/internal/cli"
 	"github.com/gracekeeper/gracekeeper/policies"
 	"github.com/gracekeeper/gracekeeper/policies/api/v1alpha1"
@@ -54,6 +55,9 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 	logLevel := flags.String("log-level", "info", "log level: debug, info, warn or error (debug adds each finding's full JSON patch)")
 	clientCAFile := flags.String("client-ca-file", "", "PEM CA bundle that must verify the client certificate of every caller of the webhook port (mutual TLS), reloaded when it changes; empty accepts any caller")
 	serverNames := flags.String("tls-server-names", "", "comma-separated DNS names or IPs a new serving certificate must be valid for to be used; empty means the names of the certificate in use")
+	certSecret := flags.String("cert-secret", "", "namespace/name of an existing Secret in which gracekeeper issues and renews its own CA and serving certificate (for the names of --tls-server-names), writes the pair to --tls-dir and the CA into the caBundle of --webhook-configuration; empty means --tls-dir is filled by someone else")
+	webhookConfiguration := flags.String("webhook-configuration", "", "with --cert-secret: name of the MutatingWebhookConfiguration and ValidatingWebhookConfiguration whose caBundle gets the CA")
+	certValidity := flags.Duration("cert-validity", builtin.DefaultValidity, "with --cert-secret: lifetime of the serving certificate, renewed when a quarter of it is left")
 	maxInFlight := flags.Int64("max-inflight-bytes", 0, "bytes of review bodies judged at once; more reviews wait for room within their timeout. 0 means a sixteenth of the Go memory limit (GOMEMLIMIT), or 48 MiB without one")
 	if err := cli.ParseFlags(flags, args); err != nil {
 		return err
@@ -95,6 +99,12 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 	if names := splitList(*serverNames); len(names) > 0 {
 		reloaderOptions = append(reloaderOptions, certs.WithServedNames(names...))
 	}
+	var rotation *builtin.Rotation
+	if *certSecret != "" {
+		if rotation, err = newRotation(*certSecret, *tlsDir, *webhookConfiguration, *serverNames, *certValidity, connection, logger); err != nil {
+			return err
+		}
+	}
 	reloader, err := certs.NewReloader(*tlsDir, logger, reloaderOptions...)
 	if err != nil {
 		return err
@@ -107,7 +117,7 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 		*maxInFlight = webhook.MaxInFlightBytesFor(memoryLimit)
 	}
 	logger.Info("memory bounds", "goMemoryLimitBytes", memoryLimit, "maxInFlightBytes", *maxInFlight, "mutualTLS", clientCAs != nil)
-	srv, err := webhook.New(webhook.Config{
+	cfgWebhook := webhook.Config{
 		Engine:           engine,
 		Certificates:     reloader,
 		Logger:           logger,
@@ -118,11 +128,43 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 		ClientCAs:        clientCAs,
 		MaxInFlightBytes: *maxInFlight,
 		Client:           apiClient(connection, logger),
-	})
+	}
+	if rotation != nil {
+		cfgWebhook.Ready = rotation.Ready
+	}
+	srv, err := webhook.New(cfgWebhook)
 	if err != nil {
 		return err
 	}
+	if rotation != nil {
+		return rotation.RunWith(ctx, srv.Run)
+	}
 	return srv.Run(ctx)
+}
+
+// newRotation prepares the builtin certificate rotation of --cert-secret.
+func newRotation(secretRef, tlsDir, webhookConfiguration, serverNames string, validity time.Duration, connection genericclioptions.RESTClientGetter, logger *slog.Logger) (*builtin.Rotation, error) {
+	secret, err := builtin.ParseSecret(secretRef)
+	if err != nil {
+		return nil, fmt.Errorf("%w: --cert-secret: %w", cli.ErrUsage, err)
+	}
+	names := splitList(serverNames)
+	switch {
+	case webhookConfiguration == "":
+		return nil, fmt.Errorf("%w: --cert-secret needs --webhook-configuration, the name of the webhook configurations to write the CA into", cli.ErrUsage)
+	case len(names) == 0:
+		return nil, fmt.Errorf("%w: --cert-secret needs --tls-server-names, the DNS names to issue the serving certificate for", cli.ErrUsage)
+	case validity <= 0:
+		return nil, fmt.Errorf("%w: --cert-validity %s must be positive", cli.ErrUsage, validity)
+	}
+	restConfig, err := connection.ToRESTConfig()
+	if err != nil {
+		return nil, fmt.Errorf("--cert-secret: client configuration: %w", err)
+	}
+	return builtin.New(restConfig, builtin.Config{
+		Secret: secret, Dir: tlsDir, DNSNames: names, WebhookConfiguration: webhookConfiguration,
+		Validity: validity, Logger: logger,
+	})
 }
 
 func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {

@@ -27,14 +27,21 @@ func TestServeRejectsBadFlags(t *testing.T) {
 		args []string
 		want string
 	}{
-		"An unknown flag":                {[]string{"--port", "1"}, "unknown flag: --port"},
-		"An unknown log format":          {[]string{"--log-format", "xml"}, `--log-format "xml": want json or text`},
-		"An unknown log level":           {[]string{"--log-level", "loud"}, `--log-level "loud": want debug, info, warn or error`},
-		"A negative drain delay":         {[]string{"--drain-delay", "-1s"}, "--drain-delay -1s must not be negative"},
-		"A zero shutdown timeout":        {[]string{"--shutdown-timeout", "0s"}, "--shutdown-timeout 0s must be positive"},
-		"An argument that is not a flag": {[]string{"now"}, `unexpected arguments ["now"]`},
-		"A negative in-flight budget":    {[]string{"--max-inflight-bytes", "-1"}, "--max-inflight-bytes -1 must not be negative"},
-		"A client CA in no directory":    {[]string{"--client-ca-file", "/no/such/dir/ca.crt"}, "--client-ca-file: client CA file /no/such/dir/ca.crt: its directory does not exist"},
+		"An unknown flag":                            {[]string{"--port", "1"}, "unknown flag: --port"},
+		"An unknown log format":                      {[]string{"--log-format", "xml"}, `--log-format "xml": want json or text`},
+		"An unknown log level":                       {[]string{"--log-level", "loud"}, `--log-level "loud": want debug, info, warn or error`},
+		"A negative drain delay":                     {[]string{"--drain-delay", "-1s"}, "--drain-delay -1s must not be negative"},
+		"A zero shutdown timeout":                    {[]string{"--shutdown-timeout", "0s"}, "--shutdown-timeout 0s must be positive"},
+		"An argument that is not a flag":             {[]string{"now"}, `unexpected arguments ["now"]`},
+		"A negative in-flight budget":                {[]string{"--max-inflight-bytes", "-1"}, "--max-inflight-bytes -1 must not be negative"},
+		"A client CA in no directory":                {[]string{"--client-ca-file", "/no/such/dir/ca.crt"}, "--client-ca-file: client CA file /no/such/dir/ca.crt: its directory does not exist"},
+		"A certificate Secret without its namespace": {[]string{"--cert-secret", "gracekeeper-tls"}, `--cert-secret: Secret "gracekeeper-tls": want namespace/name`},
+		"A certificate Secret without webhook configurations": {[]string{"--cert-secret", "gk/gracekeeper-tls", "--tls-server-names", "gracekeeper.gk.svc"},
+			"--cert-secret needs --webhook-configuration"},
+		"A certificate Secret without names": {[]string{"--cert-secret", "gk/gracekeeper-tls", "--webhook-configuration", "gracekeeper"},
+			"--cert-secret needs --tls-server-names"},
+		"A zero certificate validity": {[]string{"--cert-secret", "gk/gracekeeper-tls", "--webhook-configuration", "gracekeeper", "--tls-server-names", "gracekeeper.gk.svc", "--cert-validity", "0s"},
+			"--cert-validity 0s must be positive"},
 	}
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -52,7 +59,7 @@ func TestServeHelpListsEveryFlag(t *testing.T) {
 	if code := run(t.Context(), []string{"serve", "--help"}, io.Discard, &stderr); code != 0 {
 		t.Fatalf("serve --help exits %d, want 0", code)
 	}
-	for _, flag := range []string{"-tls-dir", "-listen", "-probe-listen", "-config", "-kubeconfig", "-drain-delay", "-shutdown-timeout", "-log-format", "-log-level", "-client-ca-file", "-tls-server-names", "-max-inflight-bytes"} {
+	for _, flag := range []string{"-tls-dir", "-listen", "-probe-listen", "-config", "-kubeconfig", "-drain-delay", "-shutdown-timeout", "-log-format", "-log-level", "-client-ca-file", "-tls-server-names", "-max-inflight-bytes", "-cert-secret", "-webhook-configuration", "-cert-validity"} {
 		if !strings.Contains(stderr.String(), flag) {
 			t.Errorf("serve --help does not mention %s:\n%s", flag, stderr.String())
 		}

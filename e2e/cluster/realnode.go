@@ -14,6 +14,12 @@ import (
 // may use it.
 const RealNodeServiceCIDR = "10.96.0.0/24"
 
+// RealNodeAPIServerIP is the ClusterIP of the kubernetes Service, the first
+// of RealNodeServiceCIDR: pods call the API server there (in-cluster
+// configuration), and the real node forwards it to the API server on
+// loopback.
+const RealNodeAPIServerIP = "10.96.0.1"
+
 // realNodeAPIServerArgs are the API server flags a real node needs, in place
 // of the kwok cluster's (see withFlags): the Node authorizer for the
 // kubelet, privileged containers allowed as on any cluster, and a Service

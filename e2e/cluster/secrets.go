@@ -62,7 +62,13 @@ func writeSecrets(dir, realNode string) (*secrets, error) {
 	if err != nil {
 		return nil, err
 	}
-	certPEM, keyPEM, err := ca.Issue([]string{"127.0.0.1", "localhost"}, 10*365*24*time.Hour)
+	names := []string{"127.0.0.1", "localhost"}
+	if realNode != "" {
+		// Pods call the API server at the kubernetes Service, as on any
+		// cluster (see RealNodeAPIServerIP).
+		names = append(names, RealNodeAPIServerIP, "kubernetes.default.svc", "kubernetes.default.svc.cluster.local")
+	}
+	certPEM, keyPEM, err := ca.Issue(names, 10*365*24*time.Hour)
 	if err != nil {
 		return nil, fmt.Errorf("issue API server certificate: %w", err)
 	}

@@ -51,6 +51,10 @@ type webhook struct {
 // It returns once the API server calls the webhook: a dry-run Namespace
 // with a mistyped mode label is denied. Calling it again restarts the
 // webhook with the new values, on the same ports and certificates.
+//
+// The certificates are the harness's, as with certificates.mode provided:
+// make up and the e2e suite restart the webhook often and keep one caBundle
+// across restarts. StartBuiltinWebhook runs the chart's default, builtin.
 func (c *Cluster) StartWebhook(ctx context.Context, binary string, values map[string]any, extraArgs ...string) (err error) {
 	defer func() {
 		if err != nil {
@@ -99,8 +103,14 @@ func (c *Cluster) StartWebhook(ctx context.Context, binary string, values map[st
 	if !install.hasNamespaceCheck {
 		return nil
 	}
-	// The API server picks up webhook configurations through an informer.
-	// The mutating one was written first, so it is in effect by then too.
+	return c.waitForWebhookCalls(ctx)
+}
+
+// waitForWebhookCalls waits until the API server calls the webhook: it
+// denies a dry-run Namespace with a mistyped mode label. The API server picks
+// up webhook configurations through an informer; the mutating one is written
+// first, so it is in effect by then too.
+func (c *Cluster) waitForWebhookCalls(ctx context.Context) error {
 	return c.waitFor(ctx, "the API server to call the webhook (deny a dry-run Namespace labelled gracekeeper.io/mode=not-a-mode)",
 		func(ctx context.Context) (bool, error) {
 			_, err := c.client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{
@@ -158,6 +168,8 @@ type loopbackInstall struct {
 	config string
 	// hasNamespaceCheck tells whether the mode-label entry is registered.
 	hasNamespaceCheck bool
+	// objects is the whole rendered chart.
+	objects []*unstructured.Unstructured
 }
 
 // renderForLoopback renders the chart with values and points every webhook
@@ -168,7 +180,7 @@ func renderForLoopback(values map[string]any, port int, caPEM []byte) (*loopback
 	if err != nil {
 		return nil, fmt.Errorf("render chart: %w", err)
 	}
-	var install loopbackInstall
+	install := loopbackInstall{objects: objs}
 	install.mutating, install.validating, err = deploy.WebhookConfigurations(objs)
 	if err != nil {
 		return nil, err

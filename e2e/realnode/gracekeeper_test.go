@@ -3,10 +3,19 @@
 package realnode
 
 import (
+	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
+	"maps"
+	"net"
+	"os"
+	"path/filepath"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -52,6 +61,72 @@ func TestGracekeeperPods(t *testing.T) {
 			kubectl(t, "-n", gracekeeperNamespace, "delete", "pod", pods.Items[0].Name, "--wait=false")
 			waitSettled(t, gracekeeperNamespace, selector, 2) // replaced, and the deleted one gone
 		})
+	})
+
+	t.Run("a forced certificate rotation, then deleting one of its pods, loses no admission", func(t *testing.T) {
+		secrets := env.node.Client().CoreV1().Secrets(gracekeeperNamespace)
+		before, err := secrets.Get(context.Background(), tlsSecret, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		caPEM := before.Data["ca.crt"]
+		if len(caPEM) == 0 || len(before.Data["tls.crt"]) == 0 {
+			t.Fatalf("Secret %s holds no builtin CA and serving pair: keys %v", tlsSecret, slices.Collect(maps.Keys(before.Data)))
+		}
+		served := servedCertificates(t, selector, caPEM)
+		measureAdmissions(t, ns, func() {
+			// A forced rotation: without a serving pair in the Secret,
+			// gracekeeper issues a new one from the same CA.
+			forced := before.DeepCopy()
+			delete(forced.Data, "tls.crt")
+			delete(forced.Data, "tls.key")
+			if _, err := secrets.Update(context.Background(), forced, metav1.UpdateOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			var renewed []byte
+			waitFor(t, time.Minute, "every gracekeeper pod to serve a renewed certificate from the Secret", func() bool {
+				after, err := secrets.Get(context.Background(), tlsSecret, metav1.GetOptions{})
+				if err != nil || len(after.Data["tls.crt"]) == 0 || bytes.Equal(after.Data["tls.crt"], before.Data["tls.crt"]) {
+					return false
+				}
+				renewed = after.Data["tls.crt"]
+				now := servedCertificates(t, selector, caPEM)
+				for _, cert := range now {
+					if !bytes.Equal(cert, pemBlock(renewed)) {
+						return false
+					}
+				}
+				return len(now) == 2
+			})
+			pods, err := env.node.Client().CoreV1().Pods(gracekeeperNamespace).List(context.Background(), metav1.ListOptions{LabelSelector: selector})
+			if err != nil || len(pods.Items) != 2 {
+				t.Fatalf("gracekeeper pods: %v, %v; want 2", pods, err)
+			}
+			kubectl(t, "-n", gracekeeperNamespace, "delete", "pod", pods.Items[0].Name, "--wait=false")
+			waitSettled(t, gracekeeperNamespace, selector, 2)
+			after, err := secrets.Get(context.Background(), tlsSecret, metav1.GetOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(after.Data["ca.crt"], caPEM) {
+				t.Error("the forced rotation of the serving pair replaced the CA")
+			}
+			t.Logf("MEASURED rotations: 1 forced renewal served by both pods (before: %d pods served the first pair), then a pod deleted", len(served))
+		})
+		checkCABundle(t, caPEM)
+	})
+
+	t.Run("helm test passes", func(t *testing.T) {
+		if err := helmTest(env.node, 2*time.Minute); err != nil {
+			// kubectl logs cannot reach the kubelet here: read the log file.
+			logs, _ := filepath.Glob(filepath.Join(StateDir, "pods", gracekeeperNamespace+"_"+deploy.ReleaseName+"-test_*", "*", "*.log"))
+			var text []string
+			for _, l := range logs {
+				data, _ := os.ReadFile(l)
+				text = append(text, l+":\n"+string(data))
+			}
+			t.Fatalf("helm test %s: %v\n%s", deploy.ReleaseName, err, strings.Join(text, "\n"))
+		}
 	})
 
 	t.Run("its own Deployment and pods pass its own rules", func(t *testing.T) {
@@ -236,5 +311,84 @@ func submitDryRun(t *testing.T, ns string, obj any, admitted any) {
 	}
 	if err := json.Unmarshal([]byte(out), admitted); err != nil {
 		t.Fatalf("decode the admitted object: %v\n%s", err, out)
+	}
+}
+
+// tlsSecret is the Secret the chart's builtin certificates live in.
+var tlsSecret = deploy.ReleaseName + "-tls"
+
+// servedCertificates dials each ready gracekeeper pod's webhook port at its
+// pod IP, verifies the certificate against caPEM for the Service's name as
+// the API server does, and returns each pod's leaf (DER).
+func servedCertificates(t *testing.T, selector string, caPEM []byte) [][]byte {
+	t.Helper()
+	roots := x509.NewCertPool()
+	if !roots.AppendCertsFromPEM(caPEM) {
+		t.Fatal("the Secret's ca.crt holds no certificate")
+	}
+	pods, err := env.node.Client().CoreV1().Pods(gracekeeperNamespace).List(context.Background(), metav1.ListOptions{LabelSelector: selector})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var leaves [][]byte
+	for _, pod := range pods.Items {
+		if pod.Status.PodIP == "" || pod.DeletionTimestamp != nil {
+			continue
+		}
+		dialer := &net.Dialer{Timeout: 2 * time.Second}
+		conn, err := tls.DialWithDialer(dialer, "tcp", net.JoinHostPort(pod.Status.PodIP, "8443"),
+			&tls.Config{RootCAs: roots, ServerName: deploy.ReleaseName + "." + gracekeeperNamespace + ".svc"})
+		if err != nil {
+			t.Logf("pod %s: %v", pod.Name, err)
+			continue
+		}
+		leaves = append(leaves, conn.ConnectionState().PeerCertificates[0].Raw)
+		conn.Close()
+	}
+	return leaves
+}
+
+// pemBlock is the DER of the first PEM block of data.
+func pemBlock(data []byte) []byte {
+	block, _ := pem.Decode(data)
+	if block == nil {
+		return nil
+	}
+	return block.Bytes
+}
+
+// checkCABundle fails unless every webhook of both configurations trusts caPEM.
+func checkCABundle(t *testing.T, caPEM []byte) {
+	t.Helper()
+	admission := env.node.Client().AdmissionregistrationV1()
+	mutating, err := admission.MutatingWebhookConfigurations().Get(context.Background(), deploy.ReleaseName, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	validating, err := admission.ValidatingWebhookConfigurations().Get(context.Background(), deploy.ReleaseName, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range mutating.Webhooks {
+		if !bytes.Equal(w.ClientConfig.CABundle, caPEM) {
+			t.Errorf("mutating webhook %s does not trust the Secret's CA", w.Name)
+		}
+	}
+	for _, w := range validating.Webhooks {
+		if !bytes.Equal(w.ClientConfig.CABundle, caPEM) {
+			t.Errorf("validating webhook %s does not trust the Secret's CA", w.Name)
+		}
+	}
+}
+
+// waitFor polls cond every 500 ms until it holds, or fails after timeout.
+func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", timeout, what)
+		}
+		time.Sleep(500 * time.Millisecond)
 	}
 }

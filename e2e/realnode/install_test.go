@@ -4,104 +4,71 @@ package realnode
 
 import (
 	"context"
-	"encoding/base64"
 	"fmt"
-	"os"
+	"log/slog"
+	"path/filepath"
 	"strings"
 	"time"
 
+	"helm.sh/helm/v4/pkg/action"
+	"helm.sh/helm/v4/pkg/chart/v2/loader"
+	"helm.sh/helm/v4/pkg/kube"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"sigs.k8s.io/yaml"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
 
-	"github.com/gracekeeper/gracekeeper/certs"
 	"github.com/gracekeeper/gracekeeper/deploy"
 )
 
-const (
-	// gracekeeperNamespace is the release namespace.
-	gracekeeperNamespace = "gracekeeper-system"
-	// servingSecret is the serving Secret provided in place of
-	// cert-manager's, which does not run here.
-	servingSecret = "gracekeeper-serving"
-	// clientCASecret holds the CA of the client certificate the API server
-	// presents to webhooks, for mutual TLS.
-	clientCASecret = "gracekeeper-client-ca"
-)
+// gracekeeperNamespace is the release namespace.
+const gracekeeperNamespace = "gracekeeper-system"
 
-// installValues are the chart values of the real-node install: the image
-// built here, never pulled; a serving Secret provided like `gracekeeper
-// certs` writes one; mutual TLS with the API server's webhook client
-// certificate; and the server version given, because the pods cannot reach
-// the API server, which listens on the host's loopback only.
-func installValues(caPEM []byte) map[string]any {
+// installValues are the chart values of the real-node install: the defaults
+// (certificates.mode builtin among them) but for the image, built here and
+// never pulled.
+func installValues() map[string]any {
 	repo, tag, _ := strings.Cut(gracekeeperImage, ":")
 	return map[string]any{
 		"image": map[string]any{"repository": repo, "tag": tag, "pullPolicy": "Never"},
-		"certificates": map[string]any{
-			"mode":     "provided",
-			"provided": map[string]any{"secretName": servingSecret, "caBundle": base64.StdEncoding.EncodeToString(caPEM)},
-		},
-		"mutualTLS": map[string]any{"enabled": true, "clientCASecretName": clientCASecret},
-		"config":    map[string]any{"serverVersion": "1.37"},
 	}
 }
 
-// installGracekeeper installs the chart's release (not its hooks) with
-// kubectl apply --server-side, as a user would, and returns once the API
-// server calls the webhook through its Service and kube-proxy.
+// helmConfiguration is the Helm SDK's configuration for the node's cluster,
+// with releases stored in Secrets as the helm CLI stores them. The helm CLI
+// is the Helm SDK's action package with flags around it; no helm binary is
+// needed.
+func helmConfiguration(n *Node) (*action.Configuration, error) {
+	flags := genericclioptions.NewConfigFlags(false)
+	kubeconfig, namespace := n.Kubeconfig, gracekeeperNamespace
+	flags.KubeConfig, flags.Namespace = &kubeconfig, &namespace
+	cfg := action.NewConfiguration()
+	cfg.SetLogger(slog.DiscardHandler)
+	if err := cfg.Init(flags, gracekeeperNamespace, "secret"); err != nil {
+		return nil, fmt.Errorf("helm configuration: %w", err)
+	}
+	return cfg, nil
+}
+
+// installGracekeeper runs `helm install gracekeeper deploy/helm/gracekeeper
+// --namespace gracekeeper-system --create-namespace --wait` with the
+// installValues, through the Helm SDK, and returns once the API server calls
+// the webhook through its Service and kube-proxy.
 func installGracekeeper(ctx context.Context, n *Node) error {
-	ca, err := certs.GenerateCA("gracekeeper real-node CA", 24*time.Hour)
+	chart, err := loader.Load(filepath.Join("..", "..", "deploy", deploy.ChartDir))
+	if err != nil {
+		return fmt.Errorf("load the chart: %w", err)
+	}
+	cfg, err := helmConfiguration(n)
 	if err != nil {
 		return err
 	}
-	service := deploy.ReleaseName + "." + gracekeeperNamespace + ".svc"
-	certPEM, keyPEM, err := ca.Issue([]string{service, service + ".cluster.local"}, 24*time.Hour)
-	if err != nil {
-		return err
-	}
-	objs, err := deploy.RenderChart(gracekeeperNamespace, installValues(ca.CertPEM))
-	if err != nil {
-		return err
-	}
-	var docs []string
-	for _, obj := range objs {
-		if deploy.IsHook(obj) {
-			continue
-		}
-		doc, err := yaml.Marshal(obj.Object)
-		if err != nil {
-			return err
-		}
-		docs = append(docs, string(doc))
+	install := action.NewInstall(cfg)
+	install.ReleaseName, install.Namespace, install.CreateNamespace = deploy.ReleaseName, gracekeeperNamespace, true
+	install.WaitStrategy, install.Timeout = kube.StatusWatcherStrategy, 3*time.Minute
+	if _, err := install.RunWithContext(ctx, chart, installValues()); err != nil {
+		return fmt.Errorf("helm install: %w\n%s", err, n.Tail("kubelet", 30))
 	}
 	client := n.Client()
-	if _, err := client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: gracekeeperNamespace}}, metav1.CreateOptions{}); err != nil {
-		return fmt.Errorf("create namespace %s: %w", gracekeeperNamespace, err)
-	}
-	if _, err := client.CoreV1().Secrets(gracekeeperNamespace).Create(ctx, &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{Name: servingSecret},
-		Type:       corev1.SecretTypeTLS,
-		Data:       map[string][]byte{"ca.crt": ca.CertPEM, corev1.TLSCertKey: certPEM, corev1.TLSPrivateKeyKey: keyPEM},
-	}, metav1.CreateOptions{}); err != nil {
-		return fmt.Errorf("create serving secret: %w", err)
-	}
-	clientCA, err := os.ReadFile(n.WebhookClientCA)
-	if err != nil {
-		return fmt.Errorf("read the API server's webhook client CA: %w", err)
-	}
-	if _, err := client.CoreV1().Secrets(gracekeeperNamespace).Create(ctx, &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{Name: clientCASecret},
-		Data:       map[string][]byte{"ca.crt": clientCA},
-	}, metav1.CreateOptions{}); err != nil {
-		return fmt.Errorf("create client CA secret: %w", err)
-	}
-	if _, _, err := n.KubectlInput(ctx, strings.Join(docs, "---\n"), "apply", "--server-side", "-f", "-"); err != nil {
-		return err
-	}
-	if _, _, err := n.Kubectl(ctx, "-n", gracekeeperNamespace, "rollout", "status", "deployment/"+deploy.ReleaseName, "--timeout=3m"); err != nil {
-		return fmt.Errorf("%w\n%s", err, n.Tail("kubelet", 30))
-	}
 	// The API server picks up the configurations through an informer, and
 	// kube-proxy the endpoints: probe until a mistyped mode label is denied.
 	return n.WaitFor(ctx, "the API server to call gracekeeper through its Service (deny a dry-run Namespace labelled gracekeeper.io/mode=not-a-mode)",
@@ -111,4 +78,20 @@ func installGracekeeper(ctx context.Context, n *Node) error {
 			}, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
 			return err != nil && strings.Contains(err.Error(), "denied the request"), nil
 		})
+}
+
+// helmTest runs `helm test gracekeeper` through the Helm SDK: the chart's
+// test hooks, which run `gracekeeper selftest` in a pod.
+func helmTest(n *Node, timeout time.Duration) error {
+	cfg, err := helmConfiguration(n)
+	if err != nil {
+		return err
+	}
+	test := action.NewReleaseTesting(cfg)
+	test.Namespace, test.Timeout = gracekeeperNamespace, timeout
+	_, shutdown, err := test.Run(deploy.ReleaseName)
+	if shutdownErr := shutdown(); err == nil {
+		err = shutdownErr
+	}
+	return err
 }

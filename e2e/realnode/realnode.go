@@ -227,6 +227,9 @@ func Start(ctx context.Context, opts Options) (_ *Node, err error) {
 	}); err != nil {
 		return nil, err
 	}
+	if err := n.forwardAPIServer(); err != nil {
+		return nil, err
+	}
 	opts.Progress("node %s Ready at %s (%s)", NodeName, n.IP, time.Since(n.started).Round(100*time.Millisecond))
 	return n, nil
 }
@@ -527,6 +530,36 @@ func restoreHost() error {
 	for _, dir := range []string{RunDir, StateDir} {
 		if err := os.RemoveAll(dir); err != nil {
 			return fmt.Errorf("remove %s: %w", dir, err)
+		}
+	}
+	return nil
+}
+
+// apiServerChain is the nat chain forwarding the kubernetes Service to the
+// API server; its KUBE- prefix makes cleanIptables remove it with the rest.
+const apiServerChain = "KUBE-RN-APISERVER"
+
+// forwardAPIServer lets pods reach the API server, which listens on loopback
+// only, at the kubernetes Service (cluster.RealNodeAPIServerIP:443), as
+// in-cluster clients expect: the pod range's packets to it are DNATed to the
+// API server's loopback port, which route_localnet allows (kube-proxy sets
+// it too; it is restored with the other sysctls). Nothing new listens.
+func (n *Node) forwardAPIServer() error {
+	_, port, err := net.SplitHostPort(strings.TrimPrefix(n.Server, "https://"))
+	if err != nil {
+		return fmt.Errorf("API server address %s: %w", n.Server, err)
+	}
+	if err := setSysctl(procSys, "net.ipv4.conf.all.route_localnet", "1"); err != nil {
+		return err
+	}
+	for _, args := range [][]string{
+		{"-t", "nat", "-N", apiServerChain},
+		{"-t", "nat", "-A", apiServerChain, "-s", PodCIDR, "-d", cluster.RealNodeAPIServerIP + "/32", "-p", "tcp", "--dport", "443",
+			"-j", "DNAT", "--to-destination", "127.0.0.1:" + port},
+		{"-t", "nat", "-I", "PREROUTING", "1", "-j", apiServerChain},
+	} {
+		if out, err := exec.Command("iptables", append([]string{"-w"}, args...)...).CombinedOutput(); err != nil {
+			return fmt.Errorf("iptables %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(string(out)))
 		}
 	}
 	return nil
