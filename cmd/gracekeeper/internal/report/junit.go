@@ -11,8 +11,8 @@ import (
 )
 
 // The JUnit XML form of a check report, as CI systems show test reports
-// (Jenkins' junit-10.xsd, which GitLab, Azure Pipelines and GitHub report
-// actions read): one test suite per file, one test case per object. What
+// (the format Jenkins' JUnit plugin, GitLab, Azure Pipelines and GitHub
+// report actions read; check's tests validate it against testdata/junit.xsd): one test suite per file, one test case per object. What
 // fails the run fails its test case: a denial, and with --strict any
 // finding; the other findings are in the case's system-out. Input errors
 // are errors of a suite of their own; objects of kinds without rules are
