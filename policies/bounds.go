@@ -57,8 +57,8 @@ func (e *Engine) EvaluateContext(ctx context.Context, r *Review) ([]Finding, err
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	if n := containersOf(r); n > MaxContainers {
-		return nil, &LimitError{Object: reviewObject(r), What: "containers", Count: n, Max: MaxContainers}
+	if err := TooManyContainers(r.Kind, (&evaluation{review: r}).name(), containersOf(r)); err != nil {
+		return nil, err
 	}
 	findings, err := e.evaluate(ctx, r)
 	if err != nil {
@@ -68,6 +68,16 @@ func (e *Engine) EvaluateContext(ctx context.Context, r *Review) ([]Finding, err
 		return nil, &LimitError{Object: reviewObject(r), What: "findings", Count: len(findings), Max: MaxFindings}
 	}
 	return findings, nil
+}
+
+// TooManyContainers is the LimitError of a kind's object of this name whose
+// pod spec has count containers, nil within MaxContainers. The webhook counts
+// them before it decodes an object, the engine after.
+func TooManyContainers(kind, name string, count int) *LimitError {
+	if count <= MaxContainers {
+		return nil
+	}
+	return &LimitError{Object: objectRef(kind, name), What: "containers", Count: count, Max: MaxContainers}
 }
 
 // containersOf counts the containers of the pod spec a review's pod rules

@@ -71,9 +71,9 @@ func (p parentReader) read(ctx context.Context, r *policies.Review) (runtime.Obj
 // would switch force-delete off silently); a /scale keeps the first answer,
 // whose hint says how to do it without the parent.
 func (rv *reviewer) evaluate(ctx context.Context, r *policies.Review) ([]policies.Finding, error) {
-	findings := rv.engine.Evaluate(r)
-	if !policies.NeedsParent(r, findings) {
-		return findings, nil
+	findings, err := rv.engine.EvaluateContext(ctx, r)
+	if err != nil || !policies.NeedsParent(r, findings) {
+		return findings, err
 	}
 	parent, err := rv.parents.read(ctx, r)
 	switch {
@@ -87,5 +87,5 @@ func (rv *reviewer) evaluate(ctx context.Context, r *policies.Review) ([]policie
 		return findings, nil
 	}
 	r.Parent = parent
-	return rv.engine.Evaluate(r), nil
+	return rv.engine.EvaluateContext(ctx, r)
 }

@@ -48,7 +48,7 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 	logLevel := flags.String("log-level", "info", "log level: debug, info, warn or error (debug adds each finding's full JSON patch)")
 	clientCAFile := flags.String("client-ca-file", "", "PEM CA bundle that must verify the client certificate of every caller of the webhook port (mutual TLS), reloaded when it changes; empty accepts any caller")
 	serverNames := flags.String("tls-server-names", "", "comma-separated DNS names or IPs a new serving certificate must be valid for to be used; empty means the names of the certificate in use")
-	maxInFlight := flags.Int64("max-inflight-bytes", 0, "bytes of review bodies judged at once; more reviews wait for room within their timeout. 0 means a sixteenth of the Go memory limit (GOMEMLIMIT), or 48 MiB without one")
+	maxInFlight := flags.Int64("max-inflight-bytes", 0, "estimated memory of the reviews judged at once, each charged ten times its body plus 512 bytes per JSON object; more reviews wait for room within their timeout, and one that fits goes ahead of a larger one. 0 means half the Go memory limit (GOMEMLIMIT), or 48 MiB without one")
 	if err := cli.ParseFlags(flags, args); err != nil {
 		return err
 	}
