@@ -188,7 +188,10 @@ func (e *Engine) evaluate(ctx context.Context, r *Review) ([]Finding, error) {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		if ev.userExempt[rl.id] || (!rl.pod && ev.objectExempt[rl.id]) {
+		// The mode label's own check is never switched off by the annotation:
+		// whoever can write a Namespace's label can write its annotation,
+		// and a typo there switches enforcement off without a word.
+		if ev.userExempt[rl.id] || (!rl.pod && rl.id != RuleModeLabel && ev.objectExempt[rl.id]) {
 			continue
 		}
 		keep(rl.check(ev))
