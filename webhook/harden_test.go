@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -625,5 +626,43 @@ func TestSlowBodiesDoNotHoldBackReviews(t *testing.T) {
 	close(errs)
 	for err := range errs {
 		t.Errorf("an ordinary review failed beside 3 slow bodies: %v", err)
+	}
+}
+
+func TestRefusedHandshakesAreLoggedAtABoundedRate(t *testing.T) {
+	d := newServingDir(t)
+	d.issue()
+	r := startServer(t, d, 0)
+	// A caller that trusts no CA of ours: every handshake is refused.
+	for range 200 {
+		conn, err := tls.Dial("tcp", r.Addr().String(), &tls.Config{RootCAs: x509.NewCertPool()})
+		if err == nil {
+			conn.Close()
+		}
+	}
+	// The server logs a refused handshake once the client has gone.
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) && !strings.Contains(r.logs.String(), "TLS handshake error") {
+		time.Sleep(10 * time.Millisecond)
+	}
+	lines := strings.Count(r.logs.String(), "TLS handshake error")
+	if lines == 0 || lines > serverErrorBurst+5 {
+		t.Errorf("%d log lines for 200 refused handshakes, want between 1 and about %d (the burst)", lines, serverErrorBurst)
+	}
+}
+
+func TestServerErrorLogSaysHowManyLinesItLeftOut(t *testing.T) {
+	var buf bytes.Buffer
+	l := newServerErrorLog(slog.New(slog.NewJSONHandler(&buf, nil)))
+	for range serverErrorBurst + 5 {
+		l.Print("http: TLS handshake error from 10.0.0.1:1234: EOF")
+	}
+	time.Sleep(time.Second + 100*time.Millisecond) // one more token
+	l.Print("http: TLS handshake error from 10.0.0.1:1234: EOF")
+	if got := strings.Count(buf.String(), "\n"); got != serverErrorBurst+1 {
+		t.Errorf("%d lines logged, want the burst of %d and one more", got, serverErrorBurst)
+	}
+	if !strings.Contains(buf.String(), `"notLogged":5`) {
+		t.Errorf("the last line does not say 5 were left out:\n%s", buf.String())
 	}
 }
