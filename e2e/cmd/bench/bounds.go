@@ -253,17 +253,18 @@ func (r *boundsResult) measureGrowth(ctx context.Context, p *serverProcess, url,
 // summarize says what an answer was: judged (with a patch or warnings),
 // past the bound, or denied.
 func summarize(answer []byte) string {
+	if bytes.Contains(answer, []byte(`"allowed":false`)) {
+		if bytes.Contains(answer, []byte("more than the ")) {
+			return "past the bound: denied"
+		}
+		return "denied"
+	}
 	resp, err := decodeAnswer(answer)
 	switch {
 	case err != nil:
 		return "unreadable: " + err.Error()
 	case bytes.Contains(answer, []byte("more than the ")):
-		if resp.Allowed {
-			return "past the bound: allowed unchanged, with a warning"
-		}
-		return "past the bound: denied"
-	case !resp.Allowed:
-		return "denied"
+		return "past the bound: allowed unchanged, with a warning"
 	case len(resp.Patch) > 2:
 		return "judged: patched"
 	case len(resp.Warnings) > 0:
@@ -346,27 +347,24 @@ func (r *boundsResult) measureAbandoned(ctx context.Context, p *serverProcess, u
 	if err != nil {
 		return err
 	}
-	stop, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var abandoned atomic.Int64
-	var wg sync.WaitGroup
+	// Four callers send a Deployment of 16,000 containers each and give up
+	// 5 ms in, as an API server whose timeout passed; the typical reviews
+	// follow at once. Before the bounds, such reviews went on for 72 s each.
 	heavyClient := boundsClient(files.roots, 0)
 	defer heavyClient.CloseIdleConnections()
+	var abandoned atomic.Int64
+	var wg sync.WaitGroup
 	for range 4 {
 		wg.Go(func() {
-			for stop.Err() == nil {
-				// The caller gives up 5 ms in, as an API server whose timeout passed.
-				reqCtx, done := context.WithTimeout(stop, 5*time.Millisecond)
-				if _, _, _, err := post(reqCtx, heavyClient, url+"/validate/enforce"+chartTimeout, heavy); err != nil {
-					abandoned.Add(1)
-				}
-				done()
+			reqCtx, done := context.WithTimeout(ctx, 5*time.Millisecond)
+			defer done()
+			if _, _, _, err := post(reqCtx, heavyClient, url+"/validate/enforce"+chartTimeout, heavy); err != nil {
+				abandoned.Add(1)
 			}
 		})
 	}
-	loaded, failures, err := typicalP50(ctx, client, url, reviews)
-	cancel()
 	wg.Wait()
+	loaded, failures, err := typicalP50(ctx, client, url, reviews)
 	r.abandoned = abandonedRun{idle: idle, loaded: loaded, reviews: reviews, abandoned: abandoned.Load(), errors: failures}
 	return err
 }
@@ -515,8 +513,9 @@ func (r *report) writeBounds(b *bytes.Buffer) {
 		mib(h.peakRSS), 100*float64(h.peakRSS)/chartMemoryLimit, mib(chartMemoryLimit))
 	a := br.abandoned
 	fmt.Fprintf(b, "\n### Abandoned reviews\n\n")
-	fmt.Fprintf(b, "Four callers send Deployment reviews of 16,000 containers and give up 5 ms in, again and again (%d abandoned), while one caller sends %d typical Pod CREATEs one at a time. "+
-		"p50 of the typical reviews: %.2f ms idle, %.2f ms beside the abandoned ones: **%.2f×** (%d failed).\n",
+	fmt.Fprintf(b, "Four callers at once send a Deployment review of 16,000 containers each and give up 5 ms in (%d of the 4 were abandoned before their answer), "+
+		"then one caller sends %d typical Pod CREATEs one at a time. "+
+		"p50 of the typical reviews: %.2f ms idle, %.2f ms right after the abandoned ones: **%.2f×** (%d failed).\n",
 		a.abandoned, a.reviews, ms(a.idle), ms(a.loaded), float64(a.loaded)/float64(a.idle), a.errors)
 	s := br.slowBody
 	fmt.Fprintf(b, "\n### Slow bodies\n\n")
