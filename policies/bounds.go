@@ -28,7 +28,8 @@ const (
 type LimitError struct {
 	// Object is "deployment/web", as messages name objects.
 	Object string
-	// What is "containers", "findings" or "patch operations".
+	// What is "containers", "findings", "patch operations" or "bytes" (a
+	// review body larger than the webhook reads).
 	What string
 	// Count is how many the review has; Max the bound.
 	Count, Max int

@@ -225,6 +225,13 @@ func (b *reviewBudget) limit(next http.Handler) http.Handler {
 		ctx, cancel := context.WithTimeout(r.Context(), wait)
 		defer cancel()
 		rc := http.NewResponseController(w)
+		if r.ContentLength > maxBodyBytes {
+			// Answered from its first bytes, the rest read into nothing
+			// (answerOversized): nothing to charge.
+			rc.SetReadDeadline(time.Now().Add(bodyReadTimeout))
+			next.ServeHTTP(w, r.WithContext(ctx))
+			return
+		}
 		body, held, err := b.readBody(ctx, rc, r.Body, r.ContentLength)
 		switch tooLarge := (*http.MaxBytesError)(nil); {
 		case errors.As(err, &tooLarge):

@@ -44,7 +44,7 @@ const maxBodyBytes = kwhhttp.MaxRequestBodyBytes
 // handler serves the reviewer over HTTP, measured by kubewebhook's recorder:
 // reviewHandler decodes each review once and hands it to the reviewer.
 func (rv *reviewer) handler() http.Handler {
-	return reviewHandler{webhook: kwhwebhook.NewMeasuredWebhook(rv.metrics.recorder, rv)}
+	return reviewHandler{webhook: kwhwebhook.NewMeasuredWebhook(rv.metrics.recorder, rv), reviewer: rv}
 }
 
 func (rv *reviewer) ID() string { return rv.id }

@@ -1,6 +1,7 @@
 package webhook
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -12,6 +13,7 @@ import (
 	jsonpatch "github.com/evanphx/json-patch/v5"
 	admissionv1 "k8s.io/api/admission/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/gracekeeper/gracekeeper/e2e/bench"
 	"github.com/gracekeeper/gracekeeper/policies"
@@ -394,5 +396,73 @@ func TestAReviewPastTheContainerBoundIsAnsweredAsTheFailurePolicyWould(t *testin
 				t.Errorf("no log line says the review was past the bound:\n%s", fx.logs.String())
 			}
 		})
+	}
+}
+
+func TestAReviewLargerThanTheBodyLimitIsAnsweredFromItsFirstBytes(t *testing.T) {
+	// The API server sends objects after defaulting: containers grow, and
+	// a review may pass maxBodyBytes though its request was under 3 MiB.
+	const containers = 400_000
+	for _, tt := range []struct {
+		kind, path string
+		allowed    bool
+		says       string
+	}{
+		{"Pod", PathMutateEnforce, true, "gracekeeper not mutated, no preStop hook or grace period added: pod/heavy has "},
+		{"Deployment", PathValidateEnforce, false, "gracekeeper: denied unchecked, as failurePolicy Fail would: deployment/heavy has "},
+	} {
+		t.Run(tt.kind, func(t *testing.T) {
+			fx := newFixture(t, "")
+			body, err := bench.ContainerHeavyReview(tt.kind, containers)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(body) <= int(maxBodyBytes) {
+				t.Fatalf("the review is %d bytes, want more than %d", len(body), maxBodyBytes)
+			}
+			rec := fx.post(tt.path, body)
+			var answer admissionv1.AdmissionReview
+			if err := json.Unmarshal(rec.Body.Bytes(), &answer); err != nil || rec.Code != http.StatusOK || answer.Response == nil {
+				t.Fatalf("POST %s = %d %.300s, want 200 with an AdmissionReview", tt.path, rec.Code, rec.Body.String())
+			}
+			resp := answer.Response
+			said := strings.Join(resp.Warnings, "\n")
+			if resp.Result != nil {
+				said += resp.Result.Message
+			}
+			want := fmt.Sprintf("%s%d bytes, more than the %d", tt.says, len(body), maxBodyBytes)
+			if resp.UID != "3f6c1b2a-CREATE-4c5d-8e9f-"+types.UID(strings.ToLower(tt.kind))+"s" || resp.Allowed != tt.allowed || !strings.Contains(said, want) {
+				t.Errorf("uid %q allowed %v saying %q, want the request's uid, allowed %v saying %q", resp.UID, resp.Allowed, said, tt.allowed, want)
+			}
+			if tt.allowed && string(resp.Patch) != "[]" {
+				t.Errorf("patch %s, want none", resp.Patch)
+			}
+			webhook := strings.ReplaceAll(strings.TrimPrefix(tt.path, "/"), "/", "-")
+			if got := fx.counter(t, "gracekeeper_review_limits_total", "webhook", webhook, "limit", "bytes"); got != 1 {
+				t.Errorf("gracekeeper_review_limits_total{limit=bytes} = %v, want 1", got)
+			}
+		})
+	}
+	t.Run("A body over the limit that does not start with a request is refused 413.", func(t *testing.T) {
+		fx := newFixture(t, "")
+		rec := fx.post(PathMutateEnforce, bytes.Repeat([]byte(" "), int(maxBodyBytes)+1))
+		if rec.Code != http.StatusRequestEntityTooLarge {
+			t.Errorf("answer %d, want 413", rec.Code)
+		}
+	})
+}
+
+func TestReadHeadFindsTheRequestWhereverTheBodyIsCut(t *testing.T) {
+	body := []byte(`{"kind":"AdmissionReview","apiVersion":"admission.k8s.io/v1","request":{"uid":"u1","kind":{"group":"apps","version":"v1","kind":"Deployment"},` +
+		`"resource":{"group":"apps","version":"v1","resource":"deployments"},"requestKind":{"kind":"Other"},"name":"web","namespace":"shop","operation":"CREATE",` +
+		`"userInfo":{"username":"x","groups":["a","b"]},"object":{"metadata":{"name":"not-this"}}}}`)
+	if got := readHead(body); got != (requestHead{uid: "u1", kind: "Deployment", name: "web"}) {
+		t.Errorf("readHead = %+v", got)
+	}
+	if got := readHead(body[:40]); got.uid != "" {
+		t.Errorf("readHead of the first 40 bytes = %+v, want nothing", got)
+	}
+	if got := readHead(body[:100]); got.uid != "u1" {
+		t.Errorf("readHead cut after the uid = %+v, want the uid", got)
 	}
 }

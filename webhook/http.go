@@ -74,7 +74,8 @@ func newWebhookMux(engine *policies.Engine, parents parentReader, m *metrics, lo
 // answer as kubewebhook's own handler does. That handler cannot take a
 // review already decoded, and decodes case-insensitively, so it is not used.
 type reviewHandler struct {
-	webhook kwhwebhook.Webhook
+	webhook  kwhwebhook.Webhook
+	reviewer *reviewer
 }
 
 func (h reviewHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -86,6 +87,10 @@ func (h reviewHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// The budget reads the body before it charges a review's cost; without
 	// it (handler tests) the body is read here.
 	body, read := bodyOf(r.Context())
+	if !read && r.ContentLength > maxBodyBytes {
+		h.reviewer.answerOversized(w, r)
+		return
+	}
 	if !read {
 		var err error
 		if body, err = io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes)); err != nil {

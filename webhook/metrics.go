@@ -72,7 +72,7 @@ func newMetrics(reg *prometheus.Registry, certificates certificateSource) (*metr
 		}, []string{"kind"}),
 		inFlightBytes: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "gracekeeper_inflight_review_bytes",
-			Help: "Bytes of review bodies being read or judged now (Content-Length, or the maximum body size when not given); bounded by serve --max-inflight-bytes.",
+			Help: "Estimated memory of the reviews being judged now (ten times the body plus 512 bytes per JSON object, at most the budget); bounded by serve --max-inflight-bytes.",
 		}),
 		budgetTimeouts: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "gracekeeper_review_budget_timeouts_total",
