@@ -80,7 +80,7 @@ func newMetrics(reg *prometheus.Registry, certificates certificateSource) (*metr
 		}),
 		limits: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "gracekeeper_review_limits_total",
-			Help: "Reviews past a bound of one answer (limit: containers, findings, patch-operations), answered as the failure policy would without judging them: denied by the enforce validating webhook, allowed unchanged with a warning otherwise.",
+			Help: "Reviews past a bound of one answer (limit: containers, findings, patch-operations, bytes), answered as the failure policy would without judging them: denied by the enforce validating webhook, allowed unchanged with a warning otherwise.",
 		}, []string{"webhook", "limit"}),
 		abandoned: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "gracekeeper_reviews_abandoned_total",
