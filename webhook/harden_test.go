@@ -230,8 +230,11 @@ func TestAReviewIsStoppedAtTheAPIServersTimeout(t *testing.T) {
 	defer close(f.release)
 	rec := <-f.serve(t.Context(), "/validate/enforce?timeout=50ms", costing(1<<10))
 	<-f.entered
-	if rec.Code != http.StatusInternalServerError || f.budget.judge.used != 0 {
-		t.Errorf("answer %d, %d bytes still held; want the review's context ended by its timeout and its room back", rec.Code, f.budget.judge.used)
+	f.budget.judge.mu.Lock()
+	used := f.budget.judge.used
+	f.budget.judge.mu.Unlock()
+	if rec.Code != http.StatusInternalServerError || used != 0 {
+		t.Errorf("answer %d, %d bytes still held; want the review's context ended by its timeout and its room back", rec.Code, used)
 	}
 }
 
