@@ -113,7 +113,7 @@ func (c *ClientCAs) reload() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	data, err := os.ReadFile(c.file)
-	seen := fingerprint(data, nil, err)
+	seen := fingerprint(data, nil, nil, err)
 	if seen == c.lastSeen {
 		// A refused bundle that was not valid yet is tried again, quietly.
 		if c.early != nil && c.early.validAt(c.now()) == nil {

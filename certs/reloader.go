@@ -5,8 +5,10 @@ import (
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -33,9 +35,13 @@ const (
 // A pair that cannot be read, is partial, or whose key does not match keeps
 // the previous pair in service; the failure is logged, counted by Failures and
 // passed to the hook set with WithFailureHook. A pair that reads well but is
-// not valid now, or not for the served names, is refused: it never replaces
-// a pair in service, and is logged, counted by Refusals and passed to the
-// same hook.
+// not valid now, not for the served names, or (when the directory holds
+// ca.crt, as a cert-manager Secret does) does not chain to that CA bundle, is
+// refused: it never replaces a pair in service, and is logged, counted by
+// Refusals and passed to the same hook. ca.crt is the bundle the webhook
+// configurations carry (cert-manager's cainjector and the chart's own modes
+// write caBundle from it), so a pair from another CA would fail every
+// handshake of the API server.
 type Reloader struct {
 	dir       string
 	logger    *slog.Logger
@@ -48,7 +54,9 @@ type Reloader struct {
 	// now is the clock the validity checks read; tests set it.
 	now func() time.Time
 
-	current  atomic.Pointer[tls.Certificate]
+	current atomic.Pointer[tls.Certificate]
+	// roots is the CA bundle of dir/ca.crt, nil when there is none.
+	roots    atomic.Pointer[[]*x509.Certificate]
 	failures atomic.Uint64
 	refusals atomic.Uint64
 
@@ -125,7 +133,7 @@ func NewReloader(dir string, logger *slog.Logger, opts ...Option) (*Reloader, er
 // It reacts to events on tls.crt, tls.key and the kubelet's ..data symlink,
 // and rereads the files every resync interval in case an event is missed.
 func (r *Reloader) Run(ctx context.Context) {
-	watchDir(ctx, r.dir, []string{CertFile, KeyFile}, r.resync, r.logger, r.reload)
+	watchDir(ctx, r.dir, []string{CertFile, KeyFile, CACertFile}, r.resync, r.logger, r.reload)
 }
 
 // GetCertificate serves the current pair; use it as tls.Config.GetCertificate.
@@ -136,8 +144,10 @@ func (r *Reloader) GetCertificate(*tls.ClientHelloInfo) (*tls.Certificate, error
 	return nil, fmt.Errorf("no certificate loaded from %s", r.dir)
 }
 
-// Ready returns nil when a pair is loaded and its certificate is within its
-// validity period, and otherwise says why not.
+// Ready returns nil when a pair is loaded, its certificate is within its
+// validity period and, when the directory holds ca.crt, chains to that
+// bundle: a caller that trusts the bundle can complete a handshake. It
+// otherwise says why not.
 func (r *Reloader) Ready() error {
 	cert := r.current.Load()
 	if cert == nil {
@@ -147,6 +157,9 @@ func (r *Reloader) Ready() error {
 	}
 	if err := chainValidity(cert, r.now()); err != nil {
 		return fmt.Errorf("certificate from %s: %w", r.dir, err)
+	}
+	if err := chainsTo(cert, r.bundle()); err != nil {
+		return fmt.Errorf("certificate in service from %s: %w", r.dir, err)
 	}
 	return nil
 }
@@ -175,8 +188,8 @@ func (r *Reloader) reload() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 
-	certPEM, keyPEM, err := r.read()
-	seen := fingerprint(certPEM, keyPEM, err)
+	certPEM, keyPEM, caPEM, err := r.read()
+	seen := fingerprint(certPEM, keyPEM, caPEM, err)
 	if seen == r.lastSeen {
 		// A refused pair that was not valid yet is tried again, quietly.
 		if r.early != nil && r.acceptable(r.early, r.now()) == nil {
@@ -188,8 +201,12 @@ func (r *Reloader) reload() {
 	r.early = nil
 
 	var cert *tls.Certificate
+	var roots []*x509.Certificate
 	if err == nil {
 		cert, err = parsePair(certPEM, keyPEM)
+	}
+	if err == nil {
+		roots, err = parseRoots(caPEM)
 	}
 	if err != nil {
 		r.failures.Add(1)
@@ -197,6 +214,9 @@ func (r *Reloader) reload() {
 			"failures", r.failures.Load())
 		return
 	}
+	// The bundle callers trust is what it is, whichever pair serves: Ready
+	// reports a pair in service that does not chain to it.
+	r.roots.Store(&roots)
 	now := r.now()
 	if err := r.acceptable(cert, now); err != nil {
 		if now.Before(cert.Leaf.NotBefore) {
@@ -257,7 +277,73 @@ func (r *Reloader) acceptable(cert *tls.Certificate, now time.Time) error {
 			return fmt.Errorf("it is not valid for the served name %q: %w", name, err)
 		}
 	}
+	return chainsTo(cert, r.bundle())
+}
+
+// chainsTo says why a caller that trusts roots could not build cert's chain
+// to them: each certificate, from the leaf, must be one of roots, or be
+// signed by one of roots or by a CA certificate of the chain it is sent
+// with. Nil roots (no ca.crt) trusts any. Validity in time is
+// chainValidity's to say.
+func chainsTo(cert *tls.Certificate, roots []*x509.Certificate) error {
+	if roots == nil {
+		return nil
+	}
+	var chain []*x509.Certificate
+	for _, der := range cert.Certificate[1:] {
+		if c, err := x509.ParseCertificate(der); err == nil {
+			chain = append(chain, c)
+		}
+	}
+	current := cert.Leaf
+	for range len(chain) + 1 {
+		for _, root := range roots {
+			if current.Equal(root) || current.CheckSignatureFrom(root) == nil {
+				return nil
+			}
+		}
+		i := slices.IndexFunc(chain, func(c *x509.Certificate) bool { return current.CheckSignatureFrom(c) == nil })
+		if i < 0 {
+			break
+		}
+		current, chain = chain[i], slices.Delete(chain, i, i+1)
+	}
+	return fmt.Errorf("it does not chain to the CA bundle in %s, which the webhook configurations carry, so the API server would refuse every handshake: %q is signed by none of its %d certificates",
+		CACertFile, current.Subject.String(), len(roots))
+}
+
+// bundle is the CA bundle of ca.crt, nil when there is none.
+func (r *Reloader) bundle() []*x509.Certificate {
+	if roots := r.roots.Load(); roots != nil {
+		return *roots
+	}
 	return nil
+}
+
+// parseRoots reads the CA bundle of ca.crt; nil data (no file) is no bundle.
+func parseRoots(caPEM []byte) ([]*x509.Certificate, error) {
+	if caPEM == nil {
+		return nil, nil
+	}
+	var roots []*x509.Certificate
+	for rest := caPEM; ; {
+		var block *pem.Block
+		if block, rest = pem.Decode(rest); block == nil {
+			break
+		}
+		if block.Type != "CERTIFICATE" {
+			continue
+		}
+		c, err := x509.ParseCertificate(block.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", CACertFile, err)
+		}
+		roots = append(roots, c)
+	}
+	if len(roots) == 0 {
+		return nil, fmt.Errorf("%s holds no PEM certificate", CACertFile)
+	}
+	return roots, nil
 }
 
 // chainValidity says which certificate of cert's chain, the leaf ("it")
@@ -296,17 +382,21 @@ func certificateNames(cert *x509.Certificate) []string {
 	return names
 }
 
-func (r *Reloader) read() (certPEM, keyPEM []byte, err error) {
+// read reads the pair and ca.crt, which may be absent (caPEM nil).
+func (r *Reloader) read() (certPEM, keyPEM, caPEM []byte, err error) {
 	if certPEM, err = os.ReadFile(filepath.Join(r.dir, CertFile)); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	if keyPEM, err = os.ReadFile(filepath.Join(r.dir, KeyFile)); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	return certPEM, keyPEM, nil
+	if caPEM, err = os.ReadFile(filepath.Join(r.dir, CACertFile)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, nil, nil, err
+	}
+	return certPEM, keyPEM, caPEM, nil
 }
 
-func fingerprint(certPEM, keyPEM []byte, readErr error) string {
+func fingerprint(certPEM, keyPEM, caPEM []byte, readErr error) string {
 	if readErr != nil {
 		return "error: " + readErr.Error()
 	}
@@ -314,6 +404,10 @@ func fingerprint(certPEM, keyPEM []byte, readErr error) string {
 	h.Write(certPEM)
 	h.Write([]byte{0})
 	h.Write(keyPEM)
+	h.Write([]byte{0})
+	if caPEM != nil {
+		h.Write(caPEM)
+	}
 	return string(h.Sum(nil))
 }
 

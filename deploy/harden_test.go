@@ -8,7 +8,6 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
-	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/intstr"
@@ -35,14 +34,18 @@ func envVar(c corev1.Container, name string) *corev1.EnvVar {
 }
 
 func TestGoMemoryLimitFollowsTheContainersLimit(t *testing.T) {
+	// Three quarters of the limit, in bytes: a quarter is headroom for a
+	// burst past the Go runtime's soft limit.
+	for limit, want := range map[string]string{"": "201326592", "1Gi": "805306368", "300M": "225000000", "268435456": "201326592"} {
+		values := ""
+		if limit != "" {
+			values = "resources: {limits: {memory: " + limit + "}}\n"
+		}
+		if env := envVar(webhookContainer(t, values), "GOMEMLIMIT"); env == nil || env.Value != want {
+			t.Errorf("memory limit %q: GOMEMLIMIT = %+v, want %s", limit, env, want)
+		}
+	}
 	c := webhookContainer(t, "")
-	env := envVar(c, "GOMEMLIMIT")
-	if env == nil || env.ValueFrom == nil || env.ValueFrom.ResourceFieldRef == nil {
-		t.Fatalf("GOMEMLIMIT = %+v, want it from the container's memory limit", env)
-	}
-	if ref := env.ValueFrom.ResourceFieldRef; ref.Resource != "limits.memory" || !ref.Divisor.Equal(resource.MustParse("1")) {
-		t.Errorf("GOMEMLIMIT from %+v, want limits.memory in bytes (divisor 1)", ref)
-	}
 	if slices.ContainsFunc(c.Args, func(a string) bool { return strings.HasPrefix(a, "--max-inflight-bytes") }) {
 		t.Errorf("args %q set --max-inflight-bytes by default; the binary derives it from GOMEMLIMIT", c.Args)
 	}
@@ -144,6 +147,7 @@ func TestHardeningValuesAreChecked(t *testing.T) {
 		{"A CIDR must be one.", "networkPolicy: {enabled: true, apiServerCIDRs: [apiserver]}\n", "/networkPolicy/apiServerCIDRs/0"},
 		{"A budget under one maximum-size review is refused.", "maxInFlightBytes: 1024\n", "/maxInFlightBytes"},
 		{"A Go memory limit needs a unit Go reads.", "goMemLimit: 200Mi\n", "/goMemLimit"},
+		{"A memory limit the chart cannot take three quarters of asks for goMemLimit.", "resources: {limits: {memory: 0.5Gi}}\n", "set goMemLimit"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -47,6 +47,9 @@ type Decision struct {
 	// Reported are the findings this answer gives the user, with their
 	// outcome, for metrics and logs.
 	Reported []Reported
+	// Limit is set when the review was past a bound (see DecideLimit) and
+	// this answer is the failure policy's, not the rules'.
+	Limit *LimitError
 }
 
 // Decide returns webhook w's answer to review r with its findings in a mode;
@@ -92,6 +95,9 @@ func Decide(w Webhook, mode Mode, r *Review, findings []Finding) Decision {
 		}
 		d.Reported = append(d.Reported, rep)
 	}
+	if len(d.Patch) > MaxPatchOps {
+		return DecideLimit(w, mode, &LimitError{Object: reviewObject(r), What: "patch operations", Count: len(d.Patch), Max: MaxPatchOps})
+	}
 	// Each finding stays in Reported, for the log; the warnings are what the
 	// API server lets the user read.
 	d.Warnings = fitWarnings(mode, warnings)
@@ -110,6 +116,31 @@ func Decide(w Webhook, mode Mode, r *Review, findings []Finding) Decision {
 			}
 		}
 		d.Reported = denied
+	}
+	return d
+}
+
+// DecideLimit is webhook w's answer to a review past a bound of one
+// answer (MaxContainers, MaxFindings, MaxPatchOps), which gracekeeper does
+// not judge: what the chart's failurePolicy would do had gracekeeper not
+// answered, said to the user. The enforce validating webhook denies, as Fail
+// does: a guard that lets what it cannot check through would be bypassed by
+// making an object large. The mutating webhook and audit mode allow, as
+// Ignore does, with a warning that nothing was changed or checked.
+func DecideLimit(w Webhook, mode Mode, limit *LimitError) Decision {
+	d := Decision{Allowed: true, Limit: limit}
+	if w == Mutating {
+		d.Patch = []PatchOp{}
+	}
+	const split = "; keep pod specs within the bound (split the containers into several workloads), or set gracekeeper.io/mode: off on the namespace"
+	switch {
+	case w == Validating && mode == ModeEnforce:
+		d.Allowed = false
+		d.Message = singleLine("gracekeeper: denied unchecked, as failurePolicy Fail would: " + limit.Error() + split)
+	case w == Mutating:
+		d.Warnings = []string{cutWarning(singleLine(warningPrefix(mode) + "not mutated, no preStop hook or grace period added: " + limit.Error() + split))}
+	default:
+		d.Warnings = []string{cutWarning(singleLine(warningPrefix(mode) + "not checked: " + limit.Error() + split))}
 	}
 	return d
 }

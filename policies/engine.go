@@ -1,6 +1,7 @@
 package policies
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"strings"
@@ -145,14 +146,21 @@ type evaluation struct {
 }
 
 // Evaluate runs every rule that applies to the review and returns its findings,
-// with exemptions applied. Mode is applied afterwards, by Decide.
+// with exemptions applied. Mode is applied afterwards, by Decide. It judges
+// every container; the webhook calls EvaluateContext, which is bounded.
 func (e *Engine) Evaluate(r *Review) []Finding {
+	findings, _ := e.evaluate(context.Background(), r)
+	return findings
+}
+
+// evaluate is Evaluate, stopping between rules with ctx's error once ctx ends.
+func (e *Engine) evaluate(ctx context.Context, r *Review) ([]Finding, error) {
 	system := IsSystemActor(r.User)
 	if system && r.Operation == Update {
 		// A controller's own write of a workload (the deployment controller
 		// writes each Deployment on every rollout) is never judged: the
 		// mutating configuration does not send it (see MatchConditions).
-		return nil
+		return nil, nil
 	}
 	ev := &evaluation{Engine: e, review: r, userExempt: map[RuleID]bool{}, objectExempt: map[RuleID]bool{}}
 	ev.pods = ev.findPodTarget()
@@ -183,12 +191,18 @@ func (e *Engine) Evaluate(r *Review) []Finding {
 		delete(ev.userExempt, RuleWorkloadDelete)
 	}
 	for _, rl := range rules {
-		if e.cfg.RuleOff(string(rl.id)) || ev.userExempt[rl.id] || (!rl.pod && ev.objectExempt[rl.id]) {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		// The mode label's own check is never switched off by the annotation:
+		// whoever can write a Namespace's label can write its annotation,
+		// and a typo there switches enforcement off without a word.
+		if e.cfg.RuleOff(string(rl.id)) || ev.userExempt[rl.id] || (!rl.pod && rl.id != RuleModeLabel && ev.objectExempt[rl.id]) {
 			continue
 		}
 		keep(rl.check(ev))
 	}
-	return findings
+	return findings, nil
 }
 
 func (s userSet) matches(u UserInfo) bool {

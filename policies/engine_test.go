@@ -2,6 +2,7 @@ package policies
 
 import (
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/gracekeeper/gracekeeper/policies/api/v1alpha1"
@@ -43,6 +44,18 @@ func TestNativeSleepFollowsTheAPIServerVersion(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := newEngine(t, tc.config, tc.serverVersion).NativeSleep(); got != tc.want {
 				t.Errorf("NativeSleep() = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestTheExemptionAnnotationNeverSilencesTheModeLabelCheck(t *testing.T) {
+	for _, exempt := range []string{"all", "mode-label"} {
+		t.Run(exempt, func(t *testing.T) {
+			ns := namespace(t, `{metadata: {labels: {gracekeeper.io/mode: enforc}, annotations: {gracekeeper.io/exempt: `+exempt+`, gracekeeper.io/exempt-reason: migration}}}`)
+			d := Decide(Validating, ModeEnforce, create(ns), defaultEngine(t).Evaluate(create(ns)))
+			if d.Allowed || !strings.Contains(d.Message, `gracekeeper mode-label: label gracekeeper.io/mode="enforc" is not a mode`) {
+				t.Errorf("a Namespace labelled enforc and annotated exempt=%s: allowed %v, message %q; want the typo denied", exempt, d.Allowed, d.Message)
 			}
 		})
 	}

@@ -14,6 +14,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	sigsjson "sigs.k8s.io/json"
+
+	"github.com/gracekeeper/gracekeeper/e2e/bench"
 )
 
 // The fuzz targets feed arbitrary JSON, as the object and the stored object,
@@ -100,6 +102,12 @@ func fuzzSeeds(f *testing.F, kind string) [][2][]byte {
 			f.Fatal(err)
 		}
 		add(data, nil)
+	}
+	// Container-heavy objects, at the bound and past it: the shape that
+	// costs the most per byte, where a quadratic path would show.
+	for _, n := range []int{MaxContainers, MaxContainers + 1} {
+		add(bench.ContainerHeavyPod(n), nil)
+		add(bench.ContainerHeavyDeployment(n), nil)
 	}
 	return seeds
 }

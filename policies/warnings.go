@@ -2,8 +2,8 @@ package policies
 
 import (
 	"fmt"
-	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 )
@@ -51,9 +51,27 @@ func warningRank(f Finding, outcome Outcome) int {
 	return 1
 }
 
-// containerWarning splits a warning around the container it names:
-// prefix, `container "NAME"`, suffix. Container names are DNS labels.
-var containerWarning = regexp.MustCompile(`^(.*?)container "([a-z0-9-]+)"(.*)$`)
+// splitContainer splits a warning around the first container it names:
+// prefix, `container "NAME"`, suffix. Container names are DNS labels. It
+// scans once, without a regular expression: it runs once per container.
+func splitContainer(text string) (prefix, name, suffix string, ok bool) {
+	const open = `container "`
+	for from := 0; ; {
+		i := strings.Index(text[from:], open)
+		if i < 0 {
+			return "", "", "", false
+		}
+		start := from + i + len(open)
+		end := start
+		for end < len(text) && (text[end] >= 'a' && text[end] <= 'z' || text[end] >= '0' && text[end] <= '9' || text[end] == '-') {
+			end++
+		}
+		if end > start && end < len(text) && text[end] == '"' {
+			return text[:from+i], text[start:end], text[end+1:], true
+		}
+		from = start
+	}
+}
 
 // fitWarnings turns one response's warnings into what the user can see:
 //  1. warnings that differ only in the container they name are aggregated into
@@ -72,19 +90,21 @@ func fitWarnings(mode Mode, pending []pendingWarning) []string {
 		rank           int
 		prefix, suffix string
 		names          []string
-		text           string // a warning that names no container, or the only one
+		named          map[string]bool // names, for a linear check of repeats
+		text           string          // a warning that names no container, or the only one
 	}
 	var groups []*group
 	byKey := map[string]*group{}
 	for _, w := range pending {
 		key, g := "text\x00"+w.text, &group{rank: w.rank, text: w.text}
-		if m := containerWarning.FindStringSubmatch(w.text); m != nil {
-			key, g = "container\x00"+m[1]+"\x00"+m[3], &group{rank: w.rank, prefix: m[1], suffix: m[3]}
-			g.names = []string{m[2]}
+		if prefix, name, suffix, ok := splitContainer(w.text); ok {
+			key, g = "container\x00"+prefix+"\x00"+suffix, &group{rank: w.rank, prefix: prefix, suffix: suffix}
+			g.names, g.named = []string{name}, map[string]bool{name: true}
 		}
 		if seen := byKey[key]; seen != nil {
 			seen.rank = min(seen.rank, w.rank)
-			if len(g.names) > 0 && !slices.Contains(seen.names, g.names[0]) {
+			if len(g.names) > 0 && !seen.named[g.names[0]] {
+				seen.named[g.names[0]] = true
 				seen.names = append(seen.names, g.names[0])
 			}
 			continue
@@ -131,30 +151,65 @@ func fitWarnings(mode Mode, pending []pendingWarning) []string {
 var plural = strings.NewReplacer(`" has `, `" have `, " for it to ", " for them to ")
 
 // containerList names as many containers as fit in one warning:
-// `30 containers ("a", "b", and 28 more)`.
+// `30 containers ("a", "b", and 28 more)`. Its work is bounded by what fits
+// in maxWarning, not by the number of names: a Pod may hold 178,000
+// containers (3 MiB of them), and rebuilding the list once per name dropped
+// made the answer quadratic.
 func containerList(prefix, suffix string, names []string) string {
 	suffix = plural.Replace(`"` + suffix)[1:]
-	shown := len(names)
-	for {
-		var list strings.Builder
-		for i, n := range names[:shown] {
-			if i > 0 {
-				list.WriteString(", ")
-			}
-			fmt.Fprintf(&list, "%q", n)
+	head := fmt.Sprintf("%s%d containers (", prefix, len(names))
+	tail := ")" + suffix
+	// Every name, when they all fit.
+	full := len(head) + len(tail)
+	for i, n := range names {
+		if full > maxWarning {
+			break
 		}
-		if rest := len(names) - shown; rest > 0 {
-			if shown > 0 {
-				list.WriteString(", and ")
-			}
-			fmt.Fprintf(&list, "%d more", rest)
+		if i > 0 {
+			full += len(", ")
 		}
-		text := fmt.Sprintf("%s%d containers (%s)%s", prefix, len(names), list.String(), suffix)
-		if len(text) <= maxWarning || shown == 0 {
-			return text
-		}
-		shown--
+		full += len(strconv.Quote(n))
 	}
+	if full <= maxWarning {
+		return head + joinQuoted(names) + tail
+	}
+	// Else the most names that fit before "and N more".
+	shown, used := 0, len(head)+len(tail)
+	for shown < len(names) {
+		next := used + len(strconv.Quote(names[shown]))
+		if shown > 0 {
+			next += len(", ")
+		}
+		if next+len(moreNames(shown+1, len(names)-shown-1)) > maxWarning {
+			break
+		}
+		used = next
+		shown++
+	}
+	return head + joinQuoted(names[:shown]) + moreNames(shown, len(names)-shown) + tail
+}
+
+// joinQuoted is `"a", "b"`.
+func joinQuoted(names []string) string {
+	var list strings.Builder
+	for i, n := range names {
+		if i > 0 {
+			list.WriteString(", ")
+		}
+		list.WriteString(strconv.Quote(n))
+	}
+	return list.String()
+}
+
+// moreNames counts the names not shown after the shown ones: ", and 28 more".
+func moreNames(shown, rest int) string {
+	switch {
+	case rest == 0:
+		return ""
+	case shown == 0:
+		return fmt.Sprintf("%d more", rest)
+	}
+	return fmt.Sprintf(", and %d more", rest)
 }
 
 // moreWarnings counts the warnings left out of a response, and says where they are.

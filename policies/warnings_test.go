@@ -43,6 +43,31 @@ func TestFitWarnings(t *testing.T) {
 			t.Errorf("got %q", got)
 		}
 	})
+	t.Run("The largest Pod the API server accepts (178,000 containers) gets one warning per kind, naming the first and counting the rest.", func(t *testing.T) {
+		const n = 178_000
+		pending := make([]pendingWarning, 0, 2*n)
+		for i := range n {
+			name := fmt.Sprintf("c%d", i)
+			pending = append(pending, prestop(name), readiness(name), prestop(name))
+		}
+		got := fitWarnings(ModeAudit, pending)
+		if len(got) != 2 {
+			t.Fatalf("got %d warnings, want 2: %q", len(got), got)
+		}
+		for _, w := range got {
+			if !strings.Contains(w, `178000 containers ("c0", "c1", `) || !strings.Contains(w, " more)") || len(w) > maxWarning {
+				t.Errorf("got %q, want the count, the first names and the rest counted, within %d bytes", w, maxWarning)
+			}
+		}
+	})
+	t.Run("When every name fits but all but one would not with the count, every name is said.", func(t *testing.T) {
+		// 240 bytes: the list of all names fits, and ", and 1 more" is longer than the last name.
+		prefix := "gracekeeper x: " + strings.Repeat("p", 240-len("gracekeeper x: ")-len(`2 containers ("a", "b") y`)-1)
+		got := containerList(prefix, " y", []string{"a", "b"})
+		if want := prefix + `2 containers ("a", "b") y`; got != want {
+			t.Errorf("got %q, want %q", got, want)
+		}
+	})
 	t.Run("What does not fit the budget is counted in a last warning, most important kept.", func(t *testing.T) {
 		pending := []pendingWarning{readiness("a")}
 		for i := range 40 {

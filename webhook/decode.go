@@ -72,6 +72,13 @@ func decodeReview(req *admissionv1.AdmissionRequest, t target) (*policies.Review
 		User:        policies.UserInfo{Username: req.UserInfo.Username, Groups: req.UserInfo.Groups},
 		DryRun:      req.DryRun != nil && *req.DryRun,
 	}
+	// A pod spec past the bound is answered without being decoded: 178,000
+	// containers would take 70 MB as Go structs.
+	for _, raw := range [][]byte{req.Object.Raw, req.OldObject.Raw} {
+		if err := policies.TooManyContainers(t.kind.GVK.Kind, req.Name, countContainers(raw)); err != nil {
+			return nil, err
+		}
+	}
 	var err error
 	if r.Object, err = decodeObject(req.Object.Raw, t); err != nil {
 		return nil, fmt.Errorf("decode object: %w", err)
@@ -106,6 +113,48 @@ func decodeObject(raw []byte, t target) (runtime.Object, error) {
 		return nil, nil
 	}
 	return policies.Decode(t.object, raw)
+}
+
+// podSpecShape and objectShape are what countContainers decodes: the
+// containers of a Pod's spec and of a template (spec.template, and a
+// CronJob's spec.jobTemplate.spec.template), as elements that take no memory.
+type podSpecShape struct {
+	Containers          []struct{} `json:"containers"`
+	InitContainers      []struct{} `json:"initContainers"`
+	EphemeralContainers []struct{} `json:"ephemeralContainers"`
+}
+
+type templateShape struct {
+	Spec podSpecShape `json:"spec"`
+}
+
+type objectShape struct {
+	Spec struct {
+		podSpecShape
+		Template    templateShape `json:"template"`
+		JobTemplate struct {
+			Spec struct {
+				Template templateShape `json:"template"`
+			} `json:"spec"`
+		} `json:"jobTemplate"`
+	} `json:"spec"`
+}
+
+// countContainers counts the containers of an object's pod spec without
+// decoding them; 0 when it has none or does not decode (decodeObject says why).
+func countContainers(raw []byte) int {
+	if absent(raw) {
+		return 0
+	}
+	var shape objectShape
+	if sigsjson.UnmarshalCaseSensitivePreserveInts(raw, &shape) != nil {
+		return 0
+	}
+	count := func(s podSpecShape) int {
+		return len(s.Containers) + len(s.InitContainers) + len(s.EphemeralContainers)
+	}
+	spec := shape.Spec
+	return max(count(spec.podSpecShape), count(spec.Template.Spec), count(spec.JobTemplate.Spec.Template.Spec))
 }
 
 func absent(raw []byte) bool {

@@ -13,6 +13,9 @@ import (
 
 	jsonpatch "github.com/evanphx/json-patch/v5"
 	admissionv1 "k8s.io/api/admission/v1"
+
+	"github.com/gracekeeper/gracekeeper/e2e/bench"
+	"github.com/gracekeeper/gracekeeper/policies"
 )
 
 var fuzzPaths = []string{PathMutateEnforce, PathMutateAudit, PathValidateEnforce, PathValidateAudit, PathValidateNamespaces}
@@ -37,6 +40,18 @@ func FuzzReview(f *testing.F) {
 			f.Add(uint8(path), r.body(f))
 		}
 		f.Add(uint8(i), bytes.ReplaceAll(r.body(f), []byte(`"spec"`), []byte(`"spec":null,"x"`)))
+	}
+	// Container-heavy reviews, at the bound and past it.
+	for _, kind := range []string{"Pod", "Deployment"} {
+		for _, n := range []int{policies.MaxContainers, policies.MaxContainers + 1} {
+			body, err := bench.ContainerHeavyReview(kind, n)
+			if err != nil {
+				f.Fatal(err)
+			}
+			for path := range fuzzPaths {
+				f.Add(uint8(path), body)
+			}
+		}
 	}
 	for _, body := range []string{
 		"", "null", "[]", "{}", `{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview"}`,

@@ -7,6 +7,7 @@ package webhook
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -43,7 +44,7 @@ const maxBodyBytes = kwhhttp.MaxRequestBodyBytes
 // handler serves the reviewer over HTTP, measured by kubewebhook's recorder:
 // reviewHandler decodes each review once and hands it to the reviewer.
 func (rv *reviewer) handler() http.Handler {
-	return reviewHandler{webhook: kwhwebhook.NewMeasuredWebhook(rv.metrics.recorder, rv)}
+	return reviewHandler{webhook: kwhwebhook.NewMeasuredWebhook(rv.metrics.recorder, rv), reviewer: rv}
 }
 
 func (rv *reviewer) ID() string { return rv.id }
@@ -79,17 +80,38 @@ func (rv *reviewer) Review(ctx context.Context, ar model.AdmissionReview) (model
 		return rv.respond(policies.Decide(rv.webhook, rv.mode, nil, nil))
 	}
 	r, err := decodeReview(req, t)
-	if err != nil {
+	var findings []policies.Finding
+	if limit := (*policies.LimitError)(nil); err != nil && !errors.As(err, &limit) {
 		return nil, rv.fail(ctx, fmt.Errorf("gracekeeper cannot read %s %s: %w", policies.FormatGVK(t.object), objectName(req), err),
 			"uid", req.UID, "operation", req.Operation)
 	}
-	findings, err := rv.evaluate(ctx, r)
-	if err != nil {
+	if err == nil {
+		findings, err = rv.evaluate(ctx, r)
+	}
+	var d policies.Decision
+	if limit := (*policies.LimitError)(nil); errors.As(err, &limit) {
+		d = policies.DecideLimit(rv.webhook, rv.mode, limit)
+	} else if ctx.Err() != nil {
+		// The API server has given up (its timeout) or the caller left: stop,
+		// so the review's share of the budget goes back at once.
+		rv.metrics.abandoned.Inc()
+		rv.logger.WarnContext(ctx, "stopped judging a review whose caller has gone or whose timeout passed",
+			"webhook", rv.id, "uid", req.UID, "operation", req.Operation, "namespace", req.Namespace, "name", req.Name, "err", context.Cause(ctx))
+		return nil, fmt.Errorf("review abandoned: %w", context.Cause(ctx))
+	} else if err != nil {
 		return nil, rv.fail(ctx, fmt.Errorf("gracekeeper cannot judge %s %s: %w", policies.FormatGVK(t.object), objectName(req), err),
 			"uid", req.UID, "operation", req.Operation)
+	} else {
+		d = policies.Decide(rv.webhook, rv.mode, r, findings)
 	}
-	d := policies.Decide(rv.webhook, rv.mode, r, findings)
-	rv.report(ctx, req, r, d)
+	if d.Limit != nil {
+		rv.metrics.limits.WithLabelValues(rv.id, d.Limit.Metric()).Inc()
+		rv.logger.WarnContext(ctx, "answered a review past a bound as the failure policy would, without judging it",
+			"webhook", rv.id, "uid", req.UID, "operation", req.Operation, "namespace", req.Namespace, "name", req.Name,
+			"limit", d.Limit.Metric(), "count", d.Limit.Count, "max", d.Limit.Max, "allowed", d.Allowed)
+	} else {
+		rv.report(ctx, req, r, d)
+	}
 	return rv.respond(d)
 }
 

@@ -1,6 +1,7 @@
 package webhook
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -12,7 +13,9 @@ import (
 	jsonpatch "github.com/evanphx/json-patch/v5"
 	admissionv1 "k8s.io/api/admission/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 
+	"github.com/gracekeeper/gracekeeper/e2e/bench"
 	"github.com/gracekeeper/gracekeeper/policies"
 )
 
@@ -351,4 +354,134 @@ func message(resp *admissionv1.AdmissionResponse) string {
 		return ""
 	}
 	return resp.Result.Message
+}
+
+func TestAReviewPastTheContainerBoundIsAnsweredAsTheFailurePolicyWould(t *testing.T) {
+	tests := map[string]struct {
+		kind       string
+		containers int
+		path       string
+		allowed    bool
+		says       string
+	}{
+		"A Pod of one container too many is allowed unchanged, with a warning.": {
+			kind: "Pod", containers: policies.MaxContainers + 1, path: PathMutateEnforce, allowed: true,
+			says: fmt.Sprintf("not mutated, no preStop hook or grace period added: pod/heavy has %d containers", policies.MaxContainers+1)},
+		"The largest Pod the API server accepts is allowed unchanged, with a warning.": {
+			kind: "Pod", containers: bench.LargestPodContainers, path: PathMutateEnforce, allowed: true,
+			says: "pod/heavy has 178000 containers, more than the 1000"},
+		"A Deployment of 16,000 containers is denied by the enforce guards.": {
+			kind: "Deployment", containers: 16_000, path: PathValidateEnforce, allowed: false,
+			says: "gracekeeper: denied unchecked, as failurePolicy Fail would: deployment/heavy has 16000 containers"},
+		"A Deployment of 16,000 containers is not mutated.": {
+			kind: "Deployment", containers: 16_000, path: PathMutateEnforce, allowed: true,
+			says: "not mutated"},
+		"A Deployment of 16,000 containers in audit is only warned about.": {
+			kind: "Deployment", containers: 16_000, path: PathValidateAudit, allowed: true,
+			says: "gracekeeper [audit] not checked: deployment/heavy has 16000 containers"},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			fx := newFixture(t, "")
+			body, err := bench.ContainerHeavyReview(tt.kind, tt.containers)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rec := fx.post(tt.path, body)
+			var answer admissionv1.AdmissionReview
+			if err := json.Unmarshal(rec.Body.Bytes(), &answer); err != nil || rec.Code != http.StatusOK || answer.Response == nil {
+				t.Fatalf("POST %s = %d %.300s, want 200 with an AdmissionReview", tt.path, rec.Code, rec.Body.String())
+			}
+			resp := answer.Response
+			said := strings.Join(resp.Warnings, "\n")
+			if resp.Result != nil {
+				said += resp.Result.Message
+			}
+			if resp.Allowed != tt.allowed || !strings.Contains(said, tt.says) {
+				t.Errorf("allowed %v saying %q, want allowed %v saying %q", resp.Allowed, said, tt.allowed, tt.says)
+			}
+			if resp.Allowed && tt.path == PathMutateEnforce && string(resp.Patch) != "[]" {
+				t.Errorf("patch %.200s, want none", resp.Patch)
+			}
+			webhook := strings.ReplaceAll(strings.TrimPrefix(tt.path, "/"), "/", "-")
+			if got := fx.counter(t, "gracekeeper_review_limits_total", "webhook", webhook, "limit", "containers"); got != 1 {
+				t.Errorf("gracekeeper_review_limits_total{webhook=%q,limit=containers} = %v, want 1", webhook, got)
+			}
+			logged := false
+			for _, line := range fx.logLines(t) {
+				logged = logged || (line["msg"] == "answered a review past a bound as the failure policy would, without judging it" && line["count"] == float64(tt.containers))
+			}
+			if !logged {
+				t.Errorf("no log line says the review was past the bound:\n%s", fx.logs.String())
+			}
+		})
+	}
+}
+
+func TestAReviewLargerThanTheBodyLimitIsAnsweredFromItsFirstBytes(t *testing.T) {
+	// The API server sends objects after defaulting: containers grow, and
+	// a review may pass maxBodyBytes though its request was under 3 MiB.
+	const containers = 400_000
+	for _, tt := range []struct {
+		kind, path string
+		allowed    bool
+		says       string
+	}{
+		{"Pod", PathMutateEnforce, true, "gracekeeper not mutated, no preStop hook or grace period added: pod/heavy has "},
+		{"Deployment", PathValidateEnforce, false, "gracekeeper: denied unchecked, as failurePolicy Fail would: deployment/heavy has "},
+	} {
+		t.Run(tt.kind, func(t *testing.T) {
+			fx := newFixture(t, "")
+			body, err := bench.ContainerHeavyReview(tt.kind, containers)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(body) <= int(maxBodyBytes) {
+				t.Fatalf("the review is %d bytes, want more than %d", len(body), maxBodyBytes)
+			}
+			rec := fx.post(tt.path, body)
+			var answer admissionv1.AdmissionReview
+			if err := json.Unmarshal(rec.Body.Bytes(), &answer); err != nil || rec.Code != http.StatusOK || answer.Response == nil {
+				t.Fatalf("POST %s = %d %.300s, want 200 with an AdmissionReview", tt.path, rec.Code, rec.Body.String())
+			}
+			resp := answer.Response
+			said := strings.Join(resp.Warnings, "\n")
+			if resp.Result != nil {
+				said += resp.Result.Message
+			}
+			want := fmt.Sprintf("%s%d bytes, more than the %d", tt.says, len(body), maxBodyBytes)
+			if resp.UID != "3f6c1b2a-CREATE-4c5d-8e9f-"+types.UID(strings.ToLower(tt.kind))+"s" || resp.Allowed != tt.allowed || !strings.Contains(said, want) {
+				t.Errorf("uid %q allowed %v saying %q, want the request's uid, allowed %v saying %q", resp.UID, resp.Allowed, said, tt.allowed, want)
+			}
+			if tt.allowed && string(resp.Patch) != "[]" {
+				t.Errorf("patch %s, want none", resp.Patch)
+			}
+			webhook := strings.ReplaceAll(strings.TrimPrefix(tt.path, "/"), "/", "-")
+			if got := fx.counter(t, "gracekeeper_review_limits_total", "webhook", webhook, "limit", "bytes"); got != 1 {
+				t.Errorf("gracekeeper_review_limits_total{limit=bytes} = %v, want 1", got)
+			}
+		})
+	}
+	t.Run("A body over the limit that does not start with a request is refused 413.", func(t *testing.T) {
+		fx := newFixture(t, "")
+		rec := fx.post(PathMutateEnforce, bytes.Repeat([]byte(" "), int(maxBodyBytes)+1))
+		if rec.Code != http.StatusRequestEntityTooLarge {
+			t.Errorf("answer %d, want 413", rec.Code)
+		}
+	})
+}
+
+func TestReadHeadFindsTheRequestWhereverTheBodyIsCut(t *testing.T) {
+	body := []byte(`{"kind":"AdmissionReview","apiVersion":"admission.k8s.io/v1","request":{"uid":"u1","kind":{"group":"apps","version":"v1","kind":"Deployment"},` +
+		`"resource":{"group":"apps","version":"v1","resource":"deployments"},"requestKind":{"kind":"Other"},"name":"web","namespace":"shop","operation":"CREATE",` +
+		`"userInfo":{"username":"x","groups":["a","b"]},"object":{"metadata":{"name":"not-this"}}}}`)
+	if got := readHead(body); got != (requestHead{uid: "u1", kind: "Deployment", name: "web"}) {
+		t.Errorf("readHead = %+v", got)
+	}
+	if got := readHead(body[:40]); got.uid != "" {
+		t.Errorf("readHead of the first 40 bytes = %+v, want nothing", got)
+	}
+	if got := readHead(body[:100]); got.uid != "u1" {
+		t.Errorf("readHead cut after the uid = %+v, want the uid", got)
+	}
 }

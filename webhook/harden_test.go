@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -108,7 +109,7 @@ func TestConcurrentBigReviewsWaitForTheBudgetThenSucceed(t *testing.T) {
 }
 
 // budgetFixture is a review budget in front of a handler that holds each
-// request until it is released.
+// request until it is released, or until its context ends.
 type budgetFixture struct {
 	budget   *reviewBudget
 	handler  http.Handler
@@ -125,20 +126,23 @@ func newBudgetFixture(t *testing.T, size int64) *budgetFixture {
 	}
 	f := &budgetFixture{entered: make(chan string, 8), release: make(chan struct{}), waiting: make(chan int64, 8), timeouts: m.budgetTimeouts}
 	f.budget = newReviewBudget(size, m)
-	f.budget.onWait = func(weight int64) { f.waiting <- weight }
+	f.budget.onWait = func(cost int64) { f.waiting <- cost }
 	f.handler = f.budget.limit(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		f.entered <- r.URL.Path
-		<-f.release
-		io.WriteString(w, "answered")
+		select {
+		case <-f.release:
+			io.WriteString(w, "answered")
+		case <-r.Context().Done():
+			http.Error(w, "abandoned", http.StatusInternalServerError)
+		}
 	}))
 	return f
 }
 
-// serve sends a request of length bytes to path in the background.
-func (f *budgetFixture) serve(ctx context.Context, path string, length int64) <-chan *httptest.ResponseRecorder {
+// serve sends a request with this body to path in the background.
+func (f *budgetFixture) serve(ctx context.Context, path string, body []byte) <-chan *httptest.ResponseRecorder {
 	done := make(chan *httptest.ResponseRecorder, 1)
-	req := httptest.NewRequestWithContext(ctx, http.MethodPost, path, strings.NewReader(""))
-	req.ContentLength = length
+	req := httptest.NewRequestWithContext(ctx, http.MethodPost, path, bytes.NewReader(body))
 	go func() {
 		rec := httptest.NewRecorder()
 		f.handler.ServeHTTP(rec, req)
@@ -147,15 +151,18 @@ func (f *budgetFixture) serve(ctx context.Context, path string, length int64) <-
 	return done
 }
 
+// costing is a body whose reviewCost is about cost bytes.
+func costing(cost int64) []byte { return bytes.Repeat([]byte("x"), int(cost/bytesCost)) }
+
 func TestAReviewWaitsForRoomInTheBudget(t *testing.T) {
-	f := newBudgetFixture(t, 2*maxBodyBytes)
-	first := f.serve(t.Context(), "/first", maxBodyBytes)
-	second := f.serve(t.Context(), "/second", -1) // no length: counted as the maximum
+	f := newBudgetFixture(t, 2<<20)
+	first := f.serve(t.Context(), "/first", costing(1<<20))
+	second := f.serve(t.Context(), "/second", costing(1<<20))
 	<-f.entered
 	<-f.entered
-	third := f.serve(t.Context(), "/third", 1<<20)
-	if w := <-f.waiting; w != 1<<20 {
-		t.Errorf("the waiting review weighs %d bytes, want its Content-Length", w)
+	third := f.serve(t.Context(), "/third", costing(1<<20))
+	if w := <-f.waiting; w != reviewCost(costing(1<<20)) {
+		t.Errorf("the waiting review costs %d bytes, want reviewCost of its body, %d", w, reviewCost(costing(1<<20)))
 	}
 	f.release <- struct{}{} // one of the first two answers
 	if path := <-f.entered; path != "/third" {
@@ -166,6 +173,68 @@ func TestAReviewWaitsForRoomInTheBudget(t *testing.T) {
 		if rec := <-done; rec.Code != http.StatusOK || rec.Body.String() != "answered" {
 			t.Errorf("answer %d %q, want 200 answered", rec.Code, rec.Body.String())
 		}
+	}
+}
+
+func TestAReviewThatFitsGoesAheadOfALargerOneWaiting(t *testing.T) {
+	f := newBudgetFixture(t, 4<<20)
+	defer close(f.release)
+	held := f.serve(t.Context(), "/held", costing(3<<20))
+	<-f.entered
+	large := f.serve(t.Context(), "/large?timeout=1h", costing(2<<20))
+	<-f.waiting
+	// A small review arrives after the large one, and fits beside the held one.
+	small := f.serve(t.Context(), "/small", costing(64<<10))
+	if path := <-f.entered; path != "/small" {
+		t.Fatalf("%s entered, want the small review, which fits, ahead of the large one waiting", path)
+	}
+	f.release <- struct{}{}
+	f.release <- struct{}{}
+	if path := <-f.entered; path != "/large" {
+		t.Errorf("%s entered, want the large review once there is room", path)
+	}
+	f.release <- struct{}{}
+	for _, done := range []<-chan *httptest.ResponseRecorder{held, small, large} {
+		if rec := <-done; rec.Code != http.StatusOK {
+			t.Errorf("answer %d %q, want 200", rec.Code, rec.Body.String())
+		}
+	}
+}
+
+func TestAReviewWhoseCallerLeavesGivesItsRoomBack(t *testing.T) {
+	f := newBudgetFixture(t, 1<<20)
+	defer close(f.release)
+	ctx, cancel := context.WithCancel(t.Context())
+	abandoned := f.serve(ctx, "/abandoned", costing(1<<20))
+	<-f.entered
+	cancel() // the API server's timeout, or its connection closed
+	if rec := <-abandoned; rec.Code != http.StatusInternalServerError {
+		t.Errorf("the abandoned review = %d, want the handler to have seen its context end", rec.Code)
+	}
+	// The whole budget is free again: a review of its size enters at once.
+	next := f.serve(t.Context(), "/next", costing(1<<20))
+	select {
+	case path := <-f.entered:
+		if path != "/next" {
+			t.Errorf("%s entered, want /next", path)
+		}
+	case cost := <-f.waiting:
+		t.Fatalf("a review of %d bytes waited: the abandoned review kept its room", cost)
+	}
+	f.release <- struct{}{}
+	<-next
+}
+
+func TestAReviewIsStoppedAtTheAPIServersTimeout(t *testing.T) {
+	f := newBudgetFixture(t, 1<<20)
+	defer close(f.release)
+	rec := <-f.serve(t.Context(), "/validate/enforce?timeout=50ms", costing(1<<10))
+	<-f.entered
+	f.budget.judge.mu.Lock()
+	used := f.budget.judge.used
+	f.budget.judge.mu.Unlock()
+	if rec.Code != http.StatusInternalServerError || used != 0 {
+		t.Errorf("answer %d, %d bytes still held; want the review's context ended by its timeout and its room back", rec.Code, used)
 	}
 }
 
@@ -180,13 +249,13 @@ func TestAWaitingReviewWhoseCallerLeavesGetsAClearError(t *testing.T) {
 	}
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {
-			f := newBudgetFixture(t, maxBodyBytes)
+			f := newBudgetFixture(t, 1<<20)
 			defer close(f.release)
-			held := f.serve(t.Context(), "/held", maxBodyBytes)
+			held := f.serve(t.Context(), "/held", costing(1<<20))
 			<-f.entered
 			ctx, cancel := context.WithCancel(t.Context())
 			defer cancel()
-			waiter := f.serve(ctx, tt.path, 1024)
+			waiter := f.serve(ctx, tt.path, costing(64<<10))
 			<-f.waiting
 			if tt.cancel {
 				cancel()
@@ -203,6 +272,17 @@ func TestAWaitingReviewWhoseCallerLeavesGetsAClearError(t *testing.T) {
 				t.Errorf("gracekeeper_review_budget_timeouts_total = %v, want 1", got)
 			}
 		})
+	}
+}
+
+func TestReviewCostFollowsTheObjectsNotOnlyTheBytes(t *testing.T) {
+	label := []byte(`{"metadata":{"labels":{"a":"` + strings.Repeat("x", 1<<20) + `"}}}`)
+	containers := []byte(`{"spec":{"containers":[` + strings.Repeat(`{"name":"c0001"},`, (1<<20)/17) + `]}}`)
+	if reviewCost(containers) < 4*reviewCost(label) {
+		t.Errorf("1 MiB of containers costs %d, 1 MiB of one label %d: want the containers charged for the structs they decode into", reviewCost(containers), reviewCost(label))
+	}
+	if got := reviewCost(label); got < 10<<20 {
+		t.Errorf("1 MiB of label costs %d, want at least 10 MiB: the body, its copies and the decoded strings", got)
 	}
 }
 
@@ -292,8 +372,9 @@ func TestFindingsLogTheirFullPatchAtDebugLevel(t *testing.T) {
 func TestTheDefaultBudgetFollowsTheMemoryLimit(t *testing.T) {
 	tests := map[int64]int64{
 		0:         DefaultMaxInFlightBytes,
-		256 << 20: 16 << 20,
-		16 << 20:  maxBodyBytes,
+		192 << 20: 96 << 20,
+		16 << 20:  8 << 20,
+		8 << 20:   maxBodyBytes,
 	}
 	for limit, want := range tests {
 		if got := MaxInFlightBytesFor(limit); got != want {
@@ -503,5 +584,90 @@ func TestTheLogOfOneReviewIsBounded(t *testing.T) {
 	}
 	if got := fx.counter(t, "gracekeeper_findings_total", "rule", "prestop-hook"); got != n {
 		t.Errorf("gracekeeper_findings_total{rule=prestop-hook} = %v, want %d: every finding is counted", got, n)
+	}
+}
+
+// TestSlowBodiesDoNotHoldBackReviews: without mutual TLS (the default) any
+// pod can reach the port. Connections that claim the largest body and
+// trickle it hold room only until bodyReadTimeout, and only in the read room,
+// so every ordinary review is still answered. The budget is the chart's
+// default (GOMEMLIMIT three quarters of 256Mi).
+func TestSlowBodiesDoNotHoldBackReviews(t *testing.T) {
+	d := newServingDir(t)
+	d.issue()
+	r := startServer(t, d, 0, func(c *Config) { c.MaxInFlightBytes = MaxInFlightBytesFor(192 << 20) })
+	tlsConfig := r.client.Transport.(*http.Transport).TLSClientConfig
+	for range 3 {
+		conn, err := tls.Dial("tcp", r.Addr().String(), tlsConfig)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		fmt.Fprintf(conn, "POST %s HTTP/1.1\r\nHost: gracekeeper\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n{\"apiVersion\":", PathMutateEnforce, maxBodyBytes)
+		go func() { // a byte every 100ms, until the server cuts it off
+			for {
+				time.Sleep(100 * time.Millisecond)
+				if _, err := conn.Write([]byte(" ")); err != nil {
+					return
+				}
+			}
+		}()
+	}
+	body := request{op: admissionv1.Create, resource: "pods", object: podYAML}.body(t)
+	var wg sync.WaitGroup
+	errs := make(chan error, 100)
+	for range 4 {
+		wg.Go(func() {
+			for range 25 {
+				if _, err := r.postReview(body); err != nil {
+					errs <- err
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Errorf("an ordinary review failed beside 3 slow bodies: %v", err)
+	}
+}
+
+func TestRefusedHandshakesAreLoggedAtABoundedRate(t *testing.T) {
+	d := newServingDir(t)
+	d.issue()
+	r := startServer(t, d, 0)
+	// A caller that trusts no CA of ours: every handshake is refused.
+	started := time.Now()
+	for range 200 {
+		conn, err := tls.Dial("tcp", r.Addr().String(), &tls.Config{RootCAs: x509.NewCertPool()})
+		if err == nil {
+			conn.Close()
+		}
+	}
+	// The server logs a refused handshake once the client has gone.
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) && !strings.Contains(r.logs.String(), "TLS handshake error") {
+		time.Sleep(10 * time.Millisecond)
+	}
+	lines := strings.Count(r.logs.String(), "TLS handshake error")
+	// The burst, and one a second since.
+	if most := serverErrorBurst + serverErrorsPerSecond*int(time.Since(started).Seconds()+1); lines == 0 || lines > most {
+		t.Errorf("%d log lines for 200 refused handshakes, want between 1 and %d", lines, most)
+	}
+}
+
+func TestServerErrorLogSaysHowManyLinesItLeftOut(t *testing.T) {
+	var buf bytes.Buffer
+	l := newServerErrorLog(slog.New(slog.NewJSONHandler(&buf, nil)))
+	for range serverErrorBurst + 5 {
+		l.Print("http: TLS handshake error from 10.0.0.1:1234: EOF")
+	}
+	time.Sleep(time.Second + 100*time.Millisecond) // one more token
+	l.Print("http: TLS handshake error from 10.0.0.1:1234: EOF")
+	if got := strings.Count(buf.String(), "\n"); got != serverErrorBurst+1 {
+		t.Errorf("%d lines logged, want the burst of %d and one more", got, serverErrorBurst)
+	}
+	if !strings.Contains(buf.String(), `"notLogged":5`) {
+		t.Errorf("the last line does not say 5 were left out:\n%s", buf.String())
 	}
 }

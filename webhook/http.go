@@ -74,7 +74,8 @@ func newWebhookMux(engine *policies.Engine, parents parentReader, m *metrics, lo
 // answer as kubewebhook's own handler does. That handler cannot take a
 // review already decoded, and decodes case-insensitively, so it is not used.
 type reviewHandler struct {
-	webhook kwhwebhook.Webhook
+	webhook  kwhwebhook.Webhook
+	reviewer *reviewer
 }
 
 func (h reviewHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -83,14 +84,23 @@ func (h reviewHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, fmt.Sprintf("Content-Type %q is not supported: send an AdmissionReview as application/json", contentType), http.StatusBadRequest)
 		return
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
-	if err != nil {
-		if tooLarge := (*http.MaxBytesError)(nil); errors.As(err, &tooLarge) {
-			http.Error(w, fmt.Sprintf("request body is larger than the %d bytes an AdmissionReview may have", maxBodyBytes), http.StatusRequestEntityTooLarge)
+	// The budget reads the body before it charges a review's cost; without
+	// it (handler tests) the body is read here.
+	body, read := bodyOf(r.Context())
+	if !read && r.ContentLength > maxBodyBytes {
+		h.reviewer.answerOversized(w, r)
+		return
+	}
+	if !read {
+		var err error
+		if body, err = io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes)); err != nil {
+			if tooLarge := (*http.MaxBytesError)(nil); errors.As(err, &tooLarge) {
+				answerTooLarge(w)
+				return
+			}
+			http.Error(w, "read request body: "+err.Error(), http.StatusBadRequest)
 			return
 		}
-		http.Error(w, "read request body: "+err.Error(), http.StatusBadRequest)
-		return
 	}
 	review, err := decodeAdmissionReview(body)
 	if err != nil {
@@ -127,6 +137,11 @@ func (h reviewHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_, _ = w.Write(data) // the API server has gone: nobody to tell
+}
+
+// answerTooLarge answers a body over maxBodyBytes.
+func answerTooLarge(w http.ResponseWriter) {
+	http.Error(w, fmt.Sprintf("request body is larger than the %d bytes an AdmissionReview may have", maxBodyBytes), http.StatusRequestEntityTooLarge)
 }
 
 // decodeAdmissionReview decodes a body into an admission.k8s.io/v1

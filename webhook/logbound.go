@@ -4,10 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log"
 	"log/slog"
 	"reflect"
 	"strings"
+	"sync"
 	"unicode/utf8"
+
+	"golang.org/x/time/rate"
 
 	"github.com/gracekeeper/gracekeeper/policies"
 )
@@ -119,4 +123,45 @@ func findingDetail(ctx context.Context, logger *slog.Logger, r *policies.Review,
 		ops[i] = op.Op + " " + op.Path
 	}
 	return append(detail, "patch", strings.Join(ops, ", "))
+}
+
+// Lines of the HTTP servers' own error log (refused TLS handshakes, bad
+// requests) are passed at most serverErrorsPerSecond a second, after a burst
+// of serverErrorBurst: any caller that reaches the port can cause them, and a
+// client failing handshakes in a loop made 1.7 MB of log. The next line
+// logged says how many were left out.
+const (
+	serverErrorsPerSecond = 1
+	serverErrorBurst      = 10
+)
+
+// rateLimitedLog is the io.Writer of a *log.Logger for http.Server.ErrorLog.
+type rateLimitedLog struct {
+	logger  *slog.Logger
+	mu      sync.Mutex
+	limiter *rate.Limiter
+	dropped int
+}
+
+func newServerErrorLog(logger *slog.Logger) *log.Logger {
+	return log.New(&rateLimitedLog{logger: logger, limiter: rate.NewLimiter(serverErrorsPerSecond, serverErrorBurst)}, "", 0)
+}
+
+func (l *rateLimitedLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	allowed, dropped := l.limiter.Allow(), l.dropped
+	if allowed {
+		l.dropped = 0
+	} else {
+		l.dropped++
+	}
+	l.mu.Unlock()
+	if allowed {
+		var attrs []any
+		if dropped > 0 {
+			attrs = append(attrs, "notLogged", dropped)
+		}
+		l.logger.Warn(strings.TrimSpace(string(p)), attrs...)
+	}
+	return len(p), nil
 }

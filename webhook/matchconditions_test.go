@@ -320,6 +320,17 @@ func TestMatchConditionsSkipGracefulObjects(t *testing.T) {
 			[]string{"enforce.validate.gracekeeper.io", "audit.validate.gracekeeper.io"}},
 		{"A DELETE of a running Deployment calls the validating webhook.", diffRequest{op: admissionv1.Delete, resource: "deployments", oldObject: gracefulDeployment(), user: alice},
 			nil},
+		// Past MaxContainers the expressions stop before walking the
+		// containers, and gracekeeper answers without judging (DecideLimit).
+		{"A graceful Pod of more containers than gracekeeper judges calls the mutating webhook.",
+			diffRequest{op: admissionv1.Create, resource: "pods", object: withGracefulContainers(gracefulPod(), policies.MaxContainers+1), user: replicaSetController},
+			nil},
+		{"A graceful Pod of as many containers as gracekeeper judges calls nobody.",
+			diffRequest{op: admissionv1.Create, resource: "pods", object: withGracefulContainers(gracefulPod(), policies.MaxContainers), user: replicaSetController},
+			[]string{"enforce.mutate.gracekeeper.io", "audit.mutate.gracekeeper.io"}},
+		{"A graceful Deployment of more containers than gracekeeper judges calls both webhooks.",
+			diffRequest{op: admissionv1.Create, resource: "deployments", object: withGracefulContainers(gracefulDeployment(), policies.MaxContainers+1), user: alice},
+			nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -446,6 +457,22 @@ func gracefulPod() *corev1.Pod {
 		ObjectMeta: metav1.ObjectMeta{Name: "web-abc12", Namespace: "shop", Labels: map[string]string{"app": "web"}},
 		Spec:       gracefulPodSpec(),
 	}
+}
+
+// withGracefulContainers gives a Pod's or a Deployment's pod spec n graceful containers.
+func withGracefulContainers[T *corev1.Pod | *appsv1.Deployment](o T, n int) T {
+	var spec *corev1.PodSpec
+	switch o := any(o).(type) {
+	case *corev1.Pod:
+		spec = &o.Spec
+	case *appsv1.Deployment:
+		spec = &o.Spec.Template.Spec
+	}
+	spec.Containers = nil
+	for i := range n {
+		spec.Containers = append(spec.Containers, gracefulContainer(fmt.Sprintf("c%d", i)))
+	}
+	return o
 }
 
 func ungracefulPod() *corev1.Pod {

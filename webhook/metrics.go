@@ -25,6 +25,8 @@ type metrics struct {
 	unhandled      *prometheus.CounterVec
 	inFlightBytes  prometheus.Gauge
 	budgetTimeouts prometheus.Counter
+	limits         *prometheus.CounterVec
+	abandoned      prometheus.Counter
 
 	mu             sync.Mutex
 	unhandledKinds map[string]bool
@@ -70,15 +72,23 @@ func newMetrics(reg *prometheus.Registry, certificates certificateSource) (*metr
 		}, []string{"kind"}),
 		inFlightBytes: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "gracekeeper_inflight_review_bytes",
-			Help: "Bytes of review bodies being read or judged now (Content-Length, or the maximum body size when not given); bounded by serve --max-inflight-bytes.",
+			Help: "Estimated memory of the reviews being judged now (ten times the body plus 512 bytes per JSON object, at most the budget); bounded by serve --max-inflight-bytes.",
 		}),
 		budgetTimeouts: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "gracekeeper_review_budget_timeouts_total",
 			Help: "Reviews answered 503 because they waited for room under --max-inflight-bytes until their timeout passed or their caller left.",
 		}),
+		limits: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gracekeeper_review_limits_total",
+			Help: "Reviews past a bound of one answer (limit: containers, findings, patch-operations, bytes), answered as the failure policy would without judging them: denied by the enforce validating webhook, allowed unchanged with a warning otherwise.",
+		}, []string{"webhook", "limit"}),
+		abandoned: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "gracekeeper_reviews_abandoned_total",
+			Help: "Reviews stopped before they were answered because their caller left or their timeout (the API server's, from the request URL) passed; their budget share is given back at once.",
+		}),
 	}
 	cs := []prometheus.Collector{
-		m.findings, m.internalErrors, m.unhandled, m.inFlightBytes, m.budgetTimeouts,
+		m.findings, m.internalErrors, m.unhandled, m.inFlightBytes, m.budgetTimeouts, m.limits, m.abandoned,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	}

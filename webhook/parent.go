@@ -250,7 +250,10 @@ func (p parentReader) getRollout(ctx context.Context, namespace, name string) (r
 // read fails, the first answer stands: the change-cause then says what
 // changed rather than which revision it restores.
 func (rv *reviewer) evaluate(ctx context.Context, r *policies.Review) ([]policies.Finding, error) {
-	findings := rv.engine.Evaluate(r)
+	findings, err := rv.engine.EvaluateContext(ctx, r)
+	if err != nil {
+		return nil, err
+	}
 	if rv.webhook == policies.Mutating && rv.engine.NeedsHistory(r, findings) {
 		h, err := rv.parents.history(ctx, r)
 		if err != nil {
@@ -259,7 +262,9 @@ func (rv *reviewer) evaluate(ctx context.Context, r *policies.Review) ([]policie
 			return findings, nil
 		}
 		r.History = h
-		findings = rv.engine.Evaluate(r)
+		if findings, err = rv.engine.EvaluateContext(ctx, r); err != nil {
+			return nil, err
+		}
 	}
 	if !policies.NeedsParent(r, findings) {
 		return findings, nil
@@ -276,5 +281,5 @@ func (rv *reviewer) evaluate(ctx context.Context, r *policies.Review) ([]policie
 		return findings, nil
 	}
 	r.Parent = parent
-	return rv.engine.Evaluate(r), nil
+	return rv.engine.EvaluateContext(ctx, r)
 }

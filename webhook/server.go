@@ -152,7 +152,7 @@ func New(cfg Config) (*Server, error) {
 		return t.C, t.Stop
 	}}
 	handler = closeWhileDraining(&s.draining, newReviewBudget(cfg.MaxInFlightBytes, m).limit(handler))
-	errorLog := slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelWarn)
+	errorLog := newServerErrorLog(cfg.Logger)
 	s.webhook = &http.Server{
 		Handler:   handler,
 		TLSConfig: serverTLSConfig(cfg.Certificates, cfg.ClientCAs),

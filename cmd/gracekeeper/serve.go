@@ -58,7 +58,7 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 	certSecret := flags.String("cert-secret", "", "namespace/name of an existing Secret in which gracekeeper issues and renews its own CA and serving certificate (for the names of --tls-server-names), writes the pair to --tls-dir and the CA into the caBundle of --webhook-configuration; empty means --tls-dir is filled by someone else")
 	webhookConfiguration := flags.String("webhook-configuration", "", "with --cert-secret: name of the MutatingWebhookConfiguration and ValidatingWebhookConfiguration whose caBundle gets the CA")
 	certValidity := flags.Duration("cert-validity", builtin.DefaultValidity, "with --cert-secret: lifetime of the serving certificate, renewed when a quarter of it is left")
-	maxInFlight := flags.Int64("max-inflight-bytes", 0, "bytes of review bodies judged at once; more reviews wait for room within their timeout. 0 means a sixteenth of the Go memory limit (GOMEMLIMIT), or 48 MiB without one")
+	maxInFlight := flags.Int64("max-inflight-bytes", 0, "estimated memory of the reviews judged at once, each charged ten times its body plus 512 bytes per JSON object; more reviews wait for room within their timeout, and one that fits goes ahead of a larger one. 0 means half the Go memory limit (GOMEMLIMIT), or 48 MiB without one")
 	if err := cli.ParseFlags(flags, args); err != nil {
 		return err
 	}

@@ -312,8 +312,10 @@ type review struct {
 	group, resource, subResource string
 	kind, name                   string
 	object, oldObject            runtime.Object
-	options                      runtime.Object
-	user                         authenticationv1.UserInfo
+	// rawObject, when set, is the object's JSON, sent as it is.
+	rawObject []byte
+	options   runtime.Object
+	user      authenticationv1.UserInfo
 }
 
 func encodeReview(r review) ([]byte, error) {
@@ -327,6 +329,9 @@ func encodeReview(r review) ([]byte, error) {
 	object, err := raw(r.object)
 	if err != nil {
 		return nil, fmt.Errorf("encode object: %w", err)
+	}
+	if r.rawObject != nil {
+		object.Raw = r.rawObject
 	}
 	oldObject, err := raw(r.oldObject)
 	if err != nil {

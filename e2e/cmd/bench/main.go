@@ -11,6 +11,11 @@
 //     mode, two with the minimal webhook making gracekeeper's calls
 //     (answering [] and gracekeeper's patch), and two with equivalent
 //     in-tree admission policies (JSONPatch and ApplyConfiguration).
+//  4. Peak RSS under 32 callers of maximum-size reviews.
+//  5. Bounds: growth from 1 container to the largest Pod the API server
+//     accepts, 32 copies of it, abandoned reviews, slow bodies and a
+//     serving pair from another CA, through gracekeeper serve with the
+//     chart's settings (-parts bounds runs it alone).
 //
 // Run it from the repository's top directory:
 //
@@ -66,14 +71,14 @@ type options struct {
 	tmp string
 }
 
-var allParts = []string{"go", "load", "apiserver", "memory"}
+var allParts = []string{"go", "load", "apiserver", "memory", "bounds"}
 
 func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	o := &options{}
 	flags := flag.NewFlagSet("bench", flag.ContinueOnError)
 	flags.SetOutput(stderr)
 	flags.StringVar(&o.out, "out", filepath.Join("docs", "benchmarks.md"), "report to write")
-	parts := flags.String("parts", strings.Join(allParts, ","), "parts to run, comma-separated: go, load, apiserver, memory")
+	parts := flags.String("parts", strings.Join(allParts, ","), "parts to run, comma-separated: go, load, apiserver, memory, bounds")
 	flags.IntVar(&o.count, "count", 6, "rounds of Go benchmarks, each running every benchmark once")
 	flags.StringVar(&o.benchtime, "benchtime", "1s", "duration of each Go benchmark run (go test -benchtime)")
 	flags.IntVar(&o.loadConcurrency, "load-concurrency", 8, "clients of the HTTPS load test, each with its own keep-alive connection")
@@ -175,6 +180,12 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		logf("part 4: peak RSS with %d concurrent maximum-size reviews", memoryConcurrency)
 		if r.memory, err = runMemory(ctx, opts, tmp, logf); err != nil {
 			return fmt.Errorf("memory benchmark: %w", err)
+		}
+	}
+	if opts.runs("bounds") {
+		logf("part 5: bounds, through gracekeeper serve with the chart's settings")
+		if r.bounds, err = runBounds(ctx, opts, tmp, logf); err != nil {
+			return fmt.Errorf("bounds benchmark: %w", err)
 		}
 	}
 	r.elapsed = time.Since(started)

@@ -15,7 +15,7 @@ import (
 )
 
 // Part 4: memory under maximum-size reviews. The chart's container limit is
-// 256Mi, and the chart sets GOMEMLIMIT to it.
+// 256Mi, and the chart sets GOMEMLIMIT to three quarters of it.
 const (
 	chartMemoryLimit    = 256 << 20
 	memoryConcurrency   = 32
@@ -62,8 +62,8 @@ func bigPodReview() ([]byte, error) {
 }
 
 // runMemory sends memoryConcurrency callers' maximum-size reviews to a fresh
-// gracekeeper serve, first as the chart runs it (GOMEMLIMIT at the container
-// limit, the default in-flight budget), then without its bounds (no
+// gracekeeper serve, first as the chart runs it (GOMEMLIMIT three quarters
+// of the container limit, the default in-flight budget), then without its bounds (no
 // GOMEMLIMIT, a budget that holds every review at once), and reads each
 // process's peak RSS.
 func runMemory(ctx context.Context, opts *options, tmp string, logf func(string, ...any)) (_ *memoryResult, err error) {
@@ -81,8 +81,8 @@ func runMemory(ctx context.Context, opts *options, tmp string, logf func(string,
 		env  []string
 		args []string
 	}{
-		{fmt.Sprintf("as the chart runs it: GOMEMLIMIT=256MiB, default budget (%s)", mib(webhook.MaxInFlightBytesFor(chartMemoryLimit))),
-			[]string{fmt.Sprintf("GOMEMLIMIT=%d", chartMemoryLimit)}, nil},
+		{fmt.Sprintf("as the chart runs it: GOMEMLIMIT=%s, default budget (%s)", mib(chartGoMemLimit), mib(webhook.MaxInFlightBytesFor(chartGoMemLimit))),
+			[]string{fmt.Sprintf("GOMEMLIMIT=%d", chartGoMemLimit)}, nil},
 		{"without memory bounds: no GOMEMLIMIT, a budget for every review at once", nil,
 			[]string{fmt.Sprintf("--max-inflight-bytes=%d", memoryConcurrency*maxReviewBodyBytes)}},
 	}

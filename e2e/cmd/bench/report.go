@@ -25,6 +25,7 @@ type report struct {
 	load    *loadResult
 	api     *apiResult
 	memory  *memoryResult
+	bounds  *boundsResult
 }
 
 // goal is one of the goals, judged on this run's figures.
@@ -167,6 +168,9 @@ func (r *report) write(path string) error {
 	}
 	if r.memory != nil {
 		r.writeMemory(&b)
+	}
+	if r.bounds != nil {
+		r.writeBounds(&b)
 	}
 	b.WriteString(profilingNotes)
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {

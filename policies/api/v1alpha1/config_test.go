@@ -125,6 +125,13 @@ exemptions:
 	}
 }
 
+func TestParseTakesOneDocumentWithSeparatorsAndComments(t *testing.T) {
+	c, err := Parse([]byte("# gracekeeper\n---\napiVersion: gracekeeper.io/v1alpha1\nkind: Configuration\nshutdownSeconds: 40\n---\n# nothing else\n"))
+	if err != nil || c.ShutdownSeconds == nil || *c.ShutdownSeconds != 40 {
+		t.Errorf("Parse = %+v, %v; want the one document's shutdownSeconds 40", c, err)
+	}
+}
+
 func TestParseRejectsWhatItCannotDecode(t *testing.T) {
 	tests := []struct {
 		name   string
@@ -170,6 +177,11 @@ func TestParseRejectsWhatItCannotDecode(t *testing.T) {
 			name:   "A list instead of a mapping is an error.",
 			config: "- preStop\n- rollingUpdate\n",
 			want:   []string{"cannot unmarshal array"},
+		},
+		{
+			name:   "Several YAML documents are an error, not the first silently used.",
+			config: "apiVersion: gracekeeper.io/v1alpha1\nkind: Configuration\n---\napiVersion: gracekeeper.io/v1alpha1\nkind: Configuration\nshutdownSeconds: 40\n",
+			want:   []string{"the file holds 2 YAML documents", "merge them into one document"},
 		},
 		{
 			name:   "A value of the wrong type names the field.",

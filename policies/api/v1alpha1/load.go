@@ -1,10 +1,15 @@
 package v1alpha1
 
 import (
+	"bufio"
+	"bytes"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 
 	utilerrors "k8s.io/apimachinery/pkg/util/errors"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	sigsjson "sigs.k8s.io/json"
 	"sigs.k8s.io/yaml"
 )
@@ -31,6 +36,9 @@ func Load(path string) (*Configuration, error) {
 func Parse(data []byte) (*Configuration, error) {
 	c := &Configuration{}
 	if len(data) > 0 {
+		if err := oneDocument(data); err != nil {
+			return nil, err
+		}
 		jsonData, err := yaml.YAMLToJSONStrict(data)
 		if err != nil {
 			return nil, fmt.Errorf("not valid YAML: %w", err)
@@ -48,4 +56,41 @@ func Parse(data []byte) (*Configuration, error) {
 		return nil, errs.ToAggregate()
 	}
 	return c, nil
+}
+
+// oneDocument refuses a file of several YAML documents: the YAML decoder
+// reads the first and silently drops the rest, so a second Configuration
+// (or the first one's fix, appended after a ---) would never apply.
+// Documents of only comments or blank lines do not count.
+func oneDocument(data []byte) error {
+	reader := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(data)))
+	documents := 0
+	for {
+		doc, err := reader.Read()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("not valid YAML: %w", err)
+		}
+		if hasContent(doc) {
+			documents++
+		}
+	}
+	if documents > 1 {
+		return fmt.Errorf("the file holds %d YAML documents (separated by ---), and gracekeeper reads one Configuration: merge them into one document", documents)
+	}
+	return nil
+}
+
+// hasContent reports whether a YAML document has more than comments, blank
+// lines and its --- separator.
+func hasContent(doc []byte) bool {
+	for line := range bytes.SplitSeq(doc, []byte("\n")) {
+		line = bytes.TrimSpace(line)
+		if len(line) > 0 && line[0] != '#' && !bytes.Equal(line, []byte("---")) {
+			return true
+		}
+	}
+	return false
 }
