@@ -41,13 +41,9 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("%w: give --mutating, --validating or both", cli.ErrUsage)
 	}
 
-	config, err := connection.ToRESTConfig()
+	client, err := cli.Clientset(connection)
 	if err != nil {
-		return fmt.Errorf("load kubeconfig: %w", err)
-	}
-	client, err := kubernetes.NewForConfig(config)
-	if err != nil {
-		return fmt.Errorf("create client: %w", err)
+		return err
 	}
 	return deleteWebhookConfigurations(ctx, client, *mutating, *validating, stdout)
 }

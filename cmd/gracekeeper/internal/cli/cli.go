@@ -15,6 +15,8 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/client-go/kubernetes"
 )
 
 var (
@@ -96,4 +98,19 @@ func NoArgs(cmd *cobra.Command, args []string) error {
 		return fmt.Errorf("%w: %s takes no arguments, got %q", ErrUsage, cmd.CommandPath(), args)
 	}
 	return nil
+}
+
+// Clientset builds a typed client from kubectl's connection flags
+// (--kubeconfig, --context, --server..., then $KUBECONFIG, ~/.kube/config and
+// the in-cluster service account, as kubectl loads them).
+func Clientset(connection genericclioptions.RESTClientGetter) (kubernetes.Interface, error) {
+	config, err := connection.ToRESTConfig()
+	if err != nil {
+		return nil, fmt.Errorf("load kubeconfig: %w", err)
+	}
+	client, err := kubernetes.NewForConfig(config)
+	if err != nil {
+		return nil, fmt.Errorf("create client: %w", err)
+	}
+	return client, nil
 }

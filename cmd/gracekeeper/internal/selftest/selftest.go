@@ -51,13 +51,9 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if namespace == nil || *namespace == "" {
 		return fmt.Errorf("%w: --namespace is required", cli.ErrUsage)
 	}
-	config, err := connection.ToRESTConfig()
+	client, err := cli.Clientset(connection)
 	if err != nil {
-		return fmt.Errorf("load kubeconfig: %w", err)
-	}
-	client, err := kubernetes.NewForConfig(config)
-	if err != nil {
-		return fmt.Errorf("create client: %w", err)
+		return err
 	}
 	return selftest(ctx, client, *namespace, stdout)
 }
