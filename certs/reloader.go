@@ -189,6 +189,14 @@ func (r *Reloader) reload() {
 	defer r.mu.Unlock()
 
 	certPEM, keyPEM, caPEM, err := r.read()
+	if err != nil || !consistent(certPEM, keyPEM, caPEM) {
+		// Caught mid-update: a kubelet ..data swap between two reads, or a
+		// writer (certs.WriteServing, builtin mode) replacing ca.crt, tls.key
+		// and tls.crt one after another. Read once more after it settles, so
+		// that only files that stay broken count as a failure or refusal.
+		time.Sleep(settleDelay)
+		certPEM, keyPEM, caPEM, err = r.read()
+	}
 	seen := fingerprint(certPEM, keyPEM, caPEM, err)
 	if seen == r.lastSeen {
 		// A refused pair that was not valid yet is tried again, quietly.
@@ -228,6 +236,17 @@ func (r *Reloader) reload() {
 		return
 	}
 	r.use(cert)
+}
+
+// consistent reports whether the files hold a pair whose key matches its
+// certificate and which chains to the CA bundle beside it.
+func consistent(certPEM, keyPEM, caPEM []byte) bool {
+	cert, err := parsePair(certPEM, keyPEM)
+	if err != nil {
+		return false
+	}
+	roots, err := parseRoots(caPEM)
+	return err == nil && chainsTo(cert, roots) == nil
 }
 
 // use puts cert in service.
