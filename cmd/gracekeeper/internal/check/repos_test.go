@@ -129,6 +129,10 @@ func TestCheckFixOnAChartSaysItCannotWriteTemplates(t *testing.T) {
 	if code != 0 || !strings.Contains(errOut, "--fix cannot write patches into its templates") || !strings.Contains(errOut, "--print-fixed") {
 		t.Errorf("exit %d, want a warning that names --print-fixed:\n%s%s", code, out, errOut)
 	}
+	// The patches left out are in a warning, not an error: the summary must not send the reader to errors alone.
+	if !strings.Contains(out, "The patches the errors and warnings name were not written") {
+		t.Errorf("the summary must say which patches were not written, got:\n%s", out)
+	}
 	out, errOut, _ = runIn(t, dir, ".", "--fix", "--print-fixed")
 	if !strings.Contains(out, "# Source: templates/deployment.yaml") || !strings.Contains(out, "preStop") ||
 		!strings.Contains(errOut, "checked") {
