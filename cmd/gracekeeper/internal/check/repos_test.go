@@ -3,6 +3,7 @@ package check
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -243,5 +244,34 @@ func TestCheckNamesAChartThatDoesNotRender(t *testing.T) {
 	}
 	if out, _, code := runIn(t, dir, "needs-value", "--set", "image=nginx:1.27"); code != 0 || !strings.Contains(out, "pod/p") {
 		t.Errorf("with the value set: exit %d:\n%s", code, out)
+	}
+}
+
+// A file kubectl cannot read is an input error that prints as
+// "file:line: kubectl cannot read this file: ...": the ".yaml: " that ends
+// the file name is not the YAML library's "yaml: line N: " (it once printed
+// "app.yaml:12: app. kubectl cannot ..."). JSON carries the same line.
+func TestCheckNamesTheLineKubectlRefuses(t *testing.T) {
+	dir := t.TempDir()
+	text := "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: base\n  labels: &labels\n    app: web\n" +
+		"---\napiVersion: v1\nkind: Service\nmetadata:\n  name: web\n  labels: *labels\nspec:\n  ports: [{port: 80}]\n"
+	if err := os.WriteFile(filepath.Join(dir, "app.yaml"), []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, errOut, code := runIn(t, dir, "app.yaml")
+	if want := "error: app.yaml:12: kubectl cannot read this file: error converting YAML to JSON: yaml: unknown anchor 'labels' referenced"; code != 2 || !strings.Contains(errOut, want) {
+		t.Errorf("exit %d, want 2 and %q in:\n%s", code, want, errOut)
+	}
+	out, _, _ := runIn(t, dir, "app.yaml", "-o", "json")
+	var r struct {
+		Errors []struct {
+			File    string
+			Line    int
+			Message string
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &r); err != nil || len(r.Errors) != 1 || r.Errors[0].File != "app.yaml" || r.Errors[0].Line != 12 ||
+		!strings.HasPrefix(r.Errors[0].Message, "kubectl cannot read this file: ") {
+		t.Errorf("want one error at app.yaml line 12 (%v), got %+v", err, r.Errors)
 	}
 }
