@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -273,5 +274,34 @@ func TestCheckNamesTheLineKubectlRefuses(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &r); err != nil || len(r.Errors) != 1 || r.Errors[0].File != "app.yaml" || r.Errors[0].Line != 12 ||
 		!strings.HasPrefix(r.Errors[0].Message, "kubectl cannot read this file: ") {
 		t.Errorf("want one error at app.yaml line 12 (%v), got %+v", err, r.Errors)
+	}
+}
+
+// A chart whose kubeVersion excludes --kube-version (helm template refuses
+// it) is rendered anyway, with a warning that names the constraint and the
+// flag: the default --kube-version must not fail a gate on a chart that
+// targets newer clusters.
+func TestCheckWarnsWhenTheChartsKubeVersionExcludesTheTarget(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.CopyFS(dir, os.DirFS(filepath.Join("testdata", "repos", "podinfo", "charts", "podinfo"))); err != nil {
+		t.Fatal(err)
+	}
+	meta, err := os.ReadFile(filepath.Join(dir, "Chart.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(string(meta), "\n")
+	lines = slices.DeleteFunc(lines, func(l string) bool { return strings.HasPrefix(l, "kubeVersion:") })
+	meta = []byte(strings.Join(append(lines, `kubeVersion: ">=1.35.0-0"`), "\n") + "\n")
+	if err := os.WriteFile(filepath.Join(dir, "Chart.yaml"), meta, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, code := runIn(t, dir, ".")
+	want := `the chart requires kubeVersion >=1.35.0-0, which Kubernetes v1.33 (--kube-version) is not`
+	if code != 0 || !strings.Contains(errOut, want) || !strings.Contains(out, "deployment/release-name-podinfo") {
+		t.Errorf("exit %d, want 0, the objects rendered and a warning %q:\n%s%s", code, want, out, errOut)
+	}
+	if _, errOut, code := runIn(t, dir, ".", "--kube-version", "1.35"); code != 0 || strings.Contains(errOut, "kubeVersion") {
+		t.Errorf("with a --kube-version the chart accepts, exit %d, want 0 and no warning:\n%s", code, errOut)
 	}
 }
