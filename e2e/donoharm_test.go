@@ -251,7 +251,7 @@ func TestCheckRefusesWhatKubectlRefuses(t *testing.T) {
 				t.Fatalf("kubectl refused = %v, want %v: %s", refused, tc.refused, k)
 			}
 			switch {
-			case tc.refused && (code != 2 || !strings.Contains(string(out), path+": line 12: kubectl cannot read this file") ||
+			case tc.refused && (code != 2 || !strings.Contains(string(out), path+":12: kubectl cannot read this file") ||
 				!strings.Contains(string(out), "unknown anchor 'labels'")):
 				t.Errorf("check exit %d, want 2 naming line 12 as kubectl refuses it (%s):\n%s", code, k.stderr, out)
 			case !tc.refused && code != 0:

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 
@@ -80,9 +81,6 @@ and on a live cluster (audit).`,
 		SilenceErrors: true,
 		SilenceUsage:  true,
 	}
-	if displayName != "" {
-		root.Annotations = map[string]string{cobra.CommandDisplayNameAnnotation: displayName}
-	}
 	root.SetVersionTemplate("{{.Version}}\n")
 	root.SetFlagErrorFunc(cli.FlagError)
 	root.AddCommand(check.NewCommand(), clusteraudit.NewCommand(),
@@ -95,8 +93,18 @@ and on a live cluster (audit).`,
 				_, err := fmt.Fprintln(cmd.OutOrStdout(), cli.Version())
 				return err
 			}})
+	if displayName != "" {
+		root.Annotations = map[string]string{cobra.CommandDisplayNameAnnotation: displayName}
+		for _, c := range root.Commands() {
+			c.Example = exampleCommand.ReplaceAllString(c.Example, "${1}"+displayName+" ")
+		}
+	}
 	return root
 }
+
+// exampleCommand matches the command name where an example runs it: at the
+// start of a line or after a pipe.
+var exampleCommand = regexp.MustCompile(`(?m)(^\s*|\|\s*)gracekeeper `)
 
 // wrap makes a command of one that parses its own flags (pflag, so --flag
 // value and --flag=value alike); its help is its own -h.

@@ -61,6 +61,15 @@ func TestKubectlPluginNamesItself(t *testing.T) {
 	if err := root.Execute(); err != nil || !strings.Contains(out.String(), "kubectl gracekeeper check [PATH...]") {
 		t.Errorf("help as a plugin (%v):\n%s", err, out.String())
 	}
+	// The examples run the plugin too, also after a pipe; a file name keeps its own.
+	for _, want := range []string{"\n  kubectl gracekeeper check .\n", "| kubectl gracekeeper check - -o sarif > gracekeeper.sarif"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("help as a plugin must show %q in the examples:\n%s", want, out.String())
+		}
+	}
+	if strings.Contains(out.String(), "\n  gracekeeper ") {
+		t.Errorf("an example as a plugin still runs gracekeeper:\n%s", out.String())
+	}
 }
 
 // The command line as kubectl users know it: help per command, --version,

@@ -188,6 +188,16 @@ func TestParseRejectsWhatItCannotDecode(t *testing.T) {
 			config: "shutdownSeconds: thirty",
 			want:   []string{"shutdownSeconds", "int32"},
 		},
+		{
+			name:   "A switch that is no string names the field.",
+			config: "readinessProbe: 0\nshutdownSeconds: 30",
+			want:   []string{"readinessProbe: want a string such as off, got 0"},
+		},
+		{
+			name:   "An action that is no string names the field within its parent.",
+			config: "shutdownSeconds: 30\npreStop: {sleepSeconds: 5, action: [sleep]}",
+			want:   []string{`preStop.action: want a string such as off, got ["sleep"]`},
+		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

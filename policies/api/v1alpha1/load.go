@@ -3,10 +3,14 @@ package v1alpha1
 import (
 	"bufio"
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
+	"slices"
+	"strings"
 
 	utilerrors "k8s.io/apimachinery/pkg/util/errors"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
@@ -45,6 +49,12 @@ func Parse(data []byte) (*Configuration, error) {
 		}
 		strictErrs, err := sigsjson.UnmarshalStrict(jsonData, c, sigsjson.DisallowUnknownFields, sigsjson.DisallowDuplicateFields)
 		if err != nil {
+			var action *actionError
+			if errors.As(err, &action) {
+				if path := failingField(jsonData, ""); path != "" {
+					return nil, fmt.Errorf("%s: %w", path, err)
+				}
+			}
 			return nil, fmt.Errorf("decode: %w", err)
 		}
 		if len(strictErrs) > 0 {
@@ -93,4 +103,45 @@ func hasContent(doc []byte) bool {
 		}
 	}
 	return false
+}
+
+// failingField is the path ("preStop.action") of the field of a JSON
+// object that does not decode into a Configuration on its own: prefix is
+// the path of the object, data its members. "" when none fails alone.
+func failingField(data []byte, prefix string) string {
+	var members map[string]json.RawMessage
+	if json.Unmarshal(data, &members) != nil {
+		return ""
+	}
+	for _, key := range slices.Sorted(maps.Keys(members)) { // the same answer every run
+		value := members[key]
+		path := key
+		if prefix != "" {
+			path = prefix + "." + key
+		}
+		if decodes(nest(path, value)) {
+			continue
+		}
+		if deeper := failingField(value, path); deeper != "" {
+			return deeper
+		}
+		return path
+	}
+	return ""
+}
+
+// nest wraps value in objects, one per element of a dotted path.
+func nest(path string, value json.RawMessage) []byte {
+	keys := strings.Split(path, ".")
+	out := []byte(value)
+	for i := len(keys) - 1; i >= 0; i-- {
+		k, _ := json.Marshal(keys[i])
+		out = append(append(append([]byte("{"), k...), ':'), append(out, '}')...)
+	}
+	return out
+}
+
+func decodes(data []byte) bool {
+	_, err := sigsjson.UnmarshalStrict(data, &Configuration{})
+	return err == nil
 }

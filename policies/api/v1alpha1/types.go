@@ -4,7 +4,6 @@ package v1alpha1
 
 import (
 	"encoding/json"
-	"fmt"
 
 	"k8s.io/apimachinery/pkg/util/intstr"
 )
@@ -164,11 +163,17 @@ func unmarshalAction[T ~string](data []byte, into *T) error {
 	}
 	var v string
 	if err := json.Unmarshal(data, &v); err != nil {
-		return fmt.Errorf("want a string such as off, got %s", data)
+		return &actionError{got: string(data)}
 	}
 	*into = T(v)
 	return nil
 }
+
+// actionError is an action or switch that is no string. The JSON decoder
+// does not say which field a custom decoder failed in; Parse finds it.
+type actionError struct{ got string }
+
+func (e *actionError) Error() string { return "want a string such as off, got " + e.got }
 
 // RuleOff reports whether the configuration switches the rule off, for
 // every requester and object: its action or its Switch is off.

@@ -413,7 +413,7 @@ spec:
 	if !strings.Contains(errOut, "aliased.yaml#0: add /spec/template/spec/containers/0/lifecycle") || !strings.Contains(errOut, "alias *app") {
 		t.Errorf("the error must name the object, the operation and the alias, got:\n%s", errOut)
 	}
-	if !strings.Contains(out, "The other patches were written") {
+	if !strings.Contains(out, "The patches the errors and warnings name were not written") {
 		t.Errorf("the report must say which patches were written, got:\n%s", out)
 	}
 	if data, _ := os.ReadFile(plain); !strings.Contains(string(data), "preStop:") {

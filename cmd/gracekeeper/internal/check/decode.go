@@ -133,7 +133,9 @@ func describe(v any, kind string, found bool) string {
 
 // yamlLine finds the line of a YAML error ("yaml: line 3: ...", "yaml:
 // unmarshal errors:\n  line 12: mapping key ... already defined at line 6").
-var yamlLine = regexp.MustCompile(`(?:yaml: )?line (\d+): `)
+// It starts at a word, so the "yaml: " that ends a file name ("app.yaml: line
+// 3: ...") is not taken for the YAML library's.
+var yamlLine = regexp.MustCompile(`(?:^|\s)(?:yaml: )?line (\d+): `)
 
 // docPrefix is the "file#2: " a message about a document starts with.
 var docPrefix = regexp.MustCompile(`^\S+#\d+: `)
@@ -146,7 +148,11 @@ func inputError(file string, err error) report.Error {
 	e := report.Error{File: file, Message: msg}
 	if m := yamlLine.FindStringSubmatchIndex(msg); m != nil {
 		e.Line, _ = strconv.Atoi(msg[m[2]:m[3]])
-		e.Message = strings.TrimSuffix(msg[:m[0]], " ") + " " + msg[m[1]:]
+		before := strings.TrimSpace(msg[:m[0]])
+		if before == file+":" { // printed as "file:line: ", it would say the file twice
+			before = ""
+		}
+		e.Message = strings.TrimSpace(before + " " + msg[m[1]:])
 		// The line places it; "file#0: " would say it twice.
 		if where := docPrefix.FindString(e.Message); strings.HasPrefix(where, file+"#") {
 			e.Message = strings.TrimPrefix(e.Message, where)

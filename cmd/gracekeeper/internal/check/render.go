@@ -29,7 +29,16 @@ const releaseName = "release-name"
 // renderChart renders the chart in dir as "helm template dir" would, with
 // --values, --set and --kube-version, client-side only: lookup returns
 // nothing. Each template's output is a source named by the template's file.
-func (o *Options) renderChart(dir string) ([]*source, error) {
+// A chart whose kubeVersion excludes --kube-version, which helm template
+// refuses, is rendered anyway with a warning: --kube-version has a default,
+// and a CI gate must not fail on a chart only because it targets a newer
+// cluster.
+func (o *Options) renderChart(dir string) (sources []*source, warnings []string, err error) {
+	sources, err = o.renderChartSources(dir, func(w string) { warnings = append(warnings, w) })
+	return sources, warnings, err
+}
+
+func (o *Options) renderChartSources(dir string, warn func(string)) ([]*source, error) {
 	c, err := loader.Load(dir)
 	if err != nil {
 		return nil, fmt.Errorf("load the Helm chart: %w", err)
@@ -53,6 +62,10 @@ func (o *Options) renderChart(dir string) ([]*source, error) {
 		return nil, fmt.Errorf("--kube-version: %w", err)
 	}
 	caps.KubeVersion = *kubeVersion
+	if want := c.Metadata.KubeVersion; want != "" && !chartutil.IsCompatibleRange(want, kubeVersion.String()) {
+		warn(fmt.Sprintf("%s: the chart requires kubeVersion %s, which Kubernetes %s (--kube-version) is not, so helm template would refuse it; "+
+			"it is rendered with %s anyway: pass the --kube-version your cluster runs", dir, want, kubeVersion.Version, kubeVersion.Version))
+	}
 	if err := chartutil.ProcessDependencies(c, vals); err != nil {
 		return nil, fmt.Errorf("the chart's dependencies: %w", err)
 	}

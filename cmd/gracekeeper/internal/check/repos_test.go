@@ -3,11 +3,13 @@ package check
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -129,6 +131,10 @@ func TestCheckFixOnAChartSaysItCannotWriteTemplates(t *testing.T) {
 	if code != 0 || !strings.Contains(errOut, "--fix cannot write patches into its templates") || !strings.Contains(errOut, "--print-fixed") {
 		t.Errorf("exit %d, want a warning that names --print-fixed:\n%s%s", code, out, errOut)
 	}
+	// The patches left out are in a warning, not an error: the summary must not send the reader to errors alone.
+	if !strings.Contains(out, "The patches the errors and warnings name were not written") {
+		t.Errorf("the summary must say which patches were not written, got:\n%s", out)
+	}
 	out, errOut, _ = runIn(t, dir, ".", "--fix", "--print-fixed")
 	if !strings.Contains(out, "# Source: templates/deployment.yaml") || !strings.Contains(out, "preStop") ||
 		!strings.Contains(errOut, "checked") {
@@ -239,5 +245,63 @@ func TestCheckNamesAChartThatDoesNotRender(t *testing.T) {
 	}
 	if out, _, code := runIn(t, dir, "needs-value", "--set", "image=nginx:1.27"); code != 0 || !strings.Contains(out, "pod/p") {
 		t.Errorf("with the value set: exit %d:\n%s", code, out)
+	}
+}
+
+// A file kubectl cannot read is an input error that prints as
+// "file:line: kubectl cannot read this file: ...": the ".yaml: " that ends
+// the file name is not the YAML library's "yaml: line N: " (it once printed
+// "app.yaml:12: app. kubectl cannot ..."). JSON carries the same line.
+func TestCheckNamesTheLineKubectlRefuses(t *testing.T) {
+	dir := t.TempDir()
+	text := "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: base\n  labels: &labels\n    app: web\n" +
+		"---\napiVersion: v1\nkind: Service\nmetadata:\n  name: web\n  labels: *labels\nspec:\n  ports: [{port: 80}]\n"
+	if err := os.WriteFile(filepath.Join(dir, "app.yaml"), []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, errOut, code := runIn(t, dir, "app.yaml")
+	if want := "error: app.yaml:12: kubectl cannot read this file: error converting YAML to JSON: yaml: unknown anchor 'labels' referenced"; code != 2 || !strings.Contains(errOut, want) {
+		t.Errorf("exit %d, want 2 and %q in:\n%s", code, want, errOut)
+	}
+	out, _, _ := runIn(t, dir, "app.yaml", "-o", "json")
+	var r struct {
+		Errors []struct {
+			File    string
+			Line    int
+			Message string
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &r); err != nil || len(r.Errors) != 1 || r.Errors[0].File != "app.yaml" || r.Errors[0].Line != 12 ||
+		!strings.HasPrefix(r.Errors[0].Message, "kubectl cannot read this file: ") {
+		t.Errorf("want one error at app.yaml line 12 (%v), got %+v", err, r.Errors)
+	}
+}
+
+// A chart whose kubeVersion excludes --kube-version (helm template refuses
+// it) is rendered anyway, with a warning that names the constraint and the
+// flag: the default --kube-version must not fail a gate on a chart that
+// targets newer clusters.
+func TestCheckWarnsWhenTheChartsKubeVersionExcludesTheTarget(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.CopyFS(dir, os.DirFS(filepath.Join("testdata", "repos", "podinfo", "charts", "podinfo"))); err != nil {
+		t.Fatal(err)
+	}
+	meta, err := os.ReadFile(filepath.Join(dir, "Chart.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(string(meta), "\n")
+	lines = slices.DeleteFunc(lines, func(l string) bool { return strings.HasPrefix(l, "kubeVersion:") })
+	meta = []byte(strings.Join(append(lines, `kubeVersion: ">=1.35.0-0"`), "\n") + "\n")
+	if err := os.WriteFile(filepath.Join(dir, "Chart.yaml"), meta, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, code := runIn(t, dir, ".")
+	want := `the chart requires kubeVersion >=1.35.0-0, which Kubernetes v1.33 (--kube-version) is not`
+	if code != 0 || !strings.Contains(errOut, want) || !strings.Contains(out, "deployment/release-name-podinfo") {
+		t.Errorf("exit %d, want 0, the objects rendered and a warning %q:\n%s%s", code, want, out, errOut)
+	}
+	if _, errOut, code := runIn(t, dir, ".", "--kube-version", "1.35"); code != 0 || strings.Contains(errOut, "kubeVersion") {
+		t.Errorf("with a --kube-version the chart accepts, exit %d, want 0 and no warning:\n%s", code, errOut)
 	}
 }

@@ -130,7 +130,8 @@ func (o *Options) collect(r *report.Check) ([]*source, error) {
 				return filepath.SkipDir // .git, .github: tooling, not manifests
 			}
 			if exists(filepath.Join(p, "Chart.yaml")) {
-				rendered, err := o.renderChart(p)
+				rendered, warnings, err := o.renderChart(p)
+				r.Warnings = append(r.Warnings, warnings...)
 				if err != nil {
 					r.Errors = append(r.Errors, report.Error{File: p, Message: p + ": " + err.Error()})
 				}

@@ -184,7 +184,7 @@ func WriteText(w io.Writer, r *Check, opts TextOptions) {
 	case opts.Fix && sum.Patches > 0 && sum.Fixed:
 		fmt.Fprint(w, " The patches were written into the manifests.")
 	case opts.Fix && sum.Patches > 0:
-		fmt.Fprint(w, " The other patches were written into the manifests; apply the ones in the errors by hand.")
+		fmt.Fprint(w, " The patches the errors and warnings name were not written (apply them by hand); the others were written into the manifests.")
 	case sum.Patches > 0:
 		fmt.Fprint(w, " Run with --fix to write the patches into the manifests.")
 	}
