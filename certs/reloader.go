@@ -189,15 +189,18 @@ func (r *Reloader) reload() {
 	defer r.mu.Unlock()
 
 	certPEM, keyPEM, caPEM, err := r.read()
-	if err != nil || !consistent(certPEM, keyPEM, caPEM) {
-		// Caught mid-update: a kubelet ..data swap between two reads, or a
-		// writer (certs.WriteServing, builtin mode) replacing ca.crt, tls.key
-		// and tls.crt one after another. Read once more after it settles, so
-		// that only files that stay broken count as a failure or refusal.
+	seen := fingerprint(certPEM, keyPEM, caPEM, err)
+	if seen != r.lastSeen && (err != nil || !consistent(certPEM, keyPEM, caPEM)) {
+		// New files caught mid-update: a kubelet ..data swap between two
+		// reads, or a writer (certs.WriteServing, builtin mode) replacing
+		// ca.crt, tls.key and tls.crt one after another. Read once more after
+		// it settles, so that only files that stay broken count as a failure
+		// or refusal. Files already seen (the periodic resync) are not read
+		// again.
 		time.Sleep(settleDelay)
 		certPEM, keyPEM, caPEM, err = r.read()
+		seen = fingerprint(certPEM, keyPEM, caPEM, err)
 	}
-	seen := fingerprint(certPEM, keyPEM, caPEM, err)
 	if seen == r.lastSeen {
 		// A refused pair that was not valid yet is tried again, quietly.
 		if r.early != nil && r.acceptable(r.early, r.now()) == nil {
