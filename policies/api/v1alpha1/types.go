@@ -181,32 +181,25 @@ func (c *Configuration) RuleOff(id string) bool {
 	switch id {
 	case RulePreStopHook:
 		return c.PreStop.Action == PreStopOff
-	case RuleTerminationGracePeriod:
-		return c.TerminationGracePeriod == SwitchOff
 	case RuleRollingUpdate:
 		return c.RollingUpdate.Action == MutationOff
 	case RuleRecreateStrategy:
 		return c.Recreate == RecreateOff
 	case RuleRevisionHistory:
 		return c.RevisionHistory.Action == MutationOff
-	case RuleUpdateStrategy:
-		return c.UpdateStrategy == SwitchOff
-	case RuleScaleToZero:
-		return c.ScaleToZero == SwitchOff
 	case RuleScaleDown:
 		return c.ScaleDown == GuardOff
 	case RuleWorkloadDelete:
 		return c.WorkloadDelete == GuardOff
 	case RulePodDelete:
 		return c.PodDelete == GuardOff
-	case RuleForceDelete:
-		return c.ForceDelete == SwitchOff
-	case RuleReadinessProbe:
-		return c.ReadinessProbe == SwitchOff
-	case RuleModeLabel:
-		return c.ModeLabel == SwitchOff
 	case RuleChangeCause:
 		return c.ChangeCause == ChangeCauseOff
+	}
+	for _, sw := range c.switches() {
+		if sw.rule == id {
+			return *sw.value == SwitchOff
+		}
 	}
 	return false
 }

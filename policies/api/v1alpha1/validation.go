@@ -98,16 +98,19 @@ func Validate(c *Configuration) field.ErrorList {
 
 // switches are the configuration's Switch fields, by their JSON names.
 func (c *Configuration) switches() []struct {
-	name  string
-	value *Switch
+	name, rule string
+	value      *Switch
 } {
 	return []struct {
-		name  string
-		value *Switch
+		name, rule string
+		value      *Switch
 	}{
-		{"terminationGracePeriod", &c.TerminationGracePeriod}, {"updateStrategy", &c.UpdateStrategy},
-		{"scaleToZero", &c.ScaleToZero}, {"forceDelete", &c.ForceDelete},
-		{"readinessProbe", &c.ReadinessProbe}, {"modeLabel", &c.ModeLabel},
+		{"terminationGracePeriod", RuleTerminationGracePeriod, &c.TerminationGracePeriod},
+		{"updateStrategy", RuleUpdateStrategy, &c.UpdateStrategy},
+		{"scaleToZero", RuleScaleToZero, &c.ScaleToZero},
+		{"forceDelete", RuleForceDelete, &c.ForceDelete},
+		{"readinessProbe", RuleReadinessProbe, &c.ReadinessProbe},
+		{"modeLabel", RuleModeLabel, &c.ModeLabel},
 	}
 }
 
