@@ -244,9 +244,10 @@ Namespace demo is in enforce mode, demo-audit in audit mode. Try:
   kubectl -n demo create deployment web --image=nginx:1.18 --replicas=3
   kubectl -n demo get pods -o jsonpath='{.items[0].spec.containers[0].lifecycle}{"\n"}'
   kubectl -n demo rollout restart deployment/web                 # the graceful way: allowed
+  kubectl -n demo rollout history deployment/web                 # each revision says what changed (change-cause)
   kubectl -n demo scale deployment/web --replicas=0              # denied
   kubectl -n demo delete deployment/web                          # denied, with the alternative
-  kubectl -n demo delete pod --force --grace-period=0 -l app=web # denied
+  kubectl -n demo delete pod --force --grace-period=0 -l app=web # denied for running pods (not starting or terminating ones)
   kubectl -n demo-audit create deployment web --image=nginx:1.18 # allowed, with warnings
   kubectl -n demo-audit delete deployment/web                    # allowed, with a warning
   kubectl label namespace demo gracekeeper.io/mode=enforc --overwrite  # typo: denied
