@@ -11,7 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
 
-	"github.com/gracekeeper/gracekeeper/e2e/golden"
+	"github.com/gracekeeper/gracekeeper/policies/policytest"
 )
 
 // kustomize's namespace: field moves metadata.namespace, the webhook
@@ -189,7 +189,7 @@ func buildOverlay(t *testing.T, kustomization string) []*unstructured.Unstructur
 // what the chart renders in that namespace; without the transformer, it
 // does not (the half-moved install the transformer exists for).
 func TestKustomizeNamespaceOverlayMovesEveryNamespaceBoundField(t *testing.T) {
-	if golden.Updating() {
+	if policytest.UpdatingGolden() {
 		t.Skip("the embedded base predates this regeneration; run again without UPDATE_GOLDEN")
 	}
 	const ns = "platform-admission"

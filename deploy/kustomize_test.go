@@ -12,7 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
 
-	"github.com/gracekeeper/gracekeeper/e2e/golden"
+	"github.com/gracekeeper/gracekeeper/policies/policytest"
 )
 
 // The kustomize base is generated from the chart's default render, so the two
@@ -117,11 +117,11 @@ func kustomizeBase(t *testing.T) map[string][]byte {
 }
 
 func TestKustomizeBaseIsGeneratedFromTheChart(t *testing.T) {
-	golden.CheckDir(t, KustomizeDir, kustomizeBase(t))
+	policytest.GoldenDir(t, KustomizeDir, kustomizeBase(t))
 }
 
 func TestKustomizeBaseBuildsTheChartsObjects(t *testing.T) {
-	if golden.Updating() {
+	if policytest.UpdatingGolden() {
 		t.Skip("the embedded base predates this regeneration; run again without UPDATE_GOLDEN")
 	}
 	built, err := RenderKustomize()

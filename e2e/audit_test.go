@@ -23,7 +23,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/clientcmd"
 
-	"github.com/gracekeeper/gracekeeper/e2e/golden"
+	"github.com/gracekeeper/gracekeeper/policies/policytest"
 )
 
 // The "gracekeeper audit" scenario: workloads that predate enforcement, new
@@ -127,7 +127,7 @@ spec:
 		if run.exitCode != 0 {
 			t.Fatalf("exit %d, want 0 without --exit-code; stderr:\n%s", run.exitCode, run.stderr)
 		}
-		golden.Check(t, "testdata/audit/report.txt", []byte(run.stdout))
+		policytest.Golden(t, "testdata/audit/report.txt", []byte(run.stdout))
 	})
 
 	var report auditJSON
@@ -136,7 +136,7 @@ spec:
 		if run.exitCode != 1 {
 			t.Fatalf("exit %d, want 1: enforce would deny the Recreate Deployment and the OnDelete StatefulSet; stderr:\n%s", run.exitCode, run.stderr)
 		}
-		golden.Check(t, "testdata/audit/report.json", []byte(podNames.ReplaceAllString(run.stdout, "$1-<pod>")))
+		policytest.Golden(t, "testdata/audit/report.json", []byte(podNames.ReplaceAllString(run.stdout, "$1-<pod>")))
 		if err := json.Unmarshal([]byte(run.stdout), &report); err != nil {
 			t.Fatal(err)
 		}
@@ -281,7 +281,7 @@ func TestAuditCommandGivesAPartialReportToAUserWhoMayOnlyListDeployments(t *test
 		t.Fatalf("exit %d, want 2 for an incomplete scan; stderr:\n%s", run.exitCode, run.stderr)
 	}
 	assertContains(t, "stderr", run.stderr, "gracekeeper audit: the report is incomplete: 4 requests failed, see the report")
-	golden.Check(t, "testdata/audit/rbac.txt", []byte(run.stdout))
+	policytest.Golden(t, "testdata/audit/rbac.txt", []byte(run.stdout))
 }
 
 // auditJSON is what the tests read of "audit -o json".

@@ -16,8 +16,8 @@ import (
 	sigsjson "sigs.k8s.io/json"
 	"sigs.k8s.io/yaml"
 
-	"github.com/gracekeeper/gracekeeper/e2e/golden"
 	"github.com/gracekeeper/gracekeeper/policies/api/v1alpha1"
+	"github.com/gracekeeper/gracekeeper/policies/policytest"
 )
 
 // The rule fixtures live in testdata/rules/<rule-id>/. testdata/README.md
@@ -186,7 +186,7 @@ func answerOf(d Decision) fixtureAnswer {
 // one, and every result matches its golden file. Run with UPDATE_GOLDEN=1
 // (make update-golden) to rewrite the golden files.
 func TestRuleFixtures(t *testing.T) {
-	update := golden.Updating()
+	update := policytest.UpdatingGolden()
 	fixtures, goldens := listFixtures(t)
 
 	for _, id := range ruleIDs() {
@@ -248,7 +248,7 @@ func TestRuleFixtures(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			golden.Check(t, strings.TrimSuffix(path, ".yaml")+goldenSuffix, got)
+			policytest.Golden(t, strings.TrimSuffix(path, ".yaml")+goldenSuffix, got)
 		})
 	}
 }

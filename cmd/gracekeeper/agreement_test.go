@@ -23,8 +23,8 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/gracekeeper/gracekeeper/cmd/gracekeeper/internal/report"
-	"github.com/gracekeeper/gracekeeper/e2e/fieldcases"
 	"github.com/gracekeeper/gracekeeper/policies"
+	"github.com/gracekeeper/gracekeeper/policies/policytest"
 )
 
 // TestFieldCasesAgreeAcrossCheckAndTheWebhook runs every field case through
@@ -34,7 +34,7 @@ import (
 // clusteraudit's TestFieldCasesAgreeWithAudit holds `gracekeeper audit` to the
 // same goldens.
 func TestFieldCasesAgreeAcrossCheckAndTheWebhook(t *testing.T) {
-	cases, err := fieldcases.Load(filepath.Join("..", "..", "policies", "testdata", "rules"))
+	cases, err := policytest.FieldCases(filepath.Join("..", "..", "policies", "testdata", "rules"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,7 +55,7 @@ func TestFieldCasesAgreeAcrossCheckAndTheWebhook(t *testing.T) {
 	}
 	for _, fc := range cases {
 		t.Run(fc.Name, func(t *testing.T) {
-			want := fieldcases.Keys(fc.Findings)
+			want := policytest.FindingKeys(fc.Findings)
 			if len(want) == 0 {
 				t.Fatal("a field case with no finding at all proves nothing here")
 			}
@@ -81,7 +81,7 @@ func TestFieldCasesAgreeAcrossCheckAndTheWebhook(t *testing.T) {
 			for _, f := range checked.Objects[0].Findings {
 				fromCheck = append(fromCheck, f.Finding)
 			}
-			if got := fieldcases.Keys(fromCheck); !slices.Equal(got, want) {
+			if got := policytest.FindingKeys(fromCheck); !slices.Equal(got, want) {
 				t.Errorf("check and the golden disagree\ncheck:  %q\ngolden: %q", got, want)
 			}
 
@@ -163,5 +163,5 @@ func (s *testServe) findings(t *testing.T, gvk schema.GroupVersionKind, object [
 			findings = append(findings, policies.Finding{Rule: line.Rule, Action: line.Action, Message: line.Message, Patch: patch})
 		}
 	}
-	return fieldcases.Keys(findings)
+	return policytest.FindingKeys(findings)
 }

@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -19,9 +18,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/gracekeeper/gracekeeper/certs"
 	"github.com/gracekeeper/gracekeeper/e2e/bench"
-	"github.com/gracekeeper/gracekeeper/policies"
 )
 
 // Part 5: bounds. gracekeeper serve as the chart runs it (GOMEMLIMIT three
@@ -45,6 +42,10 @@ type boundsResult struct {
 	slowBody      slowBodyRun
 	refusal       refusalRun
 	serverCommand string
+
+	// judgedContainers is the most containers gracekeeper judges in a pod
+	// spec, as the server answered (judgedContainers).
+	judgedContainers int
 }
 
 type growthRow struct {
@@ -92,7 +93,7 @@ type refusalRun struct {
 
 // boundsServer starts gracekeeper serve with the chart's settings.
 func boundsServer(ctx context.Context, opts *options, dir string) (*serverProcess, string, string, *serverFiles, error) {
-	files, err := writeServerFiles(dir)
+	files, err := writeServerFiles(ctx, opts.gracekeeper, dir)
 	if err != nil {
 		return nil, "", "", nil, err
 	}
@@ -125,7 +126,9 @@ func runBounds(ctx context.Context, opts *options, tmp string, logf func(string,
 		{"heavy", r.measureHeavy},
 		{"abandoned", r.measureAbandoned},
 		{"slow-body", r.measureSlowBodies},
-		{"refusal", r.measureRefusal},
+		{"refusal", func(ctx context.Context, p *serverProcess, url, probe string, files *serverFiles) error {
+			return r.measureRefusal(ctx, opts.gracekeeper, p, url, probe, files)
+		}},
 	}
 	for _, s := range steps {
 		dir := filepath.Join(tmp, "bounds", s.name)
@@ -189,21 +192,38 @@ func metricValue(r io.Reader, name string) (float64, error) {
 	return 0, fmt.Errorf("metric %s not found", name)
 }
 
-// growthCases are the container counts of the growth table: judged up to
-// policies.MaxContainers, answered unjudged past it, up to the largest Pod.
-var growthCases = []struct {
+// growthCase is a row group of the growth table: reviews of one kind sent
+// to one path, of each container count.
+type growthCase struct {
 	kind, path string
 	counts     []int
-}{
-	{"Pod", "/mutate/enforce", []int{1, 10, 100, policies.MaxContainers, policies.MaxContainers + 1, 16_000, bench.LargestPodContainers}},
-	{"Deployment", "/validate/enforce", []int{1, 100, policies.MaxContainers, 16_000, bench.LargestPodContainers}},
-	{"Deployment", "/mutate/enforce", []int{16_000}},
+}
+
+// growthCases are the container counts of the growth table: judged up to
+// bound, the most gracekeeper judges (judgedContainers), answered unjudged
+// past it, up to the largest Pod.
+func growthCases(bound int) []growthCase {
+	counts := func(n ...int) []int {
+		n = slices.DeleteFunc(n, func(c int) bool { return c > bench.LargestPodContainers })
+		slices.Sort(n)
+		return slices.Compact(n)
+	}
+	return []growthCase{
+		{"Pod", "/mutate/enforce", counts(1, 10, 100, bound, bound+1, 16_000, bench.LargestPodContainers)},
+		{"Deployment", "/validate/enforce", counts(1, 100, bound, 16_000, bench.LargestPodContainers)},
+		{"Deployment", "/mutate/enforce", []int{16_000}},
+	}
 }
 
 func (r *boundsResult) measureGrowth(ctx context.Context, p *serverProcess, url, probe string, files *serverFiles) error {
 	client := boundsClient(files.roots, 30*time.Second)
 	defer client.CloseIdleConnections()
-	for _, c := range growthCases {
+	bound, err := judgedContainers(ctx, client, url)
+	if err != nil {
+		return err
+	}
+	r.judgedContainers = bound
+	for _, c := range growthCases(bound) {
 		for _, n := range c.counts {
 			body, err := bench.ContainerHeavyReview(c.kind, n)
 			if err != nil {
@@ -433,20 +453,9 @@ func (r *boundsResult) measureSlowBodies(ctx context.Context, p *serverProcess, 
 	return nil
 }
 
-func (r *boundsResult) measureRefusal(ctx context.Context, p *serverProcess, url, probe string, files *serverFiles) error {
-	other, err := certs.GenerateCA("another CA", time.Hour)
-	if err != nil {
-		return err
-	}
-	certPEM, keyPEM, err := other.Issue([]string{"127.0.0.1", "localhost"}, time.Hour)
-	if err != nil {
-		return err
-	}
+func (r *boundsResult) measureRefusal(ctx context.Context, gracekeeper string, p *serverProcess, url, probe string, files *serverFiles) error {
 	// The pair only: ca.crt stays the bundle the webhook configurations carry.
-	if err := os.WriteFile(filepath.Join(files.tlsDir, certs.KeyFile), keyPEM, 0o600); err != nil {
-		return err
-	}
-	if err := os.WriteFile(filepath.Join(files.tlsDir, certs.CertFile), certPEM, 0o644); err != nil {
+	if err := writeServingFrom(ctx, gracekeeper, files.tlsDir, filepath.Join(filepath.Dir(files.tlsDir), "other")); err != nil {
 		return err
 	}
 	started := time.Now()
@@ -491,9 +500,10 @@ func (r *report) writeBounds(b *bytes.Buffer) {
 		"(half of GOMEMLIMIT), no mutual TLS, a fresh process for each table below, every request with the chart's `?timeout=5s`:\n\n```\n%s\n```\n\n",
 		mib(chartGoMemLimit), mib(chartMemoryLimit), br.serverCommand)
 	fmt.Fprintf(b, "The objects are the cheapest containers to send and the dearest to judge: a name each (`{\"name\":\"2b750\"}`, 17 bytes; webhooks run before validation), "+
-		"up to %d in a Pod, the most that fit in the API server's 3 MiB request limit. gracekeeper judges pod specs of up to %d containers (`policies.MaxContainers`), "+
+		"up to %d in a Pod, the most that fit in the API server's 3 MiB request limit. gracekeeper judges pod specs of up to %d containers "+
+		"(the largest Pod it patched, found by bisection through the server), "+
 		"and answers a larger one without decoding its containers, as the failure policy would: the mutating webhook allows it unchanged with a warning, "+
-		"the enforce validating webhook denies it.\n\n", bench.LargestPodContainers, policies.MaxContainers)
+		"the enforce validating webhook denies it.\n\n", bench.LargestPodContainers, br.judgedContainers)
 	fmt.Fprintf(b, "### Growth from 1 container to the largest Pod\n\n")
 	fmt.Fprintf(b, "Reviews sent one at a time. *CPU* is the server process's CPU per review; *allocated* the Go heap allocated per review (`go_memstats_alloc_bytes_total`); "+
 		"*per container* divides by the containers. Linear growth shows as a flat cost per container; past the bound it falls, since the containers are only counted. "+

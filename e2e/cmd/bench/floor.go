@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"crypto/x509"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -16,10 +15,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/gracekeeper/gracekeeper/deploy"
-	"github.com/gracekeeper/gracekeeper/e2e/bench"
 	"github.com/gracekeeper/gracekeeper/e2e/cluster"
-	"github.com/gracekeeper/gracekeeper/policies"
-	"github.com/gracekeeper/gracekeeper/policies/api/v1alpha1"
 )
 
 // floorLabel selects the namespaces of the minimal webhook's configurations.
@@ -45,7 +41,7 @@ func startFloorWebhook(ctx context.Context, c *cluster.Cluster, opts *options, l
 	if err := buildGo(ctx, binary, "./e2e/bench/noop"); err != nil {
 		return nil, err
 	}
-	patch, err := gracekeeperPodPatch()
+	patch, err := servedPodPatch(ctx, opts, filepath.Join(dir, "gracekeeper"))
 	if err != nil {
 		return nil, err
 	}
@@ -77,28 +73,6 @@ func startFloorWebhook(ctx context.Context, c *cluster.Cluster, opts *options, l
 		return nil, errors.Join(err, p.stop())
 	}
 	return p, nil
-}
-
-// gracekeeperPodPatch is the patch gracekeeper answers for the typical pod
-// as the API server sends it, with the configuration the benchmark runs it
-// with (the chart's defaults).
-func gracekeeperPodPatch() ([]byte, error) {
-	cfg, err := v1alpha1.Load("")
-	if err != nil {
-		return nil, err
-	}
-	engine, err := policies.New(cfg, "v1.37.2")
-	if err != nil {
-		return nil, err
-	}
-	pod := bench.AdmittedPod(bench.TypicalContainers)
-	review := &policies.Review{Operation: policies.Create, Kind: "Pod", Namespace: pod.Namespace, Name: pod.Name, Object: pod,
-		User: policies.UserInfo{Username: bench.ReplicaSetController.Username, Groups: bench.ReplicaSetController.Groups}}
-	d := policies.Decide(policies.Mutating, policies.ModeEnforce, review, engine.Evaluate(review))
-	if len(d.Patch) == 0 {
-		return nil, errors.New("gracekeeper has no patch for the typical pod")
-	}
-	return json.Marshal(d.Patch)
 }
 
 // registerFloorWebhooks creates the minimal webhook's configurations from

@@ -19,7 +19,6 @@ import (
 	admissionv1 "k8s.io/api/admission/v1"
 	corev1 "k8s.io/api/core/v1"
 
-	"github.com/gracekeeper/gracekeeper/certs"
 	"github.com/gracekeeper/gracekeeper/e2e/bench"
 )
 
@@ -79,20 +78,16 @@ type serverFiles struct {
 	roots *x509.CertPool
 }
 
-func writeServerFiles(dir string) (*serverFiles, error) {
+func writeServerFiles(ctx context.Context, binary, dir string) (*serverFiles, error) {
 	f := &serverFiles{tlsDir: filepath.Join(dir, "tls"), configPath: filepath.Join(dir, "config.yaml"), roots: x509.NewCertPool()}
-	ca, err := certs.GenerateCA("gracekeeper bench CA", 24*time.Hour)
+	if err := generateServing(ctx, binary, f.tlsDir, filepath.Join(dir, "ca"), 24*time.Hour); err != nil {
+		return nil, err
+	}
+	caPEM, err := os.ReadFile(filepath.Join(f.tlsDir, "ca.crt"))
 	if err != nil {
 		return nil, err
 	}
-	certPEM, keyPEM, err := ca.Issue([]string{"127.0.0.1", "localhost"}, 24*time.Hour)
-	if err != nil {
-		return nil, err
-	}
-	if err := certs.WriteServing(f.tlsDir, ca.CertPEM, certPEM, keyPEM); err != nil {
-		return nil, err
-	}
-	f.roots.AppendCertsFromPEM(ca.CertPEM)
+	f.roots.AppendCertsFromPEM(caPEM)
 	if err := os.WriteFile(f.configPath, []byte("apiVersion: gracekeeper.io/v1alpha1\nkind: Configuration\nserverVersion: v1.37.2\n"), 0o644); err != nil {
 		return nil, fmt.Errorf("write gracekeeper config: %w", err)
 	}
@@ -103,7 +98,7 @@ func writeServerFiles(dir string) (*serverFiles, error) {
 // each the same reviews, alternating between them round by round.
 func runLoad(ctx context.Context, opts *options, tmp string, logf func(string, ...any)) (_ *loadResult, err error) {
 	dir := filepath.Join(tmp, "load")
-	files, err := writeServerFiles(dir)
+	files, err := writeServerFiles(ctx, opts.gracekeeper, dir)
 	if err != nil {
 		return nil, err
 	}

@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
-	"runtime/debug"
 	"strconv"
 	"strings"
 )
@@ -22,7 +21,8 @@ type machine struct {
 	// loadAverage is /proc/loadavg's 1-minute figure at the start: other
 	// work on a shared machine shows up in the absolute times.
 	loadAverage string
-	// modules are the versions of the libraries on the measured path.
+	// modules are the versions of the libraries on the measured path, in
+	// the gracekeeper binary (gracekeeperModules).
 	modules []string
 }
 
@@ -44,14 +44,6 @@ func describeMachine() (machine, error) {
 		m.kernel = strings.TrimSpace(string(kernel))
 	}
 	m.loadAverage = loadAverage()
-	if info, ok := debug.ReadBuildInfo(); ok {
-		for _, dep := range info.Deps {
-			switch dep.Path {
-			case "github.com/slok/kubewebhook/v2", "k8s.io/api", "k8s.io/apimachinery", "k8s.io/client-go", "sigs.k8s.io/json":
-				m.modules = append(m.modules, dep.Path+" "+dep.Version)
-			}
-		}
-	}
 	return m, nil
 }
 

@@ -157,6 +157,9 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	if r.gracekeeperVersion, err = gracekeeperVersion(ctx, opts.gracekeeper); err != nil {
 		return err
 	}
+	if r.machine.modules, err = gracekeeperModules(opts.gracekeeper); err != nil {
+		return err
+	}
 
 	if opts.runs("go") {
 		logf("part 1: Go benchmarks, %d rounds (-benchtime %s)", opts.count, opts.benchtime)

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/gracekeeper/gracekeeper/e2e/bench"
-	"github.com/gracekeeper/gracekeeper/webhook"
 )
 
 // Part 4: memory under maximum-size reviews. The chart's container limit is
@@ -67,7 +66,7 @@ func bigPodReview() ([]byte, error) {
 // GOMEMLIMIT, a budget that holds every review at once), and reads each
 // process's peak RSS.
 func runMemory(ctx context.Context, opts *options, tmp string, logf func(string, ...any)) (_ *memoryResult, err error) {
-	files, err := writeServerFiles(filepath.Join(tmp, "memory"))
+	files, err := writeServerFiles(ctx, opts.gracekeeper, filepath.Join(tmp, "memory"))
 	if err != nil {
 		return nil, err
 	}
@@ -81,7 +80,7 @@ func runMemory(ctx context.Context, opts *options, tmp string, logf func(string,
 		env  []string
 		args []string
 	}{
-		{fmt.Sprintf("as the chart runs it: GOMEMLIMIT=%s, default budget (%s)", mib(chartGoMemLimit), mib(webhook.MaxInFlightBytesFor(chartGoMemLimit))),
+		{fmt.Sprintf("as the chart runs it: GOMEMLIMIT=%s, default budget", mib(chartGoMemLimit)),
 			[]string{fmt.Sprintf("GOMEMLIMIT=%d", chartGoMemLimit)}, nil},
 		{"without memory bounds: no GOMEMLIMIT, a budget for every review at once", nil,
 			[]string{fmt.Sprintf("--max-inflight-bytes=%d", memoryConcurrency*maxReviewBodyBytes)}},
@@ -101,12 +100,18 @@ func runMemory(ctx context.Context, opts *options, tmp string, logf func(string,
 			return nil, err
 		}
 		run, err := loadBigReviews(ctx, p, url, fmt.Sprintf("http://127.0.0.1:%d/readyz", ports[1]), body, files.roots)
+		if err == nil {
+			// The budget the server chose, as it logged it.
+			var budget int64
+			budget, err = servedBudget(p)
+			run.name = fmt.Sprintf("%s (%s)", s.name, mib(budget))
+		}
 		err = errors.Join(err, p.stop())
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", s.name, err)
 		}
-		run.name, run.command = s.name, shellJoin(append([]string{"env"}, args...))
-		logf("memory, %s: peak RSS %s in %s", s.name, mib(run.peakRSS), run.elapsed.Round(time.Millisecond))
+		run.command = shellJoin(append([]string{"env"}, args...))
+		logf("memory, %s: peak RSS %s in %s", run.name, mib(run.peakRSS), run.elapsed.Round(time.Millisecond))
 		result.runs = append(result.runs, run)
 	}
 	return result, nil

@@ -10,7 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"sigs.k8s.io/yaml"
 
-	"github.com/gracekeeper/gracekeeper/e2e/golden"
+	"github.com/gracekeeper/gracekeeper/policies/policytest"
 )
 
 // goldenDefaults records every default a user gets without a file.
@@ -26,7 +26,7 @@ func TestDefaultsGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden.Check(t, goldenDefaults, got)
+	policytest.Golden(t, goldenDefaults, got)
 
 	// The golden file is itself a valid configuration that changes nothing.
 	again, err := Parse(got)

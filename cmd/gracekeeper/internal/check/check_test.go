@@ -13,7 +13,7 @@ import (
 
 	"github.com/gracekeeper/gracekeeper/cmd/gracekeeper/internal/cli"
 	"github.com/gracekeeper/gracekeeper/cmd/gracekeeper/internal/report"
-	"github.com/gracekeeper/gracekeeper/e2e/golden"
+	"github.com/gracekeeper/gracekeeper/policies/policytest"
 )
 
 // runCheckIn runs "gracekeeper check" with stdin and returns its outputs.
@@ -54,7 +54,7 @@ func TestCheckReportsTheSeedScenarioAndExitsZero(t *testing.T) {
 	if err != nil {
 		t.Fatalf("a manifest with only patches and warnings must pass, got %v", err)
 	}
-	golden.Check(t, "testdata/check/seed.txt", []byte(out))
+	policytest.Golden(t, "testdata/check/seed.txt", []byte(out))
 }
 
 func TestCheckUsesExecBelowKubernetes133(t *testing.T) {
@@ -72,7 +72,7 @@ func TestCheckJSONIsStable(t *testing.T) {
 	if !errors.Is(err, cli.ErrFindings) {
 		t.Fatalf("a Recreate Deployment must fail the check with exit 1, got %v", err)
 	}
-	golden.Check(t, "testdata/check/mixed.json", []byte(out))
+	policytest.Golden(t, "testdata/check/mixed.json", []byte(out))
 }
 
 func TestCheckFixRewritesFilesKeepingCommentsAndUnknownFields(t *testing.T) {
@@ -85,7 +85,7 @@ func TestCheckFixRewritesFilesKeepingCommentsAndUnknownFields(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden.Check(t, "testdata/check/mixed.fixed.yaml", fixed)
+	policytest.Golden(t, "testdata/check/mixed.fixed.yaml", fixed)
 	for _, keep := range []string{"# too few for rollout undo", "futureField: keep-me", "kind: Service", "schedule: \"0 3 * * *\""} {
 		if !strings.Contains(string(fixed), keep) {
 			t.Errorf("--fix lost %q", keep)

@@ -14,7 +14,7 @@ import (
 	"testing"
 
 	"github.com/gracekeeper/gracekeeper/cmd/gracekeeper/internal/cli"
-	"github.com/gracekeeper/gracekeeper/e2e/golden"
+	"github.com/gracekeeper/gracekeeper/policies/policytest"
 )
 
 // exitCode is the exit code main gives err.
@@ -64,7 +64,7 @@ func TestCheckOfARepositoryAsItIs(t *testing.T) {
 				t.Fatalf("exit 2 on a repository as it is:\n%s%s", out, errOut)
 			}
 			got := fmt.Sprintf("%s%s\nexit %d\n", out, errOut, code)
-			golden.Check(t, filepath.Join(goldens, repo+".txt"), []byte(got))
+			policytest.Golden(t, filepath.Join(goldens, repo+".txt"), []byte(got))
 		})
 	}
 }

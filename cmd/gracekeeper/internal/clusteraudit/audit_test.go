@@ -21,8 +21,8 @@ import (
 	k8stesting "k8s.io/client-go/testing"
 
 	"github.com/gracekeeper/gracekeeper/cmd/gracekeeper/internal/cli"
-	"github.com/gracekeeper/gracekeeper/e2e/golden"
 	"github.com/gracekeeper/gracekeeper/policies"
+	"github.com/gracekeeper/gracekeeper/policies/policytest"
 )
 
 // mixedCluster has the chart's opt-in webhooks installed and a bit of everything:
@@ -67,7 +67,7 @@ func TestAuditReportsEveryNamespaceAsText(t *testing.T) {
 	if err != nil {
 		t.Fatalf("without --exit-code a complete scan exits 0, even with denials; got %v", err)
 	}
-	golden.Check(t, "testdata/audit/mixed.txt", []byte(out))
+	policytest.Golden(t, "testdata/audit/mixed.txt", []byte(out))
 }
 
 func TestAuditJSONIsStable(t *testing.T) {
@@ -75,7 +75,7 @@ func TestAuditJSONIsStable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden.Check(t, "testdata/audit/mixed.json", []byte(out))
+	policytest.Golden(t, "testdata/audit/mixed.json", []byte(out))
 	var report auditReport
 	if err := json.Unmarshal([]byte(out), &report); err != nil {
 		t.Fatalf("the JSON report does not decode into its documented schema: %v", err)

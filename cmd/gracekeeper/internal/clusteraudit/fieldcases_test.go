@@ -12,8 +12,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/gracekeeper/gracekeeper/cmd/gracekeeper/internal/cli"
-	"github.com/gracekeeper/gracekeeper/e2e/fieldcases"
 	"github.com/gracekeeper/gracekeeper/policies"
+	"github.com/gracekeeper/gracekeeper/policies/policytest"
 )
 
 // TestFieldCasesAgreeWithAudit scans a cluster holding each field case and
@@ -22,7 +22,7 @@ import (
 // Running pods are scanned for prestop-hook only: enforce mode patches a pod
 // only when it is created.
 func TestFieldCasesAgreeWithAudit(t *testing.T) {
-	cases, err := fieldcases.Load(filepath.Join("..", "..", "..", "..", "policies", "testdata", "rules"))
+	cases, err := policytest.FieldCases(filepath.Join("..", "..", "..", "..", "policies", "testdata", "rules"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,7 +41,7 @@ func TestFieldCasesAgreeWithAudit(t *testing.T) {
 				// whose shutdown is protected (scheduled, running).
 				p.Spec.NodeName, p.Status.Phase = "node-1", corev1.PodRunning
 			}
-			stdout, stderr, err := newTestCluster(namespaceObj(fieldcases.Namespace, "audit"), obj).
+			stdout, stderr, err := newTestCluster(namespaceObj(policytest.FieldCaseNamespace, "audit"), obj).
 				audit(t, "-A", "-o", "json", "--config", configPath)
 			if err != nil && !errors.Is(err, cli.ErrFindings) {
 				t.Fatalf("audit: %v\n%s", err, stderr)
@@ -59,11 +59,11 @@ func TestFieldCasesAgreeWithAudit(t *testing.T) {
 					found = append(found, p.Findings...)
 				}
 			}
-			want := fieldcases.Keys(fc.Findings)
+			want := policytest.FindingKeys(fc.Findings)
 			if fc.GVK.Kind == "Pod" {
 				want = slices.DeleteFunc(want, func(k string) bool { return !strings.HasPrefix(k, string(policies.RulePreStopHook)+" ") })
 			}
-			if got := fieldcases.Keys(found); !slices.Equal(got, want) {
+			if got := policytest.FindingKeys(found); !slices.Equal(got, want) {
 				t.Errorf("audit and the golden disagree\naudit:  %q\ngolden: %q", got, want)
 			}
 		})

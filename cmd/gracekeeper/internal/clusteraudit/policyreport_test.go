@@ -16,8 +16,8 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/gracekeeper/gracekeeper/cmd/gracekeeper/internal/cli"
-	"github.com/gracekeeper/gracekeeper/e2e/golden"
 	"github.com/gracekeeper/gracekeeper/policies"
+	"github.com/gracekeeper/gracekeeper/policies/policytest"
 )
 
 func (c *testCluster) policyReport(t *testing.T, ns string) *unstructured.Unstructured {
@@ -74,7 +74,7 @@ func TestWriteReportsCreatesOneReportPerNamespaceAndWritesNothingElse(t *testing
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden.Check(t, "testdata/audit/policyreport-shop.yaml", report)
+	policytest.Golden(t, "testdata/audit/policyreport-shop.yaml", report)
 }
 
 func TestWriteReportsUpdatesItsOwnReport(t *testing.T) {

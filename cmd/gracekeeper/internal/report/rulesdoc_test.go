@@ -6,8 +6,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/gracekeeper/gracekeeper/e2e/golden"
 	"github.com/gracekeeper/gracekeeper/policies"
+	"github.com/gracekeeper/gracekeeper/policies/policytest"
 )
 
 // docs/rules.md is written from policies.RuleHelp, one heading per rule id:
@@ -24,7 +24,7 @@ func TestRulesDocHasAnAnchorPerRule(t *testing.T) {
 			t.Fatalf("RulesDoc %s is not in docs/", RulesDoc)
 		}
 	}
-	golden.Check(t, filepath.Join("..", "..", "..", "..", "docs", "rules.md"), []byte(b.String()))
+	policytest.Golden(t, filepath.Join("..", "..", "..", "..", "docs", "rules.md"), []byte(b.String()))
 }
 
 func TestRuleNameIsTheIdInPascalCase(t *testing.T) {

@@ -1,10 +1,9 @@
-// Package golden compares what a test produces with a file checked in under
-// the test's testdata/, the one way every package's tests pin output.
-//
-// With UPDATE_GOLDEN=1 in the environment (make update-golden), the
-// comparison rewrites the file instead, so a reviewer reads the change in the
-// diff.
-package golden
+package policytest
+
+// Golden files: what a test produces, compared with a file checked in under
+// the test's testdata/, the one way every package's tests pin output. With
+// UPDATE_GOLDEN=1 in the environment (make update-golden), the comparison
+// rewrites the file instead, so a reviewer reads the change in the diff.
 
 import (
 	"bytes"
@@ -15,24 +14,25 @@ import (
 	"testing"
 )
 
-// EnvUpdate is the environment variable that rewrites golden files; the
+// EnvUpdateGolden is the environment variable that rewrites golden files; the
 // Makefile's update-golden target sets it.
-const EnvUpdate = "UPDATE_GOLDEN"
+const EnvUpdateGolden = "UPDATE_GOLDEN"
 
 // hint says how to rewrite a golden file, in every failure.
 const hint = "UPDATE_GOLDEN=1 go test (make update-golden) rewrites it"
 
-// Updating reports whether this run rewrites golden files instead of comparing.
-func Updating() bool {
-	return os.Getenv(EnvUpdate) != ""
+// UpdatingGolden reports whether this run rewrites golden files instead of
+// comparing.
+func UpdatingGolden() bool {
+	return os.Getenv(EnvUpdateGolden) != ""
 }
 
-// Check fails t unless the file at path (relative to the test's package
-// directory) holds exactly got. When Updating, it first writes got there,
+// Golden fails t unless the file at path (relative to the test's package
+// directory) holds exactly got. When UpdatingGolden, it first writes got there,
 // creating the directories.
-func Check(t testing.TB, path string, got []byte) {
+func Golden(t testing.TB, path string, got []byte) {
 	t.Helper()
-	if Updating() {
+	if UpdatingGolden() {
 		if err := write(path, got); err != nil {
 			t.Fatal(err)
 		}
@@ -46,16 +46,16 @@ func Check(t testing.TB, path string, got []byte) {
 	}
 }
 
-// CheckDir fails t unless dir holds exactly files: each name (a path relative
-// to dir) with its content, and no other file. When Updating, it first
+// GoldenDir fails t unless dir holds exactly files: each name (a path relative
+// to dir) with its content, and no other file. When UpdatingGolden, it first
 // rewrites dir to hold them, removing the files it does not name.
-func CheckDir(t testing.TB, dir string, files map[string][]byte) {
+func GoldenDir(t testing.TB, dir string, files map[string][]byte) {
 	t.Helper()
 	have, err := list(dir)
-	if err != nil && !(Updating() && os.IsNotExist(err)) {
+	if err != nil && !(UpdatingGolden() && os.IsNotExist(err)) {
 		t.Fatalf("%v (%s)", err, hint)
 	}
-	if Updating() {
+	if UpdatingGolden() {
 		for _, name := range have {
 			if _, ok := files[name]; !ok {
 				if err := os.Remove(filepath.Join(dir, name)); err != nil {

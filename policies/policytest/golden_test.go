@@ -1,4 +1,4 @@
-package golden
+package policytest
 
 import (
 	"fmt"
@@ -44,9 +44,9 @@ func run(t *testing.T, check func(testing.TB)) (r *recorder) {
 // setUpdating sets or clears UPDATE_GOLDEN for the test.
 func setUpdating(t *testing.T, update bool) {
 	if update {
-		t.Setenv(EnvUpdate, "1")
+		t.Setenv(EnvUpdateGolden, "1")
 	} else {
-		t.Setenv(EnvUpdate, "")
+		t.Setenv(EnvUpdateGolden, "")
 	}
 }
 
@@ -60,7 +60,7 @@ func writeFile(t *testing.T, path, data string) {
 	}
 }
 
-func TestCheck(t *testing.T) {
+func TestGolden(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "out.txt")
 	writeFile(t, path, "a\nb\n")
@@ -83,7 +83,7 @@ func TestCheck(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			setUpdating(t, tt.update)
-			r := run(t, func(tb testing.TB) { Check(tb, tt.path, []byte(tt.got)) })
+			r := run(t, func(tb testing.TB) { Golden(tb, tt.path, []byte(tt.got)) })
 			got := strings.Join(r.errors, "\n")
 			if tt.wantError == "" && got != "" || !strings.Contains(got, tt.wantError) {
 				t.Errorf("errors = %q, want one containing %q", got, tt.wantError)
@@ -97,7 +97,7 @@ func TestCheck(t *testing.T) {
 	}
 }
 
-func TestCheckDir(t *testing.T) {
+func TestGoldenDir(t *testing.T) {
 	want := map[string][]byte{"a.yaml": []byte("a\n"), "sub/b.yaml": []byte("b\n")}
 	tests := []struct {
 		name       string
@@ -119,7 +119,7 @@ func TestCheckDir(t *testing.T) {
 			for name, data := range tt.have {
 				writeFile(t, filepath.Join(dir, name), data)
 			}
-			r := run(t, func(tb testing.TB) { CheckDir(tb, dir, want) })
+			r := run(t, func(tb testing.TB) { GoldenDir(tb, dir, want) })
 			if len(r.errors) != len(tt.wantErrors) {
 				t.Fatalf("errors = %q, want %d", r.errors, len(tt.wantErrors))
 			}
