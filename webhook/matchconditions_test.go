@@ -36,6 +36,7 @@ import (
 
 	"github.com/gracekeeper/gracekeeper/deploy"
 	"github.com/gracekeeper/gracekeeper/policies"
+	gkadmission "github.com/gracekeeper/gracekeeper/webhook/admission"
 )
 
 // The differential test of the generated matchConditions: each request is
@@ -640,6 +641,21 @@ func varyMeta(rng *rand.Rand, meta *metav1.ObjectMeta) {
 	}
 }
 
+// scaleResources are the /scale resources the validating entry receives,
+// from the entry table: deployments/scale...
+var scaleResources = func() []string {
+	var out []string
+	e, _ := gkadmission.EntryOf(gkadmission.EntryValidate)
+	for _, r := range e.Rules() {
+		for _, resource := range r.Resources {
+			if strings.HasSuffix(resource, "/scale") {
+				out = append(out, resource)
+			}
+		}
+	}
+	return out
+}()
+
 // generatedRequests returns n requests of each kind of request the webhook
 // entries receive.
 func generatedRequests(rng *rand.Rand, n int) []diffRequest {
@@ -691,17 +707,20 @@ func generatedRequests(rng *rand.Rand, n int) []diffRequest {
 					PropagationPolicy: ptr.To(pick(rng, metav1.DeletePropagationOrphan, metav1.DeletePropagationForeground, metav1.DeletePropagationBackground))}
 			}
 			add(diffRequest{op: admissionv1.Delete, resource: resource, oldObject: obj, options: options, user: user()})
-			if resource != "daemonsets" {
-				scale := func() *autoscalingv1.Scale {
-					s := &autoscalingv1.Scale{TypeMeta: metav1.TypeMeta{APIVersion: "autoscaling/v1", Kind: "Scale"},
-						ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "shop"}, Spec: autoscalingv1.ScaleSpec{Replicas: pick[int32](rng, 0, 0, 1, 3, 10)}}
-					if maybe(rng, 10) {
-						s.Annotations = map[string]string{"gracekeeper.io/exempt": "scale-to-zero"}
-					}
-					return s
+		}
+		// Every /scale the validating entry receives (ReplicaSets' and
+		// Rollouts' too: the same Scale, read by the same rules).
+		for _, resource := range scaleResources {
+			scale := func() *autoscalingv1.Scale {
+				s := &autoscalingv1.Scale{TypeMeta: metav1.TypeMeta{APIVersion: "autoscaling/v1", Kind: "Scale"},
+					ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "shop"}, Spec: autoscalingv1.ScaleSpec{Replicas: pick[int32](rng, 0, 0, 1, 3, 10)}}
+				if maybe(rng, 10) {
+					s.Annotations = map[string]string{"gracekeeper.io/exempt": "scale-to-zero"}
 				}
-				add(diffRequest{op: admissionv1.Update, resource: resource + "/scale", object: scale(), oldObject: scale(), user: user()})
+				return s
 			}
+			add(diffRequest{op: admissionv1.Update, resource: resource, object: scale(), oldObject: scale(), user: pick(rng, user(),
+				authenticationv1.UserInfo{Username: "system:serviceaccount:argo-rollouts:argo-rollouts"})})
 		}
 
 		// Namespaces.
