@@ -1,7 +1,6 @@
 package deploy
 
 import (
-	"os"
 	"reflect"
 	"testing"
 
@@ -15,23 +14,7 @@ import (
 // TestMatchConditionsTemplate fails when the chart's generated template is
 // stale. UPDATE_GOLDEN=1 rewrites it.
 func TestMatchConditionsTemplate(t *testing.T) {
-	want, err := MatchConditionsTemplate()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if os.Getenv("UPDATE_GOLDEN") != "" {
-		if err := os.WriteFile(MatchConditionsTemplatePath, want, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	got, err := os.ReadFile(MatchConditionsTemplatePath)
-	if err != nil {
-		t.Fatalf("%v (UPDATE_GOLDEN=1 go test ./deploy -run TestMatchConditionsTemplate writes it)", err)
-	}
-	if string(got) != string(want) {
-		t.Errorf("%s is stale: the matchConditions changed in package admission; run UPDATE_GOLDEN=1 go test ./deploy twice "+
-			"(the second run renders the kustomize base from the new template, which the tests embed when they are built)", MatchConditionsTemplatePath)
-	}
+	checkGenerated(t, MatchConditionsTemplatePath, MatchConditionsTemplate, "the matchConditions")
 }
 
 // TestChartMatchConditionsFollowTheConfiguration renders the chart with
