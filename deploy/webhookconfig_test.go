@@ -194,7 +194,7 @@ func TestWebhookEntriesRouteEachModeToItsPath(t *testing.T) {
 			t.Errorf("%s reinvocationPolicy = %v, want IfNeeded", w.Name, w.ReinvocationPolicy)
 		}
 		// Its matchConditions are admission.MatchConditions (TestChartMatchConditionsFollowTheConfiguration);
-		// that controller-created pods still reach it is proven in package webhook
+		// that controller-created pods still reach it is proven in package admission
 		// (TestMatchConditionsSkipGracefulObjects).
 	}
 	for _, w := range validating.Webhooks {

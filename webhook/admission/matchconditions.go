@@ -18,8 +18,9 @@ import (
 // calls only when every one is true, so each expression skips requests about
 // which the engine can say nothing: no patch, denial or warning. They are
 // written from the rules below; the chart carries them through a generated
-// template (see package deploy), and a differential test in package webhook
-// evaluates them with the API server's CEL libraries against the engine.
+// template (see package deploy), and a differential test
+// (matchconditions_test.go) evaluates them with the API server's CEL
+// libraries against gracekeeper's webhook server.
 //
 // The safe default is to call: an expression skips only a request it can prove
 // quiet, and any field it does not understand (an unknown hook form, a native
