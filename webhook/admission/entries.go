@@ -6,6 +6,7 @@ import (
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/gracekeeper/gracekeeper/policies"
 )
@@ -240,50 +241,36 @@ func (e Entry) requests() []request {
 	return out
 }
 
-// Rules are the entry's admissionregistration rules: per Receive, one rule
-// per API group and version for the kinds' resources, then one for their
-// /scale and one for their /eviction, in the table's order.
+// Rules are the entry's admissionregistration rules: per Receive and API
+// group version (in the order of the kinds), one rule for the kinds'
+// resources, then one for their /scale and one for their /eviction. The kinds
+// of a Receive share a scope (TestEntriesNameKnownKindsAndLiveFlags).
 func (e Entry) Rules() []admissionregistrationv1.RuleWithOperations {
 	var rules []admissionregistrationv1.RuleWithOperations
 	for _, rc := range e.Receive {
-		type key struct {
-			group, version, sub string
-			scope               admissionregistrationv1.ScopeType
+		requests := rc.requests()
+		var versions []schema.GroupVersion
+		for _, r := range requests {
+			if gv := r.kind.GVK.GroupVersion(); !slices.Contains(versions, gv) {
+				versions = append(versions, gv)
+			}
 		}
-		var keys []key
-		grouped := map[key]*admissionregistrationv1.RuleWithOperations{}
-		// Groups in the order their kinds first appear, and within each
-		// group the kinds' resources, then the scales, then the evictions.
-		for _, sub := range []string{"", subScale, subEviction} {
-			for _, r := range rc.requests() {
-				if r.subResource != sub {
-					continue
-				}
-				k := key{r.kind.GVK.Group, r.kind.GVK.Version, sub, scopeOf(r.kind)}
-				rule, ok := grouped[k]
-				if !ok {
-					scope := k.scope
-					rule = &admissionregistrationv1.RuleWithOperations{
-						Operations: slices.Clone(r.operations),
-						Rule: admissionregistrationv1.Rule{APIGroups: []string{k.group}, APIVersions: []string{k.version},
-							Scope: &scope},
+		for _, gv := range versions {
+			for _, sub := range []string{"", subScale, subEviction} {
+				var rule *admissionregistrationv1.RuleWithOperations
+				for _, r := range requests {
+					if r.kind.GVK.GroupVersion() != gv || r.subResource != sub {
+						continue
 					}
-					grouped[k] = rule
-					keys = append(keys, k)
+					if rule == nil {
+						scope := scopeOf(r.kind)
+						rule = &admissionregistrationv1.RuleWithOperations{Operations: slices.Clone(r.operations),
+							Rule: admissionregistrationv1.Rule{APIGroups: []string{gv.Group}, APIVersions: []string{gv.Version}, Scope: &scope}}
+					}
+					rule.Resources = append(rule.Resources, r.resource())
 				}
-				rule.Resources = append(rule.Resources, r.resource())
-			}
-		}
-		groupOrder := []string{}
-		for _, k := range keys {
-			if !slices.Contains(groupOrder, k.group+"/"+k.version) {
-				groupOrder = append(groupOrder, k.group+"/"+k.version)
-			}
-		}
-		for _, gv := range groupOrder {
-			for _, k := range keys {
-				if k.group+"/"+k.version == gv {
-					rules = append(rules, *grouped[k])
+				if rule != nil {
+					rules = append(rules, *rule)
 				}
 			}
 		}

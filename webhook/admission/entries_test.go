@@ -18,6 +18,7 @@ func TestEntriesNameKnownKindsAndLiveFlags(t *testing.T) {
 	for _, e := range Entries() {
 		for _, rc := range e.Receive {
 			var scales, evicts bool
+			scopes := map[admissionregistrationv1.ScopeType]bool{}
 			for _, name := range rc.Kinds {
 				k, ok := func() (k policies.Kind, ok bool) {
 					defer func() { ok = recover() == nil }()
@@ -27,6 +28,11 @@ func TestEntriesNameKnownKindsAndLiveFlags(t *testing.T) {
 					t.Fatalf("entry %s names %s, which is not in policies.Kinds()", e.Name, name)
 				}
 				scales, evicts = scales || k.Scale, evicts || k.Evict
+				scopes[scopeOf(k)] = true
+			}
+			// One rule has one scope: a Receive's kinds must share it.
+			if len(scopes) > 1 {
+				t.Errorf("entry %s receives %v, of different scopes: split them", e.Name, rc.Kinds)
 			}
 			// A flag that matches no kind would be a rule the table claims and the chart never renders.
 			if rc.Scale && !scales || rc.Evict && !evicts {
