@@ -1,42 +1,25 @@
 package deploy
 
 import (
-	"os"
 	"reflect"
 	"testing"
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
 
-	"github.com/gracekeeper/gracekeeper/policies"
 	"github.com/gracekeeper/gracekeeper/policies/api/v1alpha1"
+	"github.com/gracekeeper/gracekeeper/webhook/admission"
 )
 
 // TestMatchConditionsTemplate fails when the chart's generated template is
 // stale. UPDATE_GOLDEN=1 rewrites it.
 func TestMatchConditionsTemplate(t *testing.T) {
-	want, err := MatchConditionsTemplate()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if os.Getenv("UPDATE_GOLDEN") != "" {
-		if err := os.WriteFile(MatchConditionsTemplatePath, want, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	got, err := os.ReadFile(MatchConditionsTemplatePath)
-	if err != nil {
-		t.Fatalf("%v (UPDATE_GOLDEN=1 go test ./deploy -run TestMatchConditionsTemplate writes it)", err)
-	}
-	if string(got) != string(want) {
-		t.Errorf("%s is stale: the matchConditions changed in package policies; run UPDATE_GOLDEN=1 go test ./deploy twice "+
-			"(the second run renders the kustomize base from the new template, which the tests embed when they are built)", MatchConditionsTemplatePath)
-	}
+	checkGenerated(t, MatchConditionsTemplatePath, MatchConditionsTemplate, "the matchConditions")
 }
 
 // TestChartMatchConditionsFollowTheConfiguration renders the chart with
 // configurations that change what the expressions read, and wants on every
-// entry exactly what policies.MatchConditions gives for the configuration the
+// entry exactly what admission.MatchConditions gives for the configuration the
 // chart's ConfigMap carries.
 func TestChartMatchConditionsFollowTheConfiguration(t *testing.T) {
 	for name, values := range map[string]string{
@@ -60,8 +43,8 @@ func TestChartMatchConditionsFollowTheConfiguration(t *testing.T) {
 			}
 			users, _ := v["exemptUsers"].([]any)
 			groups, _ := v["exemptGroups"].([]any)
-			want := func(entry policies.WebhookEntry) []admissionregistrationv1.MatchCondition {
-				conditions, err := policies.MatchConditions(entry, cfg, stringList(users), stringList(groups))
+			want := func(entry admission.EntryName) []admissionregistrationv1.MatchCondition {
+				conditions, err := admission.MatchConditions(entry, cfg, stringList(users), stringList(groups))
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -73,14 +56,14 @@ func TestChartMatchConditionsFollowTheConfiguration(t *testing.T) {
 			}
 			mutating, validating := webhooks(t, objs)
 			for _, w := range mutating.Webhooks {
-				if got := w.MatchConditions; !reflect.DeepEqual(got, want(policies.EntryMutate)) {
-					t.Errorf("%s matchConditions\n%+v\nwant\n%+v", w.Name, got, want(policies.EntryMutate))
+				if got := w.MatchConditions; !reflect.DeepEqual(got, want(admission.EntryMutate)) {
+					t.Errorf("%s matchConditions\n%+v\nwant\n%+v", w.Name, got, want(admission.EntryMutate))
 				}
 			}
 			for _, w := range validating.Webhooks {
-				entry := policies.EntryValidate
+				entry := admission.EntryValidate
 				if w.Name == "namespaces.validate.gracekeeper.io" {
-					entry = policies.EntryNamespaces
+					entry = admission.EntryNamespaces
 				}
 				if got := w.MatchConditions; !reflect.DeepEqual(got, want(entry)) {
 					t.Errorf("%s matchConditions\n%+v\nwant\n%+v", w.Name, got, want(entry))

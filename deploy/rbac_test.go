@@ -16,7 +16,7 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
-	"github.com/gracekeeper/gracekeeper/policies"
+	"github.com/gracekeeper/gracekeeper/webhook/admission"
 )
 
 func TestRBACIsGetOnTheParentsOfEvictionsAndScalesOnly(t *testing.T) {
@@ -44,16 +44,17 @@ func TestRBACIsGetOnTheParentsOfEvictionsAndScalesOnly(t *testing.T) {
 		t.Fatalf("ClusterRoles %v and bindings %v, want only gracekeeper-read-parents", roles, bindings)
 	}
 	role := find[rbacv1.ClusterRole](t, objs, "ClusterRole", "gracekeeper-read-parents")
-	want := []rbacv1.PolicyRule{
-		{APIGroups: []string{""}, Resources: []string{"pods"}, Verbs: []string{"get"}},
-		{APIGroups: []string{"apps"}, Resources: []string{"deployments", "statefulsets", "replicasets"}, Verbs: []string{"get"}},
-		{APIGroups: []string{"argoproj.io"}, Resources: []string{"rollouts"}, Verbs: []string{"get"}},
-		// What a namespace DELETE is judged by, and change-cause's read of a
-		// workload's rollout history (ReplicaSets, ControllerRevisions).
-		{APIGroups: []string{"apps"}, Resources: append(workloadListResources(t), "controllerrevisions"), Verbs: []string{"list"}},
+	// The reads the entry table implies (admission.Reads): get on the
+	// parents of the subresources the entries receive, list on what a
+	// namespace DELETE is judged by and on the workloads' rollout history.
+	// The chart may group and order them as it likes, but grant exactly them.
+	if got, want := grants(role.Rules), grants(admission.Reads()); !reflect.DeepEqual(got, want) {
+		t.Errorf("rules = %+v, want exactly what the entry table reads: %v", role.Rules, want)
 	}
-	if !reflect.DeepEqual(role.Rules, want) {
-		t.Errorf("rules = %+v, want get on pods and on the scalable workloads, list on the workloads a namespace DELETE is judged by and on the revisions, only", role.Rules)
+	for _, want := range []string{"get  pods", "get apps deployments", "get apps replicasets", "list apps replicasets", "list apps controllerrevisions"} {
+		if !slices.Contains(grants(admission.Reads()), want) {
+			t.Errorf("the entry table reads %v, without %q", grants(admission.Reads()), want)
+		}
 	}
 	binding := find[rbacv1.ClusterRoleBinding](t, objs, "ClusterRoleBinding", "gracekeeper-read-parents")
 	deployment := find[appsv1.Deployment](t, objs, "Deployment", "gracekeeper")
@@ -63,21 +64,20 @@ func TestRBACIsGetOnTheParentsOfEvictionsAndScalesOnly(t *testing.T) {
 	}
 }
 
-// workloadListResources are the resources of the kinds the webhook lists for
-// a namespace DELETE (policies.NamespaceListKinds), in that order.
-func workloadListResources(t *testing.T) []string {
-	var resources []string
-	for _, kind := range policies.NamespaceListKinds() {
-		for _, k := range policies.Kinds() {
-			if k.GVK.Kind == kind {
-				if k.GVK.Group != "apps" {
-					t.Fatalf("%s is not in the apps group the chart grants list on", kind)
+// grants lists what RBAC rules allow as "verb group resource", sorted, each once.
+func grants(rules []rbacv1.PolicyRule) []string {
+	var out []string
+	for _, r := range rules {
+		for _, verb := range r.Verbs {
+			for _, group := range r.APIGroups {
+				for _, resource := range r.Resources {
+					out = append(out, verb+" "+group+" "+resource)
 				}
-				resources = append(resources, k.Resource)
 			}
 		}
 	}
-	return resources
+	slices.Sort(out)
+	return slices.Compact(out)
 }
 
 func TestUninstallHookDeletesTheWebhookConfigurations(t *testing.T) {

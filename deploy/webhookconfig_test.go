@@ -16,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/gracekeeper/gracekeeper/policies"
+	"github.com/gracekeeper/gracekeeper/webhook/admission"
 )
 
 // systemUsers and systemGroups are the actors the engine never judges; the
@@ -128,43 +129,41 @@ func TestWebhookEntriesRouteEachModeToItsPath(t *testing.T) {
 	mutating, validating := webhooks(t, objs)
 	service := find[corev1.Service](t, objs, "Service", "gracekeeper")
 
+	// The names and paths are the entry table's, in its order.
 	type entry struct{ name, path string }
-	var gotMutating, gotValidating []entry
+	var gotMutating, gotValidating, wantMutating, wantValidating []entry
 	for _, w := range mutating.Webhooks {
 		gotMutating = append(gotMutating, entry{w.Name, *w.ClientConfig.Service.Path})
 	}
 	for _, w := range validating.Webhooks {
 		gotValidating = append(gotValidating, entry{w.Name, *w.ClientConfig.Service.Path})
 	}
-	wantMutating := []entry{{"enforce.mutate.gracekeeper.io", "/mutate/enforce"}, {"audit.mutate.gracekeeper.io", "/mutate/audit"}}
-	wantValidating := []entry{
+	entryOf := map[string]admission.Entry{}
+	for _, p := range admission.Paths() {
+		e := entry{p.Entry.WebhookName(p.Mode), p.Path}
+		entryOf[e.name] = p.Entry
+		if p.Entry.Webhook == policies.Mutating {
+			wantMutating = append(wantMutating, e)
+		} else {
+			wantValidating = append(wantValidating, e)
+		}
+	}
+	// What the API server calls: the table must name these.
+	if want := []entry{{"enforce.mutate.gracekeeper.io", "/mutate/enforce"}, {"audit.mutate.gracekeeper.io", "/mutate/audit"}}; !reflect.DeepEqual(wantMutating, want) {
+		t.Errorf("the entry table's mutating entries = %v, want %v", wantMutating, want)
+	}
+	if want := []entry{
 		{"enforce.validate.gracekeeper.io", "/validate/enforce"},
 		{"audit.validate.gracekeeper.io", "/validate/audit"},
 		{"namespaces.validate.gracekeeper.io", "/validate/namespaces"},
+	}; !reflect.DeepEqual(wantValidating, want) {
+		t.Errorf("the entry table's validating entries = %v, want %v", wantValidating, want)
 	}
 	if !reflect.DeepEqual(gotMutating, wantMutating) {
 		t.Errorf("mutating entries = %v, want %v", gotMutating, wantMutating)
 	}
 	if !reflect.DeepEqual(gotValidating, wantValidating) {
 		t.Errorf("validating entries = %v, want %v", gotValidating, wantValidating)
-	}
-
-	mutatingRules := []admissionregistrationv1.RuleWithOperations{
-		rule([]string{""}, []string{"pods"}, admissionregistrationv1.NamespacedScope, admissionregistrationv1.Create),
-		rule([]string{"apps"}, []string{"deployments", "statefulsets", "daemonsets"}, admissionregistrationv1.NamespacedScope, admissionregistrationv1.Create, admissionregistrationv1.Update),
-		argoRule([]string{"rollouts"}, admissionregistrationv1.Create, admissionregistrationv1.Update),
-	}
-	guardRules := []admissionregistrationv1.RuleWithOperations{
-		rule([]string{"apps"}, []string{"deployments", "statefulsets", "daemonsets", "replicasets"}, admissionregistrationv1.NamespacedScope, admissionregistrationv1.Create, admissionregistrationv1.Update, admissionregistrationv1.Delete),
-		rule([]string{"apps"}, []string{"deployments/scale", "statefulsets/scale", "replicasets/scale"}, admissionregistrationv1.NamespacedScope, admissionregistrationv1.Update),
-		argoRule([]string{"rollouts"}, admissionregistrationv1.Create, admissionregistrationv1.Update, admissionregistrationv1.Delete),
-		argoRule([]string{"rollouts/scale"}, admissionregistrationv1.Update),
-		rule([]string{""}, []string{"pods"}, admissionregistrationv1.NamespacedScope, admissionregistrationv1.Delete),
-		rule([]string{""}, []string{"pods/eviction"}, admissionregistrationv1.NamespacedScope, admissionregistrationv1.Create),
-		rule([]string{""}, []string{"namespaces"}, admissionregistrationv1.ClusterScope, admissionregistrationv1.Delete),
-	}
-	namespaceRules := []admissionregistrationv1.RuleWithOperations{
-		rule([]string{""}, []string{"namespaces"}, admissionregistrationv1.ClusterScope, admissionregistrationv1.Create, admissionregistrationv1.Update),
 	}
 
 	checkCommon := func(name string, cc admissionregistrationv1.WebhookClientConfig, sideEffects *admissionregistrationv1.SideEffectClass, versions []string, matchPolicy *admissionregistrationv1.MatchPolicyType, timeout *int32) {
@@ -188,24 +187,20 @@ func TestWebhookEntriesRouteEachModeToItsPath(t *testing.T) {
 	}
 	for _, w := range mutating.Webhooks {
 		checkCommon(w.Name, w.ClientConfig, w.SideEffects, w.AdmissionReviewVersions, w.MatchPolicy, w.TimeoutSeconds)
-		if !reflect.DeepEqual(w.Rules, mutatingRules) {
-			t.Errorf("%s rules = %+v, want %+v", w.Name, w.Rules, mutatingRules)
+		if want := entryOf[w.Name].Rules(); !reflect.DeepEqual(w.Rules, want) {
+			t.Errorf("%s rules = %+v, want the entry table's %+v", w.Name, w.Rules, want)
 		}
 		if w.ReinvocationPolicy == nil || *w.ReinvocationPolicy != admissionregistrationv1.IfNeededReinvocationPolicy {
 			t.Errorf("%s reinvocationPolicy = %v, want IfNeeded", w.Name, w.ReinvocationPolicy)
 		}
-		// Its matchConditions are policies.MatchConditions (TestChartMatchConditionsFollowTheConfiguration);
-		// that controller-created pods still reach it is proven in package webhook
+		// Its matchConditions are admission.MatchConditions (TestChartMatchConditionsFollowTheConfiguration);
+		// that controller-created pods still reach it is proven in package admission
 		// (TestMatchConditionsSkipGracefulObjects).
 	}
 	for _, w := range validating.Webhooks {
 		checkCommon(w.Name, w.ClientConfig, w.SideEffects, w.AdmissionReviewVersions, w.MatchPolicy, w.TimeoutSeconds)
-		want := guardRules
-		if w.Name == "namespaces.validate.gracekeeper.io" {
-			want = namespaceRules
-		}
-		if !reflect.DeepEqual(w.Rules, want) {
-			t.Errorf("%s rules = %+v, want %+v", w.Name, w.Rules, want)
+		if want := entryOf[w.Name].Rules(); !reflect.DeepEqual(w.Rules, want) {
+			t.Errorf("%s rules = %+v, want the entry table's %+v", w.Name, w.Rules, want)
 		}
 		evictions := slices.ContainsFunc(w.MatchConditions, func(c admissionregistrationv1.MatchCondition) bool {
 			return c.Name == "only-evictions-with-a-grace-override" && strings.Contains(c.Expression, "object.deleteOptions.gracePeriodSeconds")
@@ -217,20 +212,6 @@ func TestWebhookEntriesRouteEachModeToItsPath(t *testing.T) {
 			t.Errorf("%s: an entry gets evictions exactly when it keeps those without a grace override away (%v)", w.Name, w.MatchConditions)
 		}
 	}
-}
-
-func rule(groups, resources []string, scope admissionregistrationv1.ScopeType, ops ...admissionregistrationv1.OperationType) admissionregistrationv1.RuleWithOperations {
-	return admissionregistrationv1.RuleWithOperations{
-		Operations: ops,
-		Rule:       admissionregistrationv1.Rule{APIGroups: groups, APIVersions: []string{"v1"}, Resources: resources, Scope: &scope},
-	}
-}
-
-// argoRule is a rule for Argo Rollouts' resources, served as argoproj.io/v1alpha1.
-func argoRule(resources []string, ops ...admissionregistrationv1.OperationType) admissionregistrationv1.RuleWithOperations {
-	r := rule([]string{"argoproj.io"}, resources, admissionregistrationv1.NamespacedScope, ops...)
-	r.APIVersions = []string{"v1alpha1"}
-	return r
 }
 
 func TestFailurePoliciesAndTimeoutComeFromValues(t *testing.T) {

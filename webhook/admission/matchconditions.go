@@ -1,4 +1,4 @@
-package policies
+package admission
 
 import (
 	"encoding/json"
@@ -6,6 +6,10 @@ import (
 	"slices"
 	"strings"
 
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/gracekeeper/gracekeeper/policies"
 	"github.com/gracekeeper/gracekeeper/policies/api/v1alpha1"
 )
 
@@ -14,8 +18,9 @@ import (
 // calls only when every one is true, so each expression skips requests about
 // which the engine can say nothing: no patch, denial or warning. They are
 // written from the rules below; the chart carries them through a generated
-// template (see package deploy), and a differential test in package webhook
-// evaluates them with the API server's CEL libraries against the engine.
+// template (see package deploy), and a differential test
+// (matchconditions_test.go) evaluates them with the API server's CEL
+// libraries against gracekeeper's webhook server.
 //
 // The safe default is to call: an expression skips only a request it can prove
 // quiet, and any field it does not understand (an unknown hook form, a native
@@ -29,21 +34,6 @@ type MatchCondition struct {
 	Name       string `json:"name"`
 	Expression string `json:"expression"`
 }
-
-// WebhookEntry names the kinds of entries in gracekeeper's webhook configurations.
-type WebhookEntry string
-
-const (
-	// EntryMutate is the mutating entry of each mode (/mutate/<mode>).
-	EntryMutate WebhookEntry = "mutate"
-	// EntryValidate is the validating entry of each mode (/validate/<mode>).
-	EntryValidate WebhookEntry = "validate"
-	// EntryNamespaces is the validating entry for the mode label (/validate/namespaces).
-	EntryNamespaces WebhookEntry = "namespaces"
-)
-
-// WebhookEntries lists every entry, in the order the chart renders them.
-var WebhookEntries = []WebhookEntry{EntryMutate, EntryValidate, EntryNamespaces}
 
 // MatchConditionParam is a value the expressions read from the configuration
 // or from the chart's requester exclusions. In MatchConditionTemplates it
@@ -77,17 +67,23 @@ var (
 	paramChangeCause = MatchConditionParam{Token: "@changeCause@", ConfigPath: []string{"changeCause"},
 		value: func(c *v1alpha1.Configuration, _, _ []string) any { return string(c.ChangeCause) }}
 	paramSystemUsers = MatchConditionParam{Token: "@systemUsers@",
-		value: func(*v1alpha1.Configuration, []string, []string) any { users, _ := SystemActors(); return users }}
+		value: func(*v1alpha1.Configuration, []string, []string) any {
+			users, _ := policies.SystemActors()
+			return users
+		}}
 	paramSystemGroups = MatchConditionParam{Token: "@systemGroups@",
-		value: func(*v1alpha1.Configuration, []string, []string) any { _, groups := SystemActors(); return groups }}
+		value: func(*v1alpha1.Configuration, []string, []string) any {
+			_, groups := policies.SystemActors()
+			return groups
+		}}
 	paramExemptUsers = MatchConditionParam{Token: "@exemptUsers@", ChartValue: "exemptUsers",
 		value: func(_ *v1alpha1.Configuration, users, _ []string) any {
-			system, _ := SystemActors()
+			system, _ := policies.SystemActors()
 			return uniq(append(system, users...))
 		}}
 	paramExemptGroups = MatchConditionParam{Token: "@exemptGroups@", ChartValue: "exemptGroups",
 		value: func(_ *v1alpha1.Configuration, _, groups []string) any {
-			_, system := SystemActors()
+			_, system := policies.SystemActors()
 			return uniq(append(system, groups...))
 		}}
 )
@@ -100,7 +96,7 @@ var MatchConditionParams = []MatchConditionParam{
 
 // MatchConditionTemplates returns an entry's matchConditions with parameter
 // tokens in place of configuration values.
-func MatchConditionTemplates(entry WebhookEntry) []MatchCondition {
+func MatchConditionTemplates(entry EntryName) []MatchCondition {
 	switch entry {
 	case EntryMutate:
 		return []MatchCondition{
@@ -112,7 +108,7 @@ func MatchConditionTemplates(entry WebhookEntry) []MatchCondition {
 			// Evictions without a grace override are the PodDisruptionBudgets'
 			// business: they never reach gracekeeper, which reads the pod of the rest.
 			MatchCondition{Name: "only-evictions-with-a-grace-override",
-				Expression: `!has(request.subResource) || request.subResource != "eviction" || (has(object.deleteOptions) && has(object.deleteOptions.gracePeriodSeconds))`},
+				Expression: `!has(request.subResource) || request.subResource != "` + subEviction + `" || (has(object.deleteOptions) && has(object.deleteOptions.gracePeriodSeconds))`},
 			MatchCondition{Name: "exclude-graceful-objects", Expression: "!(" +
 				orAll(graceful.workloadWrite, graceful.scale, graceful.workloadDelete, graceful.podDelete) + ")"})
 	case EntryNamespaces:
@@ -125,7 +121,7 @@ func MatchConditionTemplates(entry WebhookEntry) []MatchCondition {
 // MatchConditions returns an entry's matchConditions under a configuration,
 // with the chart's exemptUsers and exemptGroups (break-glass accounts the
 // validating entries never send).
-func MatchConditions(entry WebhookEntry, c *v1alpha1.Configuration, exemptUsers, exemptGroups []string) ([]MatchCondition, error) {
+func MatchConditions(entry EntryName, c *v1alpha1.Configuration, exemptUsers, exemptGroups []string) ([]MatchCondition, error) {
 	conditions := MatchConditionTemplates(entry)
 	for i := range conditions {
 		for _, p := range MatchConditionParams {
@@ -163,39 +159,40 @@ var systemWorkloadUpdates = "request.operation != 'UPDATE' || !(" +
 var graceful = func() (g struct {
 	pod, workloadSpec, workloadWrite, scale, workloadDelete, podDelete, namespace string
 }) {
-	workloads := celList(workloadResources)
 	object, old := "object.?spec", "oldObject.?spec"
-	g.pod = andAll(request("", "['pods']", "", "['CREATE']"),
+	g.pod = andAll(received(EntryMutate, []string{"Pod"}, "", admissionregistrationv1.Create),
 		notExempt("object"),
 		podQuiet("object.?metadata", object, controllerKind("object")))
 	// The mutating entry reports only the workload's own patches; findings on
 	// its pod template go to the validating entry.
-	g.workloadSpec = andAll(request("apps", workloads, "", "['CREATE', 'UPDATE']"), workloadSpecQuiet(object),
+	g.workloadSpec = andAll(received(EntryMutate, strategyKinds, "", admissionregistrationv1.Create, admissionregistrationv1.Update), workloadSpecQuiet(object),
 		changeCauseQuiet(object, old))
-	g.workloadWrite = andAll(request("apps", workloads, "", "['CREATE', 'UPDATE']"),
+	g.workloadWrite = andAll(received(EntryValidate, strategyKinds, "", admissionregistrationv1.Create, admissionregistrationv1.Update),
 		notExempt("object"),
 		workloadSpecQuiet(object),
 		"(request.resource.resource == 'deployments' || "+object+".?updateStrategy.?type.orValue('') != 'OnDelete')",
 		"(request.operation != 'UPDATE' || (request.resource.resource == 'daemonsets' ? "+nodesSame(object, old)+" : "+
 			replicasQuiet(object+".?replicas.orValue(1)", old+".?replicas.orValue(1)")+"))",
 		podQuiet(object+".?template.?metadata", object+".?template.?spec", "request.kind.kind"))
+	// Every /scale the entry receives: the rules read only the Scale's
+	// replicas (and, for a ReplicaSet's, the parent, only to stay quiet).
 	// A Scale's spec.replicas is omitted when 0.
-	g.scale = andAll(request("apps", "['deployments', 'statefulsets']", "scale", "['UPDATE']"),
+	g.scale = andAll(received(EntryValidate, nil, subScale, admissionregistrationv1.Update),
 		notExempt("object"),
 		replicasQuiet(object+".?replicas.orValue(0)", old+".?replicas.orValue(0)"))
-	g.workloadDelete = andAll(request("apps", workloads, "", "['DELETE']"),
+	g.workloadDelete = andAll(received(EntryValidate, strategyKinds, "", admissionregistrationv1.Delete),
 		notExempt("oldObject"),
 		"(request.resource.resource == 'daemonsets' ? oldObject.?status.?desiredNumberScheduled.orValue(0) <= 0 : "+
 			old+".?replicas.orValue(1) <= 0)")
 	// Pods already terminating or finished: neither a restart nor a kill.
-	g.podDelete = andAll(request("", "['pods']", "", "['DELETE']"),
+	g.podDelete = andAll(received(EntryValidate, []string{"Pod"}, "", admissionregistrationv1.Delete),
 		notExempt("oldObject"),
 		"(oldObject.?metadata.?deletionTimestamp.orValue(null) != null || oldObject.?status.?phase.orValue('') in ['Succeeded', 'Failed'])")
 	labels := "object.?metadata.?labels.orValue({})"
-	g.namespace = andAll(request("", "['namespaces']", "", "['CREATE', 'UPDATE']"),
+	g.namespace = andAll(received(EntryNamespaces, []string{"Namespace"}, "", admissionregistrationv1.Create, admissionregistrationv1.Update),
 		notExempt("object"),
-		fmt.Sprintf("(!(%q in %s) || %s[%q] in %s)", ModeLabel, labels, labels, ModeLabel,
-			celList([]string{string(ModeEnforce), string(ModeAudit), string(ModeOff)})))
+		fmt.Sprintf("(!(%q in %s) || %s[%q] in %s)", policies.ModeLabel, labels, labels, policies.ModeLabel,
+			celList([]string{string(policies.ModeEnforce), string(policies.ModeAudit), string(policies.ModeOff)})))
 	return g
 }()
 
@@ -204,7 +201,7 @@ var graceful = func() (g struct {
 // as it was (scale, labels, status). A CREATE and a template change call.
 func changeCauseQuiet(spec, oldSpec string) string {
 	var resources []string
-	for _, k := range kinds {
+	for _, k := range policies.Kinds() {
 		if k.History != "" {
 			resources = append(resources, k.Resource)
 		}
@@ -228,23 +225,57 @@ func replicasQuiet(now, before string) string {
 	return fmt.Sprintf("(%s == 0 ? %s == 0 : 2 * %s >= %s)", now, before, now, before)
 }
 
-// workloadResources are the resources whose objects carry a pod template and
-// a rollout strategy.
-var workloadResources = []string{"deployments", "statefulsets", "daemonsets"}
+// strategyKinds are the kinds whose objects carry a pod template and a
+// rollout strategy that workloadSpecQuiet reads; the other kinds' writes
+// always call.
+var strategyKinds = []string{"Deployment", "StatefulSet", "DaemonSet"}
 
-// request matches the resource, subresource and operation of a request.
-func request(group, resources, subResource, operations string) string {
-	return andAll(
-		fmt.Sprintf("request.resource.?group.orValue('') == %q", group),
-		"request.resource.resource in "+resources,
+// received matches the requests an entry receives (see entries) about some
+// kinds (nil: all of them) with a subresource and operations: the resource
+// lists come from the table, one per API group.
+func received(entry EntryName, kinds []string, subResource string, ops ...admissionregistrationv1.OperationType) string {
+	e, ok := EntryOf(entry)
+	if !ok {
+		panic(fmt.Sprintf("admission: no webhook entry %s", entry))
+	}
+	var groups []string
+	resources := map[string][]string{}
+	for _, r := range e.requests() {
+		if r.subResource != subResource || (kinds != nil && !slices.Contains(kinds, r.kind.GVK.Kind)) ||
+			slices.ContainsFunc(ops, func(op admissionregistrationv1.OperationType) bool { return !slices.Contains(r.operations, op) }) {
+			continue
+		}
+		g := r.kind.GVK.Group
+		if _, ok := resources[g]; !ok {
+			groups = append(groups, g)
+		}
+		resources[g] = append(resources[g], r.kind.Resource)
+	}
+	if len(groups) == 0 {
+		panic(fmt.Sprintf("admission: entry %s receives no %v %q of %v", entry, ops, subResource, kinds))
+	}
+	var matches []string
+	for _, g := range groups {
+		matches = append(matches, andAll(fmt.Sprintf("request.resource.?group.orValue('') == %q", g),
+			"request.resource.resource in "+celList(resources[g])))
+	}
+	match := matches[0]
+	if len(matches) > 1 {
+		match = "(" + orAll(matches...) + ")"
+	}
+	operations := make([]string, len(ops))
+	for i, op := range ops {
+		operations[i] = string(op)
+	}
+	return andAll(match,
 		fmt.Sprintf("request.?subResource.orValue('') == %q", subResource),
-		"request.operation in "+operations)
+		"request.operation in "+celList(operations))
 }
 
 // notExempt is true when the object has no exemption annotation, which the
 // engine reads and may warn about (no reason, an unknown rule).
 func notExempt(object string) string {
-	return fmt.Sprintf("!(%q in %s.?metadata.?annotations.orValue({}))", ExemptAnnotation, object)
+	return fmt.Sprintf("!(%q in %s.?metadata.?annotations.orValue({}))", policies.ExemptAnnotation, object)
 }
 
 // controllerKind is the kind of the object's controller, "" for none.
@@ -279,6 +310,11 @@ func workloadSpecQuiet(spec string) string {
 		"(request.resource.resource != 'statefulsets' || "+statefulSet+")",
 		"(request.resource.resource != 'daemonsets' || ("+daemonSet+" && "+surges+"))")
 }
+
+// defaultRollingUpdateMax is what the API server defaults an absent
+// maxSurge or maxUnavailable to (apps/v1 SetDefaults_Deployment), as the
+// rolling-update rule reads them.
+const defaultRollingUpdateMax = "25%"
 
 // surgeNonZero is true when a maxSurge (absent means 25%) resolves to at
 // least 1 for any positive replica count: a positive int, or a positive
@@ -325,24 +361,24 @@ func replicasSafe(maxUnavailable, replicas string) string {
 func podQuiet(meta, spec, ownerKind string) string {
 	notServing := orAll(
 		"!(s.?restartPolicy.orValue('') in ['', 'Always'])",
-		fmt.Sprintf("%q in %s.?annotations.orValue({})", mirrorPodAnnotation, meta),
+		fmt.Sprintf("%q in %s.?annotations.orValue({})", corev1.MirrorPodAnnotationKey, meta),
 		ownerKind+" in "+paramSkipOwnerKinds.Token)
 	covered := andAll(
 		"!s.?initContainers.orValue([]).exists(c, has(c.restartPolicy))",
 		"g >= "+paramShutdown.Token,
 		"s.?containers.orValue([]).all(c, has(c.readinessProbe) && "+hookCovered("c", "g")+")")
 	return fmt.Sprintf("[%s.orValue({})].all(s, %s && [s.?terminationGracePeriodSeconds.orValue(%d)].all(g, %s))",
-		spec, sized("s"), defaultGracePeriod, orAll(notServing, covered))
+		spec, sized("s"), corev1.DefaultTerminationGracePeriodSeconds, orAll(notServing, covered))
 }
 
-// sized is true when a pod spec holds at most MaxContainers containers. It
+// sized is true when a pod spec holds at most policies.MaxContainers containers. It
 // comes before any walk of the containers, and && stops at the first false:
 // a pod spec past the bound is sent to gracekeeper, which answers it at
 // once without judging it (DecideLimit), instead of costing the API server
 // seconds of CEL per entry (8 s for 64,000 containers).
 func sized(spec string) string {
 	count := func(field string) string { return spec + ".?" + field + ".orValue([]).size()" }
-	return fmt.Sprintf("(%s + %s + %s <= %d)", count("containers"), count("initContainers"), count("ephemeralContainers"), MaxContainers)
+	return fmt.Sprintf("(%s + %s + %s <= %d)", count("containers"), count("initContainers"), count("ephemeralContainers"), policies.MaxContainers)
 }
 
 // hookCovered is true when a container's preStop hook is a form whose delay

@@ -1,11 +1,16 @@
-package webhook
+package admission_test
 
 import (
+	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -34,15 +39,19 @@ import (
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/yaml"
 
+	"github.com/gracekeeper/gracekeeper/certs"
 	"github.com/gracekeeper/gracekeeper/deploy"
 	"github.com/gracekeeper/gracekeeper/policies"
+	"github.com/gracekeeper/gracekeeper/policies/api/v1alpha1"
+	"github.com/gracekeeper/gracekeeper/webhook"
+	gkadmission "github.com/gracekeeper/gracekeeper/webhook/admission"
 )
 
 // The differential test of the generated matchConditions: each request is
 // given to the CEL of every webhook entry whose rules match it, compiled and
 // evaluated by the API server's own libraries (k8s.io/apiserver, as
-// kube-apiserver v1.37 runs them), and to gracekeeper's handler on that
-// entry's path. A request the CEL skips must get nothing from gracekeeper: no
+// kube-apiserver v1.37 runs them), and to gracekeeper's webhook server
+// (webhook.New) on that entry's path. A request the CEL skips must get nothing from gracekeeper: no
 // patch, no denial, no warning. A CEL error fails too: under failurePolicy
 // Ignore the API server would skip the webhook on it.
 
@@ -56,10 +65,112 @@ var diffConfigs = []struct{ config, values string }{
 	{"changeCause: off\n", ""},
 }
 
-// diffEnv is the chart's webhook configurations and gracekeeper's handler under one configuration.
+// diffEnv is the chart's webhook configurations and gracekeeper serving them
+// under one configuration.
 type diffEnv struct {
-	fx      *fixture
+	server  *server
 	entries []diffEntry
+}
+
+// testServerVersion selects the native preStop sleep action.
+const testServerVersion = "v1.37.2"
+
+// server is gracekeeper's webhook server (webhook.New) under one
+// configuration, on loopback with a certificate of its own CA, called over
+// HTTPS as the API server calls it. It reads no parents: it has no client.
+type server struct {
+	url    string
+	client *http.Client
+}
+
+func newServer(t *testing.T, config string) *server {
+	t.Helper()
+	cfg, err := v1alpha1.Parse([]byte(config))
+	if err != nil {
+		t.Fatalf("parse configuration: %v", err)
+	}
+	engine, err := policies.New(cfg, testServerVersion)
+	if err != nil {
+		t.Fatalf("policy engine: %v", err)
+	}
+	ca, err := certs.GenerateCA("gracekeeper-test-ca", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certPEM, keyPEM, err := ca.Issue([]string{"127.0.0.1"}, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := certs.WriteServing(dir, ca.CertPEM, certPEM, keyPEM); err != nil {
+		t.Fatal(err)
+	}
+	reloader, err := certs.NewReloader(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := webhook.New(webhook.Config{Engine: engine, Certificates: reloader, Listen: "127.0.0.1:0", ProbeListen: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(ctx) }()
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(ca.CertPEM)
+	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}}}
+	t.Cleanup(func() {
+		client.CloseIdleConnections()
+		stop()
+		if err := <-done; err != nil {
+			t.Errorf("the webhook server stopped with %v", err)
+		}
+	})
+	return &server{url: "https://" + srv.Addr().String(), client: client}
+}
+
+// post sends a body to a path as the API server does and returns the
+// status and the body answered.
+func (s *server) post(t *testing.T, path string, body []byte) (int, []byte) {
+	t.Helper()
+	resp, err := s.client.Post(s.url+path, "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatalf("POST %s: %v", path, err)
+	}
+	defer resp.Body.Close()
+	answer, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("POST %s: %v", path, err)
+	}
+	return resp.StatusCode, answer
+}
+
+// resources maps each resource an entry receives ("pods",
+// "deployments/scale") to its group-version-resource and the kind of the
+// objects sent for it, as the API server fills them in, from the entry table.
+var resources = func() map[string]resourceKind {
+	m := map[string]resourceKind{}
+	for _, e := range gkadmission.Entries() {
+		for _, r := range e.Rules() {
+			for _, resource := range r.Resources {
+				name, sub, _ := strings.Cut(resource, "/")
+				gvr := metav1.GroupVersionResource{Group: r.APIGroups[0], Version: r.APIVersions[0], Resource: name}
+				kind := map[string]schema.GroupVersionKind{"scale": policies.ScaleGVK, "eviction": policies.EvictionGVK}[sub]
+				for _, k := range policies.Kinds() {
+					if sub == "" && k.GVK.Group == gvr.Group && k.Resource == name {
+						kind = k.GVK
+					}
+				}
+				m[resource] = resourceKind{gvr, metav1.GroupVersionKind(kind)}
+			}
+		}
+	}
+	return m
+}()
+
+type resourceKind struct {
+	gvr  metav1.GroupVersionResource
+	kind metav1.GroupVersionKind
 }
 
 type diffEntry struct {
@@ -100,7 +211,7 @@ func newDiffEnv(t *testing.T, config, chartValues string) *diffEnv {
 	compiler := celplugin.NewConditionCompiler(environment.MustBaseEnvSet(environment.DefaultCompatibilityVersion()))
 	// Fail, so that an evaluation error is reported rather than read as a skip.
 	fail := admissionregistrationv1.Fail
-	env := &diffEnv{fx: newFixture(t, config)}
+	env := &diffEnv{server: newServer(t, config)}
 	for _, w := range mutating.Webhooks {
 		w.FailurePolicy = &fail
 		acc := apiserverwebhook.NewMutatingWebhookAccessor(w.Name, mutating.Name, &w)
@@ -191,13 +302,13 @@ func rulesMatch(rules []admissionregistrationv1.RuleWithOperations, op admission
 func (env *diffEnv) answer(t *testing.T, r diffRequest, path string) string {
 	t.Helper()
 	body := reviewBody(t, r)
-	rec := env.fx.post(path, body)
-	if rec.Code != 200 {
-		return fmt.Sprintf("HTTP %d %s", rec.Code, rec.Body.String())
+	code, raw := env.server.post(t, path, body)
+	if code != 200 {
+		return fmt.Sprintf("HTTP %d %s", code, raw)
 	}
 	var answer admissionv1.AdmissionReview
-	if err := json.Unmarshal(rec.Body.Bytes(), &answer); err != nil || answer.Response == nil {
-		t.Fatalf("%s: answer is not an AdmissionReview: %v %s", r.name, err, rec.Body.String())
+	if err := json.Unmarshal(raw, &answer); err != nil || answer.Response == nil {
+		t.Fatalf("%s: answer is not an AdmissionReview: %v %s", r.name, err, raw)
 	}
 	resp := answer.Response
 	var said []string
@@ -352,7 +463,7 @@ func TestMatchConditionsSkipGracefulObjects(t *testing.T) {
 // requests; those of kinds no entry sends are kept, and match nothing.
 func fixtureRequests(t *testing.T) []diffRequest {
 	t.Helper()
-	paths, err := filepath.Glob(filepath.Join("..", "policies", "testdata", "rules", "*", "*.yaml"))
+	paths, err := filepath.Glob(filepath.Join("..", "..", "policies", "testdata", "rules", "*", "*.yaml"))
 	if err != nil || len(paths) == 0 {
 		t.Fatalf("no fixtures under policies/testdata/rules: %v", err)
 	}
@@ -640,6 +751,21 @@ func varyMeta(rng *rand.Rand, meta *metav1.ObjectMeta) {
 	}
 }
 
+// scaleResources are the /scale resources the validating entry receives,
+// from the entry table: deployments/scale...
+var scaleResources = func() []string {
+	var out []string
+	e, _ := gkadmission.EntryOf(gkadmission.EntryValidate)
+	for _, r := range e.Rules() {
+		for _, resource := range r.Resources {
+			if strings.HasSuffix(resource, "/scale") {
+				out = append(out, resource)
+			}
+		}
+	}
+	return out
+}()
+
 // generatedRequests returns n requests of each kind of request the webhook
 // entries receive.
 func generatedRequests(rng *rand.Rand, n int) []diffRequest {
@@ -691,17 +817,20 @@ func generatedRequests(rng *rand.Rand, n int) []diffRequest {
 					PropagationPolicy: ptr.To(pick(rng, metav1.DeletePropagationOrphan, metav1.DeletePropagationForeground, metav1.DeletePropagationBackground))}
 			}
 			add(diffRequest{op: admissionv1.Delete, resource: resource, oldObject: obj, options: options, user: user()})
-			if resource != "daemonsets" {
-				scale := func() *autoscalingv1.Scale {
-					s := &autoscalingv1.Scale{TypeMeta: metav1.TypeMeta{APIVersion: "autoscaling/v1", Kind: "Scale"},
-						ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "shop"}, Spec: autoscalingv1.ScaleSpec{Replicas: pick[int32](rng, 0, 0, 1, 3, 10)}}
-					if maybe(rng, 10) {
-						s.Annotations = map[string]string{"gracekeeper.io/exempt": "scale-to-zero"}
-					}
-					return s
+		}
+		// Every /scale the validating entry receives (ReplicaSets' and
+		// Rollouts' too: the same Scale, read by the same rules).
+		for _, resource := range scaleResources {
+			scale := func() *autoscalingv1.Scale {
+				s := &autoscalingv1.Scale{TypeMeta: metav1.TypeMeta{APIVersion: "autoscaling/v1", Kind: "Scale"},
+					ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "shop"}, Spec: autoscalingv1.ScaleSpec{Replicas: pick[int32](rng, 0, 0, 1, 3, 10)}}
+				if maybe(rng, 10) {
+					s.Annotations = map[string]string{"gracekeeper.io/exempt": "scale-to-zero"}
 				}
-				add(diffRequest{op: admissionv1.Update, resource: resource + "/scale", object: scale(), oldObject: scale(), user: user()})
+				return s
 			}
+			add(diffRequest{op: admissionv1.Update, resource: resource, object: scale(), oldObject: scale(), user: pick(rng, user(),
+				authenticationv1.UserInfo{Username: "system:serviceaccount:argo-rollouts:argo-rollouts"})})
 		}
 
 		// Namespaces.
