@@ -3,23 +3,24 @@ package webhook
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"log"
 	"log/slog"
 	"reflect"
 	"strings"
 	"sync"
-	"unicode/utf8"
 
 	"golang.org/x/time/rate"
 
-	"github.com/gracekeeper/gracekeeper/policies"
+	"github.com/gracekeeper/gracekeeper/webhook/admission"
 )
 
 // maxLogFieldBytes bounds each field of a log line: a request's fields
 // (names, kinds, errors quoting its body) are the caller's to choose, and a
-// 6 MiB review must not make a 6 MiB log line. It is large enough for a stack.
-const maxLogFieldBytes = 4096
+// 6 MiB review must not make a 6 MiB log line (see admission.BoundText).
+const maxLogFieldBytes = admission.MaxTextBytes
+
+// boundText is admission.BoundText, which bounds log fields too.
+var boundText = admission.BoundText
 
 // boundFields wraps a log handler so that no string, error, string-typed or
 // JSON value it writes is longer than maxLogFieldBytes: a longer one is cut
@@ -86,43 +87,6 @@ func boundAttr(a slog.Attr) slog.Attr {
 		}
 	}
 	return slog.Attr{Key: a.Key, Value: v}
-}
-
-// boundText cuts s to maxLogFieldBytes on a rune boundary and says how much
-// was left out. Answers use it too for any text of the caller's they quote:
-// quoted whole, it can take several times its size (a DEL byte quotes as 4).
-func boundText(s string) string {
-	if len(s) <= maxLogFieldBytes {
-		return s
-	}
-	cut := maxLogFieldBytes
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return fmt.Sprintf("%s…[%d more bytes]", s[:cut], len(s)-cut)
-}
-
-// findingDetail ends a finding's log line. At info level it keeps the line
-// short (about 450 bytes): the patch's operations and paths, and dryRun only
-// when set; the outcome says the action. At debug level it adds the action,
-// the full JSON patch, which the short warnings leave out, and the hint.
-func findingDetail(ctx context.Context, logger *slog.Logger, r *policies.Review, f policies.Reported) []any {
-	var detail []any
-	if r.DryRun {
-		detail = append(detail, "dryRun", true)
-	}
-	if logger.Enabled(ctx, slog.LevelDebug) {
-		detail = append(detail, "action", f.Action, "patch", patchLog(f.Patch))
-		if f.Hint != "" {
-			detail = append(detail, "hint", f.Hint)
-		}
-		return detail
-	}
-	ops := make([]string, len(f.Patch))
-	for i, op := range f.Patch {
-		ops[i] = op.Op + " " + op.Path
-	}
-	return append(detail, "patch", strings.Join(ops, ", "))
 }
 
 // Lines of the HTTP servers' own error log (refused TLS handshakes, bad

@@ -20,6 +20,7 @@ import (
 	"github.com/gracekeeper/gracekeeper/e2e/cluster"
 	"github.com/gracekeeper/gracekeeper/policies"
 	"github.com/gracekeeper/gracekeeper/policies/api/v1alpha1"
+	"github.com/gracekeeper/gracekeeper/webhook/admission"
 )
 
 // floorLabel selects the namespaces of the minimal webhook's configurations.
@@ -94,7 +95,7 @@ func gracekeeperPodPatch() ([]byte, error) {
 	pod := bench.AdmittedPod(bench.TypicalContainers)
 	review := &policies.Review{Operation: policies.Create, Kind: "Pod", Namespace: pod.Namespace, Name: pod.Name, Object: pod,
 		User: policies.UserInfo{Username: bench.ReplicaSetController.Username, Groups: bench.ReplicaSetController.Groups}}
-	d := policies.Decide(policies.Mutating, policies.ModeEnforce, review, engine.Evaluate(review))
+	d := admission.Decide(admission.Mutating, policies.ModeEnforce, review, engine.Evaluate(review))
 	if len(d.Patch) == 0 {
 		return nil, errors.New("gracekeeper has no patch for the typical pod")
 	}
