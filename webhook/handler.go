@@ -11,17 +11,16 @@ import (
 	"log/slog"
 	"time"
 
-	kwhhttp "github.com/slok/kubewebhook/v2/pkg/http"
 	admissionv1 "k8s.io/api/admission/v1"
 
 	"github.com/gracekeeper/gracekeeper/policies"
 	"github.com/gracekeeper/gracekeeper/webhook/admission"
 )
 
-// maxBodyBytes caps a review's body, at kubewebhook's own limit. The API
-// server sends far less: it refuses request bodies over 3 MiB, and etcd
-// stores objects up to 1.5 MiB.
-const maxBodyBytes = kwhhttp.MaxRequestBodyBytes
+// maxBodyBytes caps a review's body: 6 MiB, twice the 3 MiB request body
+// the API server accepts (a review carries the object and the old object),
+// as kubewebhook's own handler caps it. etcd stores objects up to 1.5 MiB.
+const maxBodyBytes = int64(6 << 20)
 
 // serve has the path's reviewer answer req, and measures, counts and logs
 // the answer.

@@ -328,3 +328,22 @@ func TestAnAPIServerOlderThan1_33GetsExecSleepHooks(t *testing.T) {
 		t.Errorf("patch = %s, want it to contain %s", resp.Patch, want)
 	}
 }
+
+// The API server's audit log records what gracekeeper did through the
+// answer's auditAnnotations, as it records pod-security-admission's verdicts.
+func TestAnswersTellTheAuditLogWhatWasDone(t *testing.T) {
+	fx := newFixture(t, "")
+	patched := fx.review(t, PathMutateEnforce, request{op: admissionv1.Create, resource: "pods", object: podYAML})
+	if got := patched.AuditAnnotations; len(got) != 1 || got["patched"] != "prestop-hook,termination-grace-period" {
+		t.Errorf("auditAnnotations of a patched pod = %v, want patched: prestop-hook,termination-grace-period", got)
+	}
+	denied := fx.review(t, PathValidateEnforce, request{op: admissionv1.Delete, resource: "deployments",
+		oldObject: fmt.Sprintf(deploymentYAML, "", rollingStrategy), options: backgroundDelete})
+	if got := denied.AuditAnnotations; denied.Allowed || len(got) != 1 || got["denied"] != "workload-delete" {
+		t.Errorf("auditAnnotations of a denied delete = %v, want denied: workload-delete", got)
+	}
+	clean := fx.review(t, PathMutateEnforce, request{op: admissionv1.Create, resource: "pods", object: runningPodYAML})
+	if clean.AuditAnnotations != nil {
+		t.Errorf("auditAnnotations of a clean pod = %v, want none", clean.AuditAnnotations)
+	}
+}
