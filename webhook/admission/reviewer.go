@@ -4,8 +4,9 @@
 // its request with the policy engine (reading a subresource's parent through
 // Parents when the answer depends on it), decides each webhook's answer in
 // its mode (Decide, with the API server's warning budget) and writes it as an
-// AdmissionResponse with its audit annotations. It knows nothing of HTTP,
-// metrics or logs of its own: package webhook serves it.
+// AdmissionResponse with its audit annotations. It knows nothing of HTTP
+// and counts nothing; it logs only a parent read that failed. Package
+// webhook serves it, and measures, counts and logs its answers.
 //
 // A review changes type four times: bytes, AdmissionReview
 // (DecodeAdmissionReview), policies.Review, findings, Decision,

@@ -196,7 +196,7 @@ func TestAnswersCarryAuditAnnotations(t *testing.T) {
 		t.Errorf("%d annotations, want one per outcome: %v", len(annotations), annotations)
 	}
 	for key, value := range annotations {
-		if errs := validation.IsQualifiedName("validate-enforce.gracekeeper.io/" + key); len(errs) > 0 {
+		if errs := validation.IsQualifiedName("namespaces.validate.gracekeeper.io/" + key); len(errs) > 0 {
 			t.Errorf("key %q is not a qualified name once prefixed: %v", key, errs)
 		}
 		if len(value) > 1024 || strings.Count(value, ",") != len(policies.ReportedRules())-1 {
