@@ -19,9 +19,6 @@ import (
 // 6 MiB review must not make a 6 MiB log line (see admission.BoundText).
 const maxLogFieldBytes = admission.MaxTextBytes
 
-// boundText is admission.BoundText, which bounds log fields too.
-var boundText = admission.BoundText
-
 // boundFields wraps a log handler so that no string, error, string-typed or
 // JSON value it writes is longer than maxLogFieldBytes: a longer one is cut
 // and says how many bytes were left out.
@@ -39,7 +36,7 @@ func (h boundedHandler) Enabled(ctx context.Context, level slog.Level) bool {
 }
 
 func (h boundedHandler) Handle(ctx context.Context, r slog.Record) error {
-	bounded := slog.NewRecord(r.Time, r.Level, boundText(r.Message), r.PC)
+	bounded := slog.NewRecord(r.Time, r.Level, admission.BoundText(r.Message), r.PC)
 	r.Attrs(func(a slog.Attr) bool {
 		bounded.AddAttrs(boundAttr(a))
 		return true
@@ -63,7 +60,7 @@ func boundAttr(a slog.Attr) slog.Attr {
 	v := a.Value.Resolve()
 	switch v.Kind() {
 	case slog.KindString:
-		return slog.String(a.Key, boundText(v.String()))
+		return slog.String(a.Key, admission.BoundText(v.String()))
 	case slog.KindGroup:
 		group := v.Group()
 		bounded := make([]any, len(group))
@@ -74,15 +71,15 @@ func boundAttr(a slog.Attr) slog.Attr {
 	case slog.KindAny:
 		switch x := v.Any().(type) {
 		case error:
-			return slog.String(a.Key, boundText(x.Error()))
+			return slog.String(a.Key, admission.BoundText(x.Error()))
 		case json.Marshaler:
 			if data, err := x.MarshalJSON(); err == nil && len(data) > maxLogFieldBytes {
-				return slog.String(a.Key, boundText(string(data)))
+				return slog.String(a.Key, admission.BoundText(string(data)))
 			}
 		default:
 			// Named string types: the request's operation, uid, user.
 			if rv := reflect.ValueOf(x); rv.Kind() == reflect.String {
-				return slog.String(a.Key, boundText(rv.String()))
+				return slog.String(a.Key, admission.BoundText(rv.String()))
 			}
 		}
 	}

@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/gracekeeper/gracekeeper/policies"
+	"github.com/gracekeeper/gracekeeper/webhook/admission"
 )
 
 // The API server sends the object after its defaults and mutations: a Pod
@@ -122,5 +123,5 @@ func objectRefOf(h requestHead) string {
 	if name == "" {
 		name = "(unnamed)"
 	}
-	return boundText(strings.ToLower(h.kind) + "/" + name)
+	return admission.BoundText(strings.ToLower(h.kind) + "/" + name)
 }
