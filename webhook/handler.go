@@ -28,7 +28,8 @@ func (h reviewHandler) serve(ctx context.Context, req *admissionv1.AdmissionRequ
 	rv := h.reviewer
 	start := time.Now()
 	a := rv.Review(ctx, req)
-	h.metrics.measure(ctx, rv, req, a, time.Since(start))
+	// Measured with its counting and logging, as kubewebhook measured it.
+	defer func() { h.metrics.measure(ctx, rv, req, a, time.Since(start)) }()
 	switch {
 	case a.Abandoned:
 		h.metrics.abandoned.Inc()
