@@ -32,6 +32,27 @@ func TestFitWarnings(t *testing.T) {
 		}
 		assertStrings(t, got, want)
 	})
+	t.Run("Only warnings of the same rank, rule and sentence for several containers are said together.", func(t *testing.T) {
+		sleep10 := func(name string) pendingWarning {
+			return pendingOf(policies.ModeAudit, policies.Finding{Rule: policies.RulePreStopHook, Container: name,
+				Message:    fmt.Sprintf(`add preStop sleep 10s to container %q in the pods of deployment/web`, name),
+				Containers: `add preStop sleep 10s to %s in the pods of deployment/web`}, 2, "would ")
+		}
+		enforced := pendingOf(policies.ModeEnforce, policies.Finding{Rule: policies.RulePreStopHook, Container: "c",
+			Message:    `add preStop sleep 5s to container "c" in the pods of deployment/web`,
+			Containers: `add preStop sleep 5s to %s in the pods of deployment/web`}, 2, "will ")
+		// A finding that names a container in its message but has no
+		// Container is a warning of its own.
+		unnamed := pendingWarning{rank: 2, text: prestop("c").text}
+		got := fitWarnings(policies.ModeAudit, []pendingWarning{prestop("a"), sleep10("b"), prestop("c"), sleep10("d"), enforced, unnamed})
+		want := []string{
+			`gracekeeper [audit] prestop-hook: would add preStop sleep 5s to 2 containers ("a", "c") in the pods of deployment/web`,
+			`gracekeeper [audit] prestop-hook: would add preStop sleep 10s to 2 containers ("b", "d") in the pods of deployment/web`,
+			`gracekeeper prestop-hook: will add preStop sleep 5s to container "c" in the pods of deployment/web`,
+			prestop("c").text,
+		}
+		assertStrings(t, got, want)
+	})
 	t.Run("A single container's warning is left as it is, and duplicates are said once.", func(t *testing.T) {
 		assertStrings(t, fitWarnings(policies.ModeAudit, []pendingWarning{prestop("a"), prestop("a")}), []string{prestop("a").text})
 	})
@@ -117,5 +138,28 @@ func assertStrings(t *testing.T, got, want []string) {
 	t.Helper()
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("got:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// Decide says the findings of several containers in one warning, from their
+// Container and Containers, in the words of the webhook's outcome.
+func TestDecideSaysSeveralContainersInOneWarning(t *testing.T) {
+	var findings []policies.Finding
+	for _, name := range []string{"app", "sidecar"} {
+		findings = append(findings, policies.Finding{Rule: policies.RulePreStopHook, Action: policies.ActionPatch, OnPods: true,
+			Object: "deployment/web", Container: name,
+			Message:    fmt.Sprintf("add preStop sleep 5s to container %q in the pods of deployment/web", name),
+			Containers: "add preStop sleep 5s to %s in the pods of deployment/web"})
+	}
+	r := &policies.Review{Operation: policies.Create, Kind: "Deployment", Namespace: "shop", Name: "web"}
+	for mode, want := range map[policies.Mode]string{
+		policies.ModeEnforce: `gracekeeper prestop-hook: will add preStop sleep 5s to 2 containers ("app", "sidecar") in the pods of deployment/web`,
+		policies.ModeAudit:   `gracekeeper [audit] prestop-hook: would add preStop sleep 5s to 2 containers ("app", "sidecar") in the pods of deployment/web`,
+	} {
+		d := Decide(Validating, mode, r, findings)
+		assertStrings(t, d.Warnings, []string{want})
+		if len(d.Reported) != 2 {
+			t.Errorf("%s: %d findings reported, want each of the 2", mode, len(d.Reported))
+		}
 	}
 }
