@@ -142,7 +142,7 @@ func TestWebhookEntriesRouteEachModeToItsPath(t *testing.T) {
 	for _, p := range admission.Paths() {
 		e := entry{p.Entry.WebhookName(p.Mode), p.Path}
 		entryOf[e.name] = p.Entry
-		if p.Entry.Webhook == policies.Mutating {
+		if p.Entry.Webhook == admission.Mutating {
 			wantMutating = append(wantMutating, e)
 		} else {
 			wantValidating = append(wantValidating, e)

@@ -29,7 +29,6 @@ import (
 
 	"github.com/gracekeeper/gracekeeper/certs"
 	"github.com/gracekeeper/gracekeeper/deploy"
-	"github.com/gracekeeper/gracekeeper/webhook"
 )
 
 // Every alert of the chart's PrometheusRule and every query of its Grafana
@@ -150,7 +149,7 @@ func postUnhandledReview(t *testing.T) {
 		t.Fatal(err)
 	}
 	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}}}
-	resp, err := client.Post(env.cluster.WebhookURL()+webhook.PathValidateEnforce, "application/json", bytes.NewReader(body))
+	resp, err := client.Post(env.cluster.WebhookURL()+"/validate/enforce", "application/json", bytes.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/gracekeeper/gracekeeper/e2e/bench"
 	"github.com/gracekeeper/gracekeeper/policies"
 	"github.com/gracekeeper/gracekeeper/policies/api/v1alpha1"
+	"github.com/gracekeeper/gracekeeper/webhook/admission"
 )
 
 // The engine alone, on the objects of the webhook's benchmarks, already
@@ -75,8 +76,8 @@ func benchEngine(b *testing.B) *policies.Engine {
 // then measures evaluating and deciding it in enforce mode, as the mutating
 // webhook does.
 func benchEvaluate(b *testing.B, engine *policies.Engine, r *policies.Review, findings int) {
-	mutate := policies.Decide(policies.Mutating, policies.ModeEnforce, r, engine.Evaluate(r))
-	validate := policies.Decide(policies.Validating, policies.ModeEnforce, r, engine.Evaluate(r))
+	mutate := admission.Decide(admission.Mutating, policies.ModeEnforce, r, engine.Evaluate(r))
+	validate := admission.Decide(admission.Validating, policies.ModeEnforce, r, engine.Evaluate(r))
 	if !mutate.Allowed || !validate.Allowed || len(mutate.Reported)+len(validate.Reported) != findings {
 		b.Fatalf("decisions: allowed %t and %t with findings %+v and %+v, want allowed with %d in all",
 			mutate.Allowed, validate.Allowed, mutate.Reported, validate.Reported, findings)
@@ -84,7 +85,7 @@ func benchEvaluate(b *testing.B, engine *policies.Engine, r *policies.Review, fi
 	b.ReportAllocs()
 	stop := bench.MeasureCPU(b)
 	for b.Loop() {
-		policies.Decide(policies.Mutating, policies.ModeEnforce, r, engine.Evaluate(r))
+		admission.Decide(admission.Mutating, policies.ModeEnforce, r, engine.Evaluate(r))
 	}
 	stop()
 }

@@ -60,7 +60,7 @@ func (c *templateChange) line(r *Review, rollback *Revision) string {
 	default:
 		what = fit(parts, budget)
 	}
-	return singleLine(clip(what, budget) + actor)
+	return SingleLine(clip(what, budget) + actor)
 }
 
 // part is one kind of change: a label and the items it names.

@@ -17,8 +17,9 @@ import (
 )
 
 // Kind is one kind of object the engine reads: how the API server serves it,
-// which webhook paths judge it, how to decode it, and what the rules read from
-// it. Adding a kind is one entry in kinds plus its rules' logic.
+// how to decode it, and what the rules read from it. Adding a kind is one
+// entry in kinds plus its rules' logic; which webhook entries receive it is
+// package admission's entry table.
 type Kind struct {
 	// GVK names the objects in the version gracekeeper decodes, the one the
 	// API server converts them to for the webhook (e.g. apps/v1 Deployment).
@@ -31,8 +32,6 @@ type Kind struct {
 	// Evict says whether the webhook judges the eviction subresource (kubectl
 	// drain), whose requests carry a policy/v1 Eviction naming the object.
 	Evict bool
-	// Routes name the webhook paths the configurations send the kind to.
-	Routes []Route
 	// History is the resource whose objects hold the kind's rollout history,
 	// as `kubectl rollout history` reads it (replicasets for a Deployment,
 	// controllerrevisions for a StatefulSet or DaemonSet); "" for a kind
@@ -54,20 +53,6 @@ type Kind struct {
 	onDelete func(runtime.Object) bool
 }
 
-// Route says which webhook paths judge a kind. A kind with no route is read
-// only by `gracekeeper check` and `gracekeeper audit`.
-type Route string
-
-const (
-	// RouteWorkloads: /mutate/{mode} and /validate/{mode}.
-	RouteWorkloads Route = "workloads"
-	// RouteNamespaces: /validate/namespaces.
-	RouteNamespaces Route = "namespaces"
-)
-
-// workloads is the route of the kinds the mode paths judge.
-var workloads = []Route{RouteWorkloads}
-
 // ScaleGVK is the kind of the objects a scale subresource request carries.
 var ScaleGVK = autoscalingv1.SchemeGroupVersion.WithKind("Scale")
 
@@ -77,17 +62,16 @@ var EvictionGVK = policyv1.SchemeGroupVersion.WithKind("Eviction")
 // kinds is the table of the kinds the engine reads.
 var kinds = []Kind{
 	{
-		GVK: corev1.SchemeGroupVersion.WithKind("Pod"), Resource: "pods", Evict: true, Routes: workloads,
+		GVK: corev1.SchemeGroupVersion.WithKind("Pod"), Resource: "pods", Evict: true,
 		new: func() runtime.Object { return &corev1.Pod{} },
 	},
 	{
-		// The mode-label check on /validate/namespaces; the mode paths judge
-		// a namespace's DELETE, which deletes every workload in it.
-		GVK: corev1.SchemeGroupVersion.WithKind("Namespace"), Resource: "namespaces", Routes: []Route{RouteNamespaces, RouteWorkloads},
+		// The mode-label check; a namespace's DELETE deletes every workload in it.
+		GVK: corev1.SchemeGroupVersion.WithKind("Namespace"), Resource: "namespaces",
 		new: func() runtime.Object { return &corev1.Namespace{} },
 	},
 	{
-		GVK: appsv1.SchemeGroupVersion.WithKind("Deployment"), Resource: "deployments", Scale: true, Routes: workloads,
+		GVK: appsv1.SchemeGroupVersion.WithKind("Deployment"), Resource: "deployments", Scale: true,
 		History:              "replicasets",
 		new:                  func() runtime.Object { return &appsv1.Deployment{} },
 		template:             field(func(o *appsv1.Deployment) *corev1.PodTemplateSpec { return &o.Spec.Template }),
@@ -97,7 +81,7 @@ var kinds = []Kind{
 		revisionHistoryLimit: field(func(o *appsv1.Deployment) *int32 { return o.Spec.RevisionHistoryLimit }),
 	},
 	{
-		GVK: appsv1.SchemeGroupVersion.WithKind("StatefulSet"), Resource: "statefulsets", Scale: true, Routes: workloads,
+		GVK: appsv1.SchemeGroupVersion.WithKind("StatefulSet"), Resource: "statefulsets", Scale: true,
 		History:              "controllerrevisions",
 		new:                  func() runtime.Object { return &appsv1.StatefulSet{} },
 		template:             field(func(o *appsv1.StatefulSet) *corev1.PodTemplateSpec { return &o.Spec.Template }),
@@ -110,7 +94,7 @@ var kinds = []Kind{
 		}),
 	},
 	{
-		GVK: appsv1.SchemeGroupVersion.WithKind("DaemonSet"), Resource: "daemonsets", Routes: workloads,
+		GVK: appsv1.SchemeGroupVersion.WithKind("DaemonSet"), Resource: "daemonsets",
 		History:              "controllerrevisions",
 		new:                  func() runtime.Object { return &appsv1.DaemonSet{} },
 		template:             field(func(o *appsv1.DaemonSet) *corev1.PodTemplateSpec { return &o.Spec.Template }),
@@ -123,7 +107,7 @@ var kinds = []Kind{
 	},
 	{
 		// Bare, or orphaned by delete deployment --cascade=orphan.
-		GVK: appsv1.SchemeGroupVersion.WithKind("ReplicaSet"), Resource: "replicasets", Scale: true, Routes: workloads,
+		GVK: appsv1.SchemeGroupVersion.WithKind("ReplicaSet"), Resource: "replicasets", Scale: true,
 		new:          func() runtime.Object { return &appsv1.ReplicaSet{} },
 		template:     field(func(o *appsv1.ReplicaSet) *corev1.PodTemplateSpec { return &o.Spec.Template }),
 		templatePath: "/spec/template",
@@ -133,7 +117,7 @@ var kinds = []Kind{
 	{
 		// Argo Rollouts' replacement for a Deployment: guarded like one, from
 		// its own objects and /scale (see Rollout for why a local type).
-		GVK: RolloutGVK, Resource: "rollouts", Scale: true, Routes: workloads,
+		GVK: RolloutGVK, Resource: "rollouts", Scale: true,
 		new:          func() runtime.Object { return &Rollout{} },
 		template:     field(func(o *Rollout) *corev1.PodTemplateSpec { return &o.Spec.Template }),
 		templatePath: "/spec/template",

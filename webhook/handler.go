@@ -1,178 +1,121 @@
-// Package webhook serves the policy engine to the Kubernetes API server as a
-// mutating and validating admission webhook. It only adapts admission reviews
-// to the engine and its decisions to admission responses; the rules live in
-// package policies.
+// Package webhook serves gracekeeper's admission webhook over HTTPS: the
+// server, its TLS, the memory budget of the reviews in flight, the drain on
+// shutdown, metrics and logs, and the client-go read of a request's parent.
+// What each path answers is package admission's; the rules are package
+// policies'.
 package webhook
 
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"fmt"
 	"log/slog"
-	"net/http"
+	"time"
 
-	kwhhttp "github.com/slok/kubewebhook/v2/pkg/http"
-	"github.com/slok/kubewebhook/v2/pkg/model"
-	kwhwebhook "github.com/slok/kubewebhook/v2/pkg/webhook"
 	admissionv1 "k8s.io/api/admission/v1"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/gracekeeper/gracekeeper/policies"
+	"github.com/gracekeeper/gracekeeper/webhook/admission"
 )
 
-// reviewer is one webhook path: a kind of webhook, a mode and the resources
-// it judges. It implements kubewebhook's webhook.Webhook directly, so patches
-// are the engine's explicit operations, never a diff of re-marshalled objects
-// (which would drop fields the compiled k8s.io/api does not know).
-type reviewer struct {
-	id      string
-	webhook policies.Webhook
-	mode    policies.Mode
-	targets map[resource]target
-	engine  *policies.Engine
-	parents parentReader
-	metrics *metrics
-	logger  *slog.Logger
-}
+// maxBodyBytes caps a review's body: 6 MiB, twice the 3 MiB request body
+// the API server accepts (a review carries the object and the old object),
+// as kubewebhook's own handler caps it. etcd stores objects up to 1.5 MiB.
+const maxBodyBytes = int64(6 << 20)
 
-// maxBodyBytes caps a review's body, at kubewebhook's own limit. The API
-// server sends far less: it refuses request bodies over 3 MiB, and etcd
-// stores objects up to 1.5 MiB.
-const maxBodyBytes = kwhhttp.MaxRequestBodyBytes
-
-// handler serves the reviewer over HTTP, measured by kubewebhook's recorder:
-// reviewHandler decodes each review once and hands it to the reviewer.
-func (rv *reviewer) handler() http.Handler {
-	return reviewHandler{webhook: kwhwebhook.NewMeasuredWebhook(rv.metrics.recorder, rv), reviewer: rv}
-}
-
-func (rv *reviewer) ID() string { return rv.id }
-
-func (rv *reviewer) Kind() model.WebhookKind {
-	if rv.webhook == policies.Mutating {
-		return model.WebhookKindMutating
-	}
-	return model.WebhookKindValidating
-}
-
-// Review answers one admission review. A request of a resource the path does
-// not judge is allowed: under failurePolicy Fail an error would block it.
-//
-// A request the path judges but whose objects do not decode is an internal
-// error, answered with an error (HTTP 500), so the API server applies the
-// webhook's failurePolicy. The API server has already decoded these objects, so
-// this means gracekeeper cannot read them; allowing would silently switch the
-// guards off, against a failurePolicy the operator chose to be Fail.
-func (rv *reviewer) Review(ctx context.Context, ar model.AdmissionReview) (model.AdmissionResponse, error) {
-	review, ok := ar.OriginalAdmissionReview.(*admissionv1.AdmissionReview)
-	if !ok || review.Request == nil {
-		return nil, rv.fail(ctx, fmt.Errorf("gracekeeper reads admission.k8s.io/v1 reviews with a request, got %T", ar.OriginalAdmissionReview))
-	}
-	req := review.Request
-	t, ok := targetOf(rv.targets, req)
-	if !ok {
-		kind := policies.FormatGVK(schema.GroupVersionKind(req.Kind))
-		rv.metrics.countUnhandled(kind)
-		rv.logger.WarnContext(ctx, "allowed a request this path does not judge; the webhook configuration sends more than it should",
-			"webhook", rv.id, "kind", kind, "resource", req.Resource.Resource, "subResource", req.SubResource,
+// serve has the path's reviewer answer req, and measures, counts and logs
+// the answer.
+func (h reviewHandler) serve(ctx context.Context, req *admissionv1.AdmissionRequest) admission.Answer {
+	rv := h.reviewer
+	start := time.Now()
+	a := rv.Review(ctx, req)
+	// Measured with its counting and logging, as kubewebhook measured it.
+	defer func() { h.metrics.measure(ctx, rv, req, a, time.Since(start)) }()
+	switch {
+	case a.Abandoned:
+		h.metrics.abandoned.Inc()
+		h.logger.WarnContext(ctx, "stopped judging a review whose caller has gone or whose timeout passed",
+			"webhook", rv.ID(), "uid", req.UID, "operation", req.Operation, "namespace", req.Namespace, "name", req.Name, "err", context.Cause(ctx))
+	case a.Err != nil:
+		h.metrics.internalErrors.Inc()
+		h.logger.ErrorContext(ctx, "admission review failed", "webhook", rv.ID(), "err", a.Err, "uid", req.UID, "operation", req.Operation)
+	case a.Unhandled != "":
+		h.metrics.countUnhandled(a.Unhandled)
+		h.logger.WarnContext(ctx, "allowed a request this path does not judge; the webhook configuration sends more than it should",
+			"webhook", rv.ID(), "kind", a.Unhandled, "resource", req.Resource.Resource, "subResource", req.SubResource,
 			"operation", req.Operation, "namespace", req.Namespace, "name", req.Name)
-		return rv.respond(policies.Decide(rv.webhook, rv.mode, nil, nil))
+	case a.Decision.Limit != nil:
+		h.logLimit(ctx, string(req.UID), a.Decision, "operation", req.Operation, "namespace", req.Namespace, "name", req.Name)
+	default:
+		h.report(ctx, req, a.Review, a.Decision)
 	}
-	r, err := decodeReview(req, t)
-	var findings []policies.Finding
-	if limit := (*policies.LimitError)(nil); err != nil && !errors.As(err, &limit) {
-		return nil, rv.fail(ctx, fmt.Errorf("gracekeeper cannot read %s %s: %w", policies.FormatGVK(t.object), objectName(req), err),
-			"uid", req.UID, "operation", req.Operation)
-	}
-	if err == nil {
-		findings, err = rv.evaluate(ctx, r)
-	}
-	var d policies.Decision
-	if limit := (*policies.LimitError)(nil); errors.As(err, &limit) {
-		d = policies.DecideLimit(rv.webhook, rv.mode, limit)
-	} else if ctx.Err() != nil {
-		// The API server has given up (its timeout) or the caller left: stop,
-		// so the review's share of the budget goes back at once.
-		rv.metrics.abandoned.Inc()
-		rv.logger.WarnContext(ctx, "stopped judging a review whose caller has gone or whose timeout passed",
-			"webhook", rv.id, "uid", req.UID, "operation", req.Operation, "namespace", req.Namespace, "name", req.Name, "err", context.Cause(ctx))
-		return nil, fmt.Errorf("review abandoned: %w", context.Cause(ctx))
-	} else if err != nil {
-		return nil, rv.fail(ctx, fmt.Errorf("gracekeeper cannot judge %s %s: %w", policies.FormatGVK(t.object), objectName(req), err),
-			"uid", req.UID, "operation", req.Operation)
-	} else {
-		d = policies.Decide(rv.webhook, rv.mode, r, findings)
-	}
-	if d.Limit != nil {
-		rv.metrics.limits.WithLabelValues(rv.id, d.Limit.Metric()).Inc()
-		rv.logger.WarnContext(ctx, "answered a review past a bound as the failure policy would, without judging it",
-			"webhook", rv.id, "uid", req.UID, "operation", req.Operation, "namespace", req.Namespace, "name", req.Name,
-			"limit", d.Limit.Metric(), "count", d.Limit.Count, "max", d.Limit.Max, "allowed", d.Allowed)
-	} else {
-		rv.report(ctx, req, r, d)
-	}
-	return rv.respond(d)
+	return a
 }
 
-func (rv *reviewer) respond(d policies.Decision) (model.AdmissionResponse, error) {
-	// kubewebhook's mutating response is always allowed; a validating one is
-	// how any denial is written, whatever the path.
-	if rv.webhook == policies.Validating || !d.Allowed {
-		return &model.ValidatingAdmissionResponse{Allowed: d.Allowed, Message: d.Message, Warnings: d.Warnings}, nil
-	}
-	patch, err := json.Marshal(d.Patch)
-	if err != nil {
-		return nil, rv.fail(context.Background(), fmt.Errorf("encode patch: %w", err))
-	}
-	return &model.MutatingAdmissionResponse{JSONPatchPatch: patch, Warnings: d.Warnings}, nil
+// logLimit counts and logs an answer past a bound.
+func (h reviewHandler) logLimit(ctx context.Context, uid string, d admission.Decision, attrs ...any) {
+	h.metrics.limits.WithLabelValues(h.reviewer.ID(), d.Limit.Metric()).Inc()
+	h.logger.WarnContext(ctx, "answered a review past a bound as the failure policy would, without judging it",
+		append(append([]any{"webhook", h.reviewer.ID(), "uid", uid}, attrs...),
+			"limit", d.Limit.Metric(), "count", d.Limit.Count, "max", d.Limit.Max, "allowed", d.Allowed)...)
 }
 
-// maxFindingLines bounds the finding lines one review logs. Findings are per
-// container, and a Pod may hold as many as fit in 3 MiB: 100,000 containers
-// made 200,000 lines (69 MB). Ordinary reviews log a handful.
+// maxFindingLines bounds the finding lines one review logs at debug level.
+// Findings are per container, and a Pod may hold as many as fit in 3 MiB:
+// 100,000 containers made 200,000 lines (69 MB). Ordinary reviews log a handful.
 const maxFindingLines = 100
 
-// report counts every reported finding and logs each, one line each (see
-// findingDetail for the patch), up to maxFindingLines, then one line saying
-// how many were not logged. A dry run (kubectl diff, server-side dry run)
-// changes nothing, so it is logged but not counted:
-// gracekeeper_findings_total counts what happened to stored objects.
-func (rv *reviewer) report(ctx context.Context, req *admissionv1.AdmissionRequest, r *policies.Review, d policies.Decision) {
+// report counts every reported finding, and logs one info line for a review
+// with findings: who asked what, in which mode, and the rules of each
+// outcome (the keys of the answer's audit annotations: patched, denied,
+// warned, would-patch, would-deny). At debug level each finding follows on
+// a line of its own, with its message, patch and hint, up to
+// maxFindingLines. A dry run (kubectl diff, server-side dry run) changes
+// nothing, so it is logged but not counted: gracekeeper_findings_total
+// counts what happened to stored objects.
+func (h reviewHandler) report(ctx context.Context, req *admissionv1.AdmissionRequest, r *policies.Review, d admission.Decision) {
+	if len(d.Reported) == 0 {
+		return
+	}
 	if !r.DryRun {
-		rv.metrics.countReported(d.Reported)
+		h.metrics.countReported(d.Reported)
+	}
+	id := h.reviewer.ID()
+	attrs := []any{
+		"webhook", id, "uid", req.UID, "operation", r.Operation,
+		"object", d.Reported[0].Object, "namespace", r.Namespace,
+		"user", r.User.Username, "mode", h.reviewer.Mode(),
+	}
+	for _, o := range d.Rules() {
+		attrs = append(attrs, string(o.Outcome), o.Rules)
+	}
+	if r.DryRun {
+		attrs = append(attrs, "dryRun", true)
+	}
+	h.logger.InfoContext(ctx, "review", attrs...)
+	if !h.logger.Enabled(ctx, slog.LevelDebug) {
+		return
 	}
 	for i, f := range d.Reported {
 		if i == maxFindingLines {
-			rv.logger.WarnContext(ctx, "more findings than logged for one review",
-				"webhook", rv.id, "uid", req.UID, "operation", r.Operation, "namespace", r.Namespace,
-				"logged", maxFindingLines, "notLogged", len(d.Reported)-maxFindingLines)
+			h.logger.DebugContext(ctx, "more findings than logged for one review",
+				"webhook", id, "uid", req.UID, "logged", maxFindingLines, "notLogged", len(d.Reported)-maxFindingLines)
 			break
 		}
-		attrs := []any{
-			"webhook", rv.id, "uid", req.UID, "operation", r.Operation,
-			"object", f.Object, "namespace", r.Namespace,
-			"rule", f.Rule, "outcome", f.Outcome, "mode", f.Mode,
-			"user", r.User.Username, "message", f.Message,
-		}
-		rv.logger.InfoContext(ctx, "finding", append(attrs, findingDetail(ctx, rv.logger, r, f)...)...)
+		h.logger.DebugContext(ctx, "finding", findingDetail(id, req, f)...)
 	}
 }
 
-// fail counts and logs an internal error and returns it for kubewebhook,
-// which answers HTTP 500 with its message.
-func (rv *reviewer) fail(ctx context.Context, err error, attrs ...any) error {
-	rv.metrics.internalErrors.Inc()
-	rv.logger.ErrorContext(ctx, "admission review failed", append([]any{"webhook", rv.id, "err", err}, attrs...)...)
-	return err
-}
-
-// objectName is the request's namespace/name, bounded: answers quote it.
-func objectName(req *admissionv1.AdmissionRequest) string {
-	if req.Namespace == "" {
-		return boundText(req.Name)
+// findingDetail is a finding's debug line: the finding whole, with the full
+// JSON patch, which the short warnings leave out, and the hint.
+func findingDetail(webhook string, req *admissionv1.AdmissionRequest, f admission.Reported) []any {
+	detail := []any{
+		"webhook", webhook, "uid", req.UID, "object", f.Object, "rule", f.Rule, "outcome", f.Outcome,
+		"action", f.Action, "message", f.Message, "patch", patchLog(f.Patch),
 	}
-	return boundText(req.Namespace) + "/" + boundText(req.Name)
+	if f.Hint != "" {
+		detail = append(detail, "hint", f.Hint)
+	}
+	return detail
 }
 
 // patchLog logs a patch as JSON with either slog handler: embedded by the

@@ -27,7 +27,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/gracekeeper/gracekeeper/certs"
-	"github.com/gracekeeper/gracekeeper/policies"
 )
 
 func TestTLS12OffersOnlyECDHEWithAEADSuites(t *testing.T) {
@@ -353,19 +352,23 @@ func TestLogFieldsAreBounded(t *testing.T) {
 }
 
 func TestFindingsLogTheirFullPatchAtDebugLevel(t *testing.T) {
-	f := policies.Reported{Finding: policies.Finding{Action: policies.ActionPatch, Patch: []policies.PatchOp{{Op: "add", Path: "/spec/x", Value: 5}}, Hint: "do this"}}
-	var buf bytes.Buffer
-	info := slog.New(slog.NewJSONHandler(&buf, nil))
-	debug := slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	if got := fmt.Sprint(findingDetail(t.Context(), info, &policies.Review{}, f)); got != "[patch add /spec/x]" {
-		t.Errorf("info detail = %s, want the operations and paths only", got)
+	fx := newDebugFixture(t)
+	fx.review(t, PathMutateEnforce, request{op: admissionv1.Create, resource: "pods", object: podYAML})
+	var findings []map[string]any
+	for _, line := range fx.logLines(t) {
+		if line["msg"] == "finding" {
+			findings = append(findings, line)
+		}
 	}
-	if got := fmt.Sprint(findingDetail(t.Context(), info, &policies.Review{DryRun: true}, f)); got != "[dryRun true patch add /spec/x]" {
-		t.Errorf("info detail of a dry run = %s, want dryRun true first", got)
+	if len(findings) != 2 {
+		t.Fatalf("%d finding lines at debug level, want 2 (prestop-hook, termination-grace-period):\n%s", len(findings), fx.logs.String())
 	}
-	debug.Info("finding", findingDetail(t.Context(), debug, &policies.Review{}, f)...)
-	if !strings.Contains(buf.String(), `"action":"patch","patch":[{"op":"add","path":"/spec/x","value":5}],"hint":"do this"`) {
-		t.Errorf("debug line = %s, want the full patch and the hint", buf.String())
+	f := findings[0]
+	patch, _ := json.Marshal(f["patch"])
+	if f["level"] != "DEBUG" || f["rule"] != "prestop-hook" || f["action"] != "patch" || f["uid"] != "uid-create-pods" ||
+		!strings.Contains(string(patch), `{"op":"add","path":"/spec/containers/0/lifecycle","value":{"preStop":{"sleep":{"seconds":5}}}}`) ||
+		!strings.Contains(fmt.Sprint(f["message"]), `container "app"`) {
+		t.Errorf("debug finding line = %v, want the prestop-hook finding with its message and full patch", f)
 	}
 }
 
@@ -557,33 +560,48 @@ func TestAnswersDoNotQuoteCallerTextWhole(t *testing.T) {
 // Findings are per container, and a Pod may hold as many containers as fit
 // in the API server's 3 MiB: any user who can create pods in an enforced
 // namespace sent one of 100,000 containers and got 200,000 log lines (69 MB).
-// The log of one review is bounded; the metric still counts every finding.
+// A review logs one line at info level, and its findings at debug level up
+// to a bound; the metric still counts every finding.
 func TestTheLogOfOneReviewIsBounded(t *testing.T) {
-	fx := newFixture(t, "")
 	var containers strings.Builder
 	const n = 3 * maxFindingLines
 	for i := range n {
 		fmt.Fprintf(&containers, "{name: c%d, image: app}, ", i)
 	}
-	fx.review(t, PathMutateEnforce, request{op: admissionv1.Create, resource: "pods",
-		object: `{apiVersion: v1, kind: Pod, metadata: {name: many, namespace: shop}, spec: {containers: [` + containers.String() + `]}}`})
-	findings, summaries := 0, 0
-	for _, line := range fx.logLines(t) {
-		switch line["msg"] {
-		case "finding":
-			findings++
-		case "more findings than logged for one review":
-			summaries++
-			if left, _ := line["notLogged"].(float64); int(left) < n-maxFindingLines {
-				t.Errorf("the summary says %v findings were not logged, want at least %d", line["notLogged"], n-maxFindingLines)
+	many := request{op: admissionv1.Create, resource: "pods",
+		object: `{apiVersion: v1, kind: Pod, metadata: {name: many, namespace: shop}, spec: {containers: [` + containers.String() + `]}}`}
+	for _, level := range []slog.Level{slog.LevelInfo, slog.LevelDebug} {
+		t.Run(level.String(), func(t *testing.T) {
+			fx := newFixture(t, "")
+			if level == slog.LevelDebug {
+				fx = newDebugFixture(t)
 			}
-		}
-	}
-	if findings != maxFindingLines || summaries != 1 {
-		t.Errorf("%d finding lines and %d summaries, want %d and 1", findings, summaries, maxFindingLines)
-	}
-	if got := fx.counter(t, "gracekeeper_findings_total", "rule", "prestop-hook"); got != n {
-		t.Errorf("gracekeeper_findings_total{rule=prestop-hook} = %v, want %d: every finding is counted", got, n)
+			fx.review(t, PathMutateEnforce, many)
+			reviews, findings, summaries := 0, 0, 0
+			for _, line := range fx.logLines(t) {
+				switch line["msg"] {
+				case "review":
+					reviews++
+				case "finding":
+					findings++
+				case "more findings than logged for one review":
+					summaries++
+					if left, _ := line["notLogged"].(float64); int(left) < n-maxFindingLines {
+						t.Errorf("the summary says %v findings were not logged, want at least %d", line["notLogged"], n-maxFindingLines)
+					}
+				}
+			}
+			wantFindings, wantSummaries := 0, 0
+			if level == slog.LevelDebug {
+				wantFindings, wantSummaries = maxFindingLines, 1
+			}
+			if reviews != 1 || findings != wantFindings || summaries != wantSummaries {
+				t.Errorf("%d review lines, %d finding lines and %d summaries, want 1, %d and %d", reviews, findings, summaries, wantFindings, wantSummaries)
+			}
+			if got := fx.counter(t, "gracekeeper_findings_total", "rule", "prestop-hook"); got != n {
+				t.Errorf("gracekeeper_findings_total{rule=prestop-hook} = %v, want %d: every finding is counted", got, n)
+			}
+		})
 	}
 }
 

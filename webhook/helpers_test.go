@@ -59,6 +59,15 @@ func newFixtureReading(t testing.TB, configYAML string, client kubernetes.Interf
 	return fx
 }
 
+// newDebugFixture is a fixture that logs at debug level.
+func newDebugFixture(t testing.TB) *fixture {
+	t.Helper()
+	fx := newFixture(t, "")
+	logger := slog.New(slog.NewJSONHandler(fx.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	fx.handler = newWebhookHandler(fx.engine, parentReader{}, fx.metrics, logger)
+	return fx
+}
+
 // post sends a body to a path as the API server does and returns the recorded answer.
 func (fx *fixture) post(path string, body []byte) *httptest.ResponseRecorder {
 	req := httptest.NewRequest(http.MethodPost, path, bytes.NewReader(body))
@@ -242,3 +251,13 @@ func toJSON(t testing.TB, y string) []byte {
 	}
 	return j
 }
+
+// The paths the tests post to; deploy's TestWebhookEntriesRouteEachModeToItsPath
+// pins them against the entry table (admission.Paths).
+const (
+	PathMutateEnforce      = "/mutate/enforce"
+	PathMutateAudit        = "/mutate/audit"
+	PathValidateEnforce    = "/validate/enforce"
+	PathValidateAudit      = "/validate/audit"
+	PathValidateNamespaces = "/validate/namespaces"
+)

@@ -87,7 +87,7 @@ func TestBadRequestsGetAClearAnswer(t *testing.T) {
 		},
 		"A review larger than the limit is answered as the failure policy would, from its first bytes": {
 			body:     slices.Concat(valid[:len(valid)-1], []byte(`,"padding":"`+strings.Repeat("x", int(maxBodyBytes))+`"}`)),
-			wantCode: http.StatusOK, wantBody: fmt.Sprintf(`"uid":"uid-create-pods","allowed":true,"patch":"W10=","patchType":"JSONPatch","warnings":["gracekeeper not mutated`),
+			wantCode: http.StatusOK, wantBody: `"uid":"uid-create-pods","allowed":true,"patch":"W10=","patchType":"JSONPatch","warnings":["gracekeeper not mutated`,
 		},
 		"A body larger than the limit that is no review gets a 413": {
 			body:     []byte(`{"padding":"` + strings.Repeat("x", int(maxBodyBytes)) + `"}`),
@@ -261,12 +261,12 @@ func TestDryRunGetsTheSameAnswerIsLoggedAndNotCounted(t *testing.T) {
 	}
 	var dryRunLines int
 	for _, line := range fx.logLines(t) {
-		if line["msg"] == "finding" && line["dryRun"] == true {
+		if line["msg"] == "review" && line["dryRun"] == true {
 			dryRunLines++
 		}
 	}
-	if dryRunLines != 2 {
-		t.Errorf("%d finding lines say dryRun true, want 2 (prestop-hook, termination-grace-period):\n%s", dryRunLines, fx.logs.String())
+	if dryRunLines != 1 {
+		t.Errorf("%d review lines say dryRun true, want 1:\n%s", dryRunLines, fx.logs.String())
 	}
 	// A dry run changes nothing: only the real request is counted.
 	for _, rule := range []string{"prestop-hook", "termination-grace-period"} {
@@ -276,7 +276,7 @@ func TestDryRunGetsTheSameAnswerIsLoggedAndNotCounted(t *testing.T) {
 	}
 }
 
-func TestEachFindingIsLoggedAndCountedOnce(t *testing.T) {
+func TestEachReviewWithFindingsIsLoggedOnceAndEachFindingCounted(t *testing.T) {
 	fx := newFixture(t, "")
 	fx.review(t, PathMutateEnforce, request{op: admissionv1.Create, resource: "pods", object: podYAML})
 	fx.review(t, PathValidateAudit, request{op: admissionv1.Delete, resource: "deployments",
@@ -285,25 +285,27 @@ func TestEachFindingIsLoggedAndCountedOnce(t *testing.T) {
 	fx.review(t, PathMutateEnforce, request{op: admissionv1.Create, resource: "pods", object: runningPodYAML})
 
 	lines := fx.logLines(t)
-	if len(lines) != 3 {
-		t.Fatalf("%d log lines, want 3 (one per finding):\n%s", len(lines), fx.logs.String())
+	if len(lines) != 2 {
+		t.Fatalf("%d log lines, want 2 (one per review with findings):\n%s", len(lines), fx.logs.String())
 	}
 	first := lines[0]
 	want := map[string]any{
-		"msg": "finding", "webhook": "mutate-enforce", "uid": "uid-create-pods", "operation": "CREATE",
-		"object": "pod/web-7d9f8b6c5d-x2x4k", "namespace": "shop", "rule": "prestop-hook",
-		"outcome": "patched", "mode": "enforce", "user": "jane@example.com",
+		"msg": "review", "level": "INFO", "webhook": "mutate-enforce", "uid": "uid-create-pods", "operation": "CREATE",
+		"object": "pod/web-7d9f8b6c5d-x2x4k", "namespace": "shop", "mode": "enforce", "user": "jane@example.com",
+		"patched": "prestop-hook,termination-grace-period",
 	}
 	for k, v := range want {
 		if first[k] != v {
 			t.Errorf("log field %s = %v, want %v", k, first[k], v)
 		}
 	}
-	if first["patch"] != "add /spec/containers/0/lifecycle" {
-		t.Errorf("logged patch = %v, want the finding's operations and paths at info level", first["patch"])
+	for _, detail := range []string{"message", "patch", "rule", "denied", "warned"} {
+		if _, ok := first[detail]; ok {
+			t.Errorf("the info line has %s = %v; the finding's detail is logged at debug level", detail, first[detail])
+		}
 	}
-	if lines[2]["rule"] != "workload-delete" || lines[2]["outcome"] != "would-deny" || lines[2]["mode"] != "audit" {
-		t.Errorf("audit line = %v, want workload-delete would-deny in audit mode", lines[2])
+	if lines[1]["would-deny"] != "workload-delete" || lines[1]["mode"] != "audit" || lines[1]["webhook"] != "validate-audit" {
+		t.Errorf("audit line = %v, want workload-delete would-deny in audit mode", lines[1])
 	}
 
 	counts := map[[3]string]float64{
@@ -324,5 +326,24 @@ func TestAnAPIServerOlderThan1_33GetsExecSleepHooks(t *testing.T) {
 	want := `{"op":"add","path":"/spec/containers/0/lifecycle","value":{"preStop":{"exec":{"command":["sleep","5"]}}}}`
 	if !strings.Contains(string(resp.Patch), want) {
 		t.Errorf("patch = %s, want it to contain %s", resp.Patch, want)
+	}
+}
+
+// The API server's audit log records what gracekeeper did through the
+// answer's auditAnnotations, as it records pod-security-admission's verdicts.
+func TestAnswersTellTheAuditLogWhatWasDone(t *testing.T) {
+	fx := newFixture(t, "")
+	patched := fx.review(t, PathMutateEnforce, request{op: admissionv1.Create, resource: "pods", object: podYAML})
+	if got := patched.AuditAnnotations; len(got) != 1 || got["patched"] != "prestop-hook,termination-grace-period" {
+		t.Errorf("auditAnnotations of a patched pod = %v, want patched: prestop-hook,termination-grace-period", got)
+	}
+	denied := fx.review(t, PathValidateEnforce, request{op: admissionv1.Delete, resource: "deployments",
+		oldObject: fmt.Sprintf(deploymentYAML, "", rollingStrategy), options: backgroundDelete})
+	if got := denied.AuditAnnotations; denied.Allowed || len(got) != 1 || got["denied"] != "workload-delete" {
+		t.Errorf("auditAnnotations of a denied delete = %v, want denied: workload-delete", got)
+	}
+	clean := fx.review(t, PathMutateEnforce, request{op: admissionv1.Create, resource: "pods", object: runningPodYAML})
+	if clean.AuditAnnotations != nil {
+		t.Errorf("auditAnnotations of a clean pod = %v, want none", clean.AuditAnnotations)
 	}
 }

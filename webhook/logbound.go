@@ -3,23 +3,21 @@ package webhook
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"log"
 	"log/slog"
 	"reflect"
 	"strings"
 	"sync"
-	"unicode/utf8"
 
 	"golang.org/x/time/rate"
 
-	"github.com/gracekeeper/gracekeeper/policies"
+	"github.com/gracekeeper/gracekeeper/webhook/admission"
 )
 
 // maxLogFieldBytes bounds each field of a log line: a request's fields
 // (names, kinds, errors quoting its body) are the caller's to choose, and a
-// 6 MiB review must not make a 6 MiB log line. It is large enough for a stack.
-const maxLogFieldBytes = 4096
+// 6 MiB review must not make a 6 MiB log line (see admission.BoundText).
+const maxLogFieldBytes = admission.MaxTextBytes
 
 // boundFields wraps a log handler so that no string, error, string-typed or
 // JSON value it writes is longer than maxLogFieldBytes: a longer one is cut
@@ -38,7 +36,7 @@ func (h boundedHandler) Enabled(ctx context.Context, level slog.Level) bool {
 }
 
 func (h boundedHandler) Handle(ctx context.Context, r slog.Record) error {
-	bounded := slog.NewRecord(r.Time, r.Level, boundText(r.Message), r.PC)
+	bounded := slog.NewRecord(r.Time, r.Level, admission.BoundText(r.Message), r.PC)
 	r.Attrs(func(a slog.Attr) bool {
 		bounded.AddAttrs(boundAttr(a))
 		return true
@@ -62,7 +60,7 @@ func boundAttr(a slog.Attr) slog.Attr {
 	v := a.Value.Resolve()
 	switch v.Kind() {
 	case slog.KindString:
-		return slog.String(a.Key, boundText(v.String()))
+		return slog.String(a.Key, admission.BoundText(v.String()))
 	case slog.KindGroup:
 		group := v.Group()
 		bounded := make([]any, len(group))
@@ -73,56 +71,19 @@ func boundAttr(a slog.Attr) slog.Attr {
 	case slog.KindAny:
 		switch x := v.Any().(type) {
 		case error:
-			return slog.String(a.Key, boundText(x.Error()))
+			return slog.String(a.Key, admission.BoundText(x.Error()))
 		case json.Marshaler:
 			if data, err := x.MarshalJSON(); err == nil && len(data) > maxLogFieldBytes {
-				return slog.String(a.Key, boundText(string(data)))
+				return slog.String(a.Key, admission.BoundText(string(data)))
 			}
 		default:
 			// Named string types: the request's operation, uid, user.
 			if rv := reflect.ValueOf(x); rv.Kind() == reflect.String {
-				return slog.String(a.Key, boundText(rv.String()))
+				return slog.String(a.Key, admission.BoundText(rv.String()))
 			}
 		}
 	}
 	return slog.Attr{Key: a.Key, Value: v}
-}
-
-// boundText cuts s to maxLogFieldBytes on a rune boundary and says how much
-// was left out. Answers use it too for any text of the caller's they quote:
-// quoted whole, it can take several times its size (a DEL byte quotes as 4).
-func boundText(s string) string {
-	if len(s) <= maxLogFieldBytes {
-		return s
-	}
-	cut := maxLogFieldBytes
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return fmt.Sprintf("%s…[%d more bytes]", s[:cut], len(s)-cut)
-}
-
-// findingDetail ends a finding's log line. At info level it keeps the line
-// short (about 450 bytes): the patch's operations and paths, and dryRun only
-// when set; the outcome says the action. At debug level it adds the action,
-// the full JSON patch, which the short warnings leave out, and the hint.
-func findingDetail(ctx context.Context, logger *slog.Logger, r *policies.Review, f policies.Reported) []any {
-	var detail []any
-	if r.DryRun {
-		detail = append(detail, "dryRun", true)
-	}
-	if logger.Enabled(ctx, slog.LevelDebug) {
-		detail = append(detail, "action", f.Action, "patch", patchLog(f.Patch))
-		if f.Hint != "" {
-			detail = append(detail, "hint", f.Hint)
-		}
-		return detail
-	}
-	ops := make([]string, len(f.Patch))
-	for i, op := range f.Patch {
-		ops[i] = op.Op + " " + op.Path
-	}
-	return append(detail, "patch", strings.Join(ops, ", "))
 }
 
 // Lines of the HTTP servers' own error log (refused TLS handshakes, bad

@@ -11,14 +11,15 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	kwhprometheus "github.com/slok/kubewebhook/v2/pkg/metrics/prometheus"
 	kwhwebhook "github.com/slok/kubewebhook/v2/pkg/webhook"
+	admissionv1 "k8s.io/api/admission/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 
-	"github.com/gracekeeper/gracekeeper/policies"
+	"github.com/gracekeeper/gracekeeper/webhook/admission"
 )
 
 // metrics are gracekeeper's own, next to kubewebhook's review durations.
 type metrics struct {
-	// recorder is kubewebhook's review-duration recorder. It skips reviews that
-	// failed, which internalErrors counts.
+	// recorder is kubewebhook's review-duration recorder (see measure).
 	recorder       kwhwebhook.MetricsRecorder
 	findings       *prometheus.CounterVec
 	internalErrors prometheus.Counter
@@ -56,7 +57,7 @@ func newMetrics(reg *prometheus.Registry, certificates certificateSource) (*metr
 		return nil, fmt.Errorf("create kubewebhook metrics recorder: %w", err)
 	}
 	m := &metrics{
-		recorder:       boundedRecorder{recorder},
+		recorder:       recorder,
 		unhandledKinds: map[string]bool{},
 		findings: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "gracekeeper_findings_total",
@@ -135,7 +136,7 @@ func registerClientCAMetrics(reg *prometheus.Registry, clientCAs interface{ Fail
 	return nil
 }
 
-func (m *metrics) countReported(reported []policies.Reported) {
+func (m *metrics) countReported(reported []admission.Reported) {
 	for _, r := range reported {
 		m.findings.WithLabelValues(string(r.Rule), string(r.Mode), string(r.Outcome)).Inc()
 	}
@@ -174,39 +175,43 @@ func plausibleKind(kind string) bool {
 	return true
 }
 
-// judgedKinds are the resource_kind label values kubewebhook's recorder
-// keeps: the kinds of the objects the webhook decodes, spelled as it spells them.
-var judgedKinds = func() map[string]bool {
-	kinds := map[string]bool{}
-	for _, route := range []policies.Route{policies.RouteWorkloads, policies.RouteNamespaces} {
-		for _, t := range targetsOf(route) {
-			kinds[strings.Trim(t.object.Group+"/"+t.object.Version+"/"+t.object.Kind, "/")] = true
-		}
+// measure records a review in kubewebhook's Prometheus histograms, with the
+// data kubewebhook's own measured webhook gave them, so that their names and
+// labels stay the dashboard's and the alerts': the mutating histogram for an
+// allowed answer of the mutating webhook, the validating one for the rest
+// (a denial is written as a validating answer). An internal error is not
+// measured there: internalErrors counts it. The labels are bounded: the
+// namespace is dropped (it would multiply every histogram by the cluster's
+// namespaces), and a kind the webhook does not judge, which a request can
+// make up, is "other".
+func (m *metrics) measure(ctx context.Context, rv *admission.Reviewer, req *admissionv1.AdmissionRequest, a admission.Answer, took time.Duration) {
+	if a.Err != nil {
+		return
 	}
-	return kinds
-}()
-
-// boundedRecorder keeps the label sets of kubewebhook's review metrics
-// bounded. It drops the namespace label, which would multiply every
-// histogram by the cluster's namespaces, and names "other" any kind the
-// webhook does not judge, which a request can make up.
-type boundedRecorder struct {
-	next kwhwebhook.MetricsRecorder
-}
-
-func (r boundedRecorder) MeasureValidatingWebhookReviewOp(ctx context.Context, data kwhwebhook.MeasureValidatingOpData) {
-	bound(&data.MeasureOpCommonData)
-	r.next.MeasureValidatingWebhookReviewOp(ctx, data)
-}
-
-func (r boundedRecorder) MeasureMutatingWebhookReviewOp(ctx context.Context, data kwhwebhook.MeasureMutatingOpData) {
-	bound(&data.MeasureOpCommonData)
-	r.next.MeasureMutatingWebhookReviewOp(ctx, data)
-}
-
-func bound(data *kwhwebhook.MeasureOpCommonData) {
-	data.ResourceNamespace = ""
-	if !judgedKinds[data.ResourceKind] {
-		data.ResourceKind = "other"
+	kind := req.Kind
+	if req.RequestKind != nil {
+		kind = *req.RequestKind
 	}
+	data := kwhwebhook.MeasureOpCommonData{
+		WebhookID:              rv.ID(),
+		WebhookType:            string(admission.Validating),
+		AdmissionReviewVersion: admissionv1.SchemeGroupVersion.Version,
+		Duration:               took,
+		Success:                true,
+		ResourceName:           req.Name,
+		Operation:              strings.ToLower(string(req.Operation)),
+		ResourceKind:           "other",
+		DryRun:                 req.DryRun != nil && *req.DryRun,
+		WarningsNumber:         len(a.Response.Warnings),
+	}
+	if admission.Judges(schema.GroupVersionKind(kind)) {
+		data.ResourceKind = strings.Trim(kind.Group+"/"+kind.Version+"/"+kind.Kind, "/")
+	}
+	if rv.Webhook() == admission.Validating || !a.Response.Allowed {
+		m.recorder.MeasureValidatingWebhookReviewOp(ctx, kwhwebhook.MeasureValidatingOpData{MeasureOpCommonData: data, Allowed: a.Response.Allowed})
+		return
+	}
+	data.WebhookType = string(admission.Mutating)
+	m.recorder.MeasureMutatingWebhookReviewOp(ctx, kwhwebhook.MeasureMutatingOpData{MeasureOpCommonData: data,
+		Mutated: len(a.Response.Patch) > 0 && string(a.Response.Patch) != "[]"})
 }

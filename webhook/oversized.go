@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -12,9 +11,9 @@ import (
 	admissionv1 "k8s.io/api/admission/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/utils/ptr"
 
 	"github.com/gracekeeper/gracekeeper/policies"
+	"github.com/gracekeeper/gracekeeper/webhook/admission"
 )
 
 // The API server sends the object after its defaults and mutations: a Pod
@@ -22,7 +21,7 @@ import (
 // container gets a termination message path, a pull policy, the service
 // account token's mount), and one of 178,000 containers far more than
 // maxBodyBytes. Such a review is answered without being read, as the
-// failure policy would (see policies.DecideLimit), from its first bytes,
+// failure policy would (see admission.DecideLimit), from its first bytes,
 // which name the request's uid: the API server writes the uid first.
 const (
 	// oversizedHeadBytes is how much of an oversized body is read for the uid and name.
@@ -99,39 +98,23 @@ func readHead(head []byte) requestHead {
 }
 
 // answerOversized answers a review whose body is over maxBodyBytes.
-func (rv *reviewer) answerOversized(w http.ResponseWriter, r *http.Request) {
+func (h reviewHandler) answerOversized(w http.ResponseWriter, r *http.Request) {
 	head := make([]byte, oversizedHeadBytes)
 	n, err := io.ReadFull(r.Body, head)
 	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
 		http.Error(w, "read request body: "+err.Error(), http.StatusBadRequest)
 		return
 	}
-	h := readHead(head[:n])
+	hd := readHead(head[:n])
 	// Read the rest into nothing, so the API server reads the answer.
-	if _, err := io.Copy(io.Discard, io.LimitReader(r.Body, maxOversizedBytes)); err != nil || h.uid == "" {
+	if _, err := io.Copy(io.Discard, io.LimitReader(r.Body, maxOversizedBytes)); err != nil || hd.uid == "" {
 		answerTooLarge(w)
 		return
 	}
-	limit := &policies.LimitError{Object: objectRefOf(h), What: "bytes", Count: int(r.ContentLength), Max: int(maxBodyBytes)}
-	d := policies.DecideLimit(rv.webhook, rv.mode, limit)
-	rv.metrics.limits.WithLabelValues(rv.id, limit.Metric()).Inc()
-	rv.logger.WarnContext(r.Context(), "answered a review past a bound as the failure policy would, without judging it",
-		"webhook", rv.id, "uid", h.uid, "kind", h.kind, "name", h.name,
-		"limit", limit.Metric(), "count", limit.Count, "max", limit.Max, "allowed", d.Allowed)
-	answer := &admissionv1.AdmissionResponse{UID: types.UID(h.uid), Allowed: d.Allowed, Warnings: d.Warnings}
-	if !d.Allowed {
-		answer.Result = &metav1.Status{Status: metav1.StatusFailure, Code: http.StatusBadRequest, Message: d.Message}
-	} else if rv.webhook == policies.Mutating {
-		answer.Patch, answer.PatchType = []byte("[]"), ptr.To(admissionv1.PatchTypeJSONPatch)
-	}
-	data, err := json.Marshal(admissionv1.AdmissionReview{
-		TypeMeta: metav1.TypeMeta{APIVersion: admissionv1.SchemeGroupVersion.String(), Kind: "AdmissionReview"}, Response: answer})
-	if err != nil {
-		http.Error(w, fmt.Sprintf("encode the AdmissionReview response: %v", err), http.StatusInternalServerError)
-		return
-	}
-	w.Header().Set("Content-Type", "application/json")
-	_, _ = w.Write(data)
+	limit := &policies.LimitError{Object: objectRefOf(hd), What: "bytes", Count: int(r.ContentLength), Max: int(maxBodyBytes)}
+	a := h.reviewer.AnswerLimit(types.UID(hd.uid), limit)
+	h.logLimit(r.Context(), hd.uid, a.Decision, "kind", hd.kind, "name", hd.name)
+	writeReview(w, http.StatusOK, metav1.TypeMeta{APIVersion: admissionv1.SchemeGroupVersion.String(), Kind: "AdmissionReview"}, a.Response)
 }
 
 // objectRefOf names the object of a review head as messages do: "pod/web".
@@ -140,5 +123,5 @@ func objectRefOf(h requestHead) string {
 	if name == "" {
 		name = "(unnamed)"
 	}
-	return boundText(strings.ToLower(h.kind) + "/" + name)
+	return admission.BoundText(strings.ToLower(h.kind) + "/" + name)
 }

@@ -29,7 +29,8 @@ const ParentReadTimeout = 2 * time.Second
 // errNoClient is the read error when serve found no API client at start-up.
 var errNoClient = errors.New("gracekeeper has no API client (it runs outside a cluster without --kubeconfig)")
 
-// parentReader reads the object a subresource request addresses (the Pod of
+// parentReader is admission.Parents read from the API server with
+// client-go. It reads the object a subresource request addresses (the Pod of
 // an eviction, the workload of a /scale, Argo Rollouts included) with a get
 // on that one object, and what a namespace under DELETE holds with one list
 // per workload kind: the chart's ClusterRole grants get on pods,
@@ -40,9 +41,9 @@ type parentReader struct {
 	client kubernetes.Interface
 }
 
-// read gets r's parent within ParentReadTimeout. A parent that no longer
+// Parent gets r's parent within ParentReadTimeout. A parent that no longer
 // exists is (nil, nil): the API server will answer the request with 404.
-func (p parentReader) read(ctx context.Context, r *policies.Review) (runtime.Object, error) {
+func (p parentReader) Parent(ctx context.Context, r *policies.Review) (runtime.Object, error) {
 	if p.client == nil {
 		return nil, errNoClient
 	}
@@ -149,13 +150,13 @@ func items[L any, T any, PT interface {
 	return objs, next, nil
 }
 
-// history lists the rollout history of r's workload as `kubectl rollout
+// History lists the rollout history of r's workload as `kubectl rollout
 // history` reads it, within ParentReadTimeout: one list in the namespace by
 // the stored object's selector, keeping the objects it controls (by uid). A
 // Deployment's revisions are its ReplicaSets, numbered by their
 // deployment.kubernetes.io/revision annotation; a StatefulSet's or
 // DaemonSet's are its ControllerRevisions, whose data holds the template.
-func (p parentReader) history(ctx context.Context, r *policies.Review) (*policies.History, error) {
+func (p parentReader) History(ctx context.Context, r *policies.Review) (*policies.History, error) {
 	if p.client == nil {
 		return nil, errNoClient
 	}
@@ -236,50 +237,4 @@ func (p parentReader) getRollout(ctx context.Context, namespace, name string) (r
 		return nil, err
 	}
 	return policies.Decode(policies.RolloutGVK, raw)
-}
-
-// evaluate runs the engine on r, and again with what the first answer
-// depends on and the request does not carry: r's parent
-// (policies.NeedsParent), or, for the mutating webhook, which answers
-// change-cause, the workload's rollout history (Engine.NeedsHistory). When
-// the parent read fails, an eviction is an error, so the webhook's
-// failurePolicy decides (allowing it would switch force-delete off
-// silently); a /scale keeps the first answer, whose hint says how to do it
-// without the parent; a namespace DELETE keeps the documented guard, whose
-// message says gracekeeper could not list what it holds. When the history
-// read fails, the first answer stands: the change-cause then says what
-// changed rather than which revision it restores.
-func (rv *reviewer) evaluate(ctx context.Context, r *policies.Review) ([]policies.Finding, error) {
-	findings, err := rv.engine.EvaluateContext(ctx, r)
-	if err != nil {
-		return nil, err
-	}
-	if rv.webhook == policies.Mutating && rv.engine.NeedsHistory(r, findings) {
-		h, err := rv.parents.history(ctx, r)
-		if err != nil {
-			rv.logger.WarnContext(ctx, "cannot read a workload's rollout history; change-cause does not recognise a rollback",
-				"webhook", rv.id, "kind", r.Kind, "namespace", r.Namespace, "name", r.Name, "err", err)
-			return findings, nil
-		}
-		r.History = h
-		if findings, err = rv.engine.EvaluateContext(ctx, r); err != nil {
-			return nil, err
-		}
-	}
-	if !policies.NeedsParent(r, findings) {
-		return findings, nil
-	}
-	parent, err := rv.parents.read(ctx, r)
-	switch {
-	case err != nil && r.SubResource == "eviction":
-		return nil, err
-	case err != nil:
-		rv.logger.WarnContext(ctx, "cannot read the parent of a request (a subresource's object, or what a deleted namespace holds); answering without it",
-			"webhook", rv.id, "kind", r.Kind, "subResource", r.SubResource, "namespace", r.Namespace, "name", r.Name, "err", err)
-		return findings, nil
-	case parent == nil:
-		return findings, nil
-	}
-	r.Parent = parent
-	return rv.engine.EvaluateContext(ctx, r)
 }

@@ -41,7 +41,7 @@ type Entry struct {
 	Name EntryName
 	// Webhook says whether the entry is in the mutating or the validating
 	// configuration.
-	Webhook policies.Webhook
+	Webhook Webhook
 	// Modes are the modes it judges in, each at its own path.
 	Modes []policies.Mode
 	// Receive lists the requests the entry receives, in the order the
@@ -75,7 +75,7 @@ var (
 // entries is the table, in the order the chart renders the entries.
 var entries = []Entry{
 	{
-		Name: EntryMutate, Webhook: policies.Mutating, Modes: bothModes,
+		Name: EntryMutate, Webhook: Mutating, Modes: bothModes,
 		Receive: []Receive{
 			// The pods get their hooks and grace period where they are
 			// created, whoever creates them.
@@ -86,7 +86,7 @@ var entries = []Entry{
 		},
 	},
 	{
-		Name: EntryValidate, Webhook: policies.Validating, Modes: bothModes,
+		Name: EntryValidate, Webhook: Validating, Modes: bothModes,
 		Receive: []Receive{
 			// ReplicaSets too: bare, or orphaned by delete --cascade=orphan.
 			// Argo Rollouts' Rollout is guarded like a Deployment; a rule
@@ -104,7 +104,7 @@ var entries = []Entry{
 	{
 		// Always enforce: a typo in the mode label must be denied whatever
 		// mode the namespace meant to choose.
-		Name: EntryNamespaces, Webhook: policies.Validating, Modes: []policies.Mode{policies.ModeEnforce},
+		Name: EntryNamespaces, Webhook: Validating, Modes: []policies.Mode{policies.ModeEnforce},
 		Receive: []Receive{{Kinds: []string{"Namespace"}, Operations: createUpdate}},
 	},
 }
@@ -124,7 +124,7 @@ func EntryOf(name EntryName) (Entry, bool) {
 
 // verb is the first segment of the entry's paths: mutate or validate.
 func (e Entry) verb() string {
-	if e.Webhook == policies.Mutating {
+	if e.Webhook == Mutating {
 		return "mutate"
 	}
 	return "validate"

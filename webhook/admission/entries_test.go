@@ -58,7 +58,7 @@ func TestPathsAndWebhookNamesFollowTheEntriesModes(t *testing.T) {
 		}
 	}
 	for _, e := range Entries() {
-		verb := map[policies.Webhook]string{policies.Mutating: "mutate", policies.Validating: "validate"}[e.Webhook]
+		verb := map[Webhook]string{Mutating: "mutate", Validating: "validate"}[e.Webhook]
 		for _, m := range e.Modes {
 			want := fmt.Sprintf("/%s/%s", verb, m)
 			if !e.byMode() {

@@ -1,4 +1,4 @@
-package policies
+package admission
 
 import (
 	"fmt"
@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/gracekeeper/gracekeeper/policies"
 )
 
 // The API server keeps a limited amount of warning text per response
@@ -31,99 +33,99 @@ type pendingWarning struct {
 	rank int
 	// text is the whole warning, not yet cut to maxWarning.
 	text string
+	// container is the container the warning is about, and several the
+	// warning for several containers, with %s where their list goes (from
+	// the finding's Container and Containers); both "" for a warning about
+	// no container.
+	container, several string
+}
+
+// pendingOf is finding f said in a mode with its rank, lead before its
+// message ("would ", "will ").
+func pendingOf(mode policies.Mode, f policies.Finding, rank int, lead string) pendingWarning {
+	w := pendingWarning{rank: rank, text: warning(mode, f.Rule, lead+f.Message)}
+	if f.Container != "" && strings.Contains(f.Containers, "%s") {
+		w.container, w.several = f.Container, warning(mode, f.Rule, lead+f.Containers)
+	}
+	return w
 }
 
 // warningRank puts first what the user must act on: what enforce mode would
 // deny, then what breaks a rollout, then the pod patches, then revision
 // history, and last the readiness advice.
-func warningRank(f Finding, outcome Outcome) int {
+func warningRank(f policies.Finding, outcome Outcome) int {
 	switch {
 	case outcome == OutcomeWouldDeny:
 		return 0
-	case f.Rule == RuleReadinessProbe, f.Rule == RuleChangeCause:
+	case f.Rule == policies.RuleReadinessProbe, f.Rule == policies.RuleChangeCause:
 		// Advice, and a record of the change: neither makes a rollout unsafe.
 		return 4
-	case f.Rule == RuleRevisionHistory:
+	case f.Rule == policies.RuleRevisionHistory:
 		return 3
-	case f.Rule == RulePreStopHook, f.Rule == RuleTerminationGracePeriod:
+	case f.Rule == policies.RulePreStopHook, f.Rule == policies.RuleTerminationGracePeriod:
 		return 2
 	}
 	return 1
 }
 
-// splitContainer splits a warning around the first container it names:
-// prefix, `container "NAME"`, suffix. Container names are DNS labels. It
-// scans once, without a regular expression: it runs once per container.
-func splitContainer(text string) (prefix, name, suffix string, ok bool) {
-	const open = `container "`
-	for from := 0; ; {
-		i := strings.Index(text[from:], open)
-		if i < 0 {
-			return "", "", "", false
-		}
-		start := from + i + len(open)
-		end := start
-		for end < len(text) && (text[end] >= 'a' && text[end] <= 'z' || text[end] >= '0' && text[end] <= '9' || text[end] == '-') {
-			end++
-		}
-		if end > start && end < len(text) && text[end] == '"' {
-			return text[:from+i], text[start:end], text[end+1:], true
-		}
-		from = start
-	}
-}
-
 // fitWarnings turns one response's warnings into what the user can see:
-//  1. warnings that differ only in the container they name are aggregated into
-//     one ("would add preStop sleep 5s to 30 containers ("a", "b", and 28 more)
-//     in the pods of deployment/x");
+//  1. warnings of several containers that differ only in the container
+//     (same rank, mode, rule and rest of the sentence) are said in one, from
+//     the findings' Containers ("would add preStop sleep 5s to 30 containers
+//     ("a", "b", and 28 more) in the pods of deployment/x");
 //  2. the rest stay as they are, once each, and all are ordered by rank, most
 //     important first (stable within a rank);
 //  3. each is cut to maxWarning, and they are kept while they fit in
 //     warningBudget; the ones that do not are counted in a last warning that
 //     says where the full list is (gracekeeper's log, `check`, `audit`).
-func fitWarnings(mode Mode, pending []pendingWarning) []string {
+//
+// It takes time linear in the warnings: a Pod may hold 178,000 containers.
+func fitWarnings(mode policies.Mode, pending []pendingWarning) []string {
 	if len(pending) == 0 {
 		return nil
 	}
+	type key struct {
+		rank int
+		// text is the warning of several containers (pendingWarning.several),
+		// else the warning itself.
+		text string
+	}
 	type group struct {
-		rank           int
-		prefix, suffix string
-		names          []string
-		named          map[string]bool // names, for a linear check of repeats
-		text           string          // a warning that names no container, or the only one
+		first pendingWarning
+		names []string
+		named map[string]bool // names, for a linear check of repeats
 	}
 	var groups []*group
-	byKey := map[string]*group{}
+	byKey := map[key]*group{}
 	for _, w := range pending {
-		key, g := "text\x00"+w.text, &group{rank: w.rank, text: w.text}
-		if prefix, name, suffix, ok := splitContainer(w.text); ok {
-			key, g = "container\x00"+prefix+"\x00"+suffix, &group{rank: w.rank, prefix: prefix, suffix: suffix}
-			g.names, g.named = []string{name}, map[string]bool{name: true}
+		k := key{w.rank, w.text}
+		if w.container != "" {
+			k.text = w.several
 		}
-		if seen := byKey[key]; seen != nil {
-			seen.rank = min(seen.rank, w.rank)
-			if len(g.names) > 0 && !seen.named[g.names[0]] {
-				seen.named[g.names[0]] = true
-				seen.names = append(seen.names, g.names[0])
+		if g := byKey[k]; g != nil {
+			if w.container != "" && !g.named[w.container] {
+				g.named[w.container] = true
+				g.names = append(g.names, w.container)
 			}
 			continue
 		}
-		byKey[key] = g
+		g := &group{first: w}
+		if w.container != "" {
+			g.names, g.named = []string{w.container}, map[string]bool{w.container: true}
+		}
+		byKey[k] = g
 		groups = append(groups, g)
 	}
-	slices.SortStableFunc(groups, func(a, b *group) int { return a.rank - b.rank })
+	slices.SortStableFunc(groups, func(a, b *group) int { return a.first.rank - b.first.rank })
 
 	texts := make([]string, 0, len(groups))
 	for _, g := range groups {
-		switch len(g.names) {
-		case 0:
-			texts = append(texts, cutWarning(g.text))
-		case 1:
-			texts = append(texts, cutWarning(g.prefix+`container "`+g.names[0]+`"`+g.suffix))
-		default:
-			texts = append(texts, cutWarning(containerList(g.prefix, g.suffix, g.names)))
+		if len(g.names) < 2 {
+			texts = append(texts, cutWarning(g.first.text))
+			continue
 		}
+		prefix, suffix, _ := strings.Cut(g.first.several, "%s")
+		texts = append(texts, cutWarning(containerList(prefix, suffix, g.names)))
 	}
 	total := 0
 	for _, t := range texts {
@@ -145,18 +147,12 @@ func fitWarnings(mode Mode, pending []pendingWarning) []string {
 	return kept
 }
 
-// plural makes the rest of a sentence agree with several containers, for the
-// phrasings the rules use ("container "x" has no readinessProbe, so a rollout
-// cannot wait for it to serve").
-var plural = strings.NewReplacer(`" has `, `" have `, " for it to ", " for them to ")
-
 // containerList names as many containers as fit in one warning:
 // `30 containers ("a", "b", and 28 more)`. Its work is bounded by what fits
 // in maxWarning, not by the number of names: a Pod may hold 178,000
 // containers (3 MiB of them), and rebuilding the list once per name dropped
 // made the answer quadratic.
 func containerList(prefix, suffix string, names []string) string {
-	suffix = plural.Replace(`"` + suffix)[1:]
 	head := fmt.Sprintf("%s%d containers (", prefix, len(names))
 	tail := ")" + suffix
 	// Every name, when they all fit.
@@ -213,7 +209,7 @@ func moreNames(shown, rest int) string {
 }
 
 // moreWarnings counts the warnings left out of a response, and says where they are.
-func moreWarnings(mode Mode, n int) string {
+func moreWarnings(mode policies.Mode, n int) string {
 	return cutWarning(warningPrefix(mode) + fmt.Sprintf(
 		"%d more warnings left out: the API server keeps 4 KiB of warnings; gracekeeper's log, gracekeeper check and gracekeeper audit have them all", n))
 }
@@ -232,8 +228,8 @@ func cutWarning(s string) string {
 }
 
 // warningPrefix starts every warning: "gracekeeper ", and "[audit] " in audit mode.
-func warningPrefix(mode Mode) string {
-	if mode == ModeAudit {
+func warningPrefix(mode policies.Mode) string {
+	if mode == policies.ModeAudit {
 		return "gracekeeper [audit] "
 	}
 	return "gracekeeper "

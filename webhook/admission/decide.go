@@ -1,12 +1,14 @@
-package policies
+package admission
 
 import (
 	"fmt"
 	"strings"
-	"unicode"
+
+	"github.com/gracekeeper/gracekeeper/policies"
 )
 
-// Outcome is what became of a finding in a mode; it labels metrics and logs.
+// Outcome is what became of a finding in a mode; it labels metrics, logs
+// and audit annotations.
 type Outcome string
 
 const (
@@ -17,11 +19,14 @@ const (
 	OutcomeWouldDeny  Outcome = "would-deny"
 )
 
+// outcomes lists every outcome, in the order logs and audit annotations say them.
+var outcomes = []Outcome{OutcomePatched, OutcomeDenied, OutcomeWarned, OutcomeWouldPatch, OutcomeWouldDeny}
+
 // Reported is a finding with its outcome in the request's mode.
 type Reported struct {
-	Finding
-	Mode    Mode    `json:"mode"`
-	Outcome Outcome `json:"outcome"`
+	policies.Finding
+	Mode    policies.Mode `json:"mode"`
+	Outcome Outcome       `json:"outcome"`
 }
 
 // Webhook is the admission webhook a request passes through. The API server
@@ -40,16 +45,16 @@ type Decision struct {
 	Message string
 	// Patch holds the enforced mutations. The mutating webhook always answers
 	// a patch, empty (never nil) when nothing changes; the validating one nil.
-	Patch []PatchOp
+	Patch []policies.PatchOp
 	// Warnings are single-line, short and free of control characters, as the
 	// API server requires. A denied request carries none: the denial says it all.
 	Warnings []string
 	// Reported are the findings this answer gives the user, with their
-	// outcome, for metrics and logs.
+	// outcome, for metrics, logs and audit annotations.
 	Reported []Reported
 	// Limit is set when the review was past a bound (see DecideLimit) and
 	// this answer is the failure policy's, not the rules'.
-	Limit *LimitError
+	Limit *policies.LimitError
 }
 
 // Decide returns webhook w's answer to review r with its findings in a mode;
@@ -59,10 +64,10 @@ type Decision struct {
 // mutates nothing and reports each patch and denial as a "would ..."
 // warning. It gives each finding to one webhook (see answers), so that a
 // user reads each warning once.
-func Decide(w Webhook, mode Mode, r *Review, findings []Finding) Decision {
+func Decide(w Webhook, mode policies.Mode, r *policies.Review, findings []policies.Finding) Decision {
 	d := Decision{Allowed: true}
 	if w == Mutating {
-		d.Patch = []PatchOp{}
+		d.Patch = []policies.PatchOp{}
 	}
 	var denials []string
 	var warnings []pendingWarning
@@ -71,32 +76,34 @@ func Decide(w Webhook, mode Mode, r *Review, findings []Finding) Decision {
 			continue
 		}
 		rep := Reported{Finding: f, Mode: mode}
-		warn := func(outcome Outcome, message string) {
+		// warn says the finding as a warning; lead is what comes before its
+		// message ("would ", "will ").
+		warn := func(outcome Outcome, lead string) {
 			rep.Outcome = outcome
-			warnings = append(warnings, pendingWarning{rank: warningRank(f, outcome), text: warning(mode, f.Rule, message)})
+			warnings = append(warnings, pendingOf(mode, f, warningRank(f, outcome), lead))
 		}
 		switch {
-		case f.Action == ActionWarn:
-			warn(OutcomeWarned, f.Message)
-		case mode == ModeAudit && f.Action == ActionDeny:
-			warn(OutcomeWouldDeny, "would deny: "+f.Message)
-		case mode == ModeAudit:
-			warn(OutcomeWouldPatch, "would "+f.Message)
-		case f.Action == ActionDeny:
+		case f.Action == policies.ActionWarn:
+			warn(OutcomeWarned, "")
+		case mode == policies.ModeAudit && f.Action == policies.ActionDeny:
+			warn(OutcomeWouldDeny, "would deny: ")
+		case mode == policies.ModeAudit:
+			warn(OutcomeWouldPatch, "would ")
+		case f.Action == policies.ActionDeny:
 			rep.Outcome = OutcomeDenied
 			denials = append(denials, DenialText(f))
 		case f.OnPods:
 			// Enforced on the pods when the controller creates them; said here, on
 			// the workload's own request, where a person sees it.
-			warn(OutcomeWarned, "will "+f.Message)
+			warn(OutcomeWarned, "will ")
 		default:
 			rep.Outcome = OutcomePatched
 			d.Patch = append(d.Patch, f.Patch...)
 		}
 		d.Reported = append(d.Reported, rep)
 	}
-	if len(d.Patch) > MaxPatchOps {
-		return DecideLimit(w, mode, &LimitError{Object: reviewObject(r), What: "patch operations", Count: len(d.Patch), Max: MaxPatchOps})
+	if len(d.Patch) > policies.MaxPatchOps {
+		return DecideLimit(w, mode, &policies.LimitError{Object: policies.ReviewObject(r), What: "patch operations", Count: len(d.Patch), Max: policies.MaxPatchOps})
 	}
 	// Each finding stays in Reported, for the log; the warnings are what the
 	// API server lets the user read.
@@ -106,7 +113,7 @@ func Decide(w Webhook, mode Mode, r *Review, findings []Finding) Decision {
 		d.Message = strings.Join(denials, "; ")
 		d.Warnings = nil
 		if d.Patch != nil {
-			d.Patch = []PatchOp{}
+			d.Patch = []policies.PatchOp{}
 		}
 		// Only the denials reached the user: count and log nothing else.
 		denied := d.Reported[:0]
@@ -127,20 +134,20 @@ func Decide(w Webhook, mode Mode, r *Review, findings []Finding) Decision {
 // does: a guard that lets what it cannot check through would be bypassed by
 // making an object large. The mutating webhook and audit mode allow, as
 // Ignore does, with a warning that nothing was changed or checked.
-func DecideLimit(w Webhook, mode Mode, limit *LimitError) Decision {
+func DecideLimit(w Webhook, mode policies.Mode, limit *policies.LimitError) Decision {
 	d := Decision{Allowed: true, Limit: limit}
 	if w == Mutating {
-		d.Patch = []PatchOp{}
+		d.Patch = []policies.PatchOp{}
 	}
 	const split = "; keep pod specs within the bound (split the containers into several workloads), or set gracekeeper.io/mode: off on the namespace"
 	switch {
-	case w == Validating && mode == ModeEnforce:
+	case w == Validating && mode == policies.ModeEnforce:
 		d.Allowed = false
-		d.Message = singleLine("gracekeeper: denied unchecked, as failurePolicy Fail would: " + limit.Error() + split)
+		d.Message = policies.SingleLine("gracekeeper: denied unchecked, as failurePolicy Fail would: " + limit.Error() + split)
 	case w == Mutating:
-		d.Warnings = []string{cutWarning(singleLine(warningPrefix(mode) + "not mutated, no preStop hook or grace period added: " + limit.Error() + split))}
+		d.Warnings = []string{cutWarning(policies.SingleLine(warningPrefix(mode) + "not mutated, no preStop hook or grace period added: " + limit.Error() + split))}
 	default:
-		d.Warnings = []string{cutWarning(singleLine(warningPrefix(mode) + "not checked: " + limit.Error() + split))}
+		d.Warnings = []string{cutWarning(policies.SingleLine(warningPrefix(mode) + "not checked: " + limit.Error() + split))}
 	}
 	return d
 }
@@ -152,39 +159,19 @@ func DecideLimit(w Webhook, mode Mode, limit *LimitError) Decision {
 // said on the workload's request where a person reads them). The validating
 // configuration sees a Pod only on DELETE and through subresources, and the
 // mutating one its CREATE, where the mutating webhook answers every finding.
-func (w Webhook) answers(r *Review, f Finding) bool {
-	if r.Kind == "Pod" && r.SubResource == "" && r.Operation != Delete {
+func (w Webhook) answers(r *policies.Review, f policies.Finding) bool {
+	if r.Kind == "Pod" && r.SubResource == "" && r.Operation != policies.Delete {
 		return w == Mutating
 	}
 	return (w == Mutating) == f.IsMutation()
 }
 
 // DenialText is a deny finding as the user reads it: rule, problem, alternative.
-func DenialText(f Finding) string {
+func DenialText(f policies.Finding) string {
 	return fmt.Sprintf("gracekeeper %s: %s", f.Rule, f.Explanation())
 }
 
-// Explanation is the finding's problem and its graceful alternative, on one line.
-func (f Finding) Explanation() string {
-	s := f.Message
-	if f.Hint != "" {
-		s += ". " + f.Hint
-	}
-	return singleLine(s)
-}
-
-func warning(mode Mode, rule RuleID, message string) string {
-	return singleLine(warningPrefix(mode) + string(rule) + ": " + message)
-}
-
-// singleLine folds control characters (which make the API server drop a
-// warning) into spaces; object names can carry them only through annotations,
-// but messages quote user values.
-func singleLine(s string) string {
-	return strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) {
-			return ' '
-		}
-		return r
-	}, s)
+// warning is a finding's message (or its Containers) as the user reads it.
+func warning(mode policies.Mode, rule policies.RuleID, message string) string {
+	return policies.SingleLine(warningPrefix(mode) + string(rule) + ": " + message)
 }
