@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+
 	"github.com/gracekeeper/gracekeeper/policies"
 )
 
@@ -153,18 +155,43 @@ func DecideLimit(w Webhook, mode policies.Mode, limit *policies.LimitError) Deci
 }
 
 // answers reports whether webhook w answers finding f of review r. A
-// workload's CREATE and UPDATE pass through both webhooks: the mutating one
-// answers the patches to the request's own object, the validating one the
-// rest (denials, warnings, and the pod template findings the Pods will get,
-// said on the workload's request where a person reads them). The validating
-// configuration sees a Pod only on DELETE and through subresources, and the
-// mutating one its CREATE, where the mutating webhook answers every finding.
+// request that only the mutating entries receive (see the entry table: a
+// Pod's CREATE) is answered whole by the mutating webhook. Any other is
+// split: the mutating webhook answers the patches to the request's own
+// object, the validating one the rest (denials, warnings, and the pod
+// template findings the Pods will get, said on a workload's request where a
+// person reads them).
 func (w Webhook) answers(r *policies.Review, f policies.Finding) bool {
-	if r.Kind == "Pod" && r.SubResource == "" && r.Operation != policies.Delete {
+	receivers := receivedBy[operationOn{r.Kind, r.SubResource, admissionregistrationv1.OperationType(r.Operation)}]
+	if receivers[Mutating] && !receivers[Validating] {
 		return w == Mutating
 	}
 	return (w == Mutating) == f.IsMutation()
 }
+
+// operationOn is an operation on a kind's resource or subresource.
+type operationOn struct {
+	kind, subResource string
+	operation         admissionregistrationv1.OperationType
+}
+
+// receivedBy are, for each operation an entry receives, the kinds of
+// webhook whose entries receive it.
+var receivedBy = func() map[operationOn]map[Webhook]bool {
+	by := map[operationOn]map[Webhook]bool{}
+	for _, e := range entries {
+		for _, rq := range e.requests() {
+			for _, op := range rq.operations {
+				k := operationOn{rq.kind.GVK.Kind, rq.subResource, op}
+				if by[k] == nil {
+					by[k] = map[Webhook]bool{}
+				}
+				by[k][e.Webhook] = true
+			}
+		}
+	}
+	return by
+}()
 
 // DenialText is a deny finding as the user reads it: rule, problem, alternative.
 func DenialText(f policies.Finding) string {
