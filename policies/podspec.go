@@ -2,6 +2,7 @@ package policies
 
 import (
 	"slices"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -88,6 +89,19 @@ func (t *podTarget) finding(id RuleID, action Action, ref string, message string
 	}
 	return f
 }
+
+// containerFinding builds a pod-rule finding about container c: message says
+// it of c, several of a list of containers, a format whose one verb %s is
+// where the list goes (any other % doubled, see verbatim).
+func (t *podTarget) containerFinding(id RuleID, action Action, ref string, c *corev1.Container, message, several string, patch ...PatchOp) Finding {
+	f := t.finding(id, action, ref, message, patch...)
+	f.Container = c.Name
+	f.Containers = several + verbatim(f.Message[len(message):])
+	return f
+}
+
+// verbatim is s in a format string: every % doubled.
+func verbatim(s string) string { return strings.ReplaceAll(s, "%", "%%") }
 
 // effectiveGracePeriod is a pod spec's effective terminationGracePeriodSeconds: the
 // API server defaults an absent one to 30. It stays int64 so a long one is

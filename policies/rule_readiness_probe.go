@@ -14,8 +14,9 @@ func checkReadinessProbe(ev *evaluation) []Finding {
 	for i := range t.spec.Containers {
 		c := &t.spec.Containers[i]
 		if c.ReadinessProbe == nil {
-			f := t.finding(RuleReadinessProbe, ActionWarn, ev.ref(),
-				fmt.Sprintf("container %q has no readinessProbe, so a rollout cannot wait for it to serve", c.Name))
+			f := t.containerFinding(RuleReadinessProbe, ActionWarn, ev.ref(), c,
+				fmt.Sprintf("container %q has no readinessProbe, so a rollout cannot wait for it to serve", c.Name),
+				"%s have no readinessProbe, so a rollout cannot wait for them to serve")
 			f.Field = fmt.Sprintf("%s/containers/%d", t.path, i)
 			findings = append(findings, f)
 		}

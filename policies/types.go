@@ -143,6 +143,14 @@ type Finding struct {
 	// or for a patch the path of its first operation (see Locus). Reports use it
 	// to point at the line of a manifest; it is not part of the JSON form.
 	Field string `json:"-"`
+	// Container is the container a per-container finding is about; "" for
+	// the others. Findings of one rule and object that differ only in it are
+	// said in one warning for all of them (see package admission).
+	Container string `json:"-"`
+	// Containers is Message for several containers, with %s where their
+	// list goes (`%s have no readinessProbe, so a rollout cannot wait for
+	// them to serve`); "" when Container is.
+	Containers string `json:"-"`
 	// OnPods marks a pod-template finding: the webhook applies it to the Pods the
 	// controller creates (so the workload is not rewritten), `check --fix` to the template.
 	OnPods bool `json:"onPods,omitempty"`
