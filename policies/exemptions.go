@@ -113,8 +113,6 @@ func escapePointer(key string) string {
 	return strings.ReplaceAll(strings.ReplaceAll(key, "~", "~0"), "/", "~1")
 }
 
-func lowerKind(kind string) string { return strings.ToLower(kind) }
-
 // exemptHint says how to do on purpose what a guard denies on the reviewed
 // object: annotate it with the exemption, then write again. A Scale carries
 // no annotations, so on /scale the workload's own (Review.Parent, read by the
@@ -139,3 +137,7 @@ func exemptHint(ev *evaluation, id RuleID, purpose, write string) string {
 func manifestExemptHint(id RuleID, purpose string) string {
 	return fmt.Sprintf(`To %s, add the annotations %s: %s and %s: "<why>" to its manifest`, purpose, ExemptAnnotation, id, ExemptReasonAnnotation)
 }
+
+// exemptionHelp is RuleExemption's help text (see RuleHelp).
+const exemptionHelp = "The gracekeeper.io/exempt annotation must name known rule ids (or all) and come with a " +
+	"gracekeeper.io/exempt-reason that records why."

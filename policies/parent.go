@@ -2,8 +2,6 @@ package policies
 
 import (
 	policyv1 "k8s.io/api/policy/v1"
-
-	"github.com/gracekeeper/gracekeeper/policies/api/v1alpha1"
 )
 
 // NeedsParent reports whether the answer to a subresource request depends on
@@ -37,27 +35,4 @@ func denies(findings []Finding) bool {
 		}
 	}
 	return false
-}
-
-// NeedsHistory reports whether the answer to r depends on its workload's
-// rollout history, which the request does not carry: change-cause recognises
-// a rollback by finding the new pod template among the revisions, as the
-// controllers do, and a change-cause `kubectl rollout undo` copied back from
-// the old ReplicaSet by finding it on that revision. findings are the
-// engine's findings without the history. Only then does the webhook read the
-// history (Review.History) and evaluate again, so a write that leaves the
-// template alone costs no read.
-func (e *Engine) NeedsHistory(r *Review, findings []Finding) bool {
-	if r.History != nil || r.Operation != Update || e.cfg.ChangeCause != v1alpha1.ChangeCauseRecord {
-		return false
-	}
-	for _, f := range findings {
-		if f.Rule == RuleChangeCause {
-			return true
-		}
-	}
-	// The request writes a change-cause of its own, unless it is the copy.
-	current := annotationsOf(r.Object)[ChangeCauseAnnotation]
-	return current != "" && current != annotationsOf(r.OldObject)[ChangeCauseAnnotation] &&
-		!IsSystemActor(r.User) && r.User.Username != "" && templateChangeOf(r) != nil
 }

@@ -8,20 +8,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
-// podTarget is a pod spec under review: a Pod's own, or a workload's template.
-// Pods and workloads share the pod rules through it, so a template reports
-// exactly what its pods will get.
-type podTarget struct {
-	meta *metav1.ObjectMeta
-	spec *corev1.PodSpec
-	// path is the JSON pointer of spec in the reviewed object.
-	path string
-	// owner is "deployment/nginx" for a template, "" for a Pod.
-	owner string
-	// ownerKind is the controller kind that creates these pods ("" for a bare pod).
-	ownerKind string
-}
-
 // findPodTarget returns the pod spec the pod rules evaluate, or nil when the
 // review carries none (DELETE, scale, other kinds, UPDATE of a pod).
 func (ev *evaluation) findPodTarget() *podTarget {

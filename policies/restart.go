@@ -187,3 +187,9 @@ func ownerScalesReplicaSet(ev *evaluation) bool {
 	}
 	return false
 }
+
+// restartAdvice says how to restart the reviewed workload's pods without
+// stopping them (see restarterOfWorkload and restarter.advice).
+func restartAdvice(ev *evaluation) string {
+	return restarterOfWorkload(ev).advice()
+}

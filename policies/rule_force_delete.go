@@ -21,6 +21,16 @@ import (
 // short, and a pod stuck Terminating must stay force-deletable. The
 // kubelet's final delete comes from system:nodes, never judged; node
 // terminators (see nodeTerminators) are exempt.
+var forceDeleteRule = rule{
+	id:    RuleForceDelete,
+	check: checkForceDelete,
+	help: "A grace override on a running pod's delete or eviction (--grace-period=0, --now, drain " +
+		"--grace-period) that does not outlast its preStop sleep skips its graceful shutdown. Only pods with a container " +
+		"running are judged (not ContainerCreating, ImagePullBackOff or CrashLoopBackOff, Job or mirror pods). A pod stuck " +
+		"Terminating can still be force-deleted; node terminators (Karpenter, cluster-autoscaler) are exempt.",
+	rank: 1,
+}
+
 func checkForceDelete(ev *evaluation) []Finding {
 	pod, options, evicting := deletedPod(ev.review)
 	if pod == nil || options == nil || options.GracePeriodSeconds == nil {

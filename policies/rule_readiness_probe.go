@@ -5,6 +5,15 @@ import "fmt"
 // readiness-probe reads spec.containers[*].readinessProbe on Pod CREATE and
 // on workload templates, and only warns: a rolling update is not graceful when
 // new pods report Ready before they serve.
+var readinessProbeRule = rule{
+	id:    RuleReadinessProbe,
+	pod:   true,
+	check: checkReadinessProbe,
+	help: "A container without a readinessProbe is Ready before it serves, so a rolling update cannot wait " +
+		"for it. Add a readinessProbe.",
+	rank: 4,
+}
+
 func checkReadinessProbe(ev *evaluation) []Finding {
 	t := ev.pods
 	if t == nil || ev.podRuleOff(t, RuleReadinessProbe) || !ev.serves(t) {

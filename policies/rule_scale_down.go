@@ -29,6 +29,15 @@ const lastAppliedAnnotation = "kubectl.kubernetes.io/last-applied-configuration"
 // spec.replicas for an autoscaler: the API server then defaults it to 1.
 // For a DaemonSet it reads the template's nodeSelector and required node
 // affinity (see daemonSetNarrowed).
+var scaleDownRule = rule{
+	id:    RuleScaleDown,
+	check: checkScaleDown,
+	help: "One write that takes a workload down by more than half of its replicas leaves the rest to carry the " +
+		"load. A manifest applied without spec.replicas (to hand it to an HPA) resets it to 1: remove it from the last " +
+		"applied configuration first. Scale down in steps.",
+	rank: 1,
+}
+
 func checkScaleDown(ev *evaluation) []Finding {
 	r := ev.review
 	if f := daemonSetNarrowed(ev); f != nil {

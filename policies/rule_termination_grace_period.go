@@ -23,6 +23,16 @@ import (
 // own hook has ended), and needs sidecarShutdownSeconds. It is only ever
 // raised; 0 is raised too. A hook whose delay cannot be read is counted as 0 s
 // and warned about, never silently.
+var terminationGracePeriodRule = rule{
+	id:    RuleTerminationGracePeriod,
+	pod:   true,
+	check: checkTerminationGracePeriod,
+	help: "terminationGracePeriodSeconds must cover the longest preStop delay plus the shutdown time " +
+		"(25 s by default), then each native sidecar's shutdown (5 s by default), since sidecars stop after the app. " +
+		"gracekeeper raises it, never lowers it, and warns about a preStop hook whose delay it cannot read.",
+	rank: 2,
+}
+
 func checkTerminationGracePeriod(ev *evaluation) []Finding {
 	t := ev.pods
 	if t == nil || ev.podRuleOff(t, RuleTerminationGracePeriod) || !ev.serves(t) {

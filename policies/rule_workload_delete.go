@@ -18,6 +18,16 @@ import (
 // stops every pod. An Orphan delete keeps the pods running and is how
 // immutable fields are changed, so it passes. A CD tool exempted from this
 // rule to prune is not exempted from force-replacing (see forceReplaced).
+var workloadDeleteRule = rule{
+	id:    RuleWorkloadDelete,
+	check: checkWorkloadDelete,
+	help: "Deleting a Deployment, StatefulSet or ReplicaSet with replicas, a DaemonSet with scheduled pods, " +
+		"or a namespace that holds one (which deletes every workload in it) stops the service. Use the owner's restart " +
+		"(\"kubectl rollout restart\" where it works), or " +
+		"delete with --cascade=orphan; annotate the object with an exemption to decommission it.",
+	rank: 1,
+}
+
 func checkWorkloadDelete(ev *evaluation) []Finding {
 	r := ev.review
 	if r.Operation != Delete || r.SubResource != "" {
@@ -155,10 +165,4 @@ func namespaceDelete(ev *evaluation) []Finding {
 		f.Action, f.Hint = ActionWarn, ""
 	}
 	return []Finding{f}
-}
-
-// restartAdvice says how to restart the reviewed workload's pods without
-// stopping them (see restarterOfWorkload and restarter.advice).
-func restartAdvice(ev *evaluation) string {
-	return restarterOfWorkload(ev).advice()
 }

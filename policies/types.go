@@ -5,6 +5,7 @@ package policies
 
 import (
 	"fmt"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -189,4 +190,18 @@ func set(present bool, path string, value any) PatchOp {
 
 func objectRef(kind, name string) string {
 	return fmt.Sprintf("%s/%s", lowerKind(kind), name)
+}
+
+// serviceAccountPrefix starts the username of every service account.
+const serviceAccountPrefix = "system:serviceaccount:"
+
+func lowerKind(kind string) string { return strings.ToLower(kind) }
+
+// ValidMode reports whether a mode label value is one gracekeeper knows.
+func ValidMode(value string) bool {
+	switch Mode(value) {
+	case ModeEnforce, ModeAudit, ModeOff:
+		return true
+	}
+	return false
 }
