@@ -91,9 +91,6 @@ func New(cfg *v1alpha1.Configuration, serverVersion string) (*Engine, error) {
 // rather than exec ["sleep", N].
 func (e *Engine) NativeSleep() bool { return e.nativeSleep }
 
-// Config returns the engine's configuration.
-func (e *Engine) Config() *v1alpha1.Configuration { return e.cfg }
-
 // validateRegistry keeps the registry and the configuration's list of ids in step.
 func validateRegistry() error {
 	ids := ruleIDs()

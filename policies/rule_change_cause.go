@@ -99,7 +99,7 @@ func declaredByManifest(obj metav1.Object, value string) bool {
 				Annotations map[string]json.RawMessage `json:"f:annotations"`
 			} `json:"f:metadata"`
 		}
-		if json.Unmarshal(m.FieldsV1.Raw, &fields) == nil && fields.Metadata.Annotations["f:"+ChangeCauseAnnotation] != nil {
+		if json.Unmarshal(m.FieldsV1.GetRawBytes(), &fields) == nil && fields.Metadata.Annotations["f:"+ChangeCauseAnnotation] != nil {
 			return true
 		}
 	}

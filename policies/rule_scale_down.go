@@ -164,7 +164,7 @@ func appliers(entries []metav1.ManagedFieldsEntry) map[string]bool {
 			Spec map[string]json.RawMessage `json:"f:spec"`
 		}
 		owns := false
-		if e.FieldsV1 != nil && json.Unmarshal(e.FieldsV1.Raw, &fields) == nil {
+		if e.FieldsV1 != nil && json.Unmarshal(e.FieldsV1.GetRawBytes(), &fields) == nil {
 			_, owns = fields.Spec["f:replicas"]
 		}
 		m[e.Manager] = m[e.Manager] || owns

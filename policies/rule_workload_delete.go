@@ -78,7 +78,8 @@ func isOrphan(o *metav1.DeleteOptions) bool {
 	if o.PropagationPolicy != nil {
 		return *o.PropagationPolicy == metav1.DeletePropagationOrphan
 	}
-	return o.OrphanDependents != nil && *o.OrphanDependents // still sent by old clients
+	//lint:ignore SA1019 deprecated, not removed: old clients still send it, and the API server still honours it
+	return o.OrphanDependents != nil && *o.OrphanDependents
 }
 
 // argoSyncOptionsAnnotation holds Argo CD's per-resource sync options.
