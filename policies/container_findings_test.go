@@ -8,7 +8,8 @@ import (
 
 // A per-container finding names its container, and says the same of several
 // containers in Containers, so that warnings can be aggregated without
-// parsing the sentences: the list goes where %s is, and the sentence agrees.
+// parsing the sentences: the list goes at the first %s, before any text of
+// the user's (a hook's command may hold a %s too), and the sentence agrees.
 func TestPerContainerFindingsSayTheirContainer(t *testing.T) {
 	d := deployment(t, `
 spec:
@@ -45,7 +46,7 @@ spec:
 		if !strings.Contains(f.Message, fmt.Sprintf("container %q", f.Container)) {
 			t.Errorf("%s: message %q does not name container %q", f.Rule, f.Message, f.Container)
 		}
-		got[f.Rule] = append(got[f.Rule], fmt.Sprintf(f.Containers, list))
+		got[f.Rule] = append(got[f.Rule], strings.Replace(f.Containers, "%s", list, 1))
 	}
 	for id, w := range want {
 		if g := got[id]; strings.Join(g, "\n") != strings.Join(w, "\n") {

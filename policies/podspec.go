@@ -2,7 +2,6 @@ package policies
 
 import (
 	"slices"
-	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -77,17 +76,15 @@ func (t *podTarget) finding(id RuleID, action Action, ref string, message string
 }
 
 // containerFinding builds a pod-rule finding about container c: message says
-// it of c, several of a list of containers, a format whose one verb %s is
-// where the list goes (any other % doubled, see verbatim).
+// it of c, several of a list of containers, at its first %s. That %s comes
+// before any text of the user's, which is written as it is (package
+// admission cuts several at its first %s; it is no format string).
 func (t *podTarget) containerFinding(id RuleID, action Action, ref string, c *corev1.Container, message, several string, patch ...PatchOp) Finding {
 	f := t.finding(id, action, ref, message, patch...)
 	f.Container = c.Name
-	f.Containers = several + verbatim(f.Message[len(message):])
+	f.Containers = several + f.Message[len(message):]
 	return f
 }
-
-// verbatim is s in a format string: every % doubled.
-func verbatim(s string) string { return strings.ReplaceAll(s, "%", "%%") }
 
 // effectiveGracePeriod is a pod spec's effective terminationGracePeriodSeconds: the
 // API server defaults an absent one to 30. It stays int64 so a long one is

@@ -57,12 +57,12 @@ func checkPreStopHook(ev *evaluation) []Finding {
 		path := fmt.Sprintf("%s/containers/%d/lifecycle", t.path, i)
 		op := add(path, &corev1.Lifecycle{PreStop: hook})
 		message := fmt.Sprintf("add preStop %s to container %q", describe, c.Name)
-		several := fmt.Sprintf("add preStop %s to %%s", verbatim(describe))
+		several := fmt.Sprintf("add preStop %s to %%s", describe)
 		switch {
 		case delay.inert != "":
 			op = replace(path+"/preStop", hook)
 			message = fmt.Sprintf("replace the preStop tcpSocket of container %q with %s (%s)", c.Name, describe, delay.inert)
-			several = fmt.Sprintf("replace the preStop tcpSocket of %%s with %s (%s)", verbatim(describe), verbatim(delay.inert))
+			several = fmt.Sprintf("replace the preStop tcpSocket of %%s with %s (%s)", describe, delay.inert)
 		case c.Lifecycle != nil:
 			op = add(path+"/preStop", hook)
 		}

@@ -47,7 +47,7 @@ func checkTerminationGracePeriod(ev *evaluation) []Finding {
 		f := t.finding(RuleTerminationGracePeriod, ActionWarn, ev.ref(), message)
 		if kind == "container" {
 			f = t.containerFinding(RuleTerminationGracePeriod, ActionWarn, ev.ref(), c, message,
-				fmt.Sprintf("cannot read how long the preStop hooks of %%s (%s) delay SIGTERM, so they count as 0s; make the grace period cover them", verbatim(d.unread)))
+				fmt.Sprintf("cannot read how long the preStop hooks of %%s (%s) delay SIGTERM, so they count as 0s; make the grace period cover them", d.unread))
 		}
 		f.Field = t.path + at + "/lifecycle/preStop"
 		findings = append(findings, f)
