@@ -5,6 +5,7 @@ package policies
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -52,6 +53,12 @@ const (
 	ModeAudit   Mode = "audit"
 	ModeOff     Mode = "off"
 )
+
+// Modes lists the values of the gracekeeper.io/mode label, strictest first.
+func Modes() []Mode { return []Mode{ModeEnforce, ModeAudit, ModeOff} }
+
+// ValidMode reports whether a mode label value is one gracekeeper knows.
+func ValidMode(value string) bool { return slices.Contains(Modes(), Mode(value)) }
 
 // Operation is the admission operation.
 type Operation string
@@ -196,12 +203,3 @@ func objectRef(kind, name string) string {
 const serviceAccountPrefix = "system:serviceaccount:"
 
 func lowerKind(kind string) string { return strings.ToLower(kind) }
-
-// ValidMode reports whether a mode label value is one gracekeeper knows.
-func ValidMode(value string) bool {
-	switch Mode(value) {
-	case ModeEnforce, ModeAudit, ModeOff:
-		return true
-	}
-	return false
-}
