@@ -255,3 +255,27 @@ func (e *Engine) EvaluateContext(ctx context.Context, r *Review) ([]Finding, err
 	}
 	return findings, nil
 }
+
+// NeedsParent reports whether the answer to a request depends on its parent
+// object, which the request does not carry: an eviction with a grace
+// override is judged by the state of its pod (force-delete), a namespace
+// DELETE by what the namespace holds (workload-delete), and any other
+// subresource request that a guard denies or warns about may be exempted by
+// its parent's annotation (a Scale carries none). findings are the engine's
+// findings without the parent. Only then does the webhook read the parent
+// (Review.Parent) and evaluate again, so an ordinary eviction or scale costs
+// no API read.
+func NeedsParent(r *Review, findings []Finding) bool {
+	if r.Parent != nil {
+		return false
+	}
+	for _, rl := range rules {
+		if rl.parent == nil {
+			continue
+		}
+		if needed, decides := rl.parent(r, findings); decides {
+			return needed
+		}
+	}
+	return r.SubResource != "" && denies(findings)
+}

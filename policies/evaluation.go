@@ -20,6 +20,10 @@ type rule struct {
 	// rank orders the rule's warnings in a response, most important first
 	// (see WarningRank).
 	rank int
+	// parent, where the rule reads Review.Parent itself, answers for the
+	// requests it decides whether the answer needs the parent read
+	// (see NeedsParent); decides is false for the others.
+	parent func(r *Review, findings []Finding) (needed, decides bool)
 }
 
 // settings is what an Engine is built with, which every evaluation reads.

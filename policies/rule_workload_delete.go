@@ -25,7 +25,18 @@ var workloadDeleteRule = rule{
 		"or a namespace that holds one (which deletes every workload in it) stops the service. Use the owner's restart " +
 		"(\"kubectl rollout restart\" where it works), or " +
 		"delete with --cascade=orphan; annotate the object with an exemption to decommission it.",
-	rank: 1,
+	rank:   1,
+	parent: namespaceWorkloadsNeeded,
+}
+
+// namespaceWorkloadsNeeded decides, for a namespace DELETE, whether what the
+// namespace holds (a *NamespaceWorkloads) must be read: when anything is
+// denied or warned about.
+func namespaceWorkloadsNeeded(r *Review, findings []Finding) (needed, decides bool) {
+	if r.SubResource != "" || r.Kind != "Namespace" || r.Operation != Delete {
+		return false, false
+	}
+	return denies(findings), true
 }
 
 func checkWorkloadDelete(ev *evaluation) []Finding {

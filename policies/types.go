@@ -203,3 +203,13 @@ func objectRef(kind, name string) string {
 const serviceAccountPrefix = "system:serviceaccount:"
 
 func lowerKind(kind string) string { return strings.ToLower(kind) }
+
+// denies reports whether a finding denies or warns (is not a mutation).
+func denies(findings []Finding) bool {
+	for _, f := range findings {
+		if !f.IsMutation() {
+			return true
+		}
+	}
+	return false
+}
