@@ -9,6 +9,9 @@ VERSION     ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo 
 LDFLAGS     := -X main.version=$(VERSION)
 FUZZTIME    ?= 30s
 GO_PACKAGES := ./cmd/... ./webhook/... ./policies/... ./certs/... ./deploy/... ./e2e/...
+# staticcheck's release for Go 1.26 (honnef.co/go/tools), built once into .cache/tools.
+STATICCHECK_VERSION := v0.8.2
+STATICCHECK         := $(CURDIR)/.cache/tools/staticcheck-$(STATICCHECK_VERSION)
 
 export GRACEKEEPER_E2E_BIN := $(BIN_DIR)
 
@@ -28,10 +31,16 @@ unit: ## Run the unit tests, including every fuzz target's seed corpus.
 	go test -count=1 $(GO_PACKAGES)
 
 .PHONY: lint
-lint: ## Check gofmt and go vet.
+lint: $(STATICCHECK) ## Check gofmt, go vet and staticcheck.
 	@out=$$(gofmt -l cmd webhook policies certs deploy e2e); if [[ -n "$$out" ]]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	go vet $(GO_PACKAGES)
 	go vet -tags e2e ./e2e/...
+	$(STATICCHECK) $(GO_PACKAGES)
+	$(STATICCHECK) -tags e2e ./e2e/...
+
+$(STATICCHECK):
+	GOBIN=$(CURDIR)/.cache/tools/tmp go install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+	mv $(CURDIR)/.cache/tools/tmp/staticcheck $@
 
 .PHONY: fuzz
 fuzz: ## Run every fuzz target for FUZZTIME each (default 30s).

@@ -1,7 +1,6 @@
 package policies
 
 import (
-	"context"
 	"fmt"
 )
 
@@ -46,29 +45,6 @@ func (e *LimitError) Metric() string {
 		return "patch-operations"
 	}
 	return e.What
-}
-
-// EvaluateContext is Evaluate for the webhook: bounded and cancellable. It
-// returns a *LimitError for a pod spec of more than MaxContainers containers
-// (before any rule runs) or a review of more than MaxFindings findings, and
-// ctx's error when ctx ends (the API server's timeout: nobody waits for the
-// answer any more). gracekeeper check and audit call Evaluate, which judges
-// every container: they have no caller waiting with a timeout.
-func (e *Engine) EvaluateContext(ctx context.Context, r *Review) ([]Finding, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	if err := TooManyContainers(r.Kind, (&evaluation{review: r}).name(), containersOf(r)); err != nil {
-		return nil, err
-	}
-	findings, err := e.evaluate(ctx, r)
-	if err != nil {
-		return nil, err
-	}
-	if len(findings) > MaxFindings {
-		return nil, &LimitError{Object: reviewObject(r), What: "findings", Count: len(findings), Max: MaxFindings}
-	}
-	return findings, nil
 }
 
 // TooManyContainers is the LimitError of a kind's object of this name whose

@@ -10,6 +10,9 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/gracekeeper/gracekeeper/policies/api/v1alpha1"
+	appsv1 "k8s.io/api/apps/v1"
+
 	corev1 "k8s.io/api/core/v1"
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
 )
@@ -367,4 +370,90 @@ func appendNew(list []string, items ...string) []string {
 		}
 	}
 	return list
+}
+
+// Annotations change-cause reads and writes.
+const (
+	// ChangeCauseAnnotation is the annotation `kubectl rollout history` prints
+	// in its CHANGE-CAUSE column (k8s.io/kubectl pkg/polymorphichelpers/history.go).
+	ChangeCauseAnnotation = "kubernetes.io/change-cause"
+	// restartedAtAnnotation is what `kubectl rollout restart` sets on the pod template.
+	restartedAtAnnotation = "kubectl.kubernetes.io/restartedAt"
+)
+
+// templateChange is the pod template a request writes and the one it replaces
+// (nil on CREATE).
+type templateChange struct {
+	old, new *corev1.PodTemplateSpec
+}
+
+// templateChangeOf returns the request's template change, nil when the
+// request does not change a template of a kind with a rollout history.
+func templateChangeOf(r *Review) *templateChange {
+	k := kindOf(r.Object)
+	if k == nil || k.History == "" || k.template == nil {
+		return nil
+	}
+	c := &templateChange{new: k.template(r.Object)}
+	if r.Operation == Update {
+		if kindOf(r.OldObject) != k {
+			return nil
+		}
+		c.old = k.template(r.OldObject)
+		if apiequality.Semantic.DeepEqual(c.old, c.new) {
+			return nil
+		}
+	}
+	return c
+}
+
+// rollbackIn returns the revision of h whose template the request restores, as
+// the controllers compare them (the deployment controller ignores the
+// pod-template-hash label it adds to its ReplicaSets), or nil: none, the
+// newest (the request changes nothing the controller will roll), or h not read.
+func (c *templateChange) rollbackIn(h *History) *Revision {
+	if h == nil || c.old == nil {
+		return nil
+	}
+	var match *Revision
+	var newest int64
+	for i := range h.Revisions {
+		rev := &h.Revisions[i]
+		newest = max(newest, rev.Number)
+		if equalIgnoringHash(&rev.Template, c.new) && (match == nil || rev.Number > match.Number) {
+			match = rev
+		}
+	}
+	if match == nil || match.Number == newest {
+		return nil
+	}
+	return match
+}
+
+func equalIgnoringHash(a, b *corev1.PodTemplateSpec) bool {
+	if a.Labels[appsv1.DefaultDeploymentUniqueLabelKey] != "" || b.Labels[appsv1.DefaultDeploymentUniqueLabelKey] != "" {
+		a, b = a.DeepCopy(), b.DeepCopy()
+		delete(a.Labels, appsv1.DefaultDeploymentUniqueLabelKey)
+		delete(b.Labels, appsv1.DefaultDeploymentUniqueLabelKey)
+	}
+	return apiequality.Semantic.DeepEqual(a, b)
+}
+
+// needsHistory: the answer to r depends on its workload's rollout history:
+// change-cause recognises a rollback by finding the new pod template among
+// the revisions, as the controllers do, and a change-cause `kubectl rollout
+// undo` copied back from the old ReplicaSet by finding it on that revision.
+func needsHistory(cfg *v1alpha1.Configuration, r *Review, findings []Finding) bool {
+	if r.History != nil || r.Operation != Update || cfg.ChangeCause != v1alpha1.ChangeCauseRecord {
+		return false
+	}
+	for _, f := range findings {
+		if f.Rule == RuleChangeCause {
+			return true
+		}
+	}
+	// The request writes a change-cause of its own, unless it is the copy.
+	current := annotationsOf(r.Object)[ChangeCauseAnnotation]
+	return current != "" && current != annotationsOf(r.OldObject)[ChangeCauseAnnotation] &&
+		!IsSystemActor(r.User) && r.User.Username != "" && templateChangeOf(r) != nil
 }

@@ -6,36 +6,29 @@ import (
 	"slices"
 	"strings"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/version"
 
 	"github.com/gracekeeper/gracekeeper/policies/api/v1alpha1"
 )
 
-// rule is one registered check. Each lives in its own rule_*.go file.
-type rule struct {
-	id RuleID
-	// pod rules judge a pod spec and read exemptions from the pods' own
-	// annotations (see podRuleOff); the others from the reviewed object's.
-	pod   bool
-	check func(ev *evaluation) []Finding
-}
-
-// rules is the registry, in the order findings are reported.
+// rules is the registry, in the order findings are reported. Each rule_*.go
+// declares its rule: its id, check, help and warning rank.
 var rules = []rule{
-	{RuleModeLabel, false, checkModeLabel},
-	{RuleForceDelete, false, checkForceDelete},
-	{RulePodDelete, false, checkPodDelete},
-	{RuleWorkloadDelete, false, checkWorkloadDelete},
-	{RuleScaleToZero, false, checkScaleToZero},
-	{RuleScaleDown, false, checkScaleDown},
-	{RuleRecreateStrategy, false, checkRecreateStrategy},
-	{RuleUpdateStrategy, false, checkUpdateStrategy},
-	{RuleRollingUpdate, false, checkRollingUpdate},
-	{RuleRevisionHistory, false, checkRevisionHistory},
-	{RuleChangeCause, false, checkChangeCause},
-	{RulePreStopHook, true, checkPreStopHook},
-	{RuleTerminationGracePeriod, true, checkTerminationGracePeriod},
-	{RuleReadinessProbe, true, checkReadinessProbe},
+	modeLabelRule,
+	forceDeleteRule,
+	podDeleteRule,
+	workloadDeleteRule,
+	scaleToZeroRule,
+	scaleDownRule,
+	recreateStrategyRule,
+	updateStrategyRule,
+	rollingUpdateRule,
+	revisionHistoryRule,
+	changeCauseRule,
+	preStopHookRule,
+	terminationGracePeriodRule,
+	readinessProbeRule,
 }
 
 // nativeSleepSince is the first API server minor at which every kubelet it
@@ -44,13 +37,7 @@ var nativeSleepSince = version.MajorMinor(1, 33)
 
 // Engine evaluates reviews against one configuration.
 type Engine struct {
-	cfg          *v1alpha1.Configuration
-	nativeSleep  bool
-	exemptByUser map[RuleID]userSet
-}
-
-type userSet struct {
-	users, groups map[string]bool
+	settings
 }
 
 // New builds an engine. serverVersion is the API server's version as discovery
@@ -63,7 +50,7 @@ func New(cfg *v1alpha1.Configuration, serverVersion string) (*Engine, error) {
 	if cfg.ServerVersion != "" {
 		serverVersion = cfg.ServerVersion
 	}
-	e := &Engine{cfg: cfg, exemptByUser: map[RuleID]userSet{}}
+	e := &Engine{settings{cfg: cfg, exemptByUser: map[RuleID]userSet{}}}
 	switch cfg.PreStop.Action {
 	case v1alpha1.PreStopSleep:
 		e.nativeSleep = true
@@ -104,9 +91,6 @@ func New(cfg *v1alpha1.Configuration, serverVersion string) (*Engine, error) {
 // rather than exec ["sleep", N].
 func (e *Engine) NativeSleep() bool { return e.nativeSleep }
 
-// Config returns the engine's configuration.
-func (e *Engine) Config() *v1alpha1.Configuration { return e.cfg }
-
 // validateRegistry keeps the registry and the configuration's list of ids in step.
 func validateRegistry() error {
 	ids := ruleIDs()
@@ -134,17 +118,6 @@ func ruleIDs() []RuleID {
 	return ids
 }
 
-// evaluation is the state of one Evaluate call, shared by the rules.
-type evaluation struct {
-	*Engine
-	review *Review
-	// userExempt holds the rules the configuration switches off for this requester,
-	// objectExempt those the reviewed object's annotation switches off.
-	userExempt, objectExempt map[RuleID]bool
-	// pods is the pod spec the pod rules judge, nil when the review has none.
-	pods *podTarget
-}
-
 // Evaluate runs every rule that applies to the review and returns its findings,
 // with exemptions applied. Mode is applied afterwards, by Decide. It judges
 // every container; the webhook calls EvaluateContext, which is bounded.
@@ -162,7 +135,7 @@ func (e *Engine) evaluate(ctx context.Context, r *Review) ([]Finding, error) {
 		// mutating configuration does not send it (see MatchConditions).
 		return nil, nil
 	}
-	ev := &evaluation{Engine: e, review: r, userExempt: map[RuleID]bool{}, objectExempt: map[RuleID]bool{}}
+	ev := &evaluation{settings: &e.settings, review: r, userExempt: map[RuleID]bool{}, objectExempt: map[RuleID]bool{}}
 	ev.pods = ev.findPodTarget()
 	for id, set := range e.exemptByUser {
 		if set.matches(r.User) {
@@ -205,68 +178,104 @@ func (e *Engine) evaluate(ctx context.Context, r *Review) ([]Finding, error) {
 	return findings, nil
 }
 
-func (s userSet) matches(u UserInfo) bool {
-	if s.users[u.Username] {
-		return true
+// ProtectsShutdown reports whether the engine protects the shutdown of this
+// pod as it is now (see protectsShutdown): audit lists only these pods.
+func (e *Engine) ProtectsShutdown(pod *corev1.Pod) bool {
+	ev := &evaluation{settings: &e.settings, review: &Review{}}
+	return ev.protectsShutdown(pod)
+}
+
+// NeedsHistory reports whether the answer to r depends on its workload's
+// rollout history, which the request does not carry (see needsHistory).
+// findings are the engine's findings without the history. Only then does the
+// webhook read the history (Review.History) and evaluate again, so a write
+// that leaves the template alone costs no read.
+func (e *Engine) NeedsHistory(r *Review, findings []Finding) bool {
+	return needsHistory(e.cfg, r, findings)
+}
+
+// RuleHelp is a rule's help text: what it looks at and what to do, a few
+// sentences, for code-scanning tools (the SARIF output of `gracekeeper
+// check`). It is "" for an id that is not a rule.
+func RuleHelp(id RuleID) string {
+	if id == RuleExemption {
+		return exemptionHelp
 	}
-	for _, g := range u.Groups {
-		if s.groups[g] {
-			return true
+	if r := ruleOf(id); r != nil {
+		return r.help
+	}
+	return ""
+}
+
+// WarningRank orders the warnings of one response, most important first:
+// what breaks a rollout (1), the pod patches (2), revision history (3), and
+// last advice and records (4: readiness-probe, change-cause). A finding of
+// RuleExemption ranks 1. What enforce mode would deny comes before all of
+// them (0), which is the answer's to say, not the rule's.
+func WarningRank(f Finding) int {
+	if r := ruleOf(f.Rule); r != nil {
+		return r.rank
+	}
+	return 1
+}
+
+// ReportedRules lists every id a finding can carry: the registered rules in
+// report order, then RuleExemption.
+func ReportedRules() []RuleID { return append(ruleIDs(), RuleExemption) }
+
+// ruleOf is the registered rule with this id, nil for none.
+func ruleOf(id RuleID) *rule {
+	for i := range rules {
+		if rules[i].id == id {
+			return &rules[i]
 		}
 	}
-	return false
+	return nil
 }
 
-// systemActors are the identities whose requests keep the cluster running:
-// the kubelet's final pod deletes, garbage collection, namespace deletion,
-// rollouts. An explicit list: all of kube-system would also exempt add-ons.
-var systemActors = map[string]bool{
-	"system:kube-controller-manager": true,
-	// Preemption deletes lower-priority pods directly.
-	"system:kube-scheduler": true,
-}
-
-// systemControllers are kube-controller-manager's service accounts in
-// kube-system whose bootstrap roles may delete pods, workloads or namespaces,
-// or write a /scale (deploy's TestEveryBootstrapControllerThatDeletesOrScalesIsASystemActor
-// derives them from the Kubernetes release), and the disruption controller.
-var systemControllers = []string{
-	"replicaset-controller", "replication-controller", "deployment-controller", "statefulset-controller",
-	"daemon-set-controller", "generic-garbage-collector", "namespace-controller",
-	"job-controller", "cronjob-controller", "node-controller", "disruption-controller",
-	// DRA device-taint evictions (KEP-5055, on by default since 1.36) and
-	// the deletes of orphaned and terminated pods.
-	"device-taint-eviction-controller", "pod-garbage-collector",
-	// Autoscaling writes /scale; scaling to zero or by half is its job.
-	"horizontal-pod-autoscaler",
-	// Recycler pods of the PersistentVolume binder, and storage migrations,
-	// which rewrite every stored object unchanged.
-	"persistent-volume-binder", "storage-version-migrator-controller",
-}
-
-func init() {
-	for _, name := range systemControllers {
-		systemActors["system:serviceaccount:kube-system:"+name] = true
+// EvaluateContext is Evaluate for the webhook: bounded and cancellable. It
+// returns a *LimitError for a pod spec of more than MaxContainers containers
+// (before any rule runs) or a review of more than MaxFindings findings, and
+// ctx's error when ctx ends (the API server's timeout: nobody waits for the
+// answer any more). gracekeeper check and audit call Evaluate, which judges
+// every container: they have no caller waiting with a timeout.
+func (e *Engine) EvaluateContext(ctx context.Context, r *Review) ([]Finding, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
 	}
-}
-
-// nodes is the kubelets' group: they make the final pod deletes.
-const nodes = "system:nodes"
-
-// IsSystemActor reports whether the user is a node or a core controller.
-func IsSystemActor(u UserInfo) bool {
-	return systemActors[u.Username] || slices.Contains(u.Groups, nodes)
-}
-
-// SystemActors lists, sorted, the usernames and groups IsSystemActor matches.
-// The webhook configurations' matchConditions are written from it (see
-// MatchConditionTemplates): the validating entries never send these
-// requesters, and the mutating ones only not their UPDATEs, so the pods they
-// create are still mutated.
-func SystemActors() (users, groups []string) {
-	for u := range systemActors {
-		users = append(users, u)
+	if err := TooManyContainers(r.Kind, (&evaluation{review: r}).name(), containersOf(r)); err != nil {
+		return nil, err
 	}
-	slices.Sort(users)
-	return users, []string{nodes}
+	findings, err := e.evaluate(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	if len(findings) > MaxFindings {
+		return nil, &LimitError{Object: reviewObject(r), What: "findings", Count: len(findings), Max: MaxFindings}
+	}
+	return findings, nil
+}
+
+// NeedsParent reports whether the answer to a request depends on its parent
+// object, which the request does not carry: an eviction with a grace
+// override is judged by the state of its pod (force-delete), a namespace
+// DELETE by what the namespace holds (workload-delete), and any other
+// subresource request that a guard denies or warns about may be exempted by
+// its parent's annotation (a Scale carries none). findings are the engine's
+// findings without the parent. Only then does the webhook read the parent
+// (Review.Parent) and evaluate again, so an ordinary eviction or scale costs
+// no API read.
+func NeedsParent(r *Review, findings []Finding) bool {
+	if r.Parent != nil {
+		return false
+	}
+	for _, rl := range rules {
+		if rl.parent == nil {
+			continue
+		}
+		if needed, decides := rl.parent(r, findings); decides {
+			return needed
+		}
+	}
+	return r.SubResource != "" && denies(findings)
 }

@@ -113,8 +113,6 @@ func escapePointer(key string) string {
 	return strings.ReplaceAll(strings.ReplaceAll(key, "~", "~0"), "/", "~1")
 }
 
-func lowerKind(kind string) string { return strings.ToLower(kind) }
-
 // exemptHint says how to do on purpose what a guard denies on the reviewed
 // object: annotate it with the exemption, then write again. A Scale carries
 // no annotations, so on /scale the workload's own (Review.Parent, read by the
@@ -122,15 +120,14 @@ func lowerKind(kind string) string { return strings.ToLower(kind) }
 // itself is sure to see the exemption, and the hint says so.
 func exemptHint(ev *evaluation, id RuleID, purpose, write string) string {
 	ref := ev.ref()
-	annotate := fmt.Sprintf(`"kubectl annotate %s %s=%s %s=<why>"`, ref, ExemptAnnotation, id, ExemptReasonAnnotation)
 	switch {
 	case ev.review.SubResource == "scale" && ev.review.Parent != nil:
-		return fmt.Sprintf("To %s, run %s, then scale again", purpose, annotate)
+		return annotateThen(ref, id, purpose, "scale again")
 	case ev.review.SubResource == "scale":
 		return fmt.Sprintf(`To %s, run %s unless %s has it, then "%s": a Scale carries no annotations and gracekeeper could not read %s's`,
-			purpose, annotate, ref, write, ref)
+			purpose, annotateCommand(ref, id), ref, write, ref)
 	}
-	return fmt.Sprintf(`To %s, run %s, then "%s"`, purpose, annotate, write)
+	return annotateThen(ref, id, purpose, `"`+write+`"`)
 }
 
 // manifestExemptHint says how to keep on purpose a setting a guard denies on
@@ -138,4 +135,20 @@ func exemptHint(ev *evaluation, id RuleID, purpose, write string) string {
 // manifest with the setting (there may be no object to annotate yet).
 func manifestExemptHint(id RuleID, purpose string) string {
 	return fmt.Sprintf(`To %s, add the annotations %s: %s and %s: "<why>" to its manifest`, purpose, ExemptAnnotation, id, ExemptReasonAnnotation)
+}
+
+// exemptionHelp is RuleExemption's help text (see RuleHelp).
+const exemptionHelp = "The gracekeeper.io/exempt annotation must name known rule ids (or all) and come with a " +
+	"gracekeeper.io/exempt-reason that records why."
+
+// annotateThen is the two-step that does on purpose what a guard denies:
+// annotate ref with the rule's exemption and a reason, then act. then is
+// what follows "then": "delete it", or a quoted command.
+func annotateThen(ref string, id RuleID, purpose, then string) string {
+	return fmt.Sprintf("To %s, run %s, then %s", purpose, annotateCommand(ref, id), then)
+}
+
+// annotateCommand is the quoted kubectl command that exempts ref from rule id.
+func annotateCommand(ref string, id RuleID) string {
+	return fmt.Sprintf(`"kubectl annotate %s %s=%s %s=<why>"`, ref, ExemptAnnotation, id, ExemptReasonAnnotation)
 }

@@ -228,3 +228,11 @@ func checkObjectKind(got, want schema.GroupVersionKind) error {
 func FormatGVK(gvk schema.GroupVersionKind) string {
 	return gvk.GroupVersion().String() + " " + gvk.Kind
 }
+
+// replicas is a Deployment's or StatefulSet's desired count: absent means 1.
+func replicas(r *int32) int32 {
+	if r == nil {
+		return defaultReplicas
+	}
+	return *r
+}

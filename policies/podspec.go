@@ -7,20 +7,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
-// podTarget is a pod spec under review: a Pod's own, or a workload's template.
-// Pods and workloads share the pod rules through it, so a template reports
-// exactly what its pods will get.
-type podTarget struct {
-	meta *metav1.ObjectMeta
-	spec *corev1.PodSpec
-	// path is the JSON pointer of spec in the reviewed object.
-	path string
-	// owner is "deployment/nginx" for a template, "" for a Pod.
-	owner string
-	// ownerKind is the controller kind that creates these pods ("" for a bare pod).
-	ownerKind string
-}
-
 // findPodTarget returns the pod spec the pod rules evaluate, or nil when the
 // review carries none (DELETE, scale, other kinds, UPDATE of a pod).
 func (ev *evaluation) findPodTarget() *podTarget {
@@ -86,6 +72,17 @@ func (t *podTarget) finding(id RuleID, action Action, ref string, message string
 		f.Message += " in the pods of " + t.owner
 		f.OnPods = true
 	}
+	return f
+}
+
+// containerFinding builds a pod-rule finding about container c: message says
+// it of c, several of a list of containers, at its first %s. That %s comes
+// before any text of the user's, which is written as it is (package
+// admission cuts several at its first %s; it is no format string).
+func (t *podTarget) containerFinding(id RuleID, action Action, ref string, c *corev1.Container, message, several string, patch ...PatchOp) Finding {
+	f := t.finding(id, action, ref, message, patch...)
+	f.Container = c.Name
+	f.Containers = several + f.Message[len(message):]
 	return f
 }
 

@@ -159,3 +159,54 @@ func shortCommand(argv []string) string {
 	}
 	return string(s)
 }
+
+// addedSleep is the preStop sleep injected into these pods, 0 for none.
+func (ev *evaluation) addedSleep(t *podTarget) int32 {
+	if isWindows(t.spec) && !ev.nativeSleep {
+		return 0
+	}
+	return ev.plannedSleep(t)
+}
+
+// plannedSleep is the preStop sleep these pods need, 0 for none, whether or
+// not a hook can carry it. Pod validation rejects a sleep longer than the
+// grace period, so when the grace-period rule cannot raise it, the sleep is
+// capped to fit.
+func (ev *evaluation) plannedSleep(t *podTarget) int32 {
+	if ev.podRuleOff(t, RulePreStopHook) || !ev.serves(t) || !missingPreStop(t.spec) {
+		return 0
+	}
+	seconds := *ev.cfg.PreStop.SleepSeconds
+	if ev.podRuleOff(t, RuleTerminationGracePeriod) {
+		seconds = int32(max(min(int64(seconds), effectiveGracePeriod(t.spec)), 0))
+	}
+	return max(seconds, 0)
+}
+
+// missingPreStop reports whether a regular container has no preStop hook the kubelet runs.
+func missingPreStop(spec *corev1.PodSpec) bool {
+	for i := range spec.Containers {
+		if !readPreStop(&spec.Containers[i]).hasHook() {
+			return true
+		}
+	}
+	return false
+}
+
+// isWindows reports whether the pods run on Windows nodes: spec.os.name, or
+// the well-known node selector that older manifests use without it.
+func isWindows(spec *corev1.PodSpec) bool {
+	return (spec.OS != nil && spec.OS.Name == corev1.Windows) || spec.NodeSelector[corev1.LabelOSStable] == string(corev1.Windows)
+}
+
+// preStopHook is the native sleep action where every kubelet has it, otherwise
+// exec of a sleep binary, which distroless and scratch images lack.
+func (ev *evaluation) preStopHook(seconds int32) (*corev1.LifecycleHandler, string) {
+	if ev.nativeSleep {
+		return &corev1.LifecycleHandler{Sleep: &corev1.SleepAction{Seconds: int64(seconds)}},
+			fmt.Sprintf("sleep %ds", seconds)
+	}
+	n := strconv.Itoa(int(seconds))
+	return &corev1.LifecycleHandler{Exec: &corev1.ExecAction{Command: []string{"sleep", n}}},
+		fmt.Sprintf(`exec "sleep %s"`, n)
+}

@@ -131,14 +131,6 @@ func (o restarter) advice() string {
 	return fmt.Sprintf("use the restart of the controller that manages %s; gracekeeper knows no command for a %s", objectRef(o.kind, o.name), o.kind)
 }
 
-// annotateThen is the two-step that does on purpose what a guard denies:
-// annotate ref with the rule's exemption and a reason, then act. then is
-// what follows "then": "delete it", or a quoted command.
-func annotateThen(ref string, id RuleID, purpose, then string) string {
-	return fmt.Sprintf(`To %s, run "kubectl annotate %s %s=%s %s=<why>", then %s`,
-		purpose, ref, ExemptAnnotation, id, ExemptReasonAnnotation, then)
-}
-
 // RestartOf names, from the pod, the workload that restarts it
 // ("deployment/web", "rollout/web"; "" for a bare pod) and the one command
 // that restarts it gracefully ("" where none does, see restarter.command).
@@ -186,4 +178,10 @@ func ownerScalesReplicaSet(ev *evaluation) bool {
 		}
 	}
 	return false
+}
+
+// restartAdvice says how to restart the reviewed workload's pods without
+// stopping them (see restarterOfWorkload and restarter.advice).
+func restartAdvice(ev *evaluation) string {
+	return restarterOfWorkload(ev).advice()
 }

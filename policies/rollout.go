@@ -87,21 +87,3 @@ func (r *Rollout) DeepCopyObject() runtime.Object {
 	}
 	return &out
 }
-
-// rolloutCanary judges a canary Rollout's maxSurge and maxUnavailable as
-// the deployment controller's (Argo copies its fenceposts). A Rollout with a
-// workloadRef has its pods' template in another object: its surge cannot be
-// judged, only warned about.
-func (ev *evaluation) rolloutCanary(r *Rollout) []Finding {
-	c := r.Spec.Strategy.Canary
-	if c == nil {
-		return nil
-	}
-	st := surgingStrategy{replicas: r.Spec.Replicas, unavailable: c.MaxUnavailable, surge: c.MaxSurge,
-		template: &r.Spec.Template, templatePath: "/spec/template",
-		field: "spec.strategy.canary", base: "/spec/strategy/canary", percentWithoutSign: true}
-	if r.Spec.WorkloadRef != nil {
-		st.template = nil
-	}
-	return ev.surgingRollout(st)
-}

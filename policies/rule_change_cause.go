@@ -4,9 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 
-	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -30,6 +28,16 @@ import (
 // template is unchanged (scale, labels, status), for system actors, and to
 // `check` and `audit`, whose objects are not a change anyone makes (they name
 // no requester).
+var changeCauseRule = rule{
+	id:    RuleChangeCause,
+	check: checkChangeCause,
+	help: "A write that changes the pod template of a Deployment, StatefulSet or DaemonSet gets the " +
+		"kubernetes.io/change-cause annotation that \"kubectl rollout history\" shows: what changed, by whom, with what " +
+		"tool, or the revision a rollback restores. A change-cause the request writes itself is kept. Set changeCause: off " +
+		"in the configuration to record nothing.",
+	rank: 4,
+}
+
 func checkChangeCause(ev *evaluation) []Finding {
 	r := ev.review
 	if ev.cfg.ChangeCause != v1alpha1.ChangeCauseRecord || r.SubResource != "" || r.User.Username == "" ||
@@ -74,73 +82,6 @@ func checkChangeCause(ev *evaluation) []Finding {
 	return []Finding{f}
 }
 
-// Annotations change-cause reads and writes.
-const (
-	// ChangeCauseAnnotation is the annotation `kubectl rollout history` prints
-	// in its CHANGE-CAUSE column (k8s.io/kubectl pkg/polymorphichelpers/history.go).
-	ChangeCauseAnnotation = "kubernetes.io/change-cause"
-	// restartedAtAnnotation is what `kubectl rollout restart` sets on the pod template.
-	restartedAtAnnotation = "kubectl.kubernetes.io/restartedAt"
-)
-
-// templateChange is the pod template a request writes and the one it replaces
-// (nil on CREATE).
-type templateChange struct {
-	old, new *corev1.PodTemplateSpec
-}
-
-// templateChangeOf returns the request's template change, nil when the
-// request does not change a template of a kind with a rollout history.
-func templateChangeOf(r *Review) *templateChange {
-	k := kindOf(r.Object)
-	if k == nil || k.History == "" || k.template == nil {
-		return nil
-	}
-	c := &templateChange{new: k.template(r.Object)}
-	if r.Operation == Update {
-		if kindOf(r.OldObject) != k {
-			return nil
-		}
-		c.old = k.template(r.OldObject)
-		if apiequality.Semantic.DeepEqual(c.old, c.new) {
-			return nil
-		}
-	}
-	return c
-}
-
-// rollbackIn returns the revision of h whose template the request restores, as
-// the controllers compare them (the deployment controller ignores the
-// pod-template-hash label it adds to its ReplicaSets), or nil: none, the
-// newest (the request changes nothing the controller will roll), or h not read.
-func (c *templateChange) rollbackIn(h *History) *Revision {
-	if h == nil || c.old == nil {
-		return nil
-	}
-	var match *Revision
-	var newest int64
-	for i := range h.Revisions {
-		rev := &h.Revisions[i]
-		newest = max(newest, rev.Number)
-		if equalIgnoringHash(&rev.Template, c.new) && (match == nil || rev.Number > match.Number) {
-			match = rev
-		}
-	}
-	if match == nil || match.Number == newest {
-		return nil
-	}
-	return match
-}
-
-func equalIgnoringHash(a, b *corev1.PodTemplateSpec) bool {
-	if a.Labels[appsv1.DefaultDeploymentUniqueLabelKey] != "" || b.Labels[appsv1.DefaultDeploymentUniqueLabelKey] != "" {
-		a, b = a.DeepCopy(), b.DeepCopy()
-		delete(a.Labels, appsv1.DefaultDeploymentUniqueLabelKey)
-		delete(b.Labels, appsv1.DefaultDeploymentUniqueLabelKey)
-	}
-	return apiequality.Semantic.DeepEqual(a, b)
-}
-
 // declaredByManifest reports whether an applied manifest declares the
 // object's change-cause: the one last applied with client-side `kubectl
 // apply` (its last-applied-configuration annotation holds this value), or
@@ -158,7 +99,7 @@ func declaredByManifest(obj metav1.Object, value string) bool {
 				Annotations map[string]json.RawMessage `json:"f:annotations"`
 			} `json:"f:metadata"`
 		}
-		if json.Unmarshal(m.FieldsV1.Raw, &fields) == nil && fields.Metadata.Annotations["f:"+ChangeCauseAnnotation] != nil {
+		if json.Unmarshal(m.FieldsV1.GetRawBytes(), &fields) == nil && fields.Metadata.Annotations["f:"+ChangeCauseAnnotation] != nil {
 			return true
 		}
 	}

@@ -21,6 +21,28 @@ import (
 // short, and a pod stuck Terminating must stay force-deletable. The
 // kubelet's final delete comes from system:nodes, never judged; node
 // terminators (see nodeTerminators) are exempt.
+var forceDeleteRule = rule{
+	id:    RuleForceDelete,
+	check: checkForceDelete,
+	help: "A grace override on a running pod's delete or eviction (--grace-period=0, --now, drain " +
+		"--grace-period) that does not outlast its preStop sleep skips its graceful shutdown. Only pods with a container " +
+		"running are judged (not ContainerCreating, ImagePullBackOff or CrashLoopBackOff, Job or mirror pods). A pod stuck " +
+		"Terminating can still be force-deleted; node terminators (Karpenter, cluster-autoscaler) are exempt.",
+	rank:   1,
+	parent: evictedPodNeeded,
+}
+
+// evictedPodNeeded decides, for an eviction, whether its pod must be read:
+// only a grace override is judged by the pod's state; PodDisruptionBudgets
+// govern the others.
+func evictedPodNeeded(r *Review, _ []Finding) (needed, decides bool) {
+	e, ok := r.Object.(*policyv1.Eviction)
+	if !ok || r.SubResource == "" {
+		return false, false
+	}
+	return r.SubResource == "eviction" && e.DeleteOptions != nil && e.DeleteOptions.GracePeriodSeconds != nil, true
+}
+
 func checkForceDelete(ev *evaluation) []Finding {
 	pod, options, evicting := deletedPod(ev.review)
 	if pod == nil || options == nil || options.GracePeriodSeconds == nil {

@@ -9,6 +9,14 @@ import (
 // mode-label reads a Namespace's gracekeeper.io/mode label on CREATE and
 // UPDATE. An unknown value matches no webhook entry, so a typo would silently
 // switch enforcement off: it is denied.
+var modeLabelRule = rule{
+	id:    RuleModeLabel,
+	check: checkModeLabel,
+	help: "The namespace label gracekeeper.io/mode must be enforce, audit or off: any other value matches no " +
+		"webhook and silently switches enforcement off.",
+	rank: 1,
+}
+
 func checkModeLabel(ev *evaluation) []Finding {
 	ns, ok := ev.review.Object.(*corev1.Namespace)
 	if !ok || ev.review.Operation == Delete {
@@ -21,13 +29,4 @@ func checkModeLabel(ev *evaluation) []Finding {
 	return []Finding{{Rule: RuleModeLabel, Action: ActionDeny, Object: ev.ref(), Field: "/metadata/labels/" + escapePointer(ModeLabel),
 		Message: fmt.Sprintf("label %s=%q is not a mode", ModeLabel, value),
 		Hint:    fmt.Sprintf("Use enforce, audit or off, e.g. \"kubectl label namespace %s %s=audit --overwrite\"", ns.Name, ModeLabel)}}
-}
-
-// ValidMode reports whether a mode label value is one gracekeeper knows.
-func ValidMode(value string) bool {
-	switch Mode(value) {
-	case ModeEnforce, ModeAudit, ModeOff:
-		return true
-	}
-	return false
 }

@@ -20,6 +20,15 @@ import (
 // or a custom controller's pods is their rollout (OnDelete StatefulSets are
 // rolled by deleting one pod at a time), so it gets no finding: gracekeeper
 // cannot see the owner's strategy, and denying would halt every upgrade.
+var podDeleteRule = rule{
+	id:    RulePodDelete,
+	check: checkPodDelete,
+	help: "Deleting a controller's pod is a restart without a rollout: use its owner's restart (\"kubectl rollout " +
+		"restart\" for a Deployment). A bare pod is not recreated at all. Pods with no container running, a service account " +
+		"rolling a StatefulSet, DaemonSet or custom controller by deleting pods, and node terminators are left alone.",
+	rank: 1,
+}
+
 func checkPodDelete(ev *evaluation) []Finding {
 	r := ev.review
 	pod, ok := r.OldObject.(*corev1.Pod)
@@ -63,6 +72,3 @@ func operatorRollout(u UserInfo, owner restarter) bool {
 	}
 	return true
 }
-
-// serviceAccountPrefix starts the username of every service account.
-const serviceAccountPrefix = "system:serviceaccount:"

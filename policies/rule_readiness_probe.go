@@ -5,6 +5,15 @@ import "fmt"
 // readiness-probe reads spec.containers[*].readinessProbe on Pod CREATE and
 // on workload templates, and only warns: a rolling update is not graceful when
 // new pods report Ready before they serve.
+var readinessProbeRule = rule{
+	id:    RuleReadinessProbe,
+	pod:   true,
+	check: checkReadinessProbe,
+	help: "A container without a readinessProbe is Ready before it serves, so a rolling update cannot wait " +
+		"for it. Add a readinessProbe.",
+	rank: 4,
+}
+
 func checkReadinessProbe(ev *evaluation) []Finding {
 	t := ev.pods
 	if t == nil || ev.podRuleOff(t, RuleReadinessProbe) || !ev.serves(t) {
@@ -14,8 +23,9 @@ func checkReadinessProbe(ev *evaluation) []Finding {
 	for i := range t.spec.Containers {
 		c := &t.spec.Containers[i]
 		if c.ReadinessProbe == nil {
-			f := t.finding(RuleReadinessProbe, ActionWarn, ev.ref(),
-				fmt.Sprintf("container %q has no readinessProbe, so a rollout cannot wait for it to serve", c.Name))
+			f := t.containerFinding(RuleReadinessProbe, ActionWarn, ev.ref(), c,
+				fmt.Sprintf("container %q has no readinessProbe, so a rollout cannot wait for it to serve", c.Name),
+				"%s have no readinessProbe, so a rollout cannot wait for them to serve")
 			f.Field = fmt.Sprintf("%s/containers/%d", t.path, i)
 			findings = append(findings, f)
 		}

@@ -23,6 +23,16 @@ import (
 // deleted. Otherwise the advice is maxUnavailable 0 with a surge.
 const strategyTypeField = "/spec/strategy/type"
 
+var recreateStrategyRule = rule{
+	id:    RuleRecreateStrategy,
+	check: checkRecreateStrategy,
+	help: "strategy Recreate stops every pod before new ones start: each rollout is an outage. Use " +
+		"RollingUpdate with maxUnavailable: 0 and a surge, and \"kubectl rollout restart\" to restart. Pods that cannot " +
+		"surge (a GPU, a hostPath directory, a host port, hostname anti-affinity, a PVC) and operator-owned objects keep " +
+		"Recreate, with a warning: run 2+ replicas with a PodDisruptionBudget, or leave room for a second copy.",
+	rank: 1,
+}
+
 func checkRecreateStrategy(ev *evaluation) []Finding {
 	d, ok := ev.review.Object.(*appsv1.Deployment)
 	if !ok || ev.review.SubResource != "" || d.Spec.Strategy.Type != appsv1.RecreateDeploymentStrategyType {

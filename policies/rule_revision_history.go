@@ -9,6 +9,14 @@ import (
 // revision-history reads spec.revisionHistoryLimit of a Deployment,
 // StatefulSet or DaemonSet on CREATE and UPDATE (absent means 10). Below
 // revisionHistory.minimum, "kubectl rollout undo" has nothing to go back to.
+var revisionHistoryRule = rule{
+	id:    RuleRevisionHistory,
+	check: checkRevisionHistory,
+	help: "revisionHistoryLimit below the minimum (3 by default) leaves \"kubectl rollout undo\" nothing " +
+		"to go back to. gracekeeper raises it.",
+	rank: 3,
+}
+
 func checkRevisionHistory(ev *evaluation) []Finding {
 	if ev.review.SubResource != "" || ev.review.Operation == Delete {
 		return nil

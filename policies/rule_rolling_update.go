@@ -6,8 +6,6 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/gracekeeper/gracekeeper/policies/api/v1alpha1"
@@ -33,6 +31,18 @@ import (
 // a surge could fix on pods that cannot surge (one replica, a PVC), a surge
 // that needs a free device or node, and operator-owned objects are warned
 // about, never patched or denied.
+var rollingUpdateRule = rule{
+	id:    RuleRollingUpdate,
+	check: checkRollingUpdate,
+	help: "A rolling update must not let every pod of a Deployment, StatefulSet, DaemonSet or Argo Rollout " +
+		"go down at once, as the controller resolves maxSurge and maxUnavailable (maxSurge: 0 on one replica takes it " +
+		"down). gracekeeper sets maxUnavailable: 0 with a surge where pods can surge, and maxUnavailable: 1, maxSurge: 0 " +
+		"(one pod at a time) on pods that cannot (a GPU or other extended resource, a hostPath directory, a host port, " +
+		"hostname anti-affinity), StatefulSets and DaemonSets. A single such pod, PVC Deployments and operator-owned " +
+		"objects are only warned about.",
+	rank: 1,
+}
+
 func checkRollingUpdate(ev *evaluation) []Finding {
 	if ev.review.SubResource != "" || ev.review.Operation == Delete {
 		return nil
@@ -93,15 +103,6 @@ func (ev *evaluation) rolloutFinding(fx rolloutFix) Finding {
 		f.Action, f.Message, f.Patch = ActionPatch, fx.done, fx.patch
 	}
 	return f
-}
-
-// controlled reports whether an object has a controller ownerReference: an
-// operator (or another controller) writes it, and its strategy is the
-// operator's to choose. Every strategy rule warns, never patches or denies,
-// on such an object.
-func controlled(obj runtime.Object) bool {
-	o, ok := obj.(metav1.Object)
-	return ok && metav1.GetControllerOfNoCopy(o) != nil
 }
 
 func (ev *evaluation) deploymentRollout(d *appsv1.Deployment) []Finding {
@@ -340,4 +341,22 @@ func describeIntOrPercent(v *intstr.IntOrString) string {
 		return defaultRollingUpdateMax
 	}
 	return v.String()
+}
+
+// rolloutCanary judges a canary Rollout's maxSurge and maxUnavailable as
+// the deployment controller's (Argo copies its fenceposts). A Rollout with a
+// workloadRef has its pods' template in another object: its surge cannot be
+// judged, only warned about.
+func (ev *evaluation) rolloutCanary(r *Rollout) []Finding {
+	c := r.Spec.Strategy.Canary
+	if c == nil {
+		return nil
+	}
+	st := surgingStrategy{replicas: r.Spec.Replicas, unavailable: c.MaxUnavailable, surge: c.MaxSurge,
+		template: &r.Spec.Template, templatePath: "/spec/template",
+		field: "spec.strategy.canary", base: "/spec/strategy/canary", percentWithoutSign: true}
+	if r.Spec.WorkloadRef != nil {
+		st.template = nil
+	}
+	return ev.surgingRollout(st)
 }

@@ -29,6 +29,15 @@ const lastAppliedAnnotation = "kubectl.kubernetes.io/last-applied-configuration"
 // spec.replicas for an autoscaler: the API server then defaults it to 1.
 // For a DaemonSet it reads the template's nodeSelector and required node
 // affinity (see daemonSetNarrowed).
+var scaleDownRule = rule{
+	id:    RuleScaleDown,
+	check: checkScaleDown,
+	help: "One write that takes a workload down by more than half of its replicas leaves the rest to carry the " +
+		"load. A manifest applied without spec.replicas (to hand it to an HPA) resets it to 1: remove it from the last " +
+		"applied configuration first. Scale down in steps.",
+	rank: 1,
+}
+
 func checkScaleDown(ev *evaluation) []Finding {
 	r := ev.review
 	if f := daemonSetNarrowed(ev); f != nil {
@@ -155,7 +164,7 @@ func appliers(entries []metav1.ManagedFieldsEntry) map[string]bool {
 			Spec map[string]json.RawMessage `json:"f:spec"`
 		}
 		owns := false
-		if e.FieldsV1 != nil && json.Unmarshal(e.FieldsV1.Raw, &fields) == nil {
+		if e.FieldsV1 != nil && json.Unmarshal(e.FieldsV1.GetRawBytes(), &fields) == nil {
 			_, owns = fields.Spec["f:replicas"]
 		}
 		m[e.Manager] = m[e.Manager] || owns

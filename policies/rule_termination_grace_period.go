@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	corev1 "k8s.io/api/core/v1"
 )
 
 // termination-grace-period reads, on Pod CREATE and on workload templates:
@@ -21,23 +23,39 @@ import (
 // own hook has ended), and needs sidecarShutdownSeconds. It is only ever
 // raised; 0 is raised too. A hook whose delay cannot be read is counted as 0 s
 // and warned about, never silently.
+var terminationGracePeriodRule = rule{
+	id:    RuleTerminationGracePeriod,
+	pod:   true,
+	check: checkTerminationGracePeriod,
+	help: "terminationGracePeriodSeconds must cover the longest preStop delay plus the shutdown time " +
+		"(25 s by default), then each native sidecar's shutdown (5 s by default), since sidecars stop after the app. " +
+		"gracekeeper raises it, never lowers it, and warns about a preStop hook whose delay it cannot read.",
+	rank: 2,
+}
+
 func checkTerminationGracePeriod(ev *evaluation) []Finding {
 	t := ev.pods
 	if t == nil || ev.podRuleOff(t, RuleTerminationGracePeriod) || !ev.serves(t) {
 		return nil
 	}
 	var findings []Finding
-	unread := func(kind, name, at string, d hookDelay) {
-		if d.unread != "" {
-			findings = append(findings, Finding{Rule: RuleTerminationGracePeriod, Action: ActionWarn, Object: ev.ref(),
-				Field:   t.path + at + "/lifecycle/preStop",
-				Message: fmt.Sprintf("cannot read how long the preStop hook of %s %q (%s) delays SIGTERM, so it counts as 0s; make the grace period cover it", kind, name, d.unread)})
+	unread := func(kind string, c *corev1.Container, at string, d hookDelay) {
+		if d.unread == "" {
+			return
 		}
+		message := fmt.Sprintf("cannot read how long the preStop hook of %s %q (%s) delays SIGTERM, so it counts as 0s; make the grace period cover it", kind, c.Name, d.unread)
+		f := t.finding(RuleTerminationGracePeriod, ActionWarn, ev.ref(), message)
+		if kind == "container" {
+			f = t.containerFinding(RuleTerminationGracePeriod, ActionWarn, ev.ref(), c, message,
+				fmt.Sprintf("cannot read how long the preStop hooks of %%s (%s) delay SIGTERM, so they count as 0s; make the grace period cover them", d.unread))
+		}
+		f.Field = t.path + at + "/lifecycle/preStop"
+		findings = append(findings, f)
 	}
 	longest := int64(ev.addedSleep(t))
 	for i := range t.spec.Containers {
 		d := readPreStop(&t.spec.Containers[i])
-		unread("container", t.spec.Containers[i].Name, fmt.Sprintf("/containers/%d", i), d)
+		unread("container", &t.spec.Containers[i], fmt.Sprintf("/containers/%d", i), d)
 		longest = max(longest, d.seconds)
 	}
 	shutdown := int64(*ev.cfg.ShutdownSeconds)
@@ -49,7 +67,7 @@ func checkTerminationGracePeriod(ev *evaluation) []Finding {
 			continue
 		}
 		d := readPreStop(c)
-		unread("sidecar", c.Name, fmt.Sprintf("/initContainers/%d", i), d)
+		unread("sidecar", c, fmt.Sprintf("/initContainers/%d", i), d)
 		need = max(need, d.seconds) + int64(*ev.cfg.SidecarShutdownSeconds)
 		sidecars = append(sidecars, fmt.Sprintf("%q", c.Name))
 	}

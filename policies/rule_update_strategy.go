@@ -15,6 +15,14 @@ import (
 // operator (which may switch on purpose) or one being deleted only gets a warning.
 const updateStrategyField = "/spec/updateStrategy/type"
 
+var updateStrategyRule = rule{
+	id:    RuleUpdateStrategy,
+	check: checkUpdateStrategy,
+	help: "A StatefulSet's or DaemonSet's updateStrategy OnDelete never rolls a change out: pods change only " +
+		"when deleted. Use RollingUpdate, and \"kubectl rollout restart\" to restart.",
+	rank: 1,
+}
+
 func checkUpdateStrategy(ev *evaluation) []Finding {
 	if ev.review.SubResource != "" || !isOnDelete(ev.review.Object) {
 		return nil

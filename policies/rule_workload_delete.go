@@ -18,6 +18,27 @@ import (
 // stops every pod. An Orphan delete keeps the pods running and is how
 // immutable fields are changed, so it passes. A CD tool exempted from this
 // rule to prune is not exempted from force-replacing (see forceReplaced).
+var workloadDeleteRule = rule{
+	id:    RuleWorkloadDelete,
+	check: checkWorkloadDelete,
+	help: "Deleting a Deployment, StatefulSet or ReplicaSet with replicas, a DaemonSet with scheduled pods, " +
+		"or a namespace that holds one (which deletes every workload in it) stops the service. Use the owner's restart " +
+		"(\"kubectl rollout restart\" where it works), or " +
+		"delete with --cascade=orphan; annotate the object with an exemption to decommission it.",
+	rank:   1,
+	parent: namespaceWorkloadsNeeded,
+}
+
+// namespaceWorkloadsNeeded decides, for a namespace DELETE, whether what the
+// namespace holds (a *NamespaceWorkloads) must be read: when anything is
+// denied or warned about.
+func namespaceWorkloadsNeeded(r *Review, findings []Finding) (needed, decides bool) {
+	if r.SubResource != "" || r.Kind != "Namespace" || r.Operation != Delete {
+		return false, false
+	}
+	return denies(findings), true
+}
+
 func checkWorkloadDelete(ev *evaluation) []Finding {
 	r := ev.review
 	if r.Operation != Delete || r.SubResource != "" {
@@ -68,7 +89,8 @@ func isOrphan(o *metav1.DeleteOptions) bool {
 	if o.PropagationPolicy != nil {
 		return *o.PropagationPolicy == metav1.DeletePropagationOrphan
 	}
-	return o.OrphanDependents != nil && *o.OrphanDependents // still sent by old clients
+	//lint:ignore SA1019 deprecated, not removed: old clients still send it, and the API server still honours it
+	return o.OrphanDependents != nil && *o.OrphanDependents
 }
 
 // argoSyncOptionsAnnotation holds Argo CD's per-resource sync options.
@@ -155,10 +177,4 @@ func namespaceDelete(ev *evaluation) []Finding {
 		f.Action, f.Hint = ActionWarn, ""
 	}
 	return []Finding{f}
-}
-
-// restartAdvice says how to restart the reviewed workload's pods without
-// stopping them (see restarterOfWorkload and restarter.advice).
-func restartAdvice(ev *evaluation) string {
-	return restarterOfWorkload(ev).advice()
 }

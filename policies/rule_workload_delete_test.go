@@ -232,11 +232,13 @@ func TestWorkloadDelete(t *testing.T) {
 			review: deleteOf(deployment(t), propagation(metav1.DeletePropagationOrphan)),
 		},
 		{
-			name:   "A delete with the old orphanDependents: true passes.",
+			name: "A delete with the old orphanDependents: true passes.",
+			//lint:ignore SA1019 old clients still send it
 			review: deleteOf(deployment(t), &metav1.DeleteOptions{OrphanDependents: &orphanDependents}),
 		},
 		{
-			name:   "A delete with orphanDependents: false is denied.",
+			name: "A delete with orphanDependents: false is denied.",
+			//lint:ignore SA1019 old clients still send it
 			review: deleteOf(deployment(t), &metav1.DeleteOptions{OrphanDependents: &keepDependents}),
 			want:   deniedFor("deployment/nginx", 3),
 		},

@@ -61,13 +61,6 @@ func mayRun(pod *corev1.Pod) bool {
 	return !reported && pod.Status.Phase != corev1.PodPending
 }
 
-// ProtectsShutdown reports whether the engine protects the shutdown of this
-// pod as it is now (see protectsShutdown): audit lists only these pods.
-func (e *Engine) ProtectsShutdown(pod *corev1.Pod) bool {
-	ev := &evaluation{Engine: e, review: &Review{}}
-	return ev.protectsShutdown(pod)
-}
-
 // nodeTerminators are the service accounts, as their own install docs and
 // charts name them, of the tools that delete or evict the last pods of a node
 // that is going away: Karpenter (kube-system or its own karpenter namespace;

@@ -5,6 +5,8 @@ package policies
 
 import (
 	"fmt"
+	"slices"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -51,6 +53,12 @@ const (
 	ModeAudit   Mode = "audit"
 	ModeOff     Mode = "off"
 )
+
+// Modes lists the values of the gracekeeper.io/mode label, strictest first.
+func Modes() []Mode { return []Mode{ModeEnforce, ModeAudit, ModeOff} }
+
+// ValidMode reports whether a mode label value is one gracekeeper knows.
+func ValidMode(value string) bool { return slices.Contains(Modes(), Mode(value)) }
 
 // Operation is the admission operation.
 type Operation string
@@ -189,4 +197,19 @@ func set(present bool, path string, value any) PatchOp {
 
 func objectRef(kind, name string) string {
 	return fmt.Sprintf("%s/%s", lowerKind(kind), name)
+}
+
+// serviceAccountPrefix starts the username of every service account.
+const serviceAccountPrefix = "system:serviceaccount:"
+
+func lowerKind(kind string) string { return strings.ToLower(kind) }
+
+// denies reports whether a finding denies or warns (is not a mutation).
+func denies(findings []Finding) bool {
+	for _, f := range findings {
+		if !f.IsMutation() {
+			return true
+		}
+	}
+	return false
 }

@@ -4,16 +4,9 @@ import (
 	"strconv"
 
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 )
-
-// replicas is a Deployment's or StatefulSet's desired count: absent means 1.
-func replicas(r *int32) int32 {
-	if r == nil {
-		return defaultReplicas
-	}
-	return *r
-}
 
 // specReplicas reads spec.replicas from a Scale or an object whose kind has it.
 func specReplicas(obj runtime.Object) (int32, bool) {
@@ -42,4 +35,24 @@ func allPods(n int32) string {
 		return "its 1 pod"
 	}
 	return "all " + itoa(n) + " of its pods"
+}
+
+// replicasChange reads spec.replicas before and after an UPDATE of an object
+// whose kind has replicas, or of its /scale; ok is false for any other request.
+func replicasChange(r *Review) (before, now int32, ok bool) {
+	if r.Operation != Update {
+		return 0, 0, false
+	}
+	now, okNew := specReplicas(r.Object)
+	before, okOld := specReplicas(r.OldObject)
+	return before, now, okNew && okOld
+}
+
+// controlled reports whether an object has a controller ownerReference: an
+// operator (or another controller) writes it, and its strategy is the
+// operator's to choose. Every strategy rule warns, never patches or denies,
+// on such an object.
+func controlled(obj runtime.Object) bool {
+	o, ok := obj.(metav1.Object)
+	return ok && metav1.GetControllerOfNoCopy(o) != nil
 }

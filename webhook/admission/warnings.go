@@ -50,22 +50,13 @@ func pendingOf(mode policies.Mode, f policies.Finding, rank int, lead string) pe
 	return w
 }
 
-// warningRank puts first what the user must act on: what enforce mode would
-// deny, then what breaks a rollout, then the pod patches, then revision
-// history, and last the readiness advice.
+// warningRank puts first what enforce mode would deny, then the rule's own
+// rank (policies.WarningRank).
 func warningRank(f policies.Finding, outcome Outcome) int {
-	switch {
-	case outcome == OutcomeWouldDeny:
+	if outcome == OutcomeWouldDeny {
 		return 0
-	case f.Rule == policies.RuleReadinessProbe, f.Rule == policies.RuleChangeCause:
-		// Advice, and a record of the change: neither makes a rollout unsafe.
-		return 4
-	case f.Rule == policies.RuleRevisionHistory:
-		return 3
-	case f.Rule == policies.RulePreStopHook, f.Rule == policies.RuleTerminationGracePeriod:
-		return 2
 	}
-	return 1
+	return policies.WarningRank(f)
 }
 
 // fitWarnings turns one response's warnings into what the user can see:

@@ -225,9 +225,8 @@ func (e *modeEntries) mode(set labels.Set) policies.Mode {
 // every other namespace the default mode, and an invalid label too, as its
 // "NotIn (other mode, off)" selector does.
 func (m *modeResolver) fromFlags(nsLabels map[string]string) policies.Mode {
-	switch v := policies.Mode(nsLabels[policies.ModeLabel]); v {
-	case policies.ModeEnforce, policies.ModeAudit, policies.ModeOff:
-		return v
+	if v := nsLabels[policies.ModeLabel]; policies.ValidMode(v) {
+		return policies.Mode(v)
 	}
 	if m.scope == "cluster" {
 		return m.defaultMode
@@ -238,8 +237,7 @@ func (m *modeResolver) fromFlags(nsLabels map[string]string) policies.Mode {
 // modeLabel returns a namespace's gracekeeper.io/mode label and its state.
 func modeLabel(nsLabels map[string]string) (string, string) {
 	v, ok := nsLabels[policies.ModeLabel]
-	switch policies.Mode(v) {
-	case policies.ModeEnforce, policies.ModeAudit, policies.ModeOff:
+	if policies.ValidMode(v) {
 		return v, labelSet
 	}
 	if !ok {

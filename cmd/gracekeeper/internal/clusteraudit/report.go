@@ -271,7 +271,7 @@ func describeMode(ns *auditNamespace) string {
 
 func modeCounts(modes map[policies.Mode]int) string {
 	var parts []string
-	for _, m := range []policies.Mode{policies.ModeEnforce, policies.ModeAudit, policies.ModeOff, modeUnknown} {
+	for _, m := range append(policies.Modes(), modeUnknown) {
 		if n := modes[m]; n > 0 {
 			parts = append(parts, fmt.Sprintf("%d %s", n, m))
 		}
