@@ -274,7 +274,7 @@ func (r *Rotation) RunWith(ctx context.Context, serve func(context.Context) erro
 func ParseSecret(ref string) (types.NamespacedName, error) {
 	namespace, name, ok := strings.Cut(ref, "/")
 	if !ok || namespace == "" || name == "" || strings.Contains(name, "/") {
-		return types.NamespacedName{}, fmt.Errorf("Secret %q: want namespace/name", ref)
+		return types.NamespacedName{}, fmt.Errorf("the Secret %q: want namespace/name", ref)
 	}
 	return types.NamespacedName{Namespace: namespace, Name: name}, nil
 }

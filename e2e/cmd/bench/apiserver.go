@@ -133,7 +133,7 @@ func runAPIServer(ctx context.Context, opts *options, logf func(string, ...any))
 	if opts.kyverno {
 		kyverno, startErr := startKyverno(ctx, c, opts, logf)
 		if startErr != nil {
-			return nil, fmt.Errorf("Kyverno: %w", startErr)
+			return nil, fmt.Errorf("start Kyverno: %w", startErr)
 		}
 		defer func() { err = errors.Join(err, kyverno.stop()) }()
 		setups = append(setups, kyvernoSetup)

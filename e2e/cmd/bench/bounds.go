@@ -86,7 +86,6 @@ type refusalRun struct {
 	ready             int
 	handshakeOK       bool
 	logLine           string
-	servedSerialKept  bool
 	secondsToRefusal  float64
 	readyBodyAfterAll string
 }

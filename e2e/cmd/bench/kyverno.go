@@ -180,7 +180,7 @@ func startKyverno(ctx context.Context, c *cluster.Cluster, opts *options, logf f
 func waitKyverno(ctx context.Context, p *serverProcess, port int) error {
 	url := fmt.Sprintf("https://127.0.0.1:%d/health/liveness", port)
 	if err := p.waitOK(ctx, url, &tls.Config{InsecureSkipVerify: true}, 2*time.Minute, 500*time.Millisecond); err != nil {
-		return fmt.Errorf("Kyverno's webhook server: %w", err)
+		return fmt.Errorf("the Kyverno webhook server: %w", err)
 	}
 	return nil
 }

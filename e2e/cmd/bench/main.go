@@ -164,7 +164,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	if opts.runs("go") {
 		logf("part 1: Go benchmarks, %d rounds (-benchtime %s)", opts.count, opts.benchtime)
 		if r.goBench, err = runGoBenchmarks(ctx, opts, stderr); err != nil {
-			return fmt.Errorf("Go benchmarks: %w", err)
+			return fmt.Errorf("run the Go benchmarks: %w", err)
 		}
 	}
 	if opts.runs("load") {
