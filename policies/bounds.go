@@ -8,7 +8,7 @@ import (
 // API server accepts a Pod of up to 3 MiB: 178,000 containers of 17 bytes
 // each. Judged one by one they made a 23.7 MB answer and 348 MiB of memory;
 // a pod that large is not one a person wrote, and gracekeeper answers it as
-// its failurePolicy would (see DecideLimit) rather than judge it.
+// its failurePolicy would (see admission.DecideLimit) rather than judge it.
 const (
 	// MaxContainers is the most containers (regular, init and ephemeral) of
 	// one pod spec, a Pod's or a workload's template, that a webhook review judges.

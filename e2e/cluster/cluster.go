@@ -247,6 +247,11 @@ func (c *Cluster) start(ctx context.Context) error {
 		"--service-cluster-ip-range=10.0.0.0/24",
 		"--profiling=false",
 	}
+	auditArgs, err := c.auditArgs()
+	if err != nil {
+		return err
+	}
+	apiServerArgs = append(apiServerArgs, auditArgs...)
 	if err := c.run("kube-apiserver", withFlags(apiServerArgs, realNodeAPIServerArgs(c.opts.RealNode, files))...); err != nil {
 		return err
 	}

@@ -253,6 +253,11 @@ Namespace demo is in enforce mode, demo-audit in audit mode. Try:
   kubectl label namespace demo gracekeeper.io/mode=enforc --overwrite  # typo: denied
   gracekeeper audit -A                                           # what enforce would do to what runs
 
-Logs are in %s. Stop it all with: make down
-`, c.Kubeconfig, binPath(c.Dir), c.BinDir, filepath.Join(c.Dir, "logs"))
+Logs are in %s. What gracekeeper did to each write is in the API server's
+audit log, as annotations such as enforce.validate.gracekeeper.io/denied:
+
+  jq -c 'select(.annotations) | [.verb, .objectRef.resource, .objectRef.name, .annotations]' %s
+
+Stop it all with: make down
+`, c.Kubeconfig, binPath(c.Dir), c.BinDir, filepath.Join(c.Dir, "logs"), c.AuditLog())
 }
