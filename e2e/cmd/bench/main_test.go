@@ -5,6 +5,7 @@ import (
 	"io"
 	"strings"
 	"testing"
+	"time"
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -121,5 +122,35 @@ kubewebhook_mutating_webhook_review_duration_seconds_count{dry_run="true",mutate
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("steps:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+func TestCallsSinceAreTheCallsBetweenTwoReadings(t *testing.T) {
+	reading := func(fast, slow, sum float64) string {
+		var b strings.Builder
+		for _, op := range []string{"CREATE", "UPDATE"} {
+			fmt.Fprintf(&b, "%s_bucket{name=\"enforce.mutate.gracekeeper.io\",operation=%q,rejected=\"false\",type=\"admit\",le=\"0.005\"} %g\n", webhookCallMetric, op, fast)
+			fmt.Fprintf(&b, "%s_bucket{name=\"enforce.mutate.gracekeeper.io\",operation=%q,rejected=\"false\",type=\"admit\",le=\"0.025\"} %g\n", webhookCallMetric, op, fast+slow)
+			fmt.Fprintf(&b, "%s_bucket{name=\"enforce.mutate.gracekeeper.io\",operation=%q,rejected=\"false\",type=\"admit\",le=\"+Inf\"} %g\n", webhookCallMetric, op, fast+slow)
+			fmt.Fprintf(&b, "%s_sum{name=\"enforce.mutate.gracekeeper.io\",operation=%q,rejected=\"false\",type=\"admit\"} %g\n", webhookCallMetric, op, sum)
+			fmt.Fprintf(&b, "%s_count{name=\"enforce.mutate.gracekeeper.io\",operation=%q,rejected=\"false\",type=\"admit\"} %g\n", webhookCallMetric, op, fast+slow)
+		}
+		return b.String()
+	}
+	// Before: 10 calls of each operation, 0.02 s in all; after: 30 more of
+	// each, 27 under 5 ms and 3 under 25 ms, 0.09 s more.
+	calls := callsSince(callHistograms(reading(10, 0, 0.02)), callHistograms(reading(37, 3, 0.11)))
+	h := calls["enforce.mutate.gracekeeper.io"]
+	if len(calls) != 1 || h == nil {
+		t.Fatalf("calls = %v, want gracekeeper's mutating webhook only", calls)
+	}
+	if h.count != 60 || h.mean() != 3*time.Millisecond {
+		t.Errorf("count %g, mean %s; want 60 calls of 3ms on average", h.count, h.mean())
+	}
+	if h.buckets[0.005] != 54 || h.buckets[0.025] != 60 || len(h.bounds()) != 2 {
+		t.Errorf("buckets %v, want 54 calls within 5 ms and 60 within 25 ms (+Inf left out)", h.buckets)
+	}
+	if n := gracekeeperCalls(calls); n != 60 {
+		t.Errorf("gracekeeperCalls = %d, want 60", n)
 	}
 }
