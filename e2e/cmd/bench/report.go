@@ -108,7 +108,7 @@ func (a *apiResult) goals() []goal {
 			continue
 		}
 		ratio := float64(gk.mean()) / float64(floor.mean())
-		goals = append(goals, goal{fmt.Sprintf("%s, by the API server's histogram of its webhook calls: %.3f ms a call to gracekeeper on average, %.2f× the minimal webhook %s (%.3f ms; at most %.2f×)",
+		goals = append(goals, goal{fmt.Sprintf("%s, by the API server's histogram of its webhook calls: %.3f ms a call to gracekeeper on average, %.3f× the minimal webhook %s (%.3f ms; at most %.2f×)",
 			pair.what, ms(gk.mean()), ratio, pair.floorDoes, ms(floor.mean()), maxCallRatio), ratio <= maxCallRatio})
 	}
 	if vapRun, ok := a.run(kindGracefulDeployment, 1); ok {
