@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"strings"
@@ -152,5 +153,33 @@ func TestCallsSinceAreTheCallsBetweenTwoReadings(t *testing.T) {
 	}
 	if n := gracekeeperCalls(calls); n != 60 {
 		t.Errorf("gracekeeperCalls = %d, want 60", n)
+	}
+}
+
+func TestWriteCallsComparesEachCallWithTheMinimalWebhooksSameCall(t *testing.T) {
+	calls := func(count, sum float64) *callHistogram {
+		return &callHistogram{buckets: map[float64]float64{0.005: count, 0.025: count}, count: count, sum: sum}
+	}
+	run := apiRun{kind: kindDeployment, calls: map[string]*callHistogram{
+		"enforce.mutate.gracekeeper.io":       calls(10, 0.030),
+		"enforce.validate.gracekeeper.io":     calls(10, 0.012),
+		"empty.mutate.floor.gracekeeper.io":   calls(10, 0.020),
+		"empty.validate.floor.gracekeeper.io": calls(10, 0.010),
+		"patch.validate.floor.gracekeeper.io": calls(10, 0.011),
+		"namespaces.validate.gracekeeper.io":  calls(1, 0.001),
+	}}
+	var b bytes.Buffer
+	writeCalls(&b, run)
+	for _, want := range []string{
+		"| enforce.mutate.gracekeeper.io | 10 | 3.000 ms | 1.500× | 100.0% |",
+		"| enforce.validate.gracekeeper.io | 10 | 1.200 ms | 1.200× | 100.0% |",
+		"| patch.validate.floor.gracekeeper.io | 10 | 1.100 ms | – | 100.0% |",
+	} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("writeCalls wrote\n%s\nwant a row %s", b.String(), want)
+		}
+	}
+	if strings.Contains(b.String(), "namespaces.") || strings.Contains(b.String(), "25ms") {
+		t.Errorf("writeCalls wrote\n%s\nwant neither the namespace check nor bounds past the first that holds every call", b.String())
 	}
 }
