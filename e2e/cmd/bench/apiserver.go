@@ -92,6 +92,9 @@ type apiRun struct {
 	concurrency int
 	// latencies of each setup, sorted, in the order of setups.
 	latencies [][]time.Duration
+	// calls are the API server's histograms of its calls to each webhook
+	// during the run, by webhook name.
+	calls map[string]*callHistogram
 	// gracekeeperCalls is how many calls the API server made to
 	// gracekeeper's webhooks during the run, by its own metrics.
 	gracekeeperCalls int
@@ -191,7 +194,7 @@ func runAPIServer(ctx context.Context, opts *options, logf func(string, ...any))
 		}
 		for _, concurrency := range concurrencies {
 			logf("%d dry-run %s creates per namespace, %d at a time", opts.creates, kind, concurrency)
-			callsBefore, err := gracekeeperCalls(ctx, c.Client())
+			callsBefore, err := apiServerCalls(ctx, c.Client())
 			if err != nil {
 				return nil, err
 			}
@@ -199,15 +202,21 @@ func runAPIServer(ctx context.Context, opts *options, logf func(string, ...any))
 			if err != nil {
 				return nil, fmt.Errorf("%s creates: %w", kind, err)
 			}
-			callsAfter, err := gracekeeperCalls(ctx, c.Client())
+			callsAfter, err := apiServerCalls(ctx, c.Client())
 			if err != nil {
 				return nil, err
 			}
-			result.runs = append(result.runs, apiRun{kind: kind, concurrency: concurrency, latencies: latencies, gracekeeperCalls: callsAfter - callsBefore})
+			calls := callsSince(callsBefore, callsAfter)
+			run := apiRun{kind: kind, concurrency: concurrency, latencies: latencies, calls: calls, gracekeeperCalls: gracekeeperCalls(calls)}
+			result.runs = append(result.runs, run)
 			for i, s := range setups {
 				logf("  %s: p50 %.2f ms, p99 %.2f ms", s.name, ms(bench.Quantile(latencies[i], 0.5)), ms(bench.Quantile(latencies[i], 0.99)))
 			}
-			logf("  calls to gracekeeper's webhooks: %d", callsAfter-callsBefore)
+			logf("  calls to gracekeeper's webhooks: %d", run.gracekeeperCalls)
+			if pair, ok := callPairs[kind]; ok {
+				gk, floor := calls[pair.gracekeeper], calls[pair.floor]
+				logf("  mean call, by the API server's histogram: %s %.3f ms, %s %.3f ms", pair.gracekeeper, ms(gk.mean()), pair.floor, ms(floor.mean()))
+			}
 		}
 	}
 	gracekeeperMetrics, err := getText(ctx, c.WebhookProbeURL()+"/metrics")

@@ -120,21 +120,31 @@ func registerFloorWebhooks(ctx context.Context, client kubernetes.Interface, url
 	return nil
 }
 
-// gracekeeperCalls is how many calls the API server has made to
-// gracekeeper's mutating and validating webhooks, by its own metrics.
-func gracekeeperCalls(ctx context.Context, client kubernetes.Interface) (int, error) {
+// apiServerCalls reads the API server's histograms of its webhook calls,
+// by webhook name.
+func apiServerCalls(ctx context.Context, client kubernetes.Interface) (map[string]*callHistogram, error) {
 	text, err := client.Discovery().RESTClient().Get().AbsPath("/metrics").DoRaw(ctx)
 	if err != nil {
-		return 0, fmt.Errorf("get the API server's metrics: %w", err)
+		return nil, fmt.Errorf("get the API server's metrics: %w", err)
 	}
-	var calls float64
-	for line := range strings.Lines(string(text)) {
-		name, labels, value, ok := parseSample(line)
-		if ok && name == "apiserver_admission_webhook_admission_duration_seconds_count" &&
-			strings.HasSuffix(labels["name"], ".gracekeeper.io") && !strings.Contains(labels["name"], ".floor.") &&
-			!strings.HasPrefix(labels["name"], "namespaces.") {
-			calls += value
+	return callHistograms(string(text)), nil
+}
+
+// isGracekeeper tells whether a webhook name is one of gracekeeper's
+// workload entries (not the minimal webhook's copies, not the namespace
+// mode-label check).
+func isGracekeeper(name string) bool {
+	return strings.HasSuffix(name, ".gracekeeper.io") && !strings.Contains(name, ".floor.") && !strings.HasPrefix(name, "namespaces.")
+}
+
+// gracekeeperCalls is how many calls the API server made to gracekeeper's
+// workload entries, of calls by webhook name.
+func gracekeeperCalls(calls map[string]*callHistogram) int {
+	var n float64
+	for name, h := range calls {
+		if isGracekeeper(name) {
+			n += h.count
 		}
 	}
-	return int(calls), nil
+	return int(n)
 }

@@ -1,10 +1,12 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"strings"
 	"testing"
+	"time"
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -121,5 +123,63 @@ kubewebhook_mutating_webhook_review_duration_seconds_count{dry_run="true",mutate
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("steps:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+func TestCallsSinceAreTheCallsBetweenTwoReadings(t *testing.T) {
+	reading := func(fast, slow, sum float64) string {
+		var b strings.Builder
+		for _, op := range []string{"CREATE", "UPDATE"} {
+			fmt.Fprintf(&b, "%s_bucket{name=\"enforce.mutate.gracekeeper.io\",operation=%q,rejected=\"false\",type=\"admit\",le=\"0.005\"} %g\n", webhookCallMetric, op, fast)
+			fmt.Fprintf(&b, "%s_bucket{name=\"enforce.mutate.gracekeeper.io\",operation=%q,rejected=\"false\",type=\"admit\",le=\"0.025\"} %g\n", webhookCallMetric, op, fast+slow)
+			fmt.Fprintf(&b, "%s_bucket{name=\"enforce.mutate.gracekeeper.io\",operation=%q,rejected=\"false\",type=\"admit\",le=\"+Inf\"} %g\n", webhookCallMetric, op, fast+slow)
+			fmt.Fprintf(&b, "%s_sum{name=\"enforce.mutate.gracekeeper.io\",operation=%q,rejected=\"false\",type=\"admit\"} %g\n", webhookCallMetric, op, sum)
+			fmt.Fprintf(&b, "%s_count{name=\"enforce.mutate.gracekeeper.io\",operation=%q,rejected=\"false\",type=\"admit\"} %g\n", webhookCallMetric, op, fast+slow)
+		}
+		return b.String()
+	}
+	// Before: 10 calls of each operation, 0.02 s in all; after: 30 more of
+	// each, 27 under 5 ms and 3 under 25 ms, 0.09 s more.
+	calls := callsSince(callHistograms(reading(10, 0, 0.02)), callHistograms(reading(37, 3, 0.11)))
+	h := calls["enforce.mutate.gracekeeper.io"]
+	if len(calls) != 1 || h == nil {
+		t.Fatalf("calls = %v, want gracekeeper's mutating webhook only", calls)
+	}
+	if h.count != 60 || h.mean() != 3*time.Millisecond {
+		t.Errorf("count %g, mean %s; want 60 calls of 3ms on average", h.count, h.mean())
+	}
+	if h.buckets[0.005] != 54 || h.buckets[0.025] != 60 || len(h.bounds()) != 2 {
+		t.Errorf("buckets %v, want 54 calls within 5 ms and 60 within 25 ms (+Inf left out)", h.buckets)
+	}
+	if n := gracekeeperCalls(calls); n != 60 {
+		t.Errorf("gracekeeperCalls = %d, want 60", n)
+	}
+}
+
+func TestWriteCallsComparesEachCallWithTheMinimalWebhooksSameCall(t *testing.T) {
+	calls := func(count, sum float64) *callHistogram {
+		return &callHistogram{buckets: map[float64]float64{0.005: count, 0.025: count}, count: count, sum: sum}
+	}
+	run := apiRun{kind: kindDeployment, calls: map[string]*callHistogram{
+		"enforce.mutate.gracekeeper.io":       calls(10, 0.030),
+		"enforce.validate.gracekeeper.io":     calls(10, 0.012),
+		"empty.mutate.floor.gracekeeper.io":   calls(10, 0.020),
+		"empty.validate.floor.gracekeeper.io": calls(10, 0.010),
+		"patch.validate.floor.gracekeeper.io": calls(10, 0.011),
+		"namespaces.validate.gracekeeper.io":  calls(1, 0.001),
+	}}
+	var b bytes.Buffer
+	writeCalls(&b, run)
+	for _, want := range []string{
+		"| enforce.mutate.gracekeeper.io | 10 | 3.000 ms | 1.500× | 100.0% |",
+		"| enforce.validate.gracekeeper.io | 10 | 1.200 ms | 1.200× | 100.0% |",
+		"| patch.validate.floor.gracekeeper.io | 10 | 1.100 ms | – | 100.0% |",
+	} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("writeCalls wrote\n%s\nwant a row %s", b.String(), want)
+		}
+	}
+	if strings.Contains(b.String(), "namespaces.") || strings.Contains(b.String(), "25ms") {
+		t.Errorf("writeCalls wrote\n%s\nwant neither the namespace check nor bounds past the first that holds every call", b.String())
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
+	"math"
 	"net/http"
 	"slices"
 	"strconv"
@@ -114,4 +116,91 @@ func getText(ctx context.Context, url string) (string, error) {
 		return "", fmt.Errorf("get %s: %s", url, resp.Status)
 	}
 	return string(text), nil
+}
+
+// webhookCallMetric is the API server's histogram of its calls to each
+// admission webhook, labelled by the webhook's name (and type, operation,
+// rejected), in seconds: the time from encoding the AdmissionReview to
+// having the answer decoded, HTTPS round trip and webhook included
+// (k8s.io/apiserver/pkg/admission/metrics).
+const webhookCallMetric = "apiserver_admission_webhook_admission_duration_seconds"
+
+// callHistogram is a histogram of webhookCallMetric for one webhook,
+// summed over its other labels.
+type callHistogram struct {
+	// buckets are the cumulative counts by upper bound in seconds (le),
+	// +Inf left out.
+	buckets    map[float64]float64
+	sum, count float64
+}
+
+// callHistograms reads webhookCallMetric from the API server's metrics in
+// Prometheus text, by webhook name.
+func callHistograms(text string) map[string]*callHistogram {
+	byName := map[string]*callHistogram{}
+	get := func(name string) *callHistogram {
+		h := byName[name]
+		if h == nil {
+			h = &callHistogram{buckets: map[float64]float64{}}
+			byName[name] = h
+		}
+		return h
+	}
+	for line := range strings.Lines(text) {
+		sample, labels, value, ok := parseSample(line)
+		if !ok {
+			continue
+		}
+		switch sample {
+		case webhookCallMetric + "_bucket":
+			if le, err := strconv.ParseFloat(labels["le"], 64); err == nil && !math.IsInf(le, 1) {
+				get(labels["name"]).buckets[le] += value
+			}
+		case webhookCallMetric + "_sum":
+			get(labels["name"]).sum += value
+		case webhookCallMetric + "_count":
+			get(labels["name"]).count += value
+		}
+	}
+	return byName
+}
+
+// since is what the histogram gained after before (nil: nothing before).
+func (h *callHistogram) since(before *callHistogram) *callHistogram {
+	d := &callHistogram{buckets: map[float64]float64{}, sum: h.sum, count: h.count}
+	maps.Copy(d.buckets, h.buckets)
+	if before != nil {
+		d.sum -= before.sum
+		d.count -= before.count
+		for le, n := range before.buckets {
+			d.buckets[le] -= n
+		}
+	}
+	return d
+}
+
+// mean is the mean call, exact from the histogram's sum and count; 0
+// without calls.
+func (h *callHistogram) mean() time.Duration {
+	if h == nil || h.count == 0 {
+		return 0
+	}
+	return time.Duration(h.sum / h.count * float64(time.Second))
+}
+
+// bounds are the histogram's upper bounds, in increasing order.
+func (h *callHistogram) bounds() []float64 {
+	return slices.Sorted(maps.Keys(h.buckets))
+}
+
+// callsSince is, by webhook name, the calls the API server made between
+// two readings of its metrics.
+func callsSince(before, after map[string]*callHistogram) map[string]*callHistogram {
+	calls := map[string]*callHistogram{}
+	for name, h := range after {
+		if d := h.since(before[name]); d.count > 0 {
+			calls[name] = d
+		}
+	}
+	return calls
 }
