@@ -44,17 +44,25 @@ var chartFiles embed.FS
 //go:embed kustomize
 var kustomizeFiles embed.FS
 
-// LoadChart loads the embedded chart.
-func LoadChart() (*chart.Chart, error) {
-	var files []*archive.BufferedFile
-	err := fs.WalkDir(chartFiles, ChartDir, func(p string, d fs.DirEntry, err error) error {
+// eachFile calls each with the path and content of every file under root in
+// files, stopping at the first error.
+func eachFile(files embed.FS, root string, each func(p string, data []byte) error) error {
+	return fs.WalkDir(files, root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
 		}
-		data, err := chartFiles.ReadFile(p)
+		data, err := files.ReadFile(p)
 		if err != nil {
 			return err
 		}
+		return each(p, data)
+	})
+}
+
+// LoadChart loads the embedded chart.
+func LoadChart() (*chart.Chart, error) {
+	var files []*archive.BufferedFile
+	err := eachFile(chartFiles, ChartDir, func(p string, data []byte) error {
 		files = append(files, &archive.BufferedFile{Name: strings.TrimPrefix(p, ChartDir+"/"), Data: data})
 		return nil
 	})
@@ -151,14 +159,7 @@ func RenderKustomize() ([]*unstructured.Unstructured, error) {
 // embedded base (under /kustomize) with more files (by absolute path) added.
 func renderKustomize(dir string, more map[string]string) ([]*unstructured.Unstructured, error) {
 	mem := filesys.MakeFsInMemory()
-	err := fs.WalkDir(kustomizeFiles, KustomizeDir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		data, err := kustomizeFiles.ReadFile(p)
-		if err != nil {
-			return err
-		}
+	err := eachFile(kustomizeFiles, KustomizeDir, func(p string, data []byte) error {
 		return mem.WriteFile(path.Join("/", p), data)
 	})
 	if err != nil {
@@ -190,29 +191,34 @@ func WebhookConfigurations(objs []*unstructured.Unstructured) (*admissionregistr
 	var mutating *admissionregistrationv1.MutatingWebhookConfiguration
 	var validating *admissionregistrationv1.ValidatingWebhookConfiguration
 	for _, obj := range objs {
+		var err error
 		switch obj.GroupVersionKind() {
 		case admissionregistrationv1.SchemeGroupVersion.WithKind("MutatingWebhookConfiguration"):
-			if mutating != nil {
-				return nil, nil, fmt.Errorf("more than one MutatingWebhookConfiguration: %s and %s", mutating.Name, obj.GetName())
-			}
-			mutating = &admissionregistrationv1.MutatingWebhookConfiguration{}
-			if err := Decode(obj, mutating); err != nil {
-				return nil, nil, err
-			}
+			err = decodeOnly(obj, &mutating)
 		case admissionregistrationv1.SchemeGroupVersion.WithKind("ValidatingWebhookConfiguration"):
-			if validating != nil {
-				return nil, nil, fmt.Errorf("more than one ValidatingWebhookConfiguration: %s and %s", validating.Name, obj.GetName())
-			}
-			validating = &admissionregistrationv1.ValidatingWebhookConfiguration{}
-			if err := Decode(obj, validating); err != nil {
-				return nil, nil, err
-			}
+			err = decodeOnly(obj, &validating)
+		}
+		if err != nil {
+			return nil, nil, err
 		}
 	}
 	if mutating == nil || validating == nil {
 		return nil, nil, fmt.Errorf("want one MutatingWebhookConfiguration and one ValidatingWebhookConfiguration, found mutating %t, validating %t", mutating != nil, validating != nil)
 	}
 	return mutating, validating, nil
+}
+
+// decodeOnly decodes obj into a new *into, the only object of its kind: an
+// error when *into is already set.
+func decodeOnly[T any, PT interface {
+	*T
+	GetName() string
+}](obj *unstructured.Unstructured, into *PT) error {
+	if *into != nil {
+		return fmt.Errorf("more than one %s: %s and %s", obj.GetKind(), (*into).GetName(), obj.GetName())
+	}
+	*into = new(T)
+	return Decode(obj, *into)
 }
 
 // Decode converts obj into the typed object into. A field that the type does

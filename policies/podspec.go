@@ -52,6 +52,12 @@ func (ev *evaluation) serves(t *podTarget) bool {
 	return true
 }
 
+// judges reports whether pod rule id judges t's pods: there are pods (t is
+// not nil), they serve, and the rule is not off for them.
+func (ev *evaluation) judges(t *podTarget, id RuleID) bool {
+	return t != nil && !ev.podRuleOff(t, id) && ev.serves(t)
+}
+
 // podRuleOff reports whether a pod rule is switched off for these pods: by the
 // requester's exemption, or by the pods' own annotation. A workload is judged by
 // its template's annotations, which its pods inherit, so the template reports

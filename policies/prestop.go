@@ -173,7 +173,7 @@ func (ev *evaluation) addedSleep(t *podTarget) int32 {
 // grace period, so when the grace-period rule cannot raise it, the sleep is
 // capped to fit.
 func (ev *evaluation) plannedSleep(t *podTarget) int32 {
-	if ev.podRuleOff(t, RulePreStopHook) || !ev.serves(t) || !missingPreStop(t.spec) {
+	if !ev.judges(t, RulePreStopHook) || !missingPreStop(t.spec) {
 		return 0
 	}
 	seconds := *ev.cfg.PreStop.SleepSeconds

@@ -16,7 +16,7 @@ var readinessProbeRule = rule{
 
 func checkReadinessProbe(ev *evaluation) []Finding {
 	t := ev.pods
-	if t == nil || ev.podRuleOff(t, RuleReadinessProbe) || !ev.serves(t) {
+	if !ev.judges(t, RuleReadinessProbe) {
 		return nil
 	}
 	var findings []Finding

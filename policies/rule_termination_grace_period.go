@@ -35,7 +35,7 @@ var terminationGracePeriodRule = rule{
 
 func checkTerminationGracePeriod(ev *evaluation) []Finding {
 	t := ev.pods
-	if t == nil || ev.podRuleOff(t, RuleTerminationGracePeriod) || !ev.serves(t) {
+	if !ev.judges(t, RuleTerminationGracePeriod) {
 		return nil
 	}
 	var findings []Finding

@@ -53,20 +53,13 @@ func (p parentReader) Parent(ctx context.Context, r *policies.Review) (runtime.O
 		obj runtime.Object
 		err error
 	)
-	get := metav1.GetOptions{}
-	switch r.Kind {
-	case "Namespace":
+	switch clientOf, ok := typedClients[r.Kind]; {
+	case r.Kind == "Namespace":
 		return p.namespaceWorkloads(ctx, r.Name)
-	case "Pod":
-		obj, err = p.client.CoreV1().Pods(r.Namespace).Get(ctx, r.Name, get)
-	case "Deployment":
-		obj, err = p.client.AppsV1().Deployments(r.Namespace).Get(ctx, r.Name, get)
-	case "StatefulSet":
-		obj, err = p.client.AppsV1().StatefulSets(r.Namespace).Get(ctx, r.Name, get)
-	case "ReplicaSet":
-		obj, err = p.client.AppsV1().ReplicaSets(r.Namespace).Get(ctx, r.Name, get)
-	case policies.RolloutGVK.Kind:
+	case r.Kind == policies.RolloutGVK.Kind:
 		obj, err = p.getRollout(ctx, r.Namespace, r.Name)
+	case ok:
+		obj, err = clientOf(p.client, r.Namespace).get(ctx, r.Name)
 	default:
 		return nil, fmt.Errorf("gracekeeper does not read %s objects", r.Kind)
 	}
@@ -79,31 +72,46 @@ func (p parentReader) Parent(ctx context.Context, r *policies.Review) (runtime.O
 	return obj, nil
 }
 
+// typedClients are client-go's typed clients of the built-in kinds
+// gracekeeper reads, by kind name (policies' kinds table): the Pod of an
+// eviction and the workload of a /scale (gets), what a namespace holds
+// (lists, policies.NamespaceListKinds).
+var typedClients = map[string]func(client kubernetes.Interface, namespace string) objectClient{
+	"Pod":         func(c kubernetes.Interface, ns string) objectClient { return typed(c.CoreV1().Pods(ns)) },
+	"Deployment":  func(c kubernetes.Interface, ns string) objectClient { return typed(c.AppsV1().Deployments(ns)) },
+	"StatefulSet": func(c kubernetes.Interface, ns string) objectClient { return typed(c.AppsV1().StatefulSets(ns)) },
+	"DaemonSet":   func(c kubernetes.Interface, ns string) objectClient { return typed(c.AppsV1().DaemonSets(ns)) },
+	"ReplicaSet":  func(c kubernetes.Interface, ns string) objectClient { return typed(c.AppsV1().ReplicaSets(ns)) },
+}
+
+// objectClient gets one object of a kind in a namespace, or lists them.
+type objectClient struct {
+	get  func(ctx context.Context, name string) (runtime.Object, error)
+	list func(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error)
+}
+
+// typed is the objectClient of a client-go typed client (PodInterface,
+// DeploymentInterface...).
+func typed[T, L runtime.Object](c interface {
+	Get(context.Context, string, metav1.GetOptions) (T, error)
+	List(context.Context, metav1.ListOptions) (L, error)
+}) objectClient {
+	return objectClient{
+		get: func(ctx context.Context, name string) (runtime.Object, error) {
+			return c.Get(ctx, name, metav1.GetOptions{})
+		},
+		list: func(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) {
+			return c.List(ctx, opts)
+		},
+	}
+}
+
 // namespaceWorkloads lists, at once and within the caller's deadline, the
 // workloads of a namespace under DELETE (policies.NamespaceListKinds): the
 // chart's ClusterRole grants list on those kinds. Any failed list fails the
 // read, so the guard answers as documented without it.
 func (p parentReader) namespaceWorkloads(ctx context.Context, namespace string) (runtime.Object, error) {
-	apps := p.client.AppsV1()
 	opts := metav1.ListOptions{Limit: policies.NamespaceListLimit}
-	lists := map[string]func() ([]runtime.Object, string, error){
-		"Deployment": func() ([]runtime.Object, string, error) {
-			l, err := apps.Deployments(namespace).List(ctx, opts)
-			return items(l, err, func(l *appsv1.DeploymentList) ([]appsv1.Deployment, string) { return l.Items, l.Continue })
-		},
-		"StatefulSet": func() ([]runtime.Object, string, error) {
-			l, err := apps.StatefulSets(namespace).List(ctx, opts)
-			return items(l, err, func(l *appsv1.StatefulSetList) ([]appsv1.StatefulSet, string) { return l.Items, l.Continue })
-		},
-		"DaemonSet": func() ([]runtime.Object, string, error) {
-			l, err := apps.DaemonSets(namespace).List(ctx, opts)
-			return items(l, err, func(l *appsv1.DaemonSetList) ([]appsv1.DaemonSet, string) { return l.Items, l.Continue })
-		},
-		"ReplicaSet": func() ([]runtime.Object, string, error) {
-			l, err := apps.ReplicaSets(namespace).List(ctx, opts)
-			return items(l, err, func(l *appsv1.ReplicaSetList) ([]appsv1.ReplicaSet, string) { return l.Items, l.Continue })
-		},
-	}
 	kinds := policies.NamespaceListKinds()
 	type result struct {
 		objs []runtime.Object
@@ -113,12 +121,12 @@ func (p parentReader) namespaceWorkloads(ctx context.Context, namespace string) 
 	results := make([]result, len(kinds))
 	var wg sync.WaitGroup
 	for i, kind := range kinds {
-		list, ok := lists[kind]
+		clientOf, ok := typedClients[kind]
 		if !ok {
 			return nil, fmt.Errorf("gracekeeper does not list %s objects", kind)
 		}
 		wg.Go(func() {
-			objs, next, err := list()
+			objs, next, err := items(clientOf(p.client, namespace).list(ctx, opts))
 			results[i] = result{objs: objs, more: next != "", err: err}
 		})
 	}
@@ -134,20 +142,21 @@ func (p parentReader) namespaceWorkloads(ctx context.Context, namespace string) 
 	return held, nil
 }
 
-// items turns a typed list into its objects and continue token.
-func items[L any, T any, PT interface {
-	*T
-	runtime.Object
-}](l *L, err error, of func(*L) ([]T, string)) ([]runtime.Object, string, error) {
+// items turns a typed list into its objects (pointers into its items) and
+// continue token.
+func items(list runtime.Object, err error) ([]runtime.Object, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
-	list, next := of(l)
-	objs := make([]runtime.Object, len(list))
-	for i := range list {
-		objs[i] = PT(&list[i])
+	objs, err := meta.ExtractList(list)
+	if err != nil {
+		return nil, "", err
 	}
-	return objs, next, nil
+	l, err := meta.ListAccessor(list)
+	if err != nil {
+		return nil, "", err
+	}
+	return objs, l.GetContinue(), nil
 }
 
 // History lists the rollout history of r's workload as `kubectl rollout

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"log"
 	"log/slog"
 	"net"
 	"net/http"
@@ -153,29 +154,13 @@ func New(cfg Config) (*Server, error) {
 	}}
 	handler = closeWhileDraining(&s.draining, newReviewBudget(cfg.MaxInFlightBytes, m).limit(handler))
 	errorLog := newServerErrorLog(cfg.Logger)
-	s.webhook = &http.Server{
-		Handler:   handler,
-		TLSConfig: serverTLSConfig(cfg.Certificates, cfg.ClientCAs),
-		ConnState: s.conns.track,
-		// Not nil: HTTP/1.1 only. The API server needs no more, and HTTP/2
-		// would add a protocol's worth of attack surface.
-		TLSNextProto:      map[string]func(*http.Server, *tls.Conn, http.Handler){},
-		ReadHeaderTimeout: readHeaderTimeout,
-		MaxHeaderBytes:    maxHeaderBytes,
-		ReadTimeout:       readTimeout,
-		WriteTimeout:      writeTimeout,
-		IdleTimeout:       idleTimeout,
-		ErrorLog:          errorLog,
-	}
-	s.probe = &http.Server{
-		Handler:           s.probeMux(reg),
-		ReadHeaderTimeout: readHeaderTimeout,
-		MaxHeaderBytes:    maxHeaderBytes,
-		ReadTimeout:       readTimeout,
-		WriteTimeout:      writeTimeout,
-		IdleTimeout:       idleTimeout,
-		ErrorLog:          errorLog,
-	}
+	s.webhook = boundedServer(handler, errorLog)
+	s.webhook.TLSConfig = serverTLSConfig(cfg.Certificates, cfg.ClientCAs)
+	s.webhook.ConnState = s.conns.track
+	// Not nil: HTTP/1.1 only. The API server needs no more, and HTTP/2
+	// would add a protocol's worth of attack surface.
+	s.webhook.TLSNextProto = map[string]func(*http.Server, *tls.Conn, http.Handler){}
+	s.probe = boundedServer(s.probeMux(reg), errorLog)
 	if s.webhookLn, err = net.Listen("tcp", cfg.Listen); err != nil {
 		return nil, fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
@@ -184,6 +169,20 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("listen on %s: %w", cfg.ProbeListen, err)
 	}
 	return s, nil
+}
+
+// boundedServer is an http.Server of handler with the time and header limits
+// both ports share.
+func boundedServer(handler http.Handler, errorLog *log.Logger) *http.Server {
+	return &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: readHeaderTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
+		ReadTimeout:       readTimeout,
+		WriteTimeout:      writeTimeout,
+		IdleTimeout:       idleTimeout,
+		ErrorLog:          errorLog,
+	}
 }
 
 // Addr is the bound HTTPS address.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -11,7 +12,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/spf13/pflag"
 	apiversion "k8s.io/apimachinery/pkg/version"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/client-go/discovery"
@@ -29,16 +29,11 @@ import (
 const discoveryTimeout = 10 * time.Second
 
 func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
-	flags := pflag.NewFlagSet("serve", pflag.ContinueOnError)
-	flags.SetOutput(stderr)
-	flags.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: gracekeeper serve [flags]\n\n"+
-			"Serves the admission webhook over HTTPS (/mutate/enforce, /mutate/audit,\n"+
-			"/validate/enforce, /validate/audit, /validate/namespaces), and /healthz,\n"+
-			"/readyz and /metrics over plain HTTP. On SIGTERM it fails readiness, keeps\n"+
-			"serving for --drain-delay, then waits up to --shutdown-timeout for in-flight reviews.\n\nFlags:")
-		flags.PrintDefaults()
-	}
+	flags := cli.NewFlagSet("serve", "Usage: gracekeeper serve [flags]\n\n"+
+		"Serves the admission webhook over HTTPS (/mutate/enforce, /mutate/audit,\n"+
+		"/validate/enforce, /validate/audit, /validate/namespaces), and /healthz,\n"+
+		"/readyz and /metrics over plain HTTP. On SIGTERM it fails readiness, keeps\n"+
+		"serving for --drain-delay, then waits up to --shutdown-timeout for in-flight reviews.", stderr)
 	tlsDir := flags.String("tls-dir", "/etc/gracekeeper/tls", "directory holding tls.crt and tls.key, reloaded when they change")
 	listen := flags.String("listen", webhook.DefaultListen, "HTTPS address of the webhook")
 	probeListen := flags.String("probe-listen", webhook.DefaultProbeListen, "plain-HTTP address of /healthz, /readyz and /metrics")
@@ -46,9 +41,7 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 	// kubectl's connection flags (--kubeconfig, --context, --server...): used
 	// to find the API server's version and read pods and workloads when not
 	// running in a cluster.
-	connection := genericclioptions.NewConfigFlags(false)
-	connection.Namespace = nil
-	connection.AddFlags(flags)
+	connection := cli.ConnectionFlags(flags, false)
 	drainDelay := flags.Duration("drain-delay", 10*time.Second, "how long to keep serving after SIGTERM while readiness fails")
 	shutdownTimeout := flags.Duration("shutdown-timeout", webhook.DefaultShutdownTimeout, "how long in-flight reviews may take after the drain delay")
 	logFormat := flags.String("log-format", "json", "log format: json or text")
@@ -62,13 +55,9 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 	if err := cli.ParseFlags(flags, args); err != nil {
 		return err
 	}
-	switch {
-	case *drainDelay < 0:
-		return fmt.Errorf("%w: --drain-delay %s must not be negative", cli.ErrUsage, *drainDelay)
-	case *shutdownTimeout <= 0:
-		return fmt.Errorf("%w: --shutdown-timeout %s must be positive", cli.ErrUsage, *shutdownTimeout)
-	case *maxInFlight < 0:
-		return fmt.Errorf("%w: --max-inflight-bytes %d must not be negative", cli.ErrUsage, *maxInFlight)
+	if err := cmp.Or(cli.NotNegative("drain-delay", *drainDelay), cli.Positive("shutdown-timeout", *shutdownTimeout),
+		cli.NotNegative("max-inflight-bytes", *maxInFlight)); err != nil {
+		return err
 	}
 	logger, err := newLogger(stderr, *logFormat, *logLevel)
 	if err != nil {
@@ -154,8 +143,9 @@ func newRotation(secretRef, tlsDir, webhookConfiguration, serverNames string, va
 		return nil, fmt.Errorf("%w: --cert-secret needs --webhook-configuration, the name of the webhook configurations to write the CA into", cli.ErrUsage)
 	case len(names) == 0:
 		return nil, fmt.Errorf("%w: --cert-secret needs --tls-server-names, the DNS names to issue the serving certificate for", cli.ErrUsage)
-	case validity <= 0:
-		return nil, fmt.Errorf("%w: --cert-validity %s must be positive", cli.ErrUsage, validity)
+	}
+	if err := cli.Positive("cert-validity", validity); err != nil {
+		return nil, err
 	}
 	restConfig, err := connection.ToRESTConfig()
 	if err != nil {

@@ -35,7 +35,7 @@ func TestServeRejectsBadFlags(t *testing.T) {
 		"An argument that is not a flag":             {[]string{"now"}, `unexpected arguments ["now"]`},
 		"A negative in-flight budget":                {[]string{"--max-inflight-bytes", "-1"}, "--max-inflight-bytes -1 must not be negative"},
 		"A client CA in no directory":                {[]string{"--client-ca-file", "/no/such/dir/ca.crt"}, "--client-ca-file: client CA file /no/such/dir/ca.crt: its directory does not exist"},
-		"A certificate Secret without its namespace": {[]string{"--cert-secret", "gracekeeper-tls"}, `--cert-secret: Secret "gracekeeper-tls": want namespace/name`},
+		"A certificate Secret without its namespace": {[]string{"--cert-secret", "gracekeeper-tls"}, `--cert-secret: the Secret "gracekeeper-tls": want namespace/name`},
 		"A certificate Secret without webhook configurations": {[]string{"--cert-secret", "gk/gracekeeper-tls", "--tls-server-names", "gracekeeper.gk.svc"},
 			"--cert-secret needs --webhook-configuration"},
 		"A certificate Secret without names": {[]string{"--cert-secret", "gk/gracekeeper-tls", "--webhook-configuration", "gracekeeper"},

@@ -34,11 +34,7 @@ var builtinFlags = []string{"--cert-secret=", "--webhook-configuration=", "--cer
 // API server calls the webhook. Use it on a cluster of its own: it replaces
 // any webhook StartWebhook registered.
 func (c *Cluster) StartBuiltinWebhook(ctx context.Context, binary string, values map[string]any, extraArgs ...string) (err error) {
-	defer func() {
-		if err != nil {
-			err = fmt.Errorf("start webhook with builtin certificates: %w\n==> gracekeeper log <==\n%s", err, c.Tail(webhookName, 25))
-		}
-	}()
+	defer c.withWebhookLog("start webhook with builtin certificates", &err)
 	binary, err = filepath.Abs(binary)
 	if err != nil {
 		return fmt.Errorf("resolve gracekeeper binary: %w", err)
@@ -101,15 +97,7 @@ func (c *Cluster) StartBuiltinWebhook(ctx context.Context, binary string, values
 		return fmt.Errorf("write webhook config: %w", err)
 	}
 	w := &webhook{Port: ports[0], ProbePort: ports[1], TLSDir: filepath.Join(dir, "builtin-tls"), Binary: binary}
-	w.Args = append(append([]string{"serve",
-		"--tls-dir=" + w.TLSDir,
-		fmt.Sprintf("--listen=127.0.0.1:%d", w.Port),
-		fmt.Sprintf("--probe-listen=127.0.0.1:%d", w.ProbePort),
-		"--kubeconfig=" + c.Kubeconfig,
-		"--config=" + configPath,
-		"--drain-delay=0s",
-		"--tls-server-names=localhost",
-	}, args...), extraArgs...)
+	w.Args = c.serveArgs(w, configPath, append(append([]string{"--tls-server-names=localhost"}, args...), extraArgs...)...)
 	c.mu.Lock()
 	c.webhook = w
 	c.mu.Unlock()

@@ -56,11 +56,7 @@ type webhook struct {
 // make up and the e2e suite restart the webhook often and keep one caBundle
 // across restarts. StartBuiltinWebhook runs the chart's default, builtin.
 func (c *Cluster) StartWebhook(ctx context.Context, binary string, values map[string]any, extraArgs ...string) (err error) {
-	defer func() {
-		if err != nil {
-			err = fmt.Errorf("start webhook: %w\n==> gracekeeper log <==\n%s", err, c.Tail(webhookName, 25))
-		}
-	}()
+	defer c.withWebhookLog("start webhook", &err)
 	binary, err = filepath.Abs(binary)
 	if err != nil {
 		return fmt.Errorf("resolve gracekeeper binary: %w", err)
@@ -85,15 +81,7 @@ func (c *Cluster) StartWebhook(ctx context.Context, binary string, values map[st
 		return fmt.Errorf("write webhook config: %w", err)
 	}
 	w.Binary = binary
-	w.Args = append([]string{"serve",
-		"--tls-dir=" + w.TLSDir,
-		fmt.Sprintf("--listen=127.0.0.1:%d", w.Port),
-		fmt.Sprintf("--probe-listen=127.0.0.1:%d", w.ProbePort),
-		"--kubeconfig=" + c.Kubeconfig,
-		"--config=" + configPath,
-		// Nothing routes traffic to it through endpoints, so it need not drain.
-		"--drain-delay=0s",
-	}, extraArgs...)
+	w.Args = c.serveArgs(w, configPath, extraArgs...)
 	if err := c.RestartWebhook(ctx); err != nil {
 		return err
 	}
@@ -104,6 +92,28 @@ func (c *Cluster) StartWebhook(ctx context.Context, binary string, values map[st
 		return nil
 	}
 	return c.waitForWebhookCalls(ctx)
+}
+
+// withWebhookLog adds what was being done and the webhook's last log lines
+// to a start's error, if any.
+func (c *Cluster) withWebhookLog(what string, err *error) {
+	if *err != nil {
+		*err = fmt.Errorf("%s: %w\n==> gracekeeper log <==\n%s", what, *err, c.Tail(webhookName, 25))
+	}
+}
+
+// serveArgs is the command line of w serving on loopback with the
+// cluster's kubeconfig and the configuration at configPath, then more.
+func (c *Cluster) serveArgs(w *webhook, configPath string, more ...string) []string {
+	return append([]string{"serve",
+		"--tls-dir=" + w.TLSDir,
+		fmt.Sprintf("--listen=127.0.0.1:%d", w.Port),
+		fmt.Sprintf("--probe-listen=127.0.0.1:%d", w.ProbePort),
+		"--kubeconfig=" + c.Kubeconfig,
+		"--config=" + configPath,
+		// Nothing routes traffic to it through endpoints, so it need not drain.
+		"--drain-delay=0s",
+	}, more...)
 }
 
 // waitForWebhookCalls waits until the API server calls the webhook: it
@@ -221,31 +231,31 @@ func pointAtLoopback(cc *admissionregistrationv1.WebhookClientConfig, port int, 
 
 // applyWebhookConfigurations creates the configurations, or replaces them.
 func (c *Cluster) applyWebhookConfigurations(ctx context.Context, mutating *admissionregistrationv1.MutatingWebhookConfiguration, validating *admissionregistrationv1.ValidatingWebhookConfiguration) error {
-	mutatingAPI := c.client.AdmissionregistrationV1().MutatingWebhookConfigurations()
-	if _, err := mutatingAPI.Create(ctx, mutating, metav1.CreateOptions{}); apierrors.IsAlreadyExists(err) {
-		var old *admissionregistrationv1.MutatingWebhookConfiguration
-		if old, err = mutatingAPI.Get(ctx, mutating.Name, metav1.GetOptions{}); err == nil {
-			mutating.ResourceVersion = old.ResourceVersion
-			_, err = mutatingAPI.Update(ctx, mutating, metav1.UpdateOptions{})
-		}
-		if err != nil {
-			return fmt.Errorf("update MutatingWebhookConfiguration %s: %w", mutating.Name, err)
-		}
-	} else if err != nil {
-		return fmt.Errorf("create MutatingWebhookConfiguration %s: %w", mutating.Name, err)
+	admission := c.client.AdmissionregistrationV1()
+	if err := createOrReplace(ctx, admission.MutatingWebhookConfigurations(), "MutatingWebhookConfiguration", mutating); err != nil {
+		return err
 	}
-	validatingAPI := c.client.AdmissionregistrationV1().ValidatingWebhookConfigurations()
-	if _, err := validatingAPI.Create(ctx, validating, metav1.CreateOptions{}); apierrors.IsAlreadyExists(err) {
-		var old *admissionregistrationv1.ValidatingWebhookConfiguration
-		if old, err = validatingAPI.Get(ctx, validating.Name, metav1.GetOptions{}); err == nil {
-			validating.ResourceVersion = old.ResourceVersion
-			_, err = validatingAPI.Update(ctx, validating, metav1.UpdateOptions{})
+	return createOrReplace(ctx, admission.ValidatingWebhookConfigurations(), "ValidatingWebhookConfiguration", validating)
+}
+
+// createOrReplace creates obj through api, a client-go typed client, or
+// replaces the stored object of its name.
+func createOrReplace[T metav1.Object](ctx context.Context, api interface {
+	Create(context.Context, T, metav1.CreateOptions) (T, error)
+	Get(context.Context, string, metav1.GetOptions) (T, error)
+	Update(context.Context, T, metav1.UpdateOptions) (T, error)
+}, kind string, obj T) error {
+	if _, err := api.Create(ctx, obj, metav1.CreateOptions{}); apierrors.IsAlreadyExists(err) {
+		var old T
+		if old, err = api.Get(ctx, obj.GetName(), metav1.GetOptions{}); err == nil {
+			obj.SetResourceVersion(old.GetResourceVersion())
+			_, err = api.Update(ctx, obj, metav1.UpdateOptions{})
 		}
 		if err != nil {
-			return fmt.Errorf("update ValidatingWebhookConfiguration %s: %w", validating.Name, err)
+			return fmt.Errorf("update %s %s: %w", kind, obj.GetName(), err)
 		}
 	} else if err != nil {
-		return fmt.Errorf("create ValidatingWebhookConfiguration %s: %w", validating.Name, err)
+		return fmt.Errorf("create %s %s: %w", kind, obj.GetName(), err)
 	}
 	return nil
 }

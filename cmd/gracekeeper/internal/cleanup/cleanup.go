@@ -7,10 +7,8 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/spf13/pflag"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/gracekeeper/gracekeeper/cmd/gracekeeper/internal/cli"
@@ -21,19 +19,13 @@ import (
 // the webhook's Deployment, leaving the API server calling a webhook that is
 // gone.
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	flags := pflag.NewFlagSet("cleanup", pflag.ContinueOnError)
-	flags.SetOutput(stderr)
-	flags.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: gracekeeper cleanup --mutating NAME --validating NAME [--kubeconfig FILE] [kubectl connection flags]\n\nDeletes the webhook configurations; ones already gone count as deleted.\n\nFlags:")
-		flags.PrintDefaults()
-	}
+	flags := cli.NewFlagSet("cleanup", "Usage: gracekeeper cleanup --mutating NAME --validating NAME [--kubeconfig FILE] [kubectl connection flags]\n\n"+
+		"Deletes the webhook configurations; ones already gone count as deleted.", stderr)
 	mutating := flags.String("mutating", "", "name of the MutatingWebhookConfiguration to delete")
 	validating := flags.String("validating", "", "name of the ValidatingWebhookConfiguration to delete")
 	// kubectl's connection flags; the namespace is not one: the
 	// configurations are cluster-scoped.
-	connection := genericclioptions.NewConfigFlags(false)
-	connection.Namespace = nil
-	connection.AddFlags(flags)
+	connection := cli.ConnectionFlags(flags, false)
 	if err := cli.ParseFlags(flags, args); err != nil {
 		return err
 	}

@@ -43,6 +43,47 @@ func ParseFlags(fs *pflag.FlagSet, args []string) error {
 	return nil
 }
 
+// NewFlagSet is the flag set of a subcommand that parses its own flags
+// (serve, certs generate, cleanup, selftest): its errors and help go to
+// stderr, the help being usage, a blank line, "Flags:" and each flag.
+func NewFlagSet(name, usage string, stderr io.Writer) *pflag.FlagSet {
+	flags := pflag.NewFlagSet(name, pflag.ContinueOnError)
+	flags.SetOutput(stderr)
+	flags.Usage = func() {
+		fmt.Fprintln(stderr, usage+"\n\nFlags:")
+		flags.PrintDefaults()
+	}
+	return flags
+}
+
+// ConnectionFlags adds kubectl's connection flags (--kubeconfig, --context,
+// --server...) to flags; namespaced keeps -n/--namespace among them, which a
+// command that only touches cluster-scoped objects leaves out.
+func ConnectionFlags(flags *pflag.FlagSet, namespaced bool) *genericclioptions.ConfigFlags {
+	connection := genericclioptions.NewConfigFlags(false)
+	if !namespaced {
+		connection.Namespace = nil
+	}
+	connection.AddFlags(flags)
+	return connection
+}
+
+// Positive is a usage error naming the flag when its value is not above 0.
+func Positive[T int64 | time.Duration](flag string, value T) error {
+	if value > 0 {
+		return nil
+	}
+	return fmt.Errorf("%w: --%s %v must be positive", ErrUsage, flag, value)
+}
+
+// NotNegative is a usage error naming the flag when its value is below 0.
+func NotNegative[T int64 | time.Duration](flag string, value T) error {
+	if value >= 0 {
+		return nil
+	}
+	return fmt.Errorf("%w: --%s %v must not be negative", ErrUsage, flag, value)
+}
+
 // FlagError makes cobra's flag parsing errors usage errors (exit code 2).
 func FlagError(_ *cobra.Command, err error) error {
 	return fmt.Errorf("%w: %w", ErrUsage, err)

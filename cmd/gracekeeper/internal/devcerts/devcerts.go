@@ -3,6 +3,7 @@
 package devcerts
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -12,8 +13,6 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
-
-	"github.com/spf13/pflag"
 
 	"github.com/gracekeeper/gracekeeper/certs"
 	"github.com/gracekeeper/gracekeeper/cmd/gracekeeper/internal/cli"
@@ -56,15 +55,10 @@ func (h *hostList) Set(host string) error {
 }
 
 func runCertsGenerate(_ context.Context, args []string, stdout, stderr io.Writer) error {
-	flags := pflag.NewFlagSet("certs generate", pflag.ContinueOnError)
-	flags.SetOutput(stderr)
-	flags.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: gracekeeper certs generate --dir D --host H [--host H...] [flags]\n\n"+
-			"Writes ca.crt, tls.crt and tls.key into D. The CA comes from --ca-dir (default D)\n"+
-			"when it holds ca.crt and ca.key, so reissuing keeps the CA that clients trust;\n"+
-			"otherwise a new CA is created there.\n\nFlags:")
-		flags.PrintDefaults()
-	}
+	flags := cli.NewFlagSet("certs generate", "Usage: gracekeeper certs generate --dir D --host H [--host H...] [flags]\n\n"+
+		"Writes ca.crt, tls.crt and tls.key into D. The CA comes from --ca-dir (default D)\n"+
+		"when it holds ca.crt and ca.key, so reissuing keeps the CA that clients trust;\n"+
+		"otherwise a new CA is created there.", stderr)
 	var hosts hostList
 	dir := flags.String("dir", "", "directory for ca.crt, tls.crt and tls.key (required)")
 	caDir := flags.String("ca-dir", "", "directory holding or receiving ca.crt and ca.key (default --dir)")
@@ -79,10 +73,9 @@ func runCertsGenerate(_ context.Context, args []string, stdout, stderr io.Writer
 		return fmt.Errorf("%w: --dir is required", cli.ErrUsage)
 	case len(hosts) == 0:
 		return fmt.Errorf("%w: at least one --host is required", cli.ErrUsage)
-	case *validFor <= 0:
-		return fmt.Errorf("%w: --valid-for %s must be positive", cli.ErrUsage, *validFor)
-	case *caValidFor <= 0:
-		return fmt.Errorf("%w: --ca-valid-for %s must be positive", cli.ErrUsage, *caValidFor)
+	}
+	if err := cmp.Or(cli.Positive("valid-for", *validFor), cli.Positive("ca-valid-for", *caValidFor)); err != nil {
+		return err
 	}
 	if *caDir == "" {
 		*caDir = *dir

@@ -9,11 +9,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/spf13/pflag"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
-	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/utils/ptr"
 
@@ -31,19 +29,13 @@ const (
 // create of a Pod to a namespace in enforce mode and checks that the Pod came
 // back with gracekeeper's preStop hook. The chart runs it as its helm test.
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	flags := pflag.NewFlagSet("selftest", pflag.ContinueOnError)
-	flags.SetOutput(stderr)
-	flags.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: gracekeeper selftest --namespace NAME [kubectl connection flags]\n\n"+
-			"Sends a server-side dry-run create of a Pod to NAME, a namespace labelled\n"+
-			"gracekeeper.io/mode=enforce, and fails unless gracekeeper injected its\n"+
-			"preStop hook. Nothing is stored. Needs create on pods in NAME.\n\nFlags:")
-		flags.PrintDefaults()
-	}
+	flags := cli.NewFlagSet("selftest", "Usage: gracekeeper selftest --namespace NAME [kubectl connection flags]\n\n"+
+		"Sends a server-side dry-run create of a Pod to NAME, a namespace labelled\n"+
+		"gracekeeper.io/mode=enforce, and fails unless gracekeeper injected its\n"+
+		"preStop hook. Nothing is stored. Needs create on pods in NAME.", stderr)
 	// kubectl's connection flags, --namespace among them: the namespace in
 	// enforce mode to send the dry-run Pod to.
-	connection := genericclioptions.NewConfigFlags(false)
-	connection.AddFlags(flags)
+	connection := cli.ConnectionFlags(flags, true)
 	if err := cli.ParseFlags(flags, args); err != nil {
 		return err
 	}
