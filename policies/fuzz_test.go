@@ -15,7 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	sigsjson "sigs.k8s.io/json"
 
-	"github.com/gracekeeper/gracekeeper/e2e/bench"
+	"github.com/gracekeeper/gracekeeper/policies/policytest"
 )
 
 // The fuzz targets feed arbitrary JSON, as the object and the stored object,
@@ -106,8 +106,8 @@ func fuzzSeeds(f *testing.F, kind string) [][2][]byte {
 	// Container-heavy objects, at the bound and past it: the shape that
 	// costs the most per byte, where a quadratic path would show.
 	for _, n := range []int{MaxContainers, MaxContainers + 1} {
-		add(bench.ContainerHeavyPod(n), nil)
-		add(bench.ContainerHeavyDeployment(n), nil)
+		add(policytest.ContainerHeavyPod(n), nil)
+		add(policytest.ContainerHeavyDeployment(n), nil)
 	}
 	return seeds
 }
