@@ -20,7 +20,7 @@ import (
 
 // engineWith is an engine of the configuration file's text ("" for all
 // defaults) on a current API server.
-func engineWith(t *testing.T, config string) *policies.Engine {
+func engineWith(t testing.TB, config string) *policies.Engine {
 	t.Helper()
 	cfg, err := v1alpha1.Parse([]byte(config))
 	if err != nil {
