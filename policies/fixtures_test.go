@@ -1,6 +1,7 @@
 package policies
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -157,7 +158,8 @@ func TestRuleFixtures(t *testing.T) {
 			assertSettled(t, f.engine.Evaluate, f.review, f.object, findings)
 			golden := strings.TrimSuffix(path, ".yaml") + goldenSuffix
 			result := fixtureResult{Findings: findings}
-			if pinned, err := os.ReadFile(golden); err == nil {
+			pinned, err := os.ReadFile(golden)
+			if err == nil {
 				// The answers, as pinned: package admission's test checks them.
 				var answers fixtureResult
 				if err := yaml.Unmarshal(pinned, &answers); err != nil {
@@ -171,6 +173,11 @@ func TestRuleFixtures(t *testing.T) {
 			got, err := yaml.Marshal(result)
 			if err != nil {
 				t.Fatal(err)
+			}
+			if update && bytes.Equal(got, pinned) {
+				// The findings are as pinned: leave the file to admission's
+				// test, which may be rewriting the answers in parallel.
+				return
 			}
 			policytest.Golden(t, golden, got)
 		})
