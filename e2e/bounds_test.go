@@ -6,15 +6,15 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/gracekeeper/gracekeeper/e2e/bench"
 	"github.com/gracekeeper/gracekeeper/policies"
+	"github.com/gracekeeper/gracekeeper/policies/policytest"
 )
 
 // heavy is a container-heavy object of e2e/bench in namespace ns, each
 // container with an image, so that the API server's validation lets it
 // through to the validating webhooks.
 func heavy(object []byte, ns string) string {
-	s := strings.Replace(string(object), `"namespace":"`+bench.Namespace+`"`, `"namespace":"`+ns+`"`, 1)
+	s := strings.Replace(string(object), `"namespace":"`+policytest.Namespace+`"`, `"namespace":"`+ns+`"`, 1)
 	s = strings.ReplaceAll(s, `[{"name":"`, `[{"image":"nginx:1.27","name":"`)
 	return strings.ReplaceAll(s, `},{"name":"`, `},{"image":"nginx:1.27","name":"`)
 }
@@ -29,13 +29,13 @@ func TestContainerHeavyObjectsAreAnsweredAsTheFailurePolicyWould(t *testing.T) {
 	ns := namespace(t, "heavy", "enforce")
 	const containers = 16_000
 
-	r := kubectlIn(t, heavy(bench.ContainerHeavyDeployment(containers), ns), "-n", ns, "create", "--dry-run=server", "-f", "-")
+	r := kubectlIn(t, heavy(policytest.ContainerHeavyDeployment(containers), ns), "-n", ns, "create", "--dry-run=server", "-f", "-")
 	if r.err == nil {
 		t.Fatalf("a Deployment of %d containers was created in an enforce namespace: %s", containers, r)
 	}
 	assertContains(t, "the denial", r.stderr, "denied unchecked, as failurePolicy Fail would", "deployment/heavy has 16000 containers, more than the 1000")
 
-	r = mustKubectlIn(t, heavy(bench.ContainerHeavyPod(containers), ns), "-n", ns, "create", "--dry-run=server", "-o", "json", "-f", "-")
+	r = mustKubectlIn(t, heavy(policytest.ContainerHeavyPod(containers), ns), "-n", ns, "create", "--dry-run=server", "-o", "json", "-f", "-")
 	// The API server sends the Pod after its defaults (a termination
 	// message path, a pull policy and the token's mount in every container):
 	// about 7 MB, over the body limit, answered from its first bytes.
@@ -45,7 +45,7 @@ func TestContainerHeavyObjectsAreAnsweredAsTheFailurePolicyWould(t *testing.T) {
 	}
 
 	// At the bound, the Pod is judged: every container gets its hook.
-	r = mustKubectlIn(t, heavy(bench.ContainerHeavyPod(policies.MaxContainers), ns), "-n", ns, "create", "--dry-run=server", "-o", "json", "-f", "-")
+	r = mustKubectlIn(t, heavy(policytest.ContainerHeavyPod(policies.MaxContainers), ns), "-n", ns, "create", "--dry-run=server", "-o", "json", "-f", "-")
 	if got := strings.Count(r.stdout, `"preStop"`); got != policies.MaxContainers {
 		t.Errorf("%d containers got a preStop hook, want all %d", got, policies.MaxContainers)
 	}

@@ -6,9 +6,9 @@ import (
 
 	authenticationv1 "k8s.io/api/authentication/v1"
 
-	"github.com/gracekeeper/gracekeeper/e2e/bench"
 	"github.com/gracekeeper/gracekeeper/policies"
 	"github.com/gracekeeper/gracekeeper/policies/api/v1alpha1"
+	"github.com/gracekeeper/gracekeeper/policies/policytest"
 	"github.com/gracekeeper/gracekeeper/webhook/admission"
 )
 
@@ -16,8 +16,8 @@ import (
 // decoded: what the rules cost, apart from JSON and HTTP.
 
 func BenchmarkEvaluate(b *testing.B) {
-	deployment, storedDeployment := bench.DeploymentUpdate()
-	scale, storedScale := bench.ScaleUpdate()
+	deployment, storedDeployment := policytest.DeploymentUpdate()
+	scale, storedScale := policytest.ScaleUpdate()
 	cases := []struct {
 		name   string
 		review *policies.Review
@@ -25,20 +25,20 @@ func BenchmarkEvaluate(b *testing.B) {
 		findings int
 	}{
 		{"pod-create", &policies.Review{
-			Operation: policies.Create, Kind: "Pod", Namespace: bench.Namespace, Name: "web-7d9f8b6c5d-x2x4k",
-			Object: bench.AdmittedPod(bench.TypicalContainers), User: user(bench.ReplicaSetController),
-		}, 1 + bench.TypicalContainers}, // a hook per container, and the grace period
+			Operation: policies.Create, Kind: "Pod", Namespace: policytest.Namespace, Name: "web-7d9f8b6c5d-x2x4k",
+			Object: policytest.AdmittedPod(policytest.TypicalContainers), User: user(policytest.ReplicaSetController),
+		}, 1 + policytest.TypicalContainers}, // a hook per container, and the grace period
 		{"deployment-update", &policies.Review{
-			Operation: policies.Update, Kind: "Deployment", Namespace: bench.Namespace, Name: bench.DeploymentName,
-			Object: deployment, OldObject: storedDeployment, User: user(bench.Person),
-		}, 1 + bench.TypicalContainers}, // said of the pods the Deployment will create
+			Operation: policies.Update, Kind: "Deployment", Namespace: policytest.Namespace, Name: policytest.DeploymentName,
+			Object: deployment, OldObject: storedDeployment, User: user(policytest.Person),
+		}, 1 + policytest.TypicalContainers}, // said of the pods the Deployment will create
 		{"scale-update", &policies.Review{
-			Operation: policies.Update, Kind: "Deployment", SubResource: "scale", Namespace: bench.Namespace, Name: bench.DeploymentName,
-			Object: scale, OldObject: storedScale, User: user(bench.Person),
+			Operation: policies.Update, Kind: "Deployment", SubResource: "scale", Namespace: policytest.Namespace, Name: policytest.DeploymentName,
+			Object: scale, OldObject: storedScale, User: user(policytest.Person),
 		}, 0},
 		{"pod-delete", &policies.Review{
-			Operation: policies.Delete, Kind: "Pod", Namespace: bench.Namespace, Name: "web-7d9f8b6c5d-x2x4k",
-			OldObject: bench.RunningPod(), DeleteOptions: bench.PodDeleteOptions(), User: user(bench.Person),
+			Operation: policies.Delete, Kind: "Pod", Namespace: policytest.Namespace, Name: "web-7d9f8b6c5d-x2x4k",
+			OldObject: policytest.RunningPod(), DeleteOptions: policytest.PodDeleteOptions(), User: user(policytest.Person),
 		}, 1}, // the warning that names kubectl rollout restart
 	}
 	engine := benchEngine(b)
@@ -52,8 +52,8 @@ func BenchmarkEvaluatePodContainers(b *testing.B) {
 	engine := benchEngine(b)
 	for _, n := range []int{1, 10, 50} {
 		review := &policies.Review{
-			Operation: policies.Create, Kind: "Pod", Namespace: bench.Namespace, Name: "web-7d9f8b6c5d-x2x4k",
-			Object: bench.AdmittedPod(n), User: user(bench.ReplicaSetController),
+			Operation: policies.Create, Kind: "Pod", Namespace: policytest.Namespace, Name: "web-7d9f8b6c5d-x2x4k",
+			Object: policytest.AdmittedPod(n), User: user(policytest.ReplicaSetController),
 		}
 		b.Run(fmt.Sprintf("containers=%d", n), func(b *testing.B) { benchEvaluate(b, engine, review, 1+n) })
 	}
@@ -83,7 +83,7 @@ func benchEvaluate(b *testing.B, engine *policies.Engine, r *policies.Review, fi
 			mutate.Allowed, validate.Allowed, mutate.Reported, validate.Reported, findings)
 	}
 	b.ReportAllocs()
-	stop := bench.MeasureCPU(b)
+	stop := policytest.MeasureCPU(b)
 	for b.Loop() {
 		admission.Decide(admission.Mutating, policies.ModeEnforce, r, engine.Evaluate(r))
 	}

@@ -53,9 +53,10 @@ func TestTheExemptionAnnotationNeverSilencesTheModeLabelCheck(t *testing.T) {
 	for _, exempt := range []string{"all", "mode-label"} {
 		t.Run(exempt, func(t *testing.T) {
 			ns := namespace(t, `{metadata: {labels: {gracekeeper.io/mode: enforc}, annotations: {gracekeeper.io/exempt: `+exempt+`, gracekeeper.io/exempt-reason: migration}}}`)
-			d := Decide(Validating, ModeEnforce, create(ns), defaultEngine(t).Evaluate(create(ns)))
-			if d.Allowed || !strings.Contains(d.Message, `gracekeeper mode-label: label gracekeeper.io/mode="enforc" is not a mode`) {
-				t.Errorf("a Namespace labelled enforc and annotated exempt=%s: allowed %v, message %q; want the typo denied", exempt, d.Allowed, d.Message)
+			// The denial it answers: admission's TestTheExemptionAnnotationNeverSilencesTheModeLabelDenial.
+			findings := only(RuleModeLabel, defaultEngine(t).Evaluate(create(ns)))
+			if len(findings) != 1 || findings[0].Action != ActionDeny || !strings.Contains(findings[0].Message, `label gracekeeper.io/mode="enforc" is not a mode`) {
+				t.Errorf("a Namespace labelled enforc and annotated exempt=%s: findings %s; want the typo denied", exempt, normalJSON(t, findings))
 			}
 		})
 	}

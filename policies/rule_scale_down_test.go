@@ -118,12 +118,14 @@ func TestScaleDown(t *testing.T) {
 	})
 }
 
-func TestScaleDownInAuditModeWouldDeny(t *testing.T) {
+// TestScaleDownOfTheScaleSubresourceIsDenied: kubectl scale is a scale-down
+// as an edit of replicas is; what audit mode answers (a would-deny warning)
+// is admission's TestScaleDownInAuditModeWouldDeny.
+func TestScaleDownOfTheScaleSubresourceIsDenied(t *testing.T) {
 	engine := newEngine(t, "scaleDown: deny", currentServer)
-	r := scaleUpdate("Deployment", "nginx", 6, 1)
-	d := Decide(Validating, ModeAudit, r, engine.Evaluate(r))
-	if !d.Allowed || len(d.Warnings) != 1 || d.Warnings[0] != "gracekeeper [audit] scale-down: would deny: scaling deployment/nginx from 6 to 1 replicas stops 5 pods at once" {
-		t.Errorf("audit answer %+v, want allowed with one would-deny warning", d)
+	findings := only(RuleScaleDown, engine.Evaluate(scaleUpdate("Deployment", "nginx", 6, 1)))
+	if len(findings) != 1 || findings[0].Action != ActionDeny || findings[0].Message != "scaling deployment/nginx from 6 to 1 replicas stops 5 pods at once" {
+		t.Errorf("findings %s, want one scale-down denial", normalJSON(t, findings))
 	}
 }
 

@@ -14,15 +14,15 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	admissionv1 "k8s.io/api/admission/v1"
 
-	"github.com/gracekeeper/gracekeeper/e2e/bench"
 	"github.com/gracekeeper/gracekeeper/policies"
 	"github.com/gracekeeper/gracekeeper/policies/api/v1alpha1"
+	"github.com/gracekeeper/gracekeeper/policies/policytest"
 )
 
 // The benchmarks send each review through the whole HTTP handler, as the
 // server runs it (decoding and checks, the engine, metrics and JSON logs),
 // JSON in and JSON out. Each has a floor beside it: the same review through
-// e2e/bench.Minimal, which only decodes the review and its objects with
+// policies/policytest.Minimal, which only decodes the review and its objects with
 // sigs.k8s.io/json and encodes an answer carrying gracekeeper's own patch.
 // `make bench` runs them and reports the ratios.
 
@@ -36,7 +36,7 @@ type benchCase struct {
 }
 
 func BenchmarkReview(b *testing.B) {
-	reviews, err := bench.NewReviews()
+	reviews, err := policytest.NewReviews()
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -62,7 +62,7 @@ func BenchmarkReview(b *testing.B) {
 func BenchmarkReviewPodContainers(b *testing.B) {
 	handler := benchHandler(b)
 	for _, n := range []int{1, 10, 50} {
-		body, err := bench.PodCreateReview(n)
+		body, err := policytest.PodCreateReview(n)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -93,7 +93,7 @@ func benchHandler(b *testing.B) http.Handler {
 	return newWebhookHandler(engine, parentReader{}, m, slog.New(slog.NewJSONHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelInfo})))
 }
 
-// floorFor is the decode-and-encode floor of a review: e2e/bench.Minimal
+// floorFor is the decode-and-encode floor of a review: policies/policytest.Minimal
 // answering the patch gracekeeper answers, so that both encode the same
 // (Minimal answers "[]" to other kinds than Pod, as gracekeeper does here).
 func floorFor(b *testing.B, handler http.Handler, path string, body []byte) http.Handler {
@@ -103,7 +103,7 @@ func floorFor(b *testing.B, handler http.Handler, path string, body []byte) http
 	if err := json.Unmarshal(rec.Body.Bytes(), &answer); err != nil || answer.Response == nil {
 		b.Fatalf("POST %s = %d %s, want an AdmissionReview", path, rec.Code, rec.Body)
 	}
-	return bench.Minimal(answer.Response.Patch)
+	return policytest.Minimal(answer.Response.Patch)
 }
 
 // benchServe checks that the handler allows the review and says what it
@@ -119,7 +119,7 @@ func benchServe(b *testing.B, h http.Handler, path string, body []byte, says str
 		b.Fatalf("POST %s answered %s, want it allowed, saying %s", path, said, says)
 	}
 	b.ReportAllocs()
-	stop := bench.MeasureCPU(b)
+	stop := policytest.MeasureCPU(b)
 	for b.Loop() {
 		serve(h, path, body)
 	}

@@ -14,8 +14,8 @@ import (
 	jsonpatch "github.com/evanphx/json-patch/v5"
 	admissionv1 "k8s.io/api/admission/v1"
 
-	"github.com/gracekeeper/gracekeeper/e2e/bench"
 	"github.com/gracekeeper/gracekeeper/policies"
+	"github.com/gracekeeper/gracekeeper/policies/policytest"
 )
 
 var fuzzPaths = []string{PathMutateEnforce, PathMutateAudit, PathValidateEnforce, PathValidateAudit, PathValidateNamespaces}
@@ -44,7 +44,7 @@ func FuzzReview(f *testing.F) {
 	// Container-heavy reviews, at the bound and past it.
 	for _, kind := range []string{"Pod", "Deployment"} {
 		for _, n := range []int{policies.MaxContainers, policies.MaxContainers + 1} {
-			body, err := bench.ContainerHeavyReview(kind, n)
+			body, err := policytest.ContainerHeavyReview(kind, n)
 			if err != nil {
 				f.Fatal(err)
 			}

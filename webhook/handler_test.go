@@ -15,8 +15,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
-	"github.com/gracekeeper/gracekeeper/e2e/bench"
 	"github.com/gracekeeper/gracekeeper/policies"
+	"github.com/gracekeeper/gracekeeper/policies/policytest"
 )
 
 // answer is what a user notices of an admission response: whether it is
@@ -368,7 +368,7 @@ func TestAReviewPastTheContainerBoundIsAnsweredAsTheFailurePolicyWould(t *testin
 			kind: "Pod", containers: policies.MaxContainers + 1, path: PathMutateEnforce, allowed: true,
 			says: fmt.Sprintf("not mutated, no preStop hook or grace period added: pod/heavy has %d containers", policies.MaxContainers+1)},
 		"The largest Pod the API server accepts is allowed unchanged, with a warning.": {
-			kind: "Pod", containers: bench.LargestPodContainers, path: PathMutateEnforce, allowed: true,
+			kind: "Pod", containers: policytest.LargestPodContainers, path: PathMutateEnforce, allowed: true,
 			says: "pod/heavy has 178000 containers, more than the 1000"},
 		"A Deployment of 16,000 containers is denied by the enforce guards.": {
 			kind: "Deployment", containers: 16_000, path: PathValidateEnforce, allowed: false,
@@ -383,7 +383,7 @@ func TestAReviewPastTheContainerBoundIsAnsweredAsTheFailurePolicyWould(t *testin
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {
 			fx := newFixture(t, "")
-			body, err := bench.ContainerHeavyReview(tt.kind, tt.containers)
+			body, err := policytest.ContainerHeavyReview(tt.kind, tt.containers)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -432,7 +432,7 @@ func TestAReviewLargerThanTheBodyLimitIsAnsweredFromItsFirstBytes(t *testing.T) 
 	} {
 		t.Run(tt.kind, func(t *testing.T) {
 			fx := newFixture(t, "")
-			body, err := bench.ContainerHeavyReview(tt.kind, containers)
+			body, err := policytest.ContainerHeavyReview(tt.kind, containers)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/gracekeeper/gracekeeper/policies/policytest"
 )
 
 // tlsServer serves h over TLS on loopback and returns its URL and CA.
@@ -33,7 +35,7 @@ func TestLoadSendsEveryReviewToTheNoopServerAndMeasuresEach(t *testing.T) {
 		answered.Add(1)
 		mux.ServeHTTP(w, r)
 	}))
-	reviews, err := NewReviews()
+	reviews, err := policytest.NewReviews()
 	if err != nil {
 		t.Fatal(err)
 	}

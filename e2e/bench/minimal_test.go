@@ -8,10 +8,12 @@ import (
 	"testing"
 
 	admissionv1 "k8s.io/api/admission/v1"
+
+	"github.com/gracekeeper/gracekeeper/policies/policytest"
 )
 
 func TestMinimalDecodesTheReviewAndAnswersWithoutJudging(t *testing.T) {
-	reviews, err := NewReviews()
+	reviews, err := policytest.NewReviews()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -92,7 +92,7 @@ func loadFieldCase(path string) (FieldCase, bool, error) {
 	if err := yaml.Unmarshal(data, &review); err != nil {
 		return FieldCase{}, false, err
 	}
-	object, config, version := review.Object, review.Config, "v1.37.2"
+	object, config, version := review.Object, review.Config, FixtureServerVersion
 	switch {
 	case review.Kind != "Review":
 		if err := yaml.Unmarshal(data, &object); err != nil {

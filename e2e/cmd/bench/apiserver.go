@@ -22,6 +22,7 @@ import (
 
 	"github.com/gracekeeper/gracekeeper/e2e/bench"
 	"github.com/gracekeeper/gracekeeper/e2e/cluster"
+	"github.com/gracekeeper/gracekeeper/policies/policytest"
 )
 
 // setup is one namespace of part 3 and the admission its requests get.
@@ -168,13 +169,13 @@ func runAPIServer(ctx context.Context, opts *options, logf func(string, ...any))
 		},
 		kindGracefulPod: func(ctx context.Context, namespace string) error {
 			pod := benchPod(namespace)
-			bench.MakeGraceful(&pod.Spec)
+			policytest.MakeGraceful(&pod.Spec)
 			_, err := client.CoreV1().Pods(namespace).Create(ctx, pod, dryRun)
 			return err
 		},
 		kindGracefulDeployment: func(ctx context.Context, namespace string) error {
 			d := benchDeployment(namespace)
-			bench.MakeGraceful(&d.Spec.Template.Spec)
+			policytest.MakeGraceful(&d.Spec.Template.Spec)
 			_, err := client.AppsV1().Deployments(namespace).Create(ctx, d, dryRun)
 			return err
 		},
@@ -259,13 +260,13 @@ func createNamespace(ctx context.Context, client kubernetes.Interface, s setup) 
 
 // benchPod is the typical pod, as its controller sends it.
 func benchPod(namespace string) *corev1.Pod {
-	pod := bench.NewPod(bench.TypicalContainers)
+	pod := policytest.NewPod(policytest.TypicalContainers)
 	pod.Namespace = namespace
 	return pod
 }
 
 func benchDeployment(namespace string) *appsv1.Deployment {
-	d := bench.NewDeployment("registry.example.com/shop/web:2.4.1")
+	d := policytest.NewDeployment("registry.example.com/shop/web:2.4.1")
 	d.Namespace = namespace
 	return d
 }

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/gracekeeper/gracekeeper/e2e/bench"
+	"github.com/gracekeeper/gracekeeper/policies/policytest"
 )
 
 // Part 5: bounds. gracekeeper serve as the chart runs it (GOMEMLIMIT three
@@ -203,13 +204,13 @@ type growthCase struct {
 // past it, up to the largest Pod.
 func growthCases(bound int) []growthCase {
 	counts := func(n ...int) []int {
-		n = slices.DeleteFunc(n, func(c int) bool { return c > bench.LargestPodContainers })
+		n = slices.DeleteFunc(n, func(c int) bool { return c > policytest.LargestPodContainers })
 		slices.Sort(n)
 		return slices.Compact(n)
 	}
 	return []growthCase{
-		{"Pod", "/mutate/enforce", counts(1, 10, 100, bound, bound+1, 16_000, bench.LargestPodContainers)},
-		{"Deployment", "/validate/enforce", counts(1, 100, bound, 16_000, bench.LargestPodContainers)},
+		{"Pod", "/mutate/enforce", counts(1, 10, 100, bound, bound+1, 16_000, policytest.LargestPodContainers)},
+		{"Deployment", "/validate/enforce", counts(1, 100, bound, 16_000, policytest.LargestPodContainers)},
 		{"Deployment", "/mutate/enforce", []int{16_000}},
 	}
 }
@@ -224,7 +225,7 @@ func (r *boundsResult) measureGrowth(ctx context.Context, p *serverProcess, url,
 	r.judgedContainers = bound
 	for _, c := range growthCases(bound) {
 		for _, n := range c.counts {
-			body, err := bench.ContainerHeavyReview(c.kind, n)
+			body, err := policytest.ContainerHeavyReview(c.kind, n)
 			if err != nil {
 				return err
 			}
@@ -293,7 +294,7 @@ func summarize(answer []byte) string {
 }
 
 func (r *boundsResult) measureHeavy(ctx context.Context, p *serverProcess, url, probe string, files *serverFiles) error {
-	body, err := bench.ContainerHeavyReview("Pod", bench.LargestPodContainers)
+	body, err := policytest.ContainerHeavyReview("Pod", policytest.LargestPodContainers)
 	if err != nil {
 		return err
 	}
@@ -330,7 +331,7 @@ func (r *boundsResult) measureHeavy(ctx context.Context, p *serverProcess, url, 
 
 // typicalP50 sends n typical Pod CREATEs one at a time and returns the p50.
 func typicalP50(ctx context.Context, client *http.Client, url string, n int) (time.Duration, int, error) {
-	body, err := bench.PodCreateReview(bench.TypicalContainers)
+	body, err := policytest.PodCreateReview(policytest.TypicalContainers)
 	if err != nil {
 		return 0, 0, err
 	}
@@ -362,7 +363,7 @@ func (r *boundsResult) measureAbandoned(ctx context.Context, p *serverProcess, u
 	if err != nil {
 		return err
 	}
-	heavy, err := bench.ContainerHeavyReview("Deployment", 16_000)
+	heavy, err := policytest.ContainerHeavyReview("Deployment", 16_000)
 	if err != nil {
 		return err
 	}
@@ -413,7 +414,7 @@ func (r *boundsResult) measureSlowBodies(ctx context.Context, p *serverProcess, 
 		})
 	}
 	time.Sleep(500 * time.Millisecond) // the slow bodies are in
-	body, err := bench.PodCreateReview(bench.TypicalContainers)
+	body, err := policytest.PodCreateReview(policytest.TypicalContainers)
 	if err != nil {
 		return err
 	}
@@ -502,7 +503,7 @@ func (r *report) writeBounds(b *bytes.Buffer) {
 		"up to %d in a Pod, the most that fit in the API server's 3 MiB request limit. gracekeeper judges pod specs of up to %d containers "+
 		"(the largest Pod it patched, found by bisection through the server), "+
 		"and answers a larger one without decoding its containers, as the failure policy would: the mutating webhook allows it unchanged with a warning, "+
-		"the enforce validating webhook denies it.\n\n", bench.LargestPodContainers, br.judgedContainers)
+		"the enforce validating webhook denies it.\n\n", policytest.LargestPodContainers, br.judgedContainers)
 	fmt.Fprintf(b, "### Growth from 1 container to the largest Pod\n\n")
 	fmt.Fprintf(b, "Reviews sent one at a time. *CPU* is the server process's CPU per review; *allocated* the Go heap allocated per review (`go_memstats_alloc_bytes_total`); "+
 		"*per container* divides by the containers. Linear growth shows as a flat cost per container; past the bound it falls, since the containers are only counted. "+
@@ -518,7 +519,7 @@ func (r *report) writeBounds(b *bytes.Buffer) {
 	fmt.Fprintf(b, "\n### The largest Pod, once and 32 at a time\n\n")
 	fmt.Fprintf(b, "A Pod CREATE of %d containers (%s): answered in %.1f ms alone (\"%s\"). Then %d copies at once: answered by status %s in %s. "+
 		"Peak RSS (VmHWM) of the process: **%s**, %.0f%% of the chart's %s limit.\n",
-		bench.LargestPodContainers, mib(int64(h.bodyBytes)), ms(h.single), h.answerExcerpt, h.copies, codesText(h.codes), h.elapsed.Round(time.Millisecond),
+		policytest.LargestPodContainers, mib(int64(h.bodyBytes)), ms(h.single), h.answerExcerpt, h.copies, codesText(h.codes), h.elapsed.Round(time.Millisecond),
 		mib(h.peakRSS), 100*float64(h.peakRSS)/chartMemoryLimit, mib(chartMemoryLimit))
 	a := br.abandoned
 	fmt.Fprintf(b, "\n### Abandoned reviews\n\n")

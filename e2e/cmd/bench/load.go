@@ -20,6 +20,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/gracekeeper/gracekeeper/e2e/bench"
+	"github.com/gracekeeper/gracekeeper/policies/policytest"
 )
 
 // loadPath is where the load test sends the typical Pod CREATE, on both
@@ -113,7 +114,7 @@ func runLoad(ctx context.Context, opts *options, tmp string, logf func(string, .
 		return nil, err
 	}
 
-	body, err := bench.PodCreateReview(bench.TypicalContainers)
+	body, err := policytest.PodCreateReview(policytest.TypicalContainers)
 	if err != nil {
 		return nil, err
 	}
@@ -268,7 +269,7 @@ func checkPatched(answer []byte) error {
 	if err != nil {
 		return fmt.Errorf("patch %s: %w", resp.Patch, err)
 	}
-	podJSON, err := json.Marshal(bench.AdmittedPod(bench.TypicalContainers))
+	podJSON, err := json.Marshal(policytest.AdmittedPod(policytest.TypicalContainers))
 	if err != nil {
 		return err
 	}

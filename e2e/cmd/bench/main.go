@@ -3,7 +3,7 @@
 //
 //  1. Go benchmarks of the handler and the engine, next to the floor: the
 //     same reviews through a webhook that only decodes them and encodes an
-//     answer (e2e/bench.Minimal).
+//     answer (policies/policytest.Minimal).
 //  2. An HTTPS load test of `gracekeeper serve` and of a no-op kubewebhook
 //     server, each a separate process on loopback.
 //  3. Server-side dry-run creates through a real local API server, in a

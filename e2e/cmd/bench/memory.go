@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gracekeeper/gracekeeper/e2e/bench"
+	"github.com/gracekeeper/gracekeeper/policies/policytest"
 )
 
 // Part 4: memory under maximum-size reviews. The chart's container limit is
@@ -44,7 +45,7 @@ func (m *memoryResult) bounded() memoryRun { return m.runs[0] }
 // the maximum body: many small map entries, which cost more memory to decode
 // than one long string.
 func bigPodReview() ([]byte, error) {
-	body, err := bench.PodCreateReview(bench.TypicalContainers)
+	body, err := policytest.PodCreateReview(policytest.TypicalContainers)
 	if err != nil {
 		return nil, err
 	}

@@ -41,7 +41,7 @@ decoding of the whole AdmissionReview (13% of the server's CPU), which kubewebho
 ### Decoding once, against a floor that only decodes
 
 Issue 13 set a stricter floor: a webhook that decodes the review and its object once with sigs.k8s.io/json and encodes
-an answer (` + "`e2e/bench.Minimal`" + `, part 1's floor now). Against it the handler cost twice the floor. The fix, in
+an answer (` + "`policies/policytest.Minimal`" + `, part 1's floor now). Against it the handler cost twice the floor. The fix, in
 webhook/http.go: a thin HTTP adapter decodes the AdmissionReview once (strictly, refusing fields that differ only in
 case), checks it, and hands the decoded review to the kubewebhook webhook; kubewebhook's own HTTP handler, which can
 only decode the body itself, is no longer used. Side by side (6 alternating runs of

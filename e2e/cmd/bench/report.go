@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gracekeeper/gracekeeper/e2e/bench"
+	"github.com/gracekeeper/gracekeeper/policies/policytest"
 )
 
 // report is everything docs/benchmarks.md says.
@@ -65,7 +66,7 @@ const (
 func (r *report) goals() []goal {
 	var goals []goal
 	if r.goBench != nil {
-		cpu, wall := r.goRatio("BenchmarkReview/pod-create", bench.CPUUnit), r.goRatio("BenchmarkReview/pod-create", "ns/op")
+		cpu, wall := r.goRatio("BenchmarkReview/pod-create", policytest.CPUUnit), r.goRatio("BenchmarkReview/pod-create", "ns/op")
 		goals = append(goals, goal{fmt.Sprintf("handler: a typical Pod CREATE costs %.2f× the CPU time of the decode-and-encode floor, %.2f× its wall time (at most %.1f×)",
 			cpu, wall, maxPodRatio), cpu <= maxPodRatio})
 	}
@@ -248,7 +249,7 @@ func (r *report) writeHeader(b *bytes.Buffer) {
 	}
 	fmt.Fprintf(b, "\nThe reviews are built by package `e2e/bench`: a typical pod of %d containers (probes, env, volumes, resources, "+
 		"security contexts; %s of JSON as the API server sends it), a Deployment of that pod, its scale subresource, and a running pod.\n",
-		bench.TypicalContainers, kb(podObjectBytes(bench.TypicalContainers)))
+		policytest.TypicalContainers, kb(podObjectBytes(policytest.TypicalContainers)))
 }
 
 func (r *report) writeGoBench(b *bytes.Buffer) {
@@ -258,13 +259,13 @@ func (r *report) writeGoBench(b *bytes.Buffer) {
 	fmt.Fprintf(b, "Run %d times in a row, so that each benchmark and its floor run seconds apart in every round.\n\n", g.rounds)
 	fmt.Fprintf(b, "`BenchmarkReview` sends each AdmissionReview through gracekeeper's whole HTTP handler, as `gracekeeper serve` runs it "+
 		"(decoding and checks, the kubewebhook adapter, the engine, metrics, JSON logs written nowhere): JSON in, JSON out. "+
-		"The floor is the decode-and-encode-only floor of any Go webhook: the same review through `e2e/bench.Minimal`, which decodes the review and its objects "+
+		"The floor is the decode-and-encode-only floor of any Go webhook: the same review through `policies/policytest.Minimal`, which decodes the review and its objects "+
 		"with sigs.k8s.io/json and encodes an answer carrying the patch gracekeeper answers, judging nothing.\n\n")
 	fmt.Fprintf(b, "*Time* is wall time per review (ns/op); *CPU* is the CPU time of the whole test process per review, garbage collection included "+
 		"(cpu-ns/op, from getrusage): what a review costs the server, and less disturbed than wall time by other work on the machine. "+
 		"Times are medians of the %d rounds, ± the farthest round from the median; ratios are medians of the ratios of each round.\n\n", g.rounds)
 
-	reviews, _ := bench.NewReviews()
+	reviews, _ := policytest.NewReviews()
 	sizes := map[string]int{}
 	if reviews != nil {
 		sizes = map[string]int{
@@ -288,7 +289,7 @@ func (r *report) writeGoBench(b *bytes.Buffer) {
 		fmt.Fprintf(b, "| %s | `%s` | %s | %s | %s | %.2f× | %s | %s | %.2f× | %s / %s | %.0f / %.0f |\n",
 			c.title, c.path, kb(sizes[c.name]),
 			timeCell(gk, "ns/op"), timeCell(floor, "ns/op"), bench.PairedRatio(gk.Runs["ns/op"], floor.Runs["ns/op"]),
-			timeCell(gk, bench.CPUUnit), timeCell(floor, bench.CPUUnit), bench.PairedRatio(gk.Runs[bench.CPUUnit], floor.Runs[bench.CPUUnit]),
+			timeCell(gk, policytest.CPUUnit), timeCell(floor, policytest.CPUUnit), bench.PairedRatio(gk.Runs[policytest.CPUUnit], floor.Runs[policytest.CPUUnit]),
 			bytesCell(gk.Median("B/op")), bytesCell(floor.Median("B/op")), gk.Median("allocs/op"), floor.Median("allocs/op"))
 	}
 
@@ -307,16 +308,16 @@ func (r *report) writeGoBench(b *bytes.Buffer) {
 		if gk == nil || floor == nil || engine == nil {
 			continue
 		}
-		body, _ := bench.PodCreateReview(n)
-		cpu := gk.Median(bench.CPUUnit)
+		body, _ := policytest.PodCreateReview(n)
+		cpu := gk.Median(policytest.CPUUnit)
 		marginal := "–"
 		if prevN > 0 {
 			marginal = duration((cpu - prevCPU) / float64(n-prevN))
 		}
 		fmt.Fprintf(b, "| %d | %s | %s | %s | %s | %s | %.2f× | %s | %s |\n",
-			n, kb(len(body)), timeCell(gk, bench.CPUUnit), duration(cpu/float64(n)), marginal,
-			timeCell(floor, bench.CPUUnit), bench.PairedRatio(gk.Runs[bench.CPUUnit], floor.Runs[bench.CPUUnit]),
-			timeCell(engine, bench.CPUUnit), duration(engine.Median(bench.CPUUnit)/float64(n)))
+			n, kb(len(body)), timeCell(gk, policytest.CPUUnit), duration(cpu/float64(n)), marginal,
+			timeCell(floor, policytest.CPUUnit), bench.PairedRatio(gk.Runs[policytest.CPUUnit], floor.Runs[policytest.CPUUnit]),
+			timeCell(engine, policytest.CPUUnit), duration(engine.Median(policytest.CPUUnit)/float64(n)))
 		prevN, prevCPU = n, cpu
 	}
 
@@ -326,7 +327,7 @@ func (r *report) writeGoBench(b *bytes.Buffer) {
 	fmt.Fprintf(b, "| review | time | CPU | B/op | allocs/op |\n|---|--:|--:|--:|--:|\n")
 	for _, name := range []string{"pod-create", "deployment-update", "scale-update", "pod-delete"} {
 		if e := g.find(policiesPackage, "BenchmarkEvaluate/"+name); e != nil {
-			fmt.Fprintf(b, "| %s | %s | %s | %s | %.0f |\n", name, timeCell(e, "ns/op"), timeCell(e, bench.CPUUnit), bytesCell(e.Median("B/op")), e.Median("allocs/op"))
+			fmt.Fprintf(b, "| %s | %s | %s | %s | %.0f |\n", name, timeCell(e, "ns/op"), timeCell(e, policytest.CPUUnit), bytesCell(e.Median("B/op")), e.Median("allocs/op"))
 		}
 	}
 	fmt.Fprintf(b, "\n<details><summary>Raw <code>go test</code> output (for benchstat)</summary>\n\n```\n%s```\n\n</details>\n", g.output)
@@ -374,7 +375,7 @@ func (r *report) writeAPI(b *bytes.Buffer) {
 	fmt.Fprintf(b, "\n## 3. Through the real API server\n\n")
 	fmt.Fprintf(b, "A local control plane (etcd, kube-apiserver %s, controllers, kwok; `e2e/cluster`) on loopback, with gracekeeper installed "+
 		"as users install it (the chart's webhook configurations, pointed at `gracekeeper serve` on loopback), and beside it, each in a namespace of its own:\n\n"+
-		"- the **minimal webhook** (`e2e/bench.Minimal`, served by `e2e/bench/noop --minimal-patch`, another process on loopback): it decodes the review and the object "+
+		"- the **minimal webhook** (`policies/policytest.Minimal`, served by `e2e/bench/noop --minimal-patch`, another process on loopback): it decodes the review and the object "+
 		"with sigs.k8s.io/json and answers, judging nothing. It is registered with copies of gracekeeper's enforce entries (rules, matchConditions, failure and "+
 		"reinvocation policies as the chart renders them), so it gets exactly the calls gracekeeper gets. One copy answers `[]`: the price of being a webhook at all. "+
 		"The other answers gracekeeper's exact patch of the typical pod: the price of that mutation inside the API server;\n"+
@@ -499,7 +500,7 @@ func writeCalls(b *bytes.Buffer, run apiRun) {
 }
 
 func podObjectBytes(containers int) int {
-	data, err := json.Marshal(bench.AdmittedPod(containers))
+	data, err := json.Marshal(policytest.AdmittedPod(containers))
 	if err != nil {
 		return 0
 	}

@@ -19,7 +19,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/gracekeeper/gracekeeper/e2e/bench"
+	"github.com/gracekeeper/gracekeeper/policies/policytest"
 )
 
 // The serving pair's files in serve --tls-dir, as `gracekeeper serve --help`
@@ -51,7 +51,7 @@ func servedPodPatch(ctx context.Context, opts *options, dir string) (_ []byte, e
 		return nil, err
 	}
 	defer func() { err = errors.Join(err, p.stop()) }()
-	body, err := bench.PodCreateReview(bench.TypicalContainers)
+	body, err := policytest.PodCreateReview(policytest.TypicalContainers)
 	if err != nil {
 		return nil, err
 	}
@@ -95,11 +95,11 @@ func servedBudget(p *serverProcess) (int64, error) {
 // spec, found through the server at url: the largest ContainerHeavyPod whose
 // CREATE the enforce mutating webhook patches (each container gets a preStop
 // hook) rather than allowing it unchanged. It doubles the count from 1, then
-// halves the interval where the answers change; bench.LargestPodContainers
+// halves the interval where the answers change; policytest.LargestPodContainers
 // if even that Pod is judged.
 func judgedContainers(ctx context.Context, client *http.Client, url string) (int, error) {
 	judged := func(n int) (bool, error) {
-		body, err := bench.ContainerHeavyReview("Pod", n)
+		body, err := policytest.ContainerHeavyReview("Pod", n)
 		if err != nil {
 			return false, err
 		}
@@ -123,10 +123,10 @@ func judgedContainers(ctx context.Context, client *http.Client, url string) (int
 		if !ok {
 			break
 		}
-		if hi == bench.LargestPodContainers {
+		if hi == policytest.LargestPodContainers {
 			return hi, nil
 		}
-		lo, hi = hi, min(2*hi, bench.LargestPodContainers)
+		lo, hi = hi, min(2*hi, policytest.LargestPodContainers)
 	}
 	if lo == 0 {
 		return 0, errors.New("gracekeeper patches no Pod of containers without a preStop hook, not even of one")

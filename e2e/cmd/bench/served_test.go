@@ -13,7 +13,7 @@ import (
 
 	admissionv1 "k8s.io/api/admission/v1"
 
-	"github.com/gracekeeper/gracekeeper/e2e/bench"
+	"github.com/gracekeeper/gracekeeper/policies/policytest"
 )
 
 // boundedWebhook answers Pod CREATEs as gracekeeper's enforce mutating
@@ -80,11 +80,11 @@ func TestJudgedContainersSaysAServerErrorAndTheCount(t *testing.T) {
 }
 
 func TestGrowthCasesStayWithinTheLargestPod(t *testing.T) {
-	if got, want := growthCases(1000)[0].counts, []int{1, 10, 100, 1000, 1001, 16_000, bench.LargestPodContainers}; !slices.Equal(got, want) {
+	if got, want := growthCases(1000)[0].counts, []int{1, 10, 100, 1000, 1001, 16_000, policytest.LargestPodContainers}; !slices.Equal(got, want) {
 		t.Errorf("Pod counts for a bound of 1000 = %v, want %v", got, want)
 	}
 	// A server that judges every Pod the API server accepts: no count past it, none twice.
-	if got, want := growthCases(bench.LargestPodContainers)[1].counts, []int{1, 100, 16_000, bench.LargestPodContainers}; !slices.Equal(got, want) {
+	if got, want := growthCases(policytest.LargestPodContainers)[1].counts, []int{1, 100, 16_000, policytest.LargestPodContainers}; !slices.Equal(got, want) {
 		t.Errorf("Deployment counts with no bound = %v, want %v", got, want)
 	}
 }

@@ -1,9 +1,4 @@
-// Package bench holds what gracekeeper's benchmarks share: the objects and
-// admission reviews they send, the no-op kubewebhook server that is their
-// floor, a closed-loop HTTPS load generator, and the statistics they report.
-// The Go benchmarks of packages webhook and policies and the `make bench`
-// program (e2e/cmd/bench) all use the same objects, so their figures compare.
-package bench
+package policytest
 
 import (
 	"encoding/json"
