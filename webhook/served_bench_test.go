@@ -23,20 +23,20 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/gracekeeper/gracekeeper/certs"
-	"github.com/gracekeeper/gracekeeper/e2e/bench"
 	"github.com/gracekeeper/gracekeeper/policies"
 	"github.com/gracekeeper/gracekeeper/policies/api/v1alpha1"
+	"github.com/gracekeeper/gracekeeper/policies/policytest"
 )
 
 // BenchmarkServed sends each review as the API server does, one at a time
 // over one keep-alive HTTPS connection, to the whole Server (TLS, the
 // in-flight budget, the handler, JSON logs at info level written to a file
 // as `gracekeeper serve` writes them to its stderr), and beside it to
-// e2e/bench.Minimal behind a plain net/http TLS server, as e2e/bench/noop
+// policies/policytest.Minimal behind a plain net/http TLS server, as e2e/bench/noop
 // serves it: the API server's per-call latency of each, without the API
 // server. BenchmarkReview measures the handler alone.
 func BenchmarkServed(b *testing.B) {
-	reviews, err := bench.NewReviews()
+	reviews, err := policytest.NewReviews()
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -181,7 +181,7 @@ func benchServed(b *testing.B, base string, roots *x509.CertPool, c benchCase) {
 	var conns atomic.Int64
 	client.Transport = &countingTransport{transport, &conns}
 	b.ReportAllocs()
-	stop := bench.MeasureCPU(b)
+	stop := policytest.MeasureCPU(b)
 	for b.Loop() {
 		post()
 	}
