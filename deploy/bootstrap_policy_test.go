@@ -16,23 +16,42 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/gracekeeper/gracekeeper/policies"
+	"github.com/gracekeeper/gracekeeper/webhook/admission"
 )
 
-// guardedRequests are the requests through which a controller stops pods:
-// deleting a pod, a workload or a namespace, or writing a workload's /scale.
-var guardedRequests = []struct{ group, resource, verb string }{
-	{"", "pods", "delete"},
-	{"", "namespaces", "delete"},
-	{"apps", "deployments", "delete"},
-	{"apps", "statefulsets", "delete"},
-	{"apps", "daemonsets", "delete"},
-	{"apps", "replicasets", "delete"},
-	{"apps", "deployments/scale", "update"},
-	{"apps", "deployments/scale", "patch"},
-	{"apps", "statefulsets/scale", "update"},
-	{"apps", "statefulsets/scale", "patch"},
-	{"apps", "replicasets/scale", "update"},
-	{"apps", "replicasets/scale", "patch"},
+// guardedRequests are the requests through which a controller stops pods,
+// as the validating entries of the entry table receive them: a DELETE (of a
+// pod, a workload or a namespace), a write of a /scale, the CREATE of an
+// eviction, each as the RBAC verbs that make it.
+func guardedRequests() []struct{ group, resource, verb string } {
+	verbsOf := map[admissionregistrationv1.OperationType][]string{
+		admissionregistrationv1.Create: {"create"},
+		admissionregistrationv1.Update: {"update", "patch"},
+		admissionregistrationv1.Delete: {"delete"},
+	}
+	var out []struct{ group, resource, verb string }
+	for _, e := range admission.Entries() {
+		if e.Webhook != admission.Validating {
+			continue
+		}
+		for _, r := range e.Rules() {
+			for _, op := range r.Operations {
+				for _, group := range r.APIGroups {
+					for _, resource := range r.Resources {
+						// A write of an object itself keeps its pods running;
+						// only a subresource's write or a delete stops them.
+						if op != admissionregistrationv1.Delete && !strings.Contains(resource, "/") {
+							continue
+						}
+						for _, verb := range verbsOf[op] {
+							out = append(out, struct{ group, resource, verb string }{group, resource, verb})
+						}
+					}
+				}
+			}
+		}
+	}
+	return out
 }
 
 // The Kubernetes release that the control-plane tools module builds ships
@@ -56,7 +75,7 @@ func TestEveryBootstrapControllerThatDeletesOrScalesIsASystemActor(t *testing.T)
 	accounts := map[string][]string{} // username -> the guarded requests its role allows
 	for _, role := range roles.Items {
 		var allowed []string
-		for _, req := range guardedRequests {
+		for _, req := range guardedRequests() {
 			if slices.ContainsFunc(role.Rules, func(r rbacv1.PolicyRule) bool { return allows(r, req.group, req.resource, req.verb) }) {
 				allowed = append(allowed, req.verb+" "+req.resource)
 			}

@@ -5,7 +5,9 @@ package deploy
 
 import (
 	"fmt"
+	"os"
 	"reflect"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -16,6 +18,7 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+	"github.com/gracekeeper/gracekeeper/policies"
 	"github.com/gracekeeper/gracekeeper/webhook/admission"
 )
 
@@ -249,6 +252,66 @@ func TestHelmTestDryRunsAPodInAnEnforceNamespace(t *testing.T) {
 	for _, kind := range []string{"Namespace", "ServiceAccount", "Role", "RoleBinding"} {
 		if weights[kind] >= weights["Pod"] {
 			t.Errorf("%s hook weight %d is not below the Pod's %d", kind, weights[kind], weights["Pod"])
+		}
+	}
+}
+
+// The chart's README and docs/install.md say, in prose, what the ClusterRole
+// grants; both must name, for each verb, exactly the resources of the entry
+// table's reads (admission.Reads), so that a change to the table that
+// changes the grants cannot leave them stale.
+func TestDocsNameTheReadsOfTheEntryTable(t *testing.T) {
+	want := map[string][]string{} // verb -> resources
+	vocabulary := map[string]bool{"pods": true}
+	for _, r := range admission.Reads() {
+		for _, verb := range r.Verbs {
+			want[verb] = append(want[verb], r.Resources...)
+		}
+		for _, res := range r.Resources {
+			vocabulary[res] = true
+		}
+	}
+	for _, k := range policies.Kinds() {
+		vocabulary[k.Resource] = true
+		if k.History != "" {
+			vocabulary[k.History] = true
+		}
+	}
+	for _, doc := range []struct{ path, start string }{
+		{ChartDir + "/README.md", "| ClusterRole and ClusterRoleBinding `<release>-read-parents` |"},
+		{"../docs/install.md", "The chart's ClusterRole `<release>-read-parents` grants exactly that:"},
+	} {
+		data, err := os.ReadFile(doc.path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, text, ok := strings.Cut(string(data), doc.start)
+		if !ok {
+			t.Fatalf("%s has no %q", doc.path, doc.start)
+		}
+		text, _, _ = strings.Cut(text, "No watch")
+		// Each "`verb` on" starts the resources granted that verb, up to the next.
+		said := map[string][]string{}
+		verb := ""
+		for _, m := range regexp.MustCompile("`([a-z]+)`\\s+on\\b|[a-z]+").FindAllStringSubmatch(strings.ToLower(text), -1) {
+			word := m[0]
+			if m[1] != "" {
+				verb = m[1]
+				continue
+			}
+			if verb != "" && vocabulary[word] && !slices.Contains(said[verb], word) {
+				said[verb] = append(said[verb], word)
+			}
+		}
+		for v := range want {
+			if got, w := slices.Sorted(slices.Values(said[v])), slices.Sorted(slices.Values(want[v])); !slices.Equal(got, w) {
+				t.Errorf("%s says %s on %v, the entry table reads %v (admission.Reads)", doc.path, v, got, w)
+			}
+		}
+		for v := range said {
+			if _, ok := want[v]; !ok {
+				t.Errorf("%s says %s on %v, a verb the entry table never uses", doc.path, v, said[v])
+			}
 		}
 	}
 }

@@ -15,7 +15,8 @@ import (
 // DaemonSet maxSurge) asks this one predicate first. gracekeeper does no
 // lookups, so it cannot know whether the cluster has room for a second copy:
 // a pod that holds something a second copy would also need is taken at its
-// word, and a user's Recreate or maxSurge 0 on it is kept (see surgeAdvice).
+// word, and a user's Recreate or maxSurge 0 on it is kept (see checkRecreateStrategy
+// and checkRollingUpdate).
 type surge struct {
 	// hostBound names why a second copy can never run on the same node
 	// ("uses hostNetwork", "uses hostPort 443 in container \"proxy\"",

@@ -1,6 +1,15 @@
-// Package policies is gracekeeper's policy engine. It is pure: it takes a typed
-// request and returns findings, and knows nothing about HTTP, so the webhook,
-// the offline check and the cluster scan all share it.
+// Package policies is gracekeeper's policy engine, what the webhook,
+// `gracekeeper check` and `gracekeeper audit` share. It is pure: it takes a
+// typed request (Review) and returns findings (Finding), and does no I/O.
+// Its files layer as pod-security-admission's policy/ does: the registry on
+// top (engine.go: Engine, Evaluate, the list of rules), the rules below it,
+// one per rule_*.go with its id, check, help and warning rank, and below
+// them what the rules read (evaluation.go, kinds.go, podspec.go, types.go...),
+// which uses no rule (TestFilesUseNoFileAboveThem).
+//
+// It holds nothing of admission: which webhook entry receives which
+// requests, the AdmissionReview decoder, each webhook's answer in a mode
+// and the API server's warning budget are package webhook/admission's.
 package policies
 
 import (

@@ -1,8 +1,12 @@
 // Package webhook serves gracekeeper's admission webhook over HTTPS: the
 // server, its TLS, the memory budget of the reviews in flight, the drain on
-// shutdown, metrics and logs, and the client-go read of a request's parent.
-// What each path answers is package admission's; the rules are package
-// policies'.
+// shutdown, metrics (gracekeeper's own counters, and the review-duration
+// histograms of kubewebhook's Prometheus recorder, the one use of kubewebhook,
+// which keeps their names and labels the dashboards'), logs (one line per
+// review at info level, each finding at debug) and the client-go
+// implementation of admission.Parents. It holds no rule and decides no
+// answer: what each path answers is package admission's; the rules are
+// package policies'.
 package webhook
 
 import (

@@ -88,8 +88,8 @@ spec:
       - {name: app, image: nginx:1.27}
 `
 
-// deploymentYAML is a graceful Deployment; strategyYAML fills in its strategy
-// and annotationsYAML its metadata's annotations.
+// deploymentYAML is a graceful Deployment, a format of two strings: its
+// metadata's annotations, then its strategy.
 const deploymentYAML = `
 apiVersion: apps/v1
 kind: Deployment

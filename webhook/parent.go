@@ -33,10 +33,10 @@ var errNoClient = errors.New("gracekeeper has no API client (it runs outside a c
 // client-go. It reads the object a subresource request addresses (the Pod of
 // an eviction, the workload of a /scale, Argo Rollouts included) with a get
 // on that one object, and what a namespace under DELETE holds with one list
-// per workload kind: the chart's ClusterRole grants get on pods,
-// deployments, statefulsets, replicasets and Argo rollouts, list on
-// deployments, statefulsets, daemonsets and replicasets (and, for
-// change-cause's history, controllerrevisions), and nothing else.
+// per workload kind, and a workload's rollout history with one list: only
+// the gets and lists the chart's ClusterRole grants, which are
+// admission.Reads (the entry table's subresources, namespace DELETE and
+// history), and nothing else.
 type parentReader struct {
 	client kubernetes.Interface
 }

@@ -74,9 +74,12 @@ type Config struct {
 	// once; more reviews wait (DefaultMaxInFlightBytes). It must hold at least
 	// one maximum-size review.
 	MaxInFlightBytes int64
-	// Client reads the pod of an eviction with a grace override and the
-	// workload of a denied /scale (get only). Without one, such evictions are
-	// answered with an error and /scale exemption annotations are not seen.
+	// Client makes the reads admission.Reads lists (get and list only): the
+	// pod of an eviction with a grace override, the workload of a denied
+	// /scale, what a namespace under DELETE holds and a workload's rollout
+	// history. Without one, such evictions are answered with an error,
+	// /scale exemption annotations are not seen, a namespace DELETE keeps
+	// its guard and change-cause recognises no rollback.
 	Client kubernetes.Interface
 	// Ready, when set, is one more condition readiness waits for, such as
 	// the builtin certificate rotation's CA being in the webhook

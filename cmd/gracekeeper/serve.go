@@ -23,16 +23,20 @@ import (
 	"github.com/gracekeeper/gracekeeper/policies"
 	"github.com/gracekeeper/gracekeeper/policies/api/v1alpha1"
 	"github.com/gracekeeper/gracekeeper/webhook"
+	"github.com/gracekeeper/gracekeeper/webhook/admission"
 )
 
 // discoveryTimeout bounds the start-up call for the API server's version.
 const discoveryTimeout = 10 * time.Second
 
 func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
+	var paths []string
+	for _, p := range admission.Paths() {
+		paths = append(paths, p.Path)
+	}
 	flags := cli.NewFlagSet("serve", "Usage: gracekeeper serve [flags]\n\n"+
-		"Serves the admission webhook over HTTPS (/mutate/enforce, /mutate/audit,\n"+
-		"/validate/enforce, /validate/audit, /validate/namespaces), and /healthz,\n"+
-		"/readyz and /metrics over plain HTTP. On SIGTERM it fails readiness, keeps\n"+
+		"Serves the admission webhook over HTTPS, at\n"+strings.Join(paths, ", ")+",\n"+
+		"and /healthz, /readyz and /metrics over plain HTTP. On SIGTERM it fails readiness, keeps\n"+
 		"serving for --drain-delay, then waits up to --shutdown-timeout for in-flight reviews.", stderr)
 	tlsDir := flags.String("tls-dir", "/etc/gracekeeper/tls", "directory holding tls.crt and tls.key, reloaded when they change")
 	listen := flags.String("listen", webhook.DefaultListen, "HTTPS address of the webhook")

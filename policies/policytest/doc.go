@@ -1,7 +1,9 @@
 // Package policytest is what gracekeeper's own tests share, as net/http/httptest
 // is for code that uses net/http: golden files (Golden, GoldenDir) and the
-// field cases rebuilt from public bug reports (FieldCases, FindingKeys), which
-// `gracekeeper check`, `gracekeeper audit` and the webhook must judge alike;
+// rule fixtures of policies/testdata/rules (RuleFixtures, LoadRuleFixture:
+// policies' tests pin their findings, admission's their answers), among them
+// the field cases rebuilt from public bug reports (FieldCases, FindingKeys),
+// which `gracekeeper check`, `gracekeeper audit` and the webhook must judge alike;
 // and what the benchmarks send and measure against: the typical objects and
 // admission reviews (NewReviews, PodCreateReview, ContainerHeavyReview), the
 // decode-and-encode floor of any Go webhook (Minimal) and the CPU time of a

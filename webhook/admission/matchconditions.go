@@ -95,7 +95,8 @@ var MatchConditionParams = []MatchConditionParam{
 }
 
 // MatchConditionTemplates returns an entry's matchConditions with parameter
-// tokens in place of configuration values.
+// tokens (MatchConditionParams) in place of configuration values; nil for a
+// name the entry table lacks.
 func MatchConditionTemplates(entry EntryName) []MatchCondition {
 	switch entry {
 	case EntryMutate:
@@ -120,7 +121,10 @@ func MatchConditionTemplates(entry EntryName) []MatchCondition {
 
 // MatchConditions returns an entry's matchConditions under a configuration,
 // with the chart's exemptUsers and exemptGroups (break-glass accounts the
-// validating entries never send).
+// validating entries never send); nil for a name the entry table lacks. c
+// must be defaulted (v1alpha1.Parse gives one): each parameter's value is
+// read from it. The error says which parameter's value did not encode as
+// JSON.
 func MatchConditions(entry EntryName, c *v1alpha1.Configuration, exemptUsers, exemptGroups []string) ([]MatchCondition, error) {
 	conditions := MatchConditionTemplates(entry)
 	for i := range conditions {

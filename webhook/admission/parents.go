@@ -16,9 +16,13 @@ type Parents interface {
 	// Parent is the object a subresource request addresses (the Pod of an
 	// eviction, the workload of a /scale), or what a namespace under DELETE
 	// holds (*policies.NamespaceWorkloads); (nil, nil) when it no longer exists.
+	// An error makes an eviction's answer an internal error (the
+	// failurePolicy decides) and leaves the others without it (see evaluate).
 	Parent(ctx context.Context, r *policies.Review) (runtime.Object, error)
-	// History is the rollout history of r's workload, as `kubectl rollout
-	// history` reads it.
+	// History is the rollout history of r's stored workload (r.OldObject),
+	// as `kubectl rollout history` reads it: a Deployment's ReplicaSets, a
+	// StatefulSet's or DaemonSet's ControllerRevisions. An error leaves the
+	// answer without it (change-cause then recognises no rollback).
 	History(ctx context.Context, r *policies.Review) (*policies.History, error)
 }
 

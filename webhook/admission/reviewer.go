@@ -8,9 +8,15 @@
 // and counts nothing; it logs only a parent read that failed. Package
 // webhook serves it, and measures, counts and logs its answers.
 //
-// A review changes type four times: bytes, AdmissionReview
-// (DecodeAdmissionReview), policies.Review, findings, Decision,
-// AdmissionResponse (Reviewer.Review).
+// The one table of webhook entries (Entries: path, mutating or validating,
+// modes, the resources and operations each receives) is here too, and the
+// mux, the decoder's targets, the answers, the chart's rules:, its RBAC reads
+// (Reads) and the matchConditions (MatchConditions) are derived from it.
+// It holds no rule: those are package policies'.
+//
+// A review changes type four times: bytes to AdmissionReview
+// (DecodeAdmissionReview) to policies.Review on the way in, findings to
+// Decision to AdmissionResponse on the way out (Reviewer.Review).
 package admission
 
 import (

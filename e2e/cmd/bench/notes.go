@@ -13,13 +13,13 @@ agreed: JSON decoding took 55% of the server's CPU, and most of it read the same
 
 | share of the server's CPU | where |
 |--:|---|
-| 18% | ` + "`checkReview`" + ` (webhook/http.go): one pass for the body's apiVersion and kind, then the whole AdmissionReview |
+| 18% | ` + "`checkReview`" + ` (then in webhook/http.go): one pass for the body's apiVersion and kind, then the whole AdmissionReview |
 | 19% | kubewebhook decoding the AdmissionReview again, as every kubewebhook server does (the floor too) |
-| 28% | ` + "`decodeObject`" + ` (webhook/decode.go): one pass for the object's apiVersion and kind, then the object |
+| 28% | ` + "`decodeObject`" + ` (now in webhook/admission/decode.go): one pass for the object's apiVersion and kind, then the object |
 | 7% | the finding log lines (JSON, written to a file) |
 | 10% | garbage collection |
 
-The fix, in webhook/http.go and webhook/decode.go: the kind is read with the review, and with the object, in one
+The fix, in the decoding of the review and of the object (now webhook/admission/decode.go): the kind is read with the review, and with the object, in one
 pass each. Only a body or an object that does not decode is read again, so the error messages are unchanged, and
 every webhook test passes unchanged. Before and after, side by side on the same machine: test binaries of both
 versions (` + "`go test -overlay`" + `) in 6 alternating rounds of ` + "`-bench 'BenchmarkReview$/pod-create' -benchtime 1s`" + `,
@@ -44,7 +44,8 @@ Issue 13 set a stricter floor: a webhook that decodes the review and its object 
 an answer (` + "`policies/policytest.Minimal`" + `, part 1's floor now). Against it the handler cost twice the floor. The fix, in
 webhook/http.go: a thin HTTP adapter decodes the AdmissionReview once (strictly, refusing fields that differ only in
 case), checks it, and hands the decoded review to the kubewebhook webhook; kubewebhook's own HTTP handler, which can
-only decode the body itself, is no longer used. Side by side (6 alternating runs of
+only decode the body itself, is no longer used. (Since issue 24 the review goes through no kubewebhook type at all: package
+` + "`webhook/admission`" + ` answers it, and kubewebhook only records the review durations.) Side by side (6 alternating runs of
 ` + "`-bench 'BenchmarkReview$/pod-create' -benchtime 3000x`" + `, the test binaries of both versions, on a machine with a load
 average of 18):
 
@@ -60,7 +61,7 @@ Deployment CREATE made two webhook calls (mutating, then validating), each an en
 trip to another process and a decoded answer (2.1 ms per call in a development run, of which gracekeeper's own review
 took 0.6 to 0.8 ms), while the ValidatingAdmissionPolicy is one CEL evaluation inside the API server.
 
-The webhook entries now carry matchConditions generated from the engine's rules (` + "`policies/matchconditions.go`" + `,
+The webhook entries now carry matchConditions generated from the engine's rules (` + "`webhook/admission/matchconditions.go`" + `,
 docs/install.md): the typical Deployment, whose strategy and history need no patch, skips the mutating call, and an
 object with nothing to fix skips both. What is left for a Deployment that needs something said is one round trip to
 another process, which no change to gracekeeper's own code removes: the floors of part 3 measure it.
@@ -91,13 +92,13 @@ development machine (load average 7 to 11), before the changes below: the Pod ca
 
 ` + "`BenchmarkServed`" + ` (webhook/served_bench_test.go) sends the same two reviews as the API server does, one at a time on
 one keep-alive TLS connection, to the whole ` + "`Server`" + ` (the in-flight budget, the handler, JSON logs at info level written to
-a file) and to ` + "`e2e/bench.Minimal`" + ` served as ` + "`e2e/bench/noop`" + ` serves it. Profiles of it (` + "`go test -cpuprofile`" + `,
+a file) and to ` + "`policies/policytest.Minimal`" + ` served as ` + "`e2e/bench/noop`" + ` serves it. Profiles of it (` + "`go test -cpuprofile`" + `,
 ` + "`pprof -diff_base`" + ` against the floor) showed what gracekeeper did on top: ` + "`countContainers`" + ` decoded every object a second
 time to bound its containers before the real decode (about 45 µs, 15% of the served CPU), and each finding was a log
 line of its own, each a write to the log file (three for the typical pod). Not the cause: TLS (the connection is
 kept: no handshake in the loop), HTTP/1.1 (as the floor), the strict decoding of the envelope (within noise of the
 plain one), the in-flight budget and the review-level middleware (under 6 µs together), kubewebhook's measured
-wrapper (about 3 µs). The changes, in webhook/decode.go and the finding log: ` + "`countContainers`" + ` first counts the
+wrapper (about 3 µs). The changes, in webhook/admission/decode.go and the finding log: ` + "`countContainers`" + ` first counts the
 object's ` + "`{`" + ` and ` + "`null`" + ` (each container element takes one) and decodes only an object that could pass the bound, and
 info level logs one line per review. CPU per review, 3 alternating rounds of the test binaries of each version:
 

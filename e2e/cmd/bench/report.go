@@ -247,7 +247,7 @@ func (r *report) writeHeader(b *bytes.Buffer) {
 		path, version, _ := strings.Cut(mod, " ")
 		fmt.Fprintf(b, "| %s | %s |\n", path, version)
 	}
-	fmt.Fprintf(b, "\nThe reviews are built by package `e2e/bench`: a typical pod of %d containers (probes, env, volumes, resources, "+
+	fmt.Fprintf(b, "\nThe reviews are built by package `policies/policytest`: a typical pod of %d containers (probes, env, volumes, resources, "+
 		"security contexts; %s of JSON as the API server sends it), a Deployment of that pod, its scale subresource, and a running pod.\n",
 		policytest.TypicalContainers, kb(podObjectBytes(policytest.TypicalContainers)))
 }
@@ -258,7 +258,7 @@ func (r *report) writeGoBench(b *bytes.Buffer) {
 	fmt.Fprintf(b, "```\n%s\n```\n\n", g.command)
 	fmt.Fprintf(b, "Run %d times in a row, so that each benchmark and its floor run seconds apart in every round.\n\n", g.rounds)
 	fmt.Fprintf(b, "`BenchmarkReview` sends each AdmissionReview through gracekeeper's whole HTTP handler, as `gracekeeper serve` runs it "+
-		"(decoding and checks, the kubewebhook adapter, the engine, metrics, JSON logs written nowhere): JSON in, JSON out. "+
+		"(decoding and checks, the engine, `Decide` and the warning budget, metrics, JSON logs written nowhere): JSON in, JSON out. "+
 		"The floor is the decode-and-encode-only floor of any Go webhook: the same review through `policies/policytest.Minimal`, which decodes the review and its objects "+
 		"with sigs.k8s.io/json and encodes an answer carrying the patch gracekeeper answers, judging nothing.\n\n")
 	fmt.Fprintf(b, "*Time* is wall time per review (ns/op); *CPU* is the CPU time of the whole test process per review, garbage collection included "+
@@ -294,7 +294,7 @@ func (r *report) writeGoBench(b *bytes.Buffer) {
 	}
 
 	fmt.Fprintf(b, "\nOn the validating path gracekeeper decodes the stored object too, for the rules that compare old and new "+
-		"(the floor decodes one object), and logs each finding it reports: for the Deployment UPDATE, the preStop hooks and grace period its pods will get.\n")
+		"(the floor decodes one object). A review with findings logs one line at info level, naming its rules by outcome.\n")
 	fmt.Fprintf(b, "\n### Growth with the number of containers\n\n")
 	fmt.Fprintf(b, "A Pod CREATE with 1, 10 and 50 containers, in CPU time. Linear growth shows as a flat cost per added container.\n\n")
 	fmt.Fprintf(b, "| containers | review size | gracekeeper CPU | per container | per added container | floor CPU | CPU ratio | engine alone | engine per container |\n")
