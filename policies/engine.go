@@ -87,6 +87,18 @@ func New(cfg *v1alpha1.Configuration, serverVersion string) (*Engine, error) {
 	return e, nil
 }
 
+// WithoutObjectPatches is the engine for a webhook that answers no patch to
+// the request's own object (a validating one, see Finding.IsMutation): it
+// skips the rules whose every finding is such a patch (change-cause), so
+// their findings are missing from what it returns and the rest is as e's.
+// In BenchmarkServed, change-cause was about half the engine's time on a
+// Deployment's validating call (7 of 15 µs).
+func (e *Engine) WithoutObjectPatches() *Engine {
+	v := *e
+	v.withoutObjectPatches = true
+	return &v
+}
+
 // NativeSleep reports whether injected hooks use the preStop sleep action
 // rather than exec ["sleep", N].
 func (e *Engine) NativeSleep() bool { return e.nativeSleep }
@@ -170,7 +182,7 @@ func (e *Engine) evaluate(ctx context.Context, r *Review) ([]Finding, error) {
 		// The mode label's own check is never switched off by the annotation:
 		// whoever can write a Namespace's label can write its annotation,
 		// and a typo there switches enforcement off without a word.
-		if e.cfg.RuleOff(string(rl.id)) || ev.userExempt[rl.id] || (!rl.pod && rl.id != RuleModeLabel && ev.objectExempt[rl.id]) {
+		if (e.withoutObjectPatches && rl.objectPatchesOnly) || e.cfg.RuleOff(string(rl.id)) || ev.userExempt[rl.id] || (!rl.pod && rl.id != RuleModeLabel && ev.objectExempt[rl.id]) {
 			continue
 		}
 		keep(rl.check(ev))

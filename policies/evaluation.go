@@ -24,6 +24,11 @@ type rule struct {
 	// requests it decides whether the answer needs the parent read
 	// (see NeedsParent); decides is false for the others.
 	parent func(r *Review, findings []Finding) (needed, decides bool)
+	// objectPatchesOnly: every finding of the rule is a patch to the
+	// request's own object (Finding.IsMutation), which only a mutating
+	// webhook answers, so an engine for a validating one skips the rule
+	// (see Engine.WithoutObjectPatches).
+	objectPatchesOnly bool
 }
 
 // settings is what an Engine is built with, which every evaluation reads.
@@ -33,6 +38,9 @@ type settings struct {
 	nativeSleep bool
 	// exemptByUser holds, for each rule, the requesters the configuration exempts.
 	exemptByUser map[RuleID]userSet
+	// withoutObjectPatches: skip the rules whose findings are only patches
+	// to the request's own object (see Engine.WithoutObjectPatches).
+	withoutObjectPatches bool
 }
 
 // userSet is the users and groups an exemption of the configuration names.

@@ -216,3 +216,36 @@ func listFixtures(t *testing.T) (fixtures, goldens []string) {
 	}
 	return fixtures, goldens
 }
+
+// TestWithoutObjectPatches checks the objectPatchesOnly fact over every
+// fixture: each finding of such a rule is a patch to the request's own
+// object, and the engine without them finds all the rest, in order.
+func TestWithoutObjectPatches(t *testing.T) {
+	fixtures, _ := listFixtures(t)
+	skipped := 0
+	for _, path := range fixtures {
+		f, err := loadFixture(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var want []Finding
+		for _, finding := range f.engine.Evaluate(f.review) {
+			if r := ruleOf(finding.Rule); r != nil && r.objectPatchesOnly {
+				skipped++
+				if !finding.IsMutation() {
+					t.Errorf("%s: rule %s is objectPatchesOnly, but found %s (onPods %v)", path, finding.Rule, finding.Action, finding.OnPods)
+				}
+				continue
+			}
+			want = append(want, finding)
+		}
+		if got := f.engine.WithoutObjectPatches().Evaluate(f.review); !slices.EqualFunc(got, want, func(a, b Finding) bool {
+			return normalJSON(t, a) == normalJSON(t, b)
+		}) {
+			t.Errorf("%s: without object patches the engine finds\n%s\nwant\n%s", path, normalJSON(t, got), normalJSON(t, want))
+		}
+	}
+	if skipped == 0 {
+		t.Error("no fixture has a finding of an objectPatchesOnly rule")
+	}
+}

@@ -35,7 +35,8 @@ var changeCauseRule = rule{
 		"kubernetes.io/change-cause annotation that \"kubectl rollout history\" shows: what changed, by whom, with what " +
 		"tool, or the revision a rollback restores. A change-cause the request writes itself is kept. Set changeCause: off " +
 		"in the configuration to record nothing.",
-	rank: 4,
+	rank:              4,
+	objectPatchesOnly: true,
 }
 
 func checkChangeCause(ev *evaluation) []Finding {

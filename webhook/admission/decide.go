@@ -73,6 +73,11 @@ func Decide(w Webhook, mode policies.Mode, r *policies.Review, findings []polici
 	}
 	var denials []string
 	var warnings []pendingWarning
+	if len(findings) > 0 {
+		// One allocation each, not append's 1, 2, 4...
+		d.Reported = make([]Reported, 0, len(findings))
+		warnings = make([]pendingWarning, 0, len(findings))
+	}
 	for _, f := range findings {
 		if !w.answers(r, f) {
 			continue
@@ -103,6 +108,9 @@ func Decide(w Webhook, mode policies.Mode, r *policies.Review, findings []polici
 			d.Patch = append(d.Patch, f.Patch...)
 		}
 		d.Reported = append(d.Reported, rep)
+	}
+	if len(d.Reported) == 0 {
+		d.Reported = nil
 	}
 	if len(d.Patch) > policies.MaxPatchOps {
 		return DecideLimit(w, mode, &policies.LimitError{Object: policies.ReviewObject(r), What: "patch operations", Count: len(d.Patch), Max: policies.MaxPatchOps})

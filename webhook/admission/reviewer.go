@@ -53,9 +53,13 @@ type Reviewer struct {
 
 // NewReviewer is the reviewer of path p, which judges what p's entry
 // receives, in p's mode. logger says when a parent or a rollout history
-// could not be read.
+// could not be read. A validating path's engine skips the rules whose
+// findings only a mutating webhook answers (Engine.WithoutObjectPatches).
 func NewReviewer(p Path, engine *policies.Engine, parents Parents, logger *slog.Logger) *Reviewer {
 	id := strings.ReplaceAll(strings.TrimPrefix(p.Path, "/"), "/", "-")
+	if p.Entry.Webhook == Validating {
+		engine = engine.WithoutObjectPatches()
+	}
 	return &Reviewer{id: id, webhook: p.Entry.Webhook, mode: p.Mode, targets: targetsOf(p.Entry), engine: engine, parents: parents, logger: logger}
 }
 
