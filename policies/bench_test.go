@@ -31,7 +31,7 @@ func BenchmarkEvaluate(b *testing.B) {
 		{"deployment-update", &policies.Review{
 			Operation: policies.Update, Kind: "Deployment", Namespace: policytest.Namespace, Name: policytest.DeploymentName,
 			Object: deployment, OldObject: storedDeployment, User: user(policytest.Person),
-		}, 1 + policytest.TypicalContainers}, // said of the pods the Deployment will create
+		}, 2 + policytest.TypicalContainers}, // said of the pods the Deployment will create, and its change-cause
 		{"scale-update", &policies.Review{
 			Operation: policies.Update, Kind: "Deployment", SubResource: "scale", Namespace: policytest.Namespace, Name: policytest.DeploymentName,
 			Object: scale, OldObject: storedScale, User: user(policytest.Person),
