@@ -78,8 +78,9 @@ func Decide(w Webhook, mode policies.Mode, r *policies.Review, findings []polici
 		d.Reported = make([]Reported, 0, len(findings))
 		warnings = make([]pendingWarning, 0, len(findings))
 	}
+	whole := r != nil && mutatingOnly[operationOn{r.Kind, r.SubResource, admissionregistrationv1.OperationType(r.Operation)}]
 	for _, f := range findings {
-		if !w.answers(r, f) {
+		if !w.answers(whole, f) {
 			continue
 		}
 		rep := Reported{Finding: f, Mode: mode}
@@ -162,16 +163,15 @@ func DecideLimit(w Webhook, mode policies.Mode, limit *policies.LimitError) Deci
 	return d
 }
 
-// answers reports whether webhook w answers finding f of review r. A
-// request that only the mutating entries receive (see the entry table: a
-// Pod's CREATE) is answered whole by the mutating webhook. Any other is
+// answers reports whether webhook w answers finding f of a request. A
+// request that only the mutating entries receive (whole, see mutatingOnly:
+// a Pod's CREATE) is answered whole by the mutating webhook. Any other is
 // split: the mutating webhook answers the patches to the request's own
 // object, the validating one the rest (denials, warnings, and the pod
 // template findings the Pods will get, said on a workload's request where a
 // person reads them).
-func (w Webhook) answers(r *policies.Review, f policies.Finding) bool {
-	receivers := receivedBy[operationOn{r.Kind, r.SubResource, admissionregistrationv1.OperationType(r.Operation)}]
-	if receivers[Mutating] && !receivers[Validating] {
+func (w Webhook) answers(whole bool, f policies.Finding) bool {
+	if whole {
 		return w == Mutating
 	}
 	return (w == Mutating) == f.IsMutation()
@@ -183,9 +183,9 @@ type operationOn struct {
 	operation         admissionregistrationv1.OperationType
 }
 
-// receivedBy are, for each operation an entry receives, the kinds of
-// webhook whose entries receive it.
-var receivedBy = func() map[operationOn]map[Webhook]bool {
+// mutatingOnly are the operations that mutating entries receive and no
+// validating entry does, from the entry table.
+var mutatingOnly = func() map[operationOn]bool {
 	by := map[operationOn]map[Webhook]bool{}
 	for _, e := range entries {
 		for _, rq := range e.requests() {
@@ -198,7 +198,13 @@ var receivedBy = func() map[operationOn]map[Webhook]bool {
 			}
 		}
 	}
-	return by
+	only := map[operationOn]bool{}
+	for k, webhooks := range by {
+		if webhooks[Mutating] && !webhooks[Validating] {
+			only[k] = true
+		}
+	}
+	return only
 }()
 
 // DenialText is a deny finding as the user reads it: rule, problem, alternative.
