@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/gracekeeper/gracekeeper/policies/api/v1alpha1"
+	"github.com/gracekeeper/gracekeeper/policies/policytest"
 )
 
 func TestRegistryMatchesTheConfigurationsRuleIDs(t *testing.T) {
@@ -56,7 +57,7 @@ func TestTheExemptionAnnotationNeverSilencesTheModeLabelCheck(t *testing.T) {
 			// The denial it answers: admission's TestTheExemptionAnnotationNeverSilencesTheModeLabelDenial.
 			findings := only(RuleModeLabel, defaultEngine(t).Evaluate(create(ns)))
 			if len(findings) != 1 || findings[0].Action != ActionDeny || !strings.Contains(findings[0].Message, `label gracekeeper.io/mode="enforc" is not a mode`) {
-				t.Errorf("a Namespace labelled enforc and annotated exempt=%s: findings %s; want the typo denied", exempt, normalJSON(t, findings))
+				t.Errorf("a Namespace labelled enforc and annotated exempt=%s: findings %s; want the typo denied", exempt, policytest.NormalJSON(t, findings))
 			}
 		})
 	}

@@ -150,7 +150,7 @@ func TestRuleFixtures(t *testing.T) {
 			findings := f.engine.Evaluate(f.review)
 			mine := only(id, findings)
 			if pass := strings.HasPrefix(filepath.Base(path), "pass"); pass && len(mine) > 0 {
-				t.Errorf("a pass fixture got %s findings: %s", id, normalJSON(t, mine))
+				t.Errorf("a pass fixture got %s findings: %s", id, policytest.NormalJSON(t, mine))
 			} else if !pass && len(mine) == 0 {
 				t.Errorf("a fail fixture got no %s finding", id)
 			}
@@ -240,9 +240,9 @@ func TestWithoutObjectPatches(t *testing.T) {
 			want = append(want, finding)
 		}
 		if got := f.engine.WithoutObjectPatches().Evaluate(f.review); !slices.EqualFunc(got, want, func(a, b Finding) bool {
-			return normalJSON(t, a) == normalJSON(t, b)
+			return policytest.NormalJSON(t, a) == policytest.NormalJSON(t, b)
 		}) {
-			t.Errorf("%s: without object patches the engine finds\n%s\nwant\n%s", path, normalJSON(t, got), normalJSON(t, want))
+			t.Errorf("%s: without object patches the engine finds\n%s\nwant\n%s", path, policytest.NormalJSON(t, got), policytest.NormalJSON(t, want))
 		}
 	}
 	if skipped == 0 {

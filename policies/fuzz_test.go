@@ -180,7 +180,7 @@ func checkEvaluation(t *testing.T, engine *Engine, r *Review, data []byte) {
 	t.Helper()
 	findings := engine.Evaluate(r)
 	if again := engine.Evaluate(r); !reflect.DeepEqual(again, findings) {
-		t.Fatalf("%s %s: a second evaluation differs\nfirst:  %s\nsecond: %s", r.Operation, r.Kind, normalJSON(t, findings), normalJSON(t, again))
+		t.Fatalf("%s %s: a second evaluation differs\nfirst:  %s\nsecond: %s", r.Operation, r.Kind, policytest.NormalJSON(t, findings), policytest.NormalJSON(t, again))
 	}
 	for _, f := range findings {
 		if f.Rule != RuleExemption && !slices.Contains(ruleIDs(), f.Rule) {
@@ -201,7 +201,7 @@ func checkEvaluation(t *testing.T, engine *Engine, r *Review, data []byte) {
 
 	if ops := patchOps(findings); len(ops) > 0 {
 		if r.Object == nil {
-			t.Fatalf("%s %s: patches without an object: %s", r.Operation, r.Kind, normalJSON(t, ops))
+			t.Fatalf("%s %s: patches without an object: %s", r.Operation, r.Kind, policytest.NormalJSON(t, ops))
 		}
 		out, err := applyPatch(data, ops)
 		if err != nil {
@@ -214,7 +214,7 @@ func checkEvaluation(t *testing.T, engine *Engine, r *Review, data []byte) {
 		again := *r
 		again.Object = patched
 		if ops := unsettledOps(findings, engine.Evaluate(&again)); len(ops) > 0 {
-			t.Fatalf("%s %s: patched again with %s\nafter %s", r.Operation, r.Kind, normalJSON(t, ops), out)
+			t.Fatalf("%s %s: patched again with %s\nafter %s", r.Operation, r.Kind, policytest.NormalJSON(t, ops), out)
 		}
 	}
 }

@@ -1,7 +1,6 @@
 package policies
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -17,6 +16,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/gracekeeper/gracekeeper/policies/api/v1alpha1"
+	"github.com/gracekeeper/gracekeeper/policies/policytest"
 )
 
 // The API server versions the tests run against: a current one, where auto
@@ -389,7 +389,7 @@ func assertSettled(t testing.TB, evaluate func(*Review) []Finding, r *Review, or
 	again := *r
 	again.Object = obj
 	if ops := unsettledOps(findings, evaluate(&again)); len(ops) > 0 {
-		t.Errorf("the patched object is patched again with %s\nafter %s", normalJSON(t, ops), out)
+		t.Errorf("the patched object is patched again with %s\nafter %s", policytest.NormalJSON(t, ops), out)
 	}
 }
 
@@ -397,26 +397,9 @@ func assertSettled(t testing.TB, evaluate func(*Review) []Finding, r *Review, or
 // be written as raw JSON in the test.
 func assertFindings(t testing.TB, got, want []Finding) {
 	t.Helper()
-	if g, w := normalJSON(t, got), normalJSON(t, want); g != w {
+	if g, w := policytest.NormalJSON(t, got), policytest.NormalJSON(t, want); g != w {
 		t.Errorf("findings differ\ngot:\n%s\nwant:\n%s", g, w)
 	}
-}
-
-func normalJSON(t testing.TB, v any) string {
-	t.Helper()
-	raw, err := json.Marshal(v)
-	if err != nil {
-		t.Fatalf("marshal %v: %v", v, err)
-	}
-	var generic any
-	if err := json.Unmarshal(raw, &generic); err != nil {
-		t.Fatal(err)
-	}
-	out, err := json.MarshalIndent(generic, "", "  ")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(bytes.TrimSpace(out))
 }
 
 // ruleCase is one row of a rule's table test.

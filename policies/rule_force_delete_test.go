@@ -8,6 +8,8 @@ import (
 	policyv1 "k8s.io/api/policy/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/gracekeeper/gracekeeper/policies/policytest"
 )
 
 func TestForceDelete(t *testing.T) {
@@ -254,7 +256,7 @@ func TestForceDeleteIsStableWhenEvaluatedTwice(t *testing.T) {
 			stored := tc.review.OldObject.DeepCopyObject()
 			first, second := engine.Evaluate(tc.review), engine.Evaluate(tc.review)
 			if !reflect.DeepEqual(first, second) {
-				t.Errorf("the second evaluation differs\nfirst:\n%s\nsecond:\n%s", normalJSON(t, first), normalJSON(t, second))
+				t.Errorf("the second evaluation differs\nfirst:\n%s\nsecond:\n%s", policytest.NormalJSON(t, first), policytest.NormalJSON(t, second))
 			}
 			if !equality.Semantic.DeepEqual(stored, tc.review.OldObject) {
 				t.Errorf("evaluating changed the stored pod")

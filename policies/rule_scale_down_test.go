@@ -4,6 +4,8 @@ import (
 	"testing"
 
 	"k8s.io/apimachinery/pkg/runtime"
+
+	"github.com/gracekeeper/gracekeeper/policies/policytest"
 )
 
 func TestScaleDown(t *testing.T) {
@@ -125,7 +127,7 @@ func TestScaleDownOfTheScaleSubresourceIsDenied(t *testing.T) {
 	engine := newEngine(t, "scaleDown: deny", currentServer)
 	findings := only(RuleScaleDown, engine.Evaluate(scaleUpdate("Deployment", "nginx", 6, 1)))
 	if len(findings) != 1 || findings[0].Action != ActionDeny || findings[0].Message != "scaling deployment/nginx from 6 to 1 replicas stops 5 pods at once" {
-		t.Errorf("findings %s, want one scale-down denial", normalJSON(t, findings))
+		t.Errorf("findings %s, want one scale-down denial", policytest.NormalJSON(t, findings))
 	}
 }
 

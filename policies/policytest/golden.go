@@ -7,6 +7,7 @@ package policytest
 
 import (
 	"bytes"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"slices"
@@ -126,4 +127,23 @@ func firstDifference(got, want []byte) int {
 		}
 	}
 	return min(len(g), len(w)) + 1
+}
+
+// NormalJSON is v as indented JSON with maps in key order, for a readable
+// diff of two values in a test failure.
+func NormalJSON(t testing.TB, v any) string {
+	t.Helper()
+	raw, err := json.Marshal(v)
+	if err != nil {
+		t.Fatalf("marshal %v: %v", v, err)
+	}
+	var generic any
+	if err := json.Unmarshal(raw, &generic); err != nil {
+		t.Fatal(err)
+	}
+	out, err := json.MarshalIndent(generic, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(bytes.TrimSpace(out))
 }

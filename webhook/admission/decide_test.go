@@ -11,6 +11,7 @@ import (
 	utilnet "k8s.io/apimachinery/pkg/util/net"
 
 	"github.com/gracekeeper/gracekeeper/policies"
+	"github.com/gracekeeper/gracekeeper/policies/policytest"
 )
 
 func TestDecide(t *testing.T) {
@@ -121,7 +122,7 @@ func TestDecide(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			got := Decide(tc.webhook, tc.mode, tc.review, tc.findings)
-			if g, w := normalJSON(t, got), normalJSON(t, tc.want); g != w {
+			if g, w := policytest.NormalJSON(t, got), policytest.NormalJSON(t, tc.want); g != w {
 				t.Errorf("decision differs\ngot:\n%s\nwant:\n%s", g, w)
 			}
 			if tc.webhook == Mutating && got.Patch == nil {
@@ -291,22 +292,4 @@ func op(kind, path, value string) policies.PatchOp {
 
 func replace(path string, value any) policies.PatchOp {
 	return policies.PatchOp{Op: "replace", Path: path, Value: value}
-}
-
-// normalJSON is v as indented JSON, maps in key order, for a readable diff.
-func normalJSON(t testing.TB, v any) string {
-	t.Helper()
-	raw, err := json.Marshal(v)
-	if err != nil {
-		t.Fatalf("marshal %v: %v", v, err)
-	}
-	var generic any
-	if err := json.Unmarshal(raw, &generic); err != nil {
-		t.Fatal(err)
-	}
-	out, err := json.MarshalIndent(generic, "", "  ")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(out)
 }
