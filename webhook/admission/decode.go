@@ -139,7 +139,8 @@ func absent(raw []byte) bool {
 // AdmissionReview, once, case-sensitively as the API server writes it, and
 // says what is wrong with a body that is not one, or whose request has a
 // shape the API server never sends. The objects stay raw: each path decodes
-// them into the type it judges.
+// them into the type it judges (Reviewer.Decode decodes them with the
+// envelope when it can).
 func DecodeAdmissionReview(body []byte) (*admissionv1.AdmissionReview, error) {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return nil, errors.New("empty body: send an admission.k8s.io/v1 AdmissionReview")
