@@ -181,6 +181,20 @@ func kindOf(obj runtime.Object) *Kind {
 // ErrUnknownKind is returned by Decode for a kind the engine does not read.
 var ErrUnknownKind = errors.New("gracekeeper reads no objects of this kind")
 
+// NewObject is an empty object of a kind Decode reads, for a decoder to
+// fill; a gvk the engine does not read is ErrUnknownKind.
+func NewObject(gvk schema.GroupVersionKind) (runtime.Object, error) {
+	switch k, ok := kindsByGVK[gvk]; {
+	case ok:
+		return k.new(), nil
+	case gvk == ScaleGVK:
+		return &autoscalingv1.Scale{}, nil
+	case gvk == EvictionGVK:
+		return &policyv1.Eviction{}, nil
+	}
+	return nil, fmt.Errorf("%w: %s", ErrUnknownKind, FormatGVK(gvk))
+}
+
 // Decode decodes one JSON object of a kind in the table, an autoscaling/v1
 // Scale or a policy/v1 Eviction, the way the API server does: field names are case-sensitive, fields
 // the compiled k8s.io/api does not know are ignored, and integers keep their
@@ -188,16 +202,9 @@ var ErrUnknownKind = errors.New("gracekeeper reads no objects of this kind")
 // (a typed decoder would turn a Scale into an empty Deployment); one naming
 // no kind is read as gvk. A gvk the engine does not read is ErrUnknownKind.
 func Decode(gvk schema.GroupVersionKind, data []byte) (runtime.Object, error) {
-	var obj runtime.Object
-	switch k, ok := kindsByGVK[gvk]; {
-	case ok:
-		obj = k.new()
-	case gvk == ScaleGVK:
-		obj = &autoscalingv1.Scale{}
-	case gvk == EvictionGVK:
-		obj = &policyv1.Eviction{}
-	default:
-		return nil, fmt.Errorf("%w: %s", ErrUnknownKind, FormatGVK(gvk))
+	obj, err := NewObject(gvk)
+	if err != nil {
+		return nil, err
 	}
 	// The kind is decoded with the object, in one pass: JSON decoding is most
 	// of what a review costs. Only an object that does not decode is read

@@ -36,7 +36,7 @@ func newWebhookMux(engine *policies.Engine, parents admission.Parents, m *metric
 }
 
 // reviewHandler is the HTTP side of one webhook path: it reads the body,
-// decodes the AdmissionReview once (admission.DecodeAdmissionReview), hands
+// decodes the AdmissionReview and its objects once (Reviewer.Decode), hands
 // its request to the path's reviewer, measures, counts and logs the answer
 // (see serve) and writes it.
 type reviewHandler struct {
@@ -69,7 +69,7 @@ func (h reviewHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	review, err := admission.DecodeAdmissionReview(body)
+	review, err := h.reviewer.Decode(body)
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return

@@ -36,10 +36,10 @@ func decodeReview(req *admissionv1.AdmissionRequest, t target) (*policies.Review
 		}
 	}
 	var err error
-	if r.Object, err = decodeObject(req.Object.Raw, t); err != nil {
+	if r.Object, err = decodeObject(req.Object, t); err != nil {
 		return nil, fmt.Errorf("decode object: %w", err)
 	}
-	if r.OldObject, err = decodeObject(req.OldObject.Raw, t); err != nil {
+	if r.OldObject, err = decodeObject(req.OldObject, t); err != nil {
 		return nil, fmt.Errorf("decode oldObject: %w", err)
 	}
 	if req.Operation != admissionv1.Delete && !absent(req.Options.Raw) {
@@ -62,13 +62,16 @@ func decodeReview(req *admissionv1.AdmissionRequest, t target) (*policies.Review
 	return r, nil
 }
 
-// decodeObject decodes raw into the target's type, as the API server does;
-// an absent object is nil.
-func decodeObject(raw []byte, t target) (runtime.Object, error) {
-	if absent(raw) {
+// decodeObject decodes an object into the target's type, as the API server
+// does, unless Reviewer.Decode did already; an absent object is nil.
+func decodeObject(o runtime.RawExtension, t target) (runtime.Object, error) {
+	if o.Object != nil {
+		return o.Object, nil
+	}
+	if absent(o.Raw) {
 		return nil, nil
 	}
-	return policies.Decode(t.object, raw)
+	return policies.Decode(t.object, o.Raw)
 }
 
 // podSpecShape and objectShape are what countContainers decodes: the
@@ -124,6 +127,9 @@ func mayHoldContainers(raw []byte, n int) bool {
 	return bytes.Count(raw, []byte{'{'})+bytes.Count(raw, []byte("null")) >= n
 }
 
+// present tells whether a request carries an object, raw or decoded.
+func present(o runtime.RawExtension) bool { return o.Object != nil || !absent(o.Raw) }
+
 func absent(raw []byte) bool {
 	raw = bytes.TrimSpace(raw)
 	return len(raw) == 0 || bytes.Equal(raw, []byte("null"))
@@ -133,7 +139,8 @@ func absent(raw []byte) bool {
 // AdmissionReview, once, case-sensitively as the API server writes it, and
 // says what is wrong with a body that is not one, or whose request has a
 // shape the API server never sends. The objects stay raw: each path decodes
-// them into the type it judges.
+// them into the type it judges (Reviewer.Decode decodes them with the
+// envelope when it can).
 func DecodeAdmissionReview(body []byte) (*admissionv1.AdmissionReview, error) {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return nil, errors.New("empty body: send an admission.k8s.io/v1 AdmissionReview")
@@ -213,7 +220,7 @@ func checkRequest(req *admissionv1.AdmissionRequest) error {
 	case req.UID == "":
 		return errors.New("AdmissionReview request has no uid, which the response must echo")
 	}
-	object, oldObject := !absent(req.Object.Raw), !absent(req.OldObject.Raw)
+	object, oldObject := present(req.Object), present(req.OldObject)
 	switch req.Operation {
 	case admissionv1.Create:
 		if !object {

@@ -15,8 +15,9 @@
 // It holds no rule: those are package policies'.
 //
 // A review changes type four times: bytes to AdmissionReview
-// (DecodeAdmissionReview) to policies.Review on the way in, findings to
-// Decision to AdmissionResponse on the way out (Reviewer.Review).
+// (Reviewer.Decode, which decodes the objects with it) to policies.Review on
+// the way in, findings to Decision to AdmissionResponse on the way out
+// (Reviewer.Review).
 package admission
 
 import (
@@ -97,7 +98,8 @@ type Answer struct {
 	Abandoned bool
 }
 
-// Review answers one admission request, which DecodeAdmissionReview checked.
+// Review answers one admission request, which Decode or
+// DecodeAdmissionReview checked.
 // A request of a resource the path does not judge is allowed.
 //
 // A request the path judges but whose objects do not decode is an internal

@@ -96,6 +96,9 @@ type apiRun struct {
 	// calls are the API server's histograms of its calls to each webhook
 	// during the run, by webhook name.
 	calls map[string]*callHistogram
+	// turns are the same, turn by turn: in each turn every setup's
+	// namespace takes its block of creates, back to back (measureSetups).
+	turns []map[string]*callHistogram
 	// gracekeeperCalls is how many calls the API server made to
 	// gracekeeper's webhooks during the run, by its own metrics.
 	gracekeeperCalls int
@@ -185,7 +188,7 @@ func runAPIServer(ctx context.Context, opts *options, logf func(string, ...any))
 	defer cancelMeasure()
 	for _, kind := range apiKinds {
 		// Warm every path up: connections, caches, the webhook's TLS.
-		if _, err := measureSetups(measureCtx, creates[kind], min(block, opts.creates), opts.apiConcurrency); err != nil {
+		if _, _, err := measureSetups(measureCtx, creates[kind], min(block, opts.creates), opts.apiConcurrency, nil); err != nil {
 			return nil, fmt.Errorf("warm-up of %s creates: %w", kind, err)
 		}
 		concurrencies := []int{1}
@@ -199,7 +202,9 @@ func runAPIServer(ctx context.Context, opts *options, logf func(string, ...any))
 			if err != nil {
 				return nil, err
 			}
-			latencies, err := measureSetups(measureCtx, creates[kind], opts.creates, concurrency)
+			latencies, turns, err := measureSetups(measureCtx, creates[kind], opts.creates, concurrency, func(ctx context.Context) (map[string]*callHistogram, error) {
+				return apiServerCalls(ctx, c.Client())
+			})
 			if err != nil {
 				return nil, fmt.Errorf("%s creates: %w", kind, err)
 			}
@@ -208,7 +213,7 @@ func runAPIServer(ctx context.Context, opts *options, logf func(string, ...any))
 				return nil, err
 			}
 			calls := callsSince(callsBefore, callsAfter)
-			run := apiRun{kind: kind, concurrency: concurrency, latencies: latencies, calls: calls, gracekeeperCalls: gracekeeperCalls(calls)}
+			run := apiRun{kind: kind, concurrency: concurrency, latencies: latencies, calls: calls, turns: turns, gracekeeperCalls: gracekeeperCalls(calls)}
 			result.runs = append(result.runs, run)
 			for i, s := range setups {
 				logf("  %s: p50 %.2f ms, p99 %.2f ms", s.name, ms(bench.Quantile(latencies[i], 0.5)), ms(bench.Quantile(latencies[i], 0.99)))
@@ -216,7 +221,8 @@ func runAPIServer(ctx context.Context, opts *options, logf func(string, ...any))
 			logf("  calls to gracekeeper's webhooks: %d", run.gracekeeperCalls)
 			if pair, ok := callPairs[kind]; ok {
 				gk, floor := calls[pair.gracekeeper], calls[pair.floor]
-				logf("  mean call, by the API server's histogram: %s %.3f ms, %s %.3f ms", pair.gracekeeper, ms(gk.mean()), pair.floor, ms(floor.mean()))
+				logf("  mean call, by the API server's histogram: %s %.3f ms, %s %.3f ms (%.3f×; median of the turns' ratios %.3f×)",
+					pair.gracekeeper, ms(gk.mean()), pair.floor, ms(floor.mean()), float64(gk.mean())/float64(floor.mean()), run.pairedCallRatio(pair))
 			}
 		}
 	}
@@ -330,9 +336,20 @@ func poll(ctx context.Context, check func(context.Context) error) error {
 
 // measureSetups sends n creates to every setup's namespace, at the given
 // concurrency, the namespaces taking turns block by block, and returns the
-// sorted latencies of each setup.
-func measureSetups(ctx context.Context, create func(context.Context, string) error, n, concurrency int) ([][]time.Duration, error) {
+// sorted latencies of each setup and, when calls is not nil, the API
+// server's webhook calls of each turn: calls reads them before the first
+// turn and after each.
+func measureSetups(ctx context.Context, create func(context.Context, string) error, n, concurrency int,
+	calls func(context.Context) (map[string]*callHistogram, error)) ([][]time.Duration, []map[string]*callHistogram, error) {
 	latencies := make([][]time.Duration, len(setups))
+	var turns []map[string]*callHistogram
+	var before map[string]*callHistogram
+	if calls != nil {
+		var err error
+		if before, err = calls(ctx); err != nil {
+			return nil, nil, err
+		}
+	}
 	for done, turn := 0, 0; done < n; done, turn = done+block, turn+1 {
 		count := min(block, n-done)
 		// Each block starts with another namespace.
@@ -342,15 +359,22 @@ func measureSetups(ctx context.Context, create func(context.Context, string) err
 				return create(ctx, setups[i].namespace)
 			})
 			if err != nil {
-				return nil, fmt.Errorf("%s: %w", setups[i].name, err)
+				return nil, nil, fmt.Errorf("%s: %w", setups[i].name, err)
 			}
 			latencies[i] = append(latencies[i], l...)
+		}
+		if calls != nil {
+			after, err := calls(ctx)
+			if err != nil {
+				return nil, nil, err
+			}
+			turns, before = append(turns, callsSince(before, after)), after
 		}
 	}
 	for _, l := range latencies {
 		slices.Sort(l)
 	}
-	return latencies, nil
+	return latencies, turns, nil
 }
 
 // measure runs do n times from concurrency goroutines and returns the

@@ -1,0 +1,189 @@
+package admission
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"strings"
+
+	admissionv1 "k8s.io/api/admission/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	sigsjson "sigs.k8s.io/json"
+
+	"github.com/gracekeeper/gracekeeper/policies"
+)
+
+// Decode decodes a body sent to this path into an AdmissionReview, with the
+// checks of DecodeAdmissionReview, and decodes the request's objects in the
+// same pass, into the type the path judges them as (their RawExtension's
+// Object; Raw stays empty). One pass reads each byte of a review once where
+// decoding the envelope and then its objects reads an object's bytes three
+// times: 139 µs against 91 µs for a 10 KB Deployment CREATE as the API
+// server sends it (managedFields included), most of a review's CPU.
+//
+// A body this cannot read so (a resource the path does not judge, objects
+// that may hold more containers than policies.MaxContainers, anything
+// malformed or unusual) is decoded by DecodeAdmissionReview, whose answer
+// and errors are the same as they have always been.
+func (rv *Reviewer) Decode(body []byte) (*admissionv1.AdmissionReview, error) {
+	if review, ok := rv.decodeOnce(body); ok {
+		return review, nil
+	}
+	return DecodeAdmissionReview(body)
+}
+
+// typedReview is an AdmissionReview whose request's objects are decoded
+// with it.
+type typedReview struct {
+	admissionv1.AdmissionReview `json:",inline"`
+	// Request shadows the embedded review's: encoding/json decodes a name
+	// into the shallowest field that has it.
+	Request *typedRequest `json:"request,omitempty"`
+}
+
+// typedRequest is an AdmissionRequest whose object and oldObject, each set
+// to an empty object of the judged type before decoding, shadow its raw
+// ones. The decoder fills a non-nil pointer held in an interface, and sets
+// the interface to nil for a JSON null.
+type typedRequest struct {
+	admissionv1.AdmissionRequest `json:",inline"`
+	Object                       any `json:"object,omitempty"`
+	OldObject                    any `json:"oldObject,omitempty"`
+}
+
+// decodeOnce decodes body in one pass when it can, and says whether it did.
+func (rv *Reviewer) decodeOnce(body []byte) (*admissionv1.AdmissionReview, bool) {
+	// The bound on containers is checked before decoding (decodeReview):
+	// the body holds the objects, so one that cannot hold too many spares
+	// them the count.
+	if mayHoldContainers(body, policies.MaxContainers+1) {
+		return nil, false
+	}
+	h, ok := peekRequest(body)
+	if !ok {
+		return nil, false
+	}
+	t, ok := rv.targets[resource{h.Resource.Group, h.Resource.Resource, h.SubResource}]
+	if !ok || schema.GroupVersionKind(h.Kind) != t.object {
+		return nil, false
+	}
+	object, err := policies.NewObject(t.object)
+	if err != nil {
+		return nil, false
+	}
+	oldObject, _ := policies.NewObject(t.object)
+	typed := typedReview{Request: &typedRequest{Object: object, OldObject: oldObject}}
+	strict, err := sigsjson.UnmarshalStrict(body, &typed, sigsjson.DisallowDuplicateFields, sigsjson.DisallowUnknownFields)
+	if err != nil || typed.Request == nil || checkKind(typed.TypeMeta) != nil || checkStrict(envelopeErrors(strict)) != nil {
+		return nil, false
+	}
+	review := typed.AdmissionReview
+	req := typed.Request.AdmissionRequest
+	for _, o := range []struct {
+		decoded any
+		into    *runtime.RawExtension
+	}{{typed.Request.Object, &req.Object}, {typed.Request.OldObject, &req.OldObject}} {
+		if o.decoded == nil {
+			continue // JSON null: absent
+		}
+		obj := o.decoded.(runtime.Object)
+		// An object naming no kind may also be one left out: the two-pass
+		// decoder tells them apart. One naming another kind is its error.
+		if obj.GetObjectKind().GroupVersionKind() != t.object {
+			return nil, false
+		}
+		o.into.Object = obj
+	}
+	review.Request = &req
+	if checkRequest(review.Request) != nil {
+		return nil, false
+	}
+	return &review, true
+}
+
+// envelopeErrors drops the unknown fields of the objects from a strict
+// decode's errors: the objects are decoded as the API server decodes them,
+// ignoring fields the compiled k8s.io/api does not know (policies.Decode).
+func envelopeErrors(strict []error) []error {
+	var envelope []error
+	for _, err := range strict {
+		var fieldErr sigsjson.FieldError
+		if errors.As(err, &fieldErr) && strings.HasPrefix(err.Error(), "unknown field ") {
+			path := fieldErr.FieldPath()
+			if strings.HasPrefix(path, "request.object.") || strings.HasPrefix(path, "request.oldObject.") {
+				continue
+			}
+		}
+		envelope = append(envelope, err)
+	}
+	return envelope
+}
+
+// requestHead is what selects a request's target: its kind and resource.
+type requestHead struct {
+	Kind        metav1.GroupVersionKind
+	Resource    metav1.GroupVersionResource
+	SubResource string
+}
+
+// peekRequest reads the head of a review's request, up to its first
+// object, token by token: the API server writes uid, kind, resource and
+// subResource before the objects (AdmissionRequest's field order). A body
+// with the objects first is not peeked. About 7 µs for a typical review.
+func peekRequest(body []byte) (requestHead, bool) {
+	var h requestHead
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if !nextDelim(dec, '{') {
+		return h, false
+	}
+	for dec.More() {
+		key, err := dec.Token()
+		if err != nil {
+			return h, false
+		}
+		if key != "request" {
+			if skipValue(dec) != nil {
+				return h, false
+			}
+			continue
+		}
+		if !nextDelim(dec, '{') {
+			return h, false
+		}
+		for dec.More() {
+			key, err := dec.Token()
+			if err != nil {
+				return h, false
+			}
+			switch key {
+			case "kind":
+				err = dec.Decode(&h.Kind)
+			case "resource":
+				err = dec.Decode(&h.Resource)
+			case "subResource":
+				err = dec.Decode(&h.SubResource)
+			case "object", "oldObject":
+				return h, h.Kind.Kind != "" && h.Resource.Resource != ""
+			default:
+				err = skipValue(dec)
+			}
+			if err != nil {
+				return h, false
+			}
+		}
+		return h, false
+	}
+	return h, false
+}
+
+func nextDelim(dec *json.Decoder, d json.Delim) bool {
+	t, err := dec.Token()
+	return err == nil && t == d
+}
+
+func skipValue(dec *json.Decoder) error {
+	var skip json.RawMessage
+	return dec.Decode(&skip)
+}

@@ -1,0 +1,194 @@
+package admission_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"log/slog"
+	"math/rand/v2"
+	"reflect"
+	"strings"
+	"testing"
+
+	admissionv1 "k8s.io/api/admission/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/gracekeeper/gracekeeper/policies"
+	"github.com/gracekeeper/gracekeeper/policies/api/v1alpha1"
+	"github.com/gracekeeper/gracekeeper/policies/policytest"
+	gkadmission "github.com/gracekeeper/gracekeeper/webhook/admission"
+)
+
+// noParents reads no parent: both decoders' reviews go to the same reads.
+type noParents struct{}
+
+func (noParents) Parent(context.Context, *policies.Review) (runtime.Object, error) { return nil, nil }
+func (noParents) History(context.Context, *policies.Review) (*policies.History, error) {
+	return nil, nil
+}
+
+// reviewers is a reviewer of every path, with the default configuration.
+func reviewers(t testing.TB) []*gkadmission.Reviewer {
+	t.Helper()
+	cfg, err := v1alpha1.Load("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	engine, err := policies.New(cfg, "v1.37.2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []*gkadmission.Reviewer
+	for _, p := range gkadmission.Paths() {
+		out = append(out, gkadmission.NewReviewer(p, engine, noParents{}, slog.New(slog.DiscardHandler)))
+	}
+	return out
+}
+
+// decodedOnce tells whether Reviewer.Decode decoded the objects itself.
+func decodedOnce(review *admissionv1.AdmissionReview) bool {
+	req := review.Request
+	return req != nil && (req.Object.Object != nil || req.OldObject.Object != nil) && req.Object.Raw == nil && req.OldObject.Raw == nil
+}
+
+// sameAnswer checks that rv answers body alike whether Reviewer.Decode or
+// DecodeAdmissionReview decoded it, or fails with the same error, and
+// returns whether Reviewer.Decode decoded it in one pass.
+func sameAnswer(t *testing.T, rv *gkadmission.Reviewer, body []byte) bool {
+	t.Helper()
+	once, onceErr := rv.Decode(body)
+	twice, twiceErr := gkadmission.DecodeAdmissionReview(body)
+	if (onceErr == nil) != (twiceErr == nil) || (onceErr != nil && onceErr.Error() != twiceErr.Error()) {
+		t.Fatalf("%s: Decode says %v, DecodeAdmissionReview %v", rv.ID(), onceErr, twiceErr)
+	}
+	if onceErr != nil {
+		return false
+	}
+	ctx := context.Background()
+	a, b := rv.Review(ctx, once.Request), rv.Review(ctx, twice.Request)
+	if !reflect.DeepEqual(a.Response, b.Response) || a.Unhandled != b.Unhandled || !reflect.DeepEqual(a.Review, b.Review) {
+		ja, _ := json.Marshal(a.Response)
+		jb, _ := json.Marshal(b.Response)
+		t.Fatalf("%s: decoded in one pass, the answer is\n%s\nin two:\n%s", rv.ID(), ja, jb)
+	}
+	return decodedOnce(once)
+}
+
+// apiServerBody is r's review with its objects' kinds set, as the API
+// server writes them.
+func apiServerBody(t *testing.T, r diffRequest) []byte {
+	t.Helper()
+	kind := schema.GroupVersionKind(resources[r.resource].kind)
+	for _, o := range []runtime.Object{r.object, r.oldObject} {
+		if o != nil && !reflect.ValueOf(o).IsNil() {
+			o.GetObjectKind().SetGroupVersionKind(kind)
+		}
+	}
+	return reviewBody(t, r)
+}
+
+// TestDecodeOnceAnswersAsDecodingTwice holds the one-pass decoder to the
+// two-pass one on the requests of every rule fixture and 400 generated
+// ones, on every path: the same answer, the same review, the same error;
+// and it must take the one pass for every request a path judges.
+func TestDecodeOnceAnswersAsDecodingTwice(t *testing.T) {
+	requests := append(fixtureRequests(t), generatedRequests(rand.New(rand.NewPCG(7, 11)), 400)...)
+	judged, once := 0, 0
+	for _, rv := range reviewers(t) {
+		for _, r := range requests {
+			body := apiServerBody(t, r)
+			decoded := sameAnswer(t, rv, body)
+			twice, err := gkadmission.DecodeAdmissionReview(body)
+			if err != nil {
+				t.Fatalf("%s: %v", r.name, err)
+			}
+			if rv.Review(context.Background(), twice.Request).Unhandled == "" {
+				judged++
+				if !decoded {
+					t.Errorf("%s on %s: decoded in two passes, want one", r.name, rv.ID())
+				}
+			}
+			if decoded {
+				once++
+			}
+		}
+	}
+	if judged == 0 || once != judged {
+		t.Fatalf("%d requests judged, %d decoded in one pass", judged, once)
+	}
+	t.Logf("%d requests judged, all decoded in one pass", judged)
+}
+
+// TestDecodeOnceFallsBackWhereItCannotTellAlike covers the bodies the one
+// pass leaves to DecodeAdmissionReview, and those it reads although they
+// are unusual: each is answered as decoding twice answers it.
+func TestDecodeOnceFallsBackWhereItCannotTellAlike(t *testing.T) {
+	reviews, err := policytest.NewReviews()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pod, deployment := reviews.PodCreate, reviews.DeploymentUpdate
+	replace := func(body []byte, old, new string) []byte {
+		t.Helper()
+		if !bytes.Contains(body, []byte(old)) {
+			t.Fatalf("no %s in the review", old)
+		}
+		return bytes.Replace(body, []byte(old), []byte(new), 1)
+	}
+	cases := []struct {
+		name string
+		body []byte
+		once bool
+	}{
+		{"a typical Pod CREATE", pod, true},
+		{"a typical Deployment UPDATE", deployment, true},
+		{"a field of the object the compiled API does not know", replace(pod, `"spec":{`, `"spec":{"futureField":{"a":1},`), true},
+		{"a field of the object that differs only in case from a review's", replace(pod, `"spec":{`, `"spec":{"Request":1,`), true},
+		{"a field given twice in the object", replace(pod, `"spec":{`, `"spec":{"restartPolicy":"Never",`), false},
+		{"a field of the envelope that differs only in case", replace(pod, `"request":{`, `"request":{"Object":null,`), false},
+		{"an unknown field of the envelope", replace(pod, `"request":{`, `"request":{"futureField":1,`), true},
+		{"an object naming no kind", replace(pod, `"object":{"kind":"Pod","apiVersion":"v1",`, `"object":{`), false},
+		{"an object of another kind", replace(pod, `"object":{"kind":"Pod","apiVersion":"v1",`, `"object":{"kind":"Scale","apiVersion":"autoscaling/v1",`), false},
+		{"an object that is not an object", replace(pod, `"object":{`, `"object":["not",{`), false},
+		{"a CREATE without its object", replace(pod, `"object":{`, `"notTheObject":{`), false},
+		{"the objects before the kind", replace(pod, `"uid":`, `"object":null,"uid":`), false},
+		{"a kind the path does not judge", replace(pod, `"kind":{"group":"","version":"v1","kind":"Pod"}`, `"kind":{"group":"","version":"v1","kind":"ConfigMap"}`), false},
+		{"not JSON", []byte(`{"kind":"AdmissionReview","request":{"kind":`), false},
+		{"another kind of review", replace(pod, `"apiVersion":"admission.k8s.io/v1"`, `"apiVersion":"admission.k8s.io/v1beta1"`), false},
+	}
+	var mutate *gkadmission.Reviewer
+	for _, rv := range reviewers(t) {
+		if rv.ID() == "mutate-enforce" {
+			mutate = rv
+		}
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if got := sameAnswer(t, mutate, c.body); got != c.once {
+				t.Errorf("decoded in one pass: %v, want %v", got, c.once)
+			}
+		})
+	}
+}
+
+// FuzzDecodeOnce holds the one-pass decoder to the two-pass one on any
+// body: the same answer on every path, or the same error.
+func FuzzDecodeOnce(f *testing.F) {
+	reviews, err := policytest.NewReviews()
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, body := range [][]byte{reviews.PodCreate, reviews.DeploymentUpdate} {
+		f.Add(body)
+		f.Add(bytes.ReplaceAll(body, []byte(`"kind":"Pod"`), []byte(`"kind":"Deployment"`)))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		if strings.Count(string(body), "{") > 2000 {
+			t.Skip("past what a fuzzed body needs")
+		}
+		for _, rv := range reviewers(t) {
+			sameAnswer(t, rv, body)
+		}
+	})
+}
