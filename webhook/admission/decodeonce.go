@@ -2,7 +2,6 @@ package admission
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"strings"
 
@@ -100,6 +99,9 @@ func (rv *Reviewer) decodeOnce(body []byte) (*admissionv1.AdmissionReview, bool)
 	if checkRequest(review.Request) != nil {
 		return nil, false
 	}
+	if (requestHead{req.Kind, req.Resource, req.SubResource}) != h {
+		return nil, false // the head peeked was not the request's
+	}
 	return &review, true
 }
 
@@ -123,67 +125,27 @@ func envelopeErrors(strict []error) []error {
 
 // requestHead is what selects a request's target: its kind and resource.
 type requestHead struct {
-	Kind        metav1.GroupVersionKind
-	Resource    metav1.GroupVersionResource
-	SubResource string
+	Kind        metav1.GroupVersionKind     `json:"kind"`
+	Resource    metav1.GroupVersionResource `json:"resource"`
+	SubResource string                      `json:"subResource"`
 }
 
-// peekRequest reads the head of a review's request, up to its first
-// object, token by token: the API server writes uid, kind, resource and
-// subResource before the objects (AdmissionRequest's field order). A body
-// with the objects first is not peeked. About 7 µs for a typical review.
+// peekRequest reads the head of a review's request, the fields before its
+// first object: the API server writes uid, kind, resource and subResource
+// first (AdmissionRequest's field order). It need only be right for what the
+// API server sends: decodeOnce checks the target it picked against the
+// request it decoded.
 func peekRequest(body []byte) (requestHead, bool) {
-	var h requestHead
-	dec := json.NewDecoder(bytes.NewReader(body))
-	if !nextDelim(dec, '{') {
-		return h, false
+	end := bytes.Index(body, []byte(`,"object":`))
+	if end < 0 {
+		return requestHead{}, false
 	}
-	for dec.More() {
-		key, err := dec.Token()
-		if err != nil {
-			return h, false
-		}
-		if key != "request" {
-			if skipValue(dec) != nil {
-				return h, false
-			}
-			continue
-		}
-		if !nextDelim(dec, '{') {
-			return h, false
-		}
-		for dec.More() {
-			key, err := dec.Token()
-			if err != nil {
-				return h, false
-			}
-			switch key {
-			case "kind":
-				err = dec.Decode(&h.Kind)
-			case "resource":
-				err = dec.Decode(&h.Resource)
-			case "subResource":
-				err = dec.Decode(&h.SubResource)
-			case "object", "oldObject":
-				return h, h.Kind.Kind != "" && h.Resource.Resource != ""
-			default:
-				err = skipValue(dec)
-			}
-			if err != nil {
-				return h, false
-			}
-		}
-		return h, false
+	head := append(body[:end:end], "}}"...)
+	var review struct {
+		Request *requestHead `json:"request"`
 	}
-	return h, false
-}
-
-func nextDelim(dec *json.Decoder, d json.Delim) bool {
-	t, err := dec.Token()
-	return err == nil && t == d
-}
-
-func skipValue(dec *json.Decoder) error {
-	var skip json.RawMessage
-	return dec.Decode(&skip)
+	if sigsjson.UnmarshalCaseSensitivePreserveInts(head, &review) != nil || review.Request == nil {
+		return requestHead{}, false
+	}
+	return *review.Request, true
 }

@@ -153,6 +153,7 @@ func TestDecodeOnceFallsBackWhereItCannotTellAlike(t *testing.T) {
 		{"an object that is not an object", replace(pod, `"object":{`, `"object":["not",{`), false},
 		{"a CREATE without its object", replace(pod, `"object":{`, `"notTheObject":{`), false},
 		{"the objects before the kind", replace(pod, `"uid":`, `"object":null,"uid":`), false},
+		{"an object key in the user's extra", replace(pod, `"userInfo":{`, `"userInfo":{"extra":{"a":["b"],"object":["c"]},`), false},
 		{"a kind the path does not judge", replace(pod, `"kind":{"group":"","version":"v1","kind":"Pod"}`, `"kind":{"group":"","version":"v1","kind":"ConfigMap"}`), false},
 		{"not JSON", []byte(`{"kind":"AdmissionReview","request":{"kind":`), false},
 		{"another kind of review", replace(pod, `"apiVersion":"admission.k8s.io/v1"`, `"apiVersion":"admission.k8s.io/v1beta1"`), false},
