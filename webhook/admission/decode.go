@@ -157,6 +157,9 @@ func DecodeAdmissionReview(body []byte) (*admissionv1.AdmissionReview, error) {
 	if err := checkKind(review.TypeMeta); err != nil {
 		return nil, err
 	}
+	if len(strict) >= maxStrictErrors {
+		return nil, fmt.Errorf("malformed AdmissionReview: %d or more unknown or duplicate fields, past which they are not checked (the first: %v)", maxStrictErrors, strict[0])
+	}
 	if err := checkStrict(strict); err != nil {
 		return nil, err
 	}
@@ -165,6 +168,11 @@ func DecodeAdmissionReview(body []byte) (*admissionv1.AdmissionReview, error) {
 	}
 	return &review, nil
 }
+
+// maxStrictErrors is how many strict errors sigs.k8s.io/json keeps: it
+// drops the rest (saveStrictError), so a body with more could hide a field
+// given twice or spelled in another case behind them.
+const maxStrictErrors = 100
 
 // checkStrict refuses a field given twice, and a field that differs only in
 // case from one the review has: a case-insensitive reader (as kubewebhook's

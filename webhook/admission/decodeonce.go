@@ -2,8 +2,6 @@ package admission
 
 import (
 	"bytes"
-	"errors"
-	"strings"
 
 	admissionv1 "k8s.io/api/admission/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -45,7 +43,8 @@ type typedReview struct {
 // typedRequest is an AdmissionRequest whose object and oldObject, each set
 // to an empty object of the judged type before decoding, shadow its raw
 // ones. The decoder fills a non-nil pointer held in an interface, and sets
-// the interface to nil for a JSON null.
+// the interface to nil for a JSON null; a value after that null (a key
+// given twice) would decode into a plain map or slice.
 type typedRequest struct {
 	admissionv1.AdmissionRequest `json:",inline"`
 	Object                       any `json:"object,omitempty"`
@@ -75,7 +74,11 @@ func (rv *Reviewer) decodeOnce(body []byte) (*admissionv1.AdmissionReview, bool)
 	oldObject, _ := policies.NewObject(t.object)
 	typed := typedReview{Request: &typedRequest{Object: object, OldObject: oldObject}}
 	strict, err := sigsjson.UnmarshalStrict(body, &typed, sigsjson.DisallowDuplicateFields, sigsjson.DisallowUnknownFields)
-	if err != nil || typed.Request == nil || checkKind(typed.TypeMeta) != nil || checkStrict(envelopeErrors(strict)) != nil {
+	// Any strict error but an unknown field that checkStrict ignores falls
+	// back: a duplicate, or a field whose name differs only in case from an
+	// envelope field's, may be the envelope's (refused) or an object's
+	// (ignored), which only the two-pass decoder tells apart.
+	if err != nil || typed.Request == nil || checkKind(typed.TypeMeta) != nil || len(strict) >= maxStrictErrors || checkStrict(strict) != nil {
 		return nil, false
 	}
 	review := typed.AdmissionReview
@@ -87,7 +90,10 @@ func (rv *Reviewer) decodeOnce(body []byte) (*admissionv1.AdmissionReview, bool)
 		if o.decoded == nil {
 			continue // JSON null: absent
 		}
-		obj := o.decoded.(runtime.Object)
+		obj, ok := o.decoded.(runtime.Object)
+		if !ok {
+			return nil, false
+		}
 		// An object naming no kind may also be one left out: the two-pass
 		// decoder tells them apart. One naming another kind is its error.
 		if obj.GetObjectKind().GroupVersionKind() != t.object {
@@ -103,24 +109,6 @@ func (rv *Reviewer) decodeOnce(body []byte) (*admissionv1.AdmissionReview, bool)
 		return nil, false // the head peeked was not the request's
 	}
 	return &review, true
-}
-
-// envelopeErrors drops the unknown fields of the objects from a strict
-// decode's errors: the objects are decoded as the API server decodes them,
-// ignoring fields the compiled k8s.io/api does not know (policies.Decode).
-func envelopeErrors(strict []error) []error {
-	var envelope []error
-	for _, err := range strict {
-		var fieldErr sigsjson.FieldError
-		if errors.As(err, &fieldErr) && strings.HasPrefix(err.Error(), "unknown field ") {
-			path := fieldErr.FieldPath()
-			if strings.HasPrefix(path, "request.object.") || strings.HasPrefix(path, "request.oldObject.") {
-				continue
-			}
-		}
-		envelope = append(envelope, err)
-	}
-	return envelope
 }
 
 // requestHead is what selects a request's target: its kind and resource.

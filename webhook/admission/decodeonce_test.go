@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"reflect"
@@ -144,7 +145,16 @@ func TestDecodeOnceFallsBackWhereItCannotTellAlike(t *testing.T) {
 		{"a typical Pod CREATE", pod, true},
 		{"a typical Deployment UPDATE", deployment, true},
 		{"a field of the object the compiled API does not know", replace(pod, `"spec":{`, `"spec":{"futureField":{"a":1},`), true},
-		{"a field of the object that differs only in case from a review's", replace(pod, `"spec":{`, `"spec":{"Request":1,`), true},
+		{"a field of the object that differs only in case from a review's", replace(pod, `"spec":{`, `"spec":{"Request":1,`), false},
+		{"an envelope key that reads as a field of the object", replace(pod, `"dryRun":false`, `"dryRun":false,"object.Operation":"DELETE"`), false},
+		{"100 unknown fields of the object, then an envelope field given twice",
+			replace(replace(pod, `"spec":{`, `"spec":{`+unknownFields(100)), `"dryRun":false`, `"dryRun":false,"dryRun":true`), false},
+		{"100 unknown fields of the object, then an envelope field spelled in another case",
+			replace(replace(pod, `"spec":{`, `"spec":{`+unknownFields(100)), `"dryRun":false`, `"dryRun":false,"Operation":"DELETE"`), false},
+		{"100 unknown fields, then the object given twice",
+			replace(replace(pod, `"request":{`, `"request":{`+unknownFields(100)), `,"oldObject":null`, `,"object":{"kind":"Pod","apiVersion":"v1"},"oldObject":null`), false},
+		{"100 unknown fields, then the object given as null and as a map",
+			replace(replace(pod, `"request":{`, `"request":{`+unknownFields(100)), `,"oldObject":null`, `,"oldObject":null,"object":null,"object":{"a":1}`), false},
 		{"a field given twice in the object", replace(pod, `"spec":{`, `"spec":{"restartPolicy":"Never",`), false},
 		{"a field of the envelope that differs only in case", replace(pod, `"request":{`, `"request":{"Object":null,`), false},
 		{"an unknown field of the envelope", replace(pod, `"request":{`, `"request":{"futureField":1,`), true},
@@ -173,6 +183,34 @@ func TestDecodeOnceFallsBackWhereItCannotTellAlike(t *testing.T) {
 	}
 }
 
+// unknownFields is n distinct fields no type has, each a strict error.
+func unknownFields(n int) string {
+	var b strings.Builder
+	for i := range n {
+		fmt.Fprintf(&b, `"unknown%d":1,`, i)
+	}
+	return b.String()
+}
+
+// TestDecodeAdmissionReviewRefusesFieldsPastTheStrictCap: past the strict
+// errors sigs.k8s.io/json keeps, a field spelled in another case would go
+// unseen.
+func TestDecodeAdmissionReviewRefusesFieldsPastTheStrictCap(t *testing.T) {
+	reviews, err := policytest.NewReviews()
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := bytes.Replace(reviews.PodCreate, []byte(`"request":{`), []byte(`"request":{`+unknownFields(100)+`"Operation":"DELETE",`), 1)
+	_, err = gkadmission.DecodeAdmissionReview(body)
+	if err == nil || !strings.Contains(err.Error(), "100 or more unknown or duplicate fields") {
+		t.Fatalf("DecodeAdmissionReview of a body with 100 unknown fields, then one spelled in another case, = %v, want it refused", err)
+	}
+	body = bytes.Replace(reviews.PodCreate, []byte(`"request":{`), []byte(`"request":{`+unknownFields(99)), 1)
+	if _, err := gkadmission.DecodeAdmissionReview(body); err != nil {
+		t.Fatalf("DecodeAdmissionReview of a body with 99 unknown fields = %v, want it read", err)
+	}
+}
+
 // FuzzDecodeOnce holds the one-pass decoder to the two-pass one on any
 // body: the same answer on every path, or the same error.
 func FuzzDecodeOnce(f *testing.F) {
@@ -183,6 +221,8 @@ func FuzzDecodeOnce(f *testing.F) {
 	for _, body := range [][]byte{reviews.PodCreate, reviews.DeploymentUpdate} {
 		f.Add(body)
 		f.Add(bytes.ReplaceAll(body, []byte(`"kind":"Pod"`), []byte(`"kind":"Deployment"`)))
+		// Keys given twice, and a key that reads as an object's field.
+		f.Add(bytes.Replace(body, []byte(`"request":{`), []byte(`"request":{"object":null,"object":{"a":1},"object.Operation":1,`), 1))
 	}
 	all := reviewers(f)
 	f.Fuzz(func(t *testing.T, body []byte) {
