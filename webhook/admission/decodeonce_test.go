@@ -234,3 +234,44 @@ func FuzzDecodeOnce(f *testing.F) {
 		}
 	})
 }
+
+// TestDecodeOnceReadsRolloutsAsDecodingTwice: an Argo Rollout is read into
+// gracekeeper's partial Rollout type, its canary steps and status unknown
+// fields; its /scale carries a Scale.
+func TestDecodeOnceReadsRolloutsAsDecodingTwice(t *testing.T) {
+	rollout := func(replicas string) string {
+		return `{"apiVersion":"argoproj.io/v1alpha1","kind":"Rollout","metadata":{"name":"r","namespace":"shop"},"spec":{"replicas":` + replicas +
+			`,"revisionHistoryLimit":0,"strategy":{"canary":{"maxSurge":"25%","maxUnavailable":1,"steps":[{"setWeight":20},{"pause":{}}]}},` +
+			`"selector":{"matchLabels":{"app":"r"}},"template":{"metadata":{"labels":{"app":"r"}},"spec":{"containers":[{"name":"a","image":"b"}]}}},"status":{"phase":"Healthy","replicas":3}}`
+	}
+	scale := func(replicas string) string {
+		return `{"kind":"Scale","apiVersion":"autoscaling/v1","metadata":{"name":"r","namespace":"shop"},"spec":{"replicas":` + replicas + `}}`
+	}
+	request := func(kind, sub, op, object, oldObject string) []byte {
+		return []byte(`{"kind":"AdmissionReview","apiVersion":"admission.k8s.io/v1","request":{"uid":"u1",` + kind +
+			`,"resource":{"group":"argoproj.io","version":"v1alpha1","resource":"rollouts"}` + sub + `,"name":"r","namespace":"shop","operation":"` + op +
+			`","userInfo":{"username":"alice"},"object":` + object + `,"oldObject":` + oldObject + `}}`)
+	}
+	rolloutKind := `"kind":{"group":"argoproj.io","version":"v1alpha1","kind":"Rollout"}`
+	scaleKind := `"kind":{"group":"autoscaling","version":"v1","kind":"Scale"}`
+	bodies := map[string][]byte{
+		"CREATE":          request(rolloutKind, "", "CREATE", rollout("3"), "null"),
+		"UPDATE":          request(rolloutKind, "", "UPDATE", rollout("0"), rollout("3")),
+		"DELETE":          request(rolloutKind, "", "DELETE", "null", rollout("3")),
+		"scale to 0":      request(scaleKind, `,"subResource":"scale"`, "UPDATE", scale("0"), scale("3")),
+		"CREATE with old": request(rolloutKind, "", "CREATE", rollout("3"), rollout("5")),
+	}
+	once := 0
+	for name, body := range bodies {
+		for _, rv := range reviewers(t) {
+			t.Run(name+" "+rv.ID(), func(t *testing.T) {
+				if sameAnswer(t, rv, body) {
+					once++
+				}
+			})
+		}
+	}
+	if once == 0 {
+		t.Error("no Rollout review was decoded in one pass")
+	}
+}
