@@ -16,7 +16,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/gracekeeper/gracekeeper/policies"
-	"github.com/gracekeeper/gracekeeper/policies/api/v1alpha1"
 	"github.com/gracekeeper/gracekeeper/policies/policytest"
 	gkadmission "github.com/gracekeeper/gracekeeper/webhook/admission"
 )
@@ -32,14 +31,7 @@ func (noParents) History(context.Context, *policies.Review) (*policies.History, 
 // reviewers is a reviewer of every path, with the default configuration.
 func reviewers(t testing.TB) []*gkadmission.Reviewer {
 	t.Helper()
-	cfg, err := v1alpha1.Load("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	engine, err := policies.New(cfg, "v1.37.2")
-	if err != nil {
-		t.Fatal(err)
-	}
+	engine := gkadmission.EngineWith(t, "")
 	var out []*gkadmission.Reviewer
 	for _, p := range gkadmission.Paths() {
 		out = append(out, gkadmission.NewReviewer(p, engine, noParents{}, slog.New(slog.DiscardHandler)))

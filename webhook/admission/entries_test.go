@@ -11,7 +11,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/gracekeeper/gracekeeper/policies"
-	"github.com/gracekeeper/gracekeeper/policies/api/v1alpha1"
 )
 
 func TestEntriesNameKnownKindsAndLiveFlags(t *testing.T) {
@@ -132,10 +131,7 @@ func TestReplicaSetScaleIsJudged(t *testing.T) {
 	if !validate.Receives("apps", "replicasets", subScale, admissionregistrationv1.Update) {
 		t.Fatal("the validating entry does not receive replicasets/scale")
 	}
-	engine, err := policies.New(mustDefaults(t), "v1.37.2")
-	if err != nil {
-		t.Fatal(err)
-	}
+	engine := engineWith(t, "")
 	scale := func(n int32) *autoscalingv1.Scale {
 		return &autoscalingv1.Scale{ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "shop"}, Spec: autoscalingv1.ScaleSpec{Replicas: n}}
 	}
@@ -158,15 +154,6 @@ func containsAll(s string, parts ...string) bool {
 		}
 	}
 	return true
-}
-
-func mustDefaults(t *testing.T) *v1alpha1.Configuration {
-	t.Helper()
-	cfg, err := v1alpha1.Parse(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cfg
 }
 
 func TestReadsAreTheParentsAndListsTheWebhookMakes(t *testing.T) {

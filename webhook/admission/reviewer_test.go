@@ -19,7 +19,6 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/gracekeeper/gracekeeper/policies"
-	"github.com/gracekeeper/gracekeeper/policies/api/v1alpha1"
 )
 
 // fakeParents answers every read with parent or err, and counts the reads.
@@ -41,14 +40,7 @@ func (p *fakeParents) History(context.Context, *policies.Review) (*policies.Hist
 
 func newTestReviewer(t *testing.T, w Webhook, mode policies.Mode, parents Parents) *Reviewer {
 	t.Helper()
-	cfg, err := v1alpha1.Load("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	engine, err := policies.New(cfg, "v1.37.2")
-	if err != nil {
-		t.Fatal(err)
-	}
+	engine := engineWith(t, "")
 	for _, p := range Paths() {
 		if p.Entry.Name != EntryNamespaces && p.Entry.Webhook == w && p.Mode == mode {
 			return NewReviewer(p, engine, parents, slog.New(slog.DiscardHandler))
