@@ -154,19 +154,27 @@ func DecodeAdmissionReview(body []byte) (*admissionv1.AdmissionReview, error) {
 		}
 		return nil, fmt.Errorf("malformed AdmissionReview: %w", err)
 	}
-	if err := checkKind(review.TypeMeta); err != nil {
-		return nil, err
-	}
-	if len(strict) >= maxStrictErrors {
-		return nil, fmt.Errorf("malformed AdmissionReview: %d or more unknown or duplicate fields, past which they are not checked (the first: %v)", maxStrictErrors, strict[0])
-	}
-	if err := checkStrict(strict); err != nil {
-		return nil, err
-	}
-	if err := checkRequest(review.Request); err != nil {
+	if err := checkReview(&review, strict); err != nil {
 		return nil, err
 	}
 	return &review, nil
+}
+
+// checkReview says what is wrong with a decoded review, given the strict
+// errors of its decoding: another kind of review, a field given twice or
+// spelled in another case, too many strict errors to tell, or a request of
+// a shape the API server never sends.
+func checkReview(review *admissionv1.AdmissionReview, strict []error) error {
+	if err := checkKind(review.TypeMeta); err != nil {
+		return err
+	}
+	if len(strict) >= maxStrictErrors {
+		return fmt.Errorf("malformed AdmissionReview: %d or more unknown or duplicate fields, past which they are not checked (the first: %v)", maxStrictErrors, strict[0])
+	}
+	if err := checkStrict(strict); err != nil {
+		return err
+	}
+	return checkRequest(review.Request)
 }
 
 // maxStrictErrors is how many strict errors sigs.k8s.io/json keeps: it

@@ -74,11 +74,7 @@ func (rv *Reviewer) decodeOnce(body []byte) (*admissionv1.AdmissionReview, bool)
 	oldObject, _ := policies.NewObject(t.object)
 	typed := typedReview{Request: &typedRequest{Object: object, OldObject: oldObject}}
 	strict, err := sigsjson.UnmarshalStrict(body, &typed, sigsjson.DisallowDuplicateFields, sigsjson.DisallowUnknownFields)
-	// Any strict error but an unknown field that checkStrict ignores falls
-	// back: a duplicate, or a field whose name differs only in case from an
-	// envelope field's, may be the envelope's (refused) or an object's
-	// (ignored), which only the two-pass decoder tells apart.
-	if err != nil || typed.Request == nil || checkKind(typed.TypeMeta) != nil || len(strict) >= maxStrictErrors || checkStrict(strict) != nil {
+	if err != nil || typed.Request == nil {
 		return nil, false
 	}
 	review := typed.AdmissionReview
@@ -102,7 +98,11 @@ func (rv *Reviewer) decodeOnce(body []byte) (*admissionv1.AdmissionReview, bool)
 		o.into.Object = obj
 	}
 	review.Request = &req
-	if checkRequest(review.Request) != nil {
+	// Any strict error but an unknown field that checkStrict ignores falls
+	// back: a duplicate, or a field whose name differs only in case from an
+	// envelope field's, may be the envelope's (refused) or an object's
+	// (ignored), which only the two-pass decoder tells apart.
+	if checkReview(&review, strict) != nil {
 		return nil, false
 	}
 	if (requestHead{req.Kind, req.Resource, req.SubResource}) != h {
