@@ -176,12 +176,16 @@ func CPUTime(pid int) (time.Duration, error) {
 // rounds of `go test -count 1` do, each pair was measured seconds apart,
 // so a slow spell of a shared machine cancels out of the ratio. It is 0
 // when there are no pairs.
-func PairedRatio(a, b []float64) float64 {
+func PairedRatio(a, b []float64) float64 { return Median(PairedRatios(a, b)) }
+
+// PairedRatios are a[i]/b[i], pair by pair, leaving out the pairs whose b
+// is 0.
+func PairedRatios(a, b []float64) []float64 {
 	ratios := make([]float64, 0, min(len(a), len(b)))
 	for i := range min(len(a), len(b)) {
 		if b[i] != 0 {
 			ratios = append(ratios, a[i]/b[i])
 		}
 	}
-	return Median(ratios)
+	return ratios
 }

@@ -169,13 +169,13 @@ func (run apiRun) pairedCallRatio(pair callPair) float64 {
 // turnCallRatios are, turn by turn, gracekeeper's mean call over the
 // minimal webhook's.
 func (run apiRun) turnCallRatios(pair callPair) []float64 {
-	var ratios []float64
+	var gk, floor []float64
 	for _, calls := range run.turns {
-		if g, f := calls[pair.gracekeeper], calls[pair.floor]; g != nil && f != nil && f.mean() > 0 {
-			ratios = append(ratios, float64(g.mean())/float64(f.mean()))
+		if g, f := calls[pair.gracekeeper], calls[pair.floor]; g != nil && f != nil {
+			gk, floor = append(gk, float64(g.mean())), append(floor, float64(f.mean()))
 		}
 	}
-	return ratios
+	return bench.PairedRatios(gk, floor)
 }
 
 // run is the run of a kind at a concurrency.
