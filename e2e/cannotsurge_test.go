@@ -90,6 +90,10 @@ func TestAOneGPUSingletonRestartsOnItsOnlyGPU(t *testing.T) {
 			}
 			rolloutStatus(t, ns, "deployment/llm-server")
 
+			before := map[string]bool{}
+			for _, p := range pods(t, ns, "llm-server") {
+				before[p.Name] = true
+			}
 			r = mustKubectl(t, "-n", ns, "rollout", "restart", "deployment/llm-server")
 			assertContains(t, "the restart's warning", strings.Join(gracekeeperWarnings(r), "\n"), "nvidia.com/gpu", "the 1 replica")
 			mustKubectl(t, "-n", ns, "rollout", "status", "deployment/llm-server", "--timeout=60s")
@@ -100,10 +104,16 @@ func TestAOneGPUSingletonRestartsOnItsOnlyGPU(t *testing.T) {
 			}
 			// Recreate waits until the old pod is gone; maxSurge 0 only until it
 			// is terminating, so the new pod may wait a moment for the GPU the
-			// terminating pod still holds (FailedScheduling), then starts.
-			events := mustKubectl(t, "-n", ns, "get", "events", "--field-selector", "reason=FailedScheduling", "-o", "name")
-			if tc.rule == policies.RuleRecreateStrategy && strings.TrimSpace(events.stdout) != "" {
-				t.Errorf("the Recreate restart left FailedScheduling events: %s", events.stdout)
+			// terminating pod still holds (FailedScheduling), then starts. Only
+			// the restart's pods count: the first pod may have waited for a node
+			// the scheduler had not seen yet.
+			events := mustKubectl(t, "-n", ns, "get", "events", "--field-selector", "reason=FailedScheduling",
+				"-o", "custom-columns=POD:.involvedObject.name,MESSAGE:.message", "--no-headers")
+			for line := range strings.Lines(strings.TrimSpace(events.stdout)) {
+				pod, _, _ := strings.Cut(line, " ")
+				if tc.rule == policies.RuleRecreateStrategy && !before[pod] {
+					t.Errorf("the Recreate restart's pod waited for the GPU: %s", strings.TrimSpace(line))
+				}
 			}
 		})
 	}
