@@ -2,11 +2,14 @@ package report
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/gracekeeper/gracekeeper/policies"
+	"github.com/gracekeeper/gracekeeper/policies/api/v1alpha1"
 	"github.com/gracekeeper/gracekeeper/policies/policytest"
 )
 
@@ -30,5 +33,29 @@ func TestRulesDocHasAnAnchorPerRule(t *testing.T) {
 func TestRuleNameIsTheIdInPascalCase(t *testing.T) {
 	if got := RuleName(policies.RuleTerminationGracePeriod); got != "TerminationGracePeriod" {
 		t.Errorf("RuleName = %q", got)
+	}
+}
+
+// The README's Rules table has one row per rule id, in the configuration's
+// order (v1alpha1.RuleIDs), and names no other.
+func TestReadmeRulesTableHasARowPerRule(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("..", "..", "..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(data), "\n## Rules\n")
+	if !ok {
+		t.Fatal("README.md has no section Rules")
+	}
+	section, _, _ = strings.Cut(section, "\n## ")
+	var rows []string
+	for line := range strings.Lines(section) {
+		if id, ok := strings.CutPrefix(line, "| `"); ok {
+			id, _, _ = strings.Cut(id, "`")
+			rows = append(rows, id)
+		}
+	}
+	if !slices.Equal(rows, v1alpha1.RuleIDs) {
+		t.Errorf("README.md's Rules table has rows %q, want one per rule id %q", rows, v1alpha1.RuleIDs)
 	}
 }
