@@ -258,6 +258,7 @@ func TestAuditCommandGivesAPartialReportToAUserWhoMayOnlyListDeployments(t *test
 	t.Cleanup(func() {
 		kubectl(t, "delete", "clusterrolebinding,clusterrole", "audit-e2e-list-deployments")
 	})
+	waitForAccess(t, "audit-reader", "list", "deployments.apps", "audit-rbac")
 
 	// The admin impersonates the user, in a context of its own.
 	config, err := clientcmd.LoadFromFile(env.cluster.Kubeconfig)

@@ -96,7 +96,7 @@ func TestAOneGPUSingletonRestartsOnItsOnlyGPU(t *testing.T) {
 			}
 			r = mustKubectl(t, "-n", ns, "rollout", "restart", "deployment/llm-server")
 			assertContains(t, "the restart's warning", strings.Join(gracekeeperWarnings(r), "\n"), "nvidia.com/gpu", "the 1 replica")
-			mustKubectl(t, "-n", ns, "rollout", "status", "deployment/llm-server", "--timeout=60s")
+			rolloutStatus(t, ns, "deployment/llm-server")
 			for _, p := range pods(t, ns, "llm-server") {
 				if p.Status.Phase == corev1.PodPending && p.DeletionTimestamp == nil {
 					t.Errorf("pod %s is Pending after the restart: %v", p.Name, p.Status.Conditions)

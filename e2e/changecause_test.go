@@ -3,9 +3,13 @@
 package e2e
 
 import (
+	"context"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 // historyRow is one row of `kubectl rollout history`: "3         rollout restart by admin via kubectl-rollout".
@@ -210,6 +214,22 @@ spec:
 			}
 			// The re-sync: the same manifest again, twice.
 			apply("nginx:1.20.1")
+			// Until the old pod is gone (kwok removes it up to its 30 s grace
+			// period after the rollout), the controller writes the
+			// Deployment's status.terminatingReplicas, a new resourceVersion.
+			eventually(t, 2*time.Minute, "the old pod to be gone", func() (bool, error) {
+				all, err := env.cluster.Client().CoreV1().Pods(ns).List(context.Background(), metav1.ListOptions{LabelSelector: "app=" + tc.name})
+				if err != nil {
+					return false, err
+				}
+				for _, p := range all.Items {
+					if p.DeletionTimestamp != nil {
+						return false, nil
+					}
+				}
+				left := strategyOf(t, ns, "deployment/"+tc.name, "{.status.terminatingReplicas}")
+				return left == "" || left == "0", nil
+			})
 			settled := resourceVersion(tc.name)
 			t.Logf("%s: after re-applying the same manifest the change-cause is %q", tc.manager, changeCause(tc.name))
 			r := apply("nginx:1.20.1")

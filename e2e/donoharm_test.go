@@ -77,6 +77,7 @@ func TestNodeTerminatorsMayCutTheGracePeriod(t *testing.T) {
 	for _, sa := range []string{"kube-system:karpenter", "ops:node-reaper"} {
 		name := strings.ReplaceAll(sa, ":", "-")
 		mustKubectl(t, "-n", ns, "create", "rolebinding", name, "--clusterrole=admin", "--serviceaccount="+sa)
+		waitForAccess(t, "system:serviceaccount:"+sa, "delete", "pods", ns)
 	}
 	t.Run("Karpenter's delete with 4 s left is allowed", func(t *testing.T) {
 		mustKubectl(t, "-n", ns, "delete", "pod", runningPod(t, ns, "nginx"), "--grace-period=4", "--wait=false",
@@ -110,6 +111,7 @@ func TestAnOperatorRollingItsStatefulSetByPodDeletesIsAllowed(t *testing.T) {
  "image":"victoriametrics/vmstorage:v1.102.1-cluster","readinessProbe":{"httpGet":{"path":"/health","port":8482}}}]}}}}`, "-n", ns, "apply", "-f", "-")
 	rolloutStatus(t, ns, "statefulset/vmstorage")
 	mustKubectl(t, "-n", ns, "create", "rolebinding", "vm-operator", "--clusterrole=admin", "--serviceaccount="+ns+":vm-operator")
+	waitForAccess(t, "system:serviceaccount:"+ns+":vm-operator", "delete", "pods", ns)
 
 	t.Run("the operator's service account deletes a pod of its StatefulSet", func(t *testing.T) {
 		r := mustKubectl(t, "-n", ns, "delete", "pod", "vmstorage-0", "--wait=false", "--as=system:serviceaccount:"+ns+":vm-operator")

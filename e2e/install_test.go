@@ -78,6 +78,12 @@ func TestInstall(t *testing.T) {
 	crds := []string{"-f", certManagerCRDs(t), "-f", serviceMonitorCRD, "-f", prometheusRuleCRD}
 	inst.mustKubectl(t, "", append([]string{"apply", "--server-side"}, crds...)...)
 	inst.mustKubectl(t, "", append([]string{"wait", "--for=condition=Established", "--timeout=60s"}, crds...)...)
+	// Established comes before discovery serves the kinds.
+	eventually(t, time.Minute, "the CRDs' kinds to be served", func() (bool, error) {
+		_, _, err := inst.c.KubectlInput(context.Background(), "", "get", "-A",
+			"servicemonitors.monitoring.coreos.com,prometheusrules.monitoring.coreos.com,certificates.cert-manager.io,issuers.cert-manager.io")
+		return err == nil, err
+	})
 
 	objs, err := deploy.RenderChart(installNamespace, installValues)
 	if err != nil {

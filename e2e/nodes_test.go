@@ -18,6 +18,9 @@ func TestADaemonSetNarrowedByANodeSelectorIsWarnedAbout(t *testing.T) {
 	mustKubectlIn(t, `{"apiVersion":"apps/v1","kind":"DaemonSet","metadata":{"name":"node-agent"},"spec":{"selector":{"matchLabels":{"app":"node-agent"}},
  "template":{"metadata":{"labels":{"app":"node-agent"}},"spec":{"containers":[{"name":"agent","image":"registry.example/agent:2.1",
  "ports":[{"containerPort":9100}],"readinessProbe":{"httpGet":{"path":"/ready","port":9100}}}]}}}}`, "-n", ns, "apply", "-f", "-")
+	// The warning reads the DaemonSet's status (its scheduled pods), which
+	// its controller writes after the create.
+	rolloutStatus(t, ns, "daemonset/node-agent")
 
 	r := mustKubectl(t, "-n", ns, "patch", "daemonset/node-agent", "-p", `{"spec":{"template":{"spec":{"nodeSelector":{"non-existing":"true"}}}}}`)
 	warned(t, r, policies.ModeEnforce, policies.RuleScaleDown)

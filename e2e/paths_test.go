@@ -311,6 +311,7 @@ func TestStrictConfigurationSparesSystemActorsAndKeepsTheArgoCDRecipeTrue(t *tes
 	const argocd = "system:serviceaccount:argocd:argocd-application-controller"
 	mustKubectl(t, "create", "clusterrolebinding", "e2e-argocd-"+ns, "--clusterrole=cluster-admin", "--serviceaccount=argocd:argocd-application-controller")
 	t.Cleanup(func() { kubectl(t, "delete", "clusterrolebinding", "e2e-argocd-"+ns) })
+	waitForAccess(t, argocd, "delete", "deployments.apps", ns)
 	t.Run("Argo CD's Replace=true,Force=true sync of a serving Deployment is denied despite the exemption", func(t *testing.T) {
 		mustKubectl(t, "-n", ns, "annotate", "deployment/nginx", "argocd.argoproj.io/sync-options=Replace=true,Force=true")
 		forced := strings.Replace(readFile(t, manifest), "  labels: {app: nginx}\n", "  labels: {app: nginx}\n  annotations: {argocd.argoproj.io/sync-options: \"Replace=true,Force=true\"}\n", 1)
