@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
-	"os"
 	"reflect"
 	"slices"
 	"strings"
@@ -17,6 +16,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/gracekeeper/gracekeeper/policies/api/v1alpha1"
+	"github.com/gracekeeper/gracekeeper/policies/policytest"
 )
 
 func TestConfigMapHoldsThePolicyConfiguration(t *testing.T) {
@@ -201,14 +201,9 @@ func TestSchemaAgreesWithTheConfigurationFile(t *testing.T) {
 // README.md, as the chart's config value.
 func readmeConfiguration(t *testing.T) string {
 	t.Helper()
-	readme, err := os.ReadFile("../README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, section, ok := strings.Cut(string(readme), "\n## Configuration\n")
-	_, example, ok2 := strings.Cut(section, "```yaml\n")
-	example, _, ok3 := strings.Cut(example, "```")
-	if !ok || !ok2 || !ok3 {
+	_, example, ok := strings.Cut(policytest.DocSection(t, "../README.md", "Configuration"), "```yaml\n")
+	example, _, ok2 := strings.Cut(example, "```")
+	if !ok || !ok2 {
 		t.Fatal("README.md has no yaml example under ## Configuration")
 	}
 	var lines []string

@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"sigs.k8s.io/yaml"
+
+	"github.com/gracekeeper/gracekeeper/policies/policytest"
 )
 
 // TestMain lets the test binary stand in for the gracekeeper binary, so
@@ -24,16 +26,7 @@ func TestMain(m *testing.M) {
 // readmeSection is the README's "Checking manifests in CI" section.
 func readmeSection(t *testing.T) string {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, section, ok := strings.Cut(string(data), "\n## Checking manifests in CI\n")
-	if !ok {
-		t.Fatal("README.md has no section Checking manifests in CI")
-	}
-	section, _, _ = strings.Cut(section, "\n## ")
-	return section
+	return policytest.DocSection(t, filepath.Join("..", "..", "README.md"), "Checking manifests in CI")
 }
 
 var fence = regexp.MustCompile("(?s)```(sh|yaml)\n(.*?)```")

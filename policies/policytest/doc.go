@@ -4,6 +4,7 @@
 // policies' tests pin their findings, admission's their answers), among them
 // the field cases rebuilt from public bug reports (FieldCases, FindingKeys),
 // which `gracekeeper check`, `gracekeeper audit` and the webhook must judge alike;
+// the sections of the documents the tests hold to the code (DocSection);
 // and what the benchmarks send and measure against: the typical objects and
 // admission reviews (NewReviews, PodCreateReview, ContainerHeavyReview), the
 // decode-and-encode floor of any Go webhook (Minimal) and the CPU time of a

@@ -2,7 +2,6 @@ package report
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -39,17 +38,8 @@ func TestRuleNameIsTheIdInPascalCase(t *testing.T) {
 // The README's Rules table has one row per rule id, in the configuration's
 // order (v1alpha1.RuleIDs), and names no other.
 func TestReadmeRulesTableHasARowPerRule(t *testing.T) {
-	data, err := os.ReadFile(filepath.Join("..", "..", "..", "..", "README.md"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, section, ok := strings.Cut(string(data), "\n## Rules\n")
-	if !ok {
-		t.Fatal("README.md has no section Rules")
-	}
-	section, _, _ = strings.Cut(section, "\n## ")
 	var rows []string
-	for line := range strings.Lines(section) {
+	for line := range strings.Lines(policytest.DocSection(t, filepath.Join("..", "..", "..", "..", "README.md"), "Rules")) {
 		if id, ok := strings.CutPrefix(line, "| `"); ok {
 			id, _, _ = strings.Cut(id, "`")
 			rows = append(rows, id)
