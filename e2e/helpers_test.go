@@ -69,18 +69,14 @@ func rolloutStatus(t *testing.T, ns, workload string) {
 	mustKubectl(t, "-n", ns, "rollout", "status", workload, "--timeout=150s")
 }
 
-// waitForAccess waits until user may do verb on resource in ns ("" for the
-// cluster): the API server's RBAC authorizer reads bindings through an
-// informer, so one just created may not count yet (Kubernetes' own e2e
-// framework waits the same way: WaitForNamedAuthorizationUpdate).
+// waitForAccess waits until user may do verb on resource in ns: the API
+// server's RBAC authorizer reads bindings through an informer, so one just
+// created may not count yet (Kubernetes' own e2e framework waits the same
+// way: WaitForNamedAuthorizationUpdate).
 func waitForAccess(t *testing.T, user, verb, resource, ns string) {
 	t.Helper()
-	args := []string{"auth", "can-i", verb, resource, "--as=" + user}
-	if ns != "" {
-		args = append(args, "-n", ns)
-	}
 	eventually(t, time.Minute, user+" may "+verb+" "+resource, func() (bool, error) {
-		r := kubectl(t, args...)
+		r := kubectl(t, "-n", ns, "auth", "can-i", verb, resource, "--as="+user)
 		return strings.TrimSpace(r.stdout) == "yes", r.err
 	})
 }
